@@ -1,0 +1,1 @@
+"""emspool agent package."""

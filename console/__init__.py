@@ -1,0 +1,1 @@
+"""emspool console package."""

@@ -1,0 +1,1 @@
+"""emspool lab package."""

@@ -1,0 +1,229 @@
+"""Nodal alarm store: a pure state machine (no clock, no I/O; callers pass ``now``).
+
+Every transition that an operator must be able to trace returns a
+:class:`Transition`; the agent turns those into event-log rows and bus events.
+Repeated raises of a standing alarm only bump its count and last-seen time:
+that is deduplication, not a transition, so it never floods the event log.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+
+from .model import AlarmKey, Event, EventType, Severity
+
+
+@dataclass(slots=True)
+class Alarm:
+    key: AlarmKey
+    severity: Severity
+    text: str
+    first_seen: float
+    last_seen: float
+    raised_at: float
+    count: int = 1
+    cleared_at: float | None = None
+    acked_by: str | None = None
+    acked_at: float | None = None
+    auto_clear_at: float | None = None  # for one-shot alarms such as a device restart
+
+    @property
+    def active(self) -> bool:
+        return self.cleared_at is None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "ne": self.key.ne,
+            "obj": self.key.obj,
+            "type": self.key.type,
+            "severity": self.severity.label,
+            "text": self.text,
+            "active": self.active,
+            "count": self.count,
+            "first_seen": self.first_seen,
+            "last_seen": self.last_seen,
+            "raised_at": self.raised_at,
+            "cleared_at": self.cleared_at,
+            "acked_by": self.acked_by,
+            "acked_at": self.acked_at,
+        }
+
+
+class Change(enum.StrEnum):
+    RAISED = EventType.ALARM_RAISED
+    CHANGED = EventType.ALARM_CHANGED
+    CLEARED = EventType.ALARM_CLEARED
+    ACKED = EventType.ALARM_ACKED
+    UNACKED = EventType.ALARM_UNACKED
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    change: Change
+    alarm: Alarm  # a snapshot taken at the transition
+
+    def to_event(self, agent: str, now: float) -> Event:
+        a = self.alarm
+        if self.change in (Change.ACKED, Change.UNACKED):
+            who = a.acked_by or "?"
+            text = f"{a.text} ({self.change.value.split('-')[1]} by {who})"
+        else:
+            text = a.text
+        severity = Severity.CLEARED if self.change is Change.CLEARED else a.severity
+        return Event(
+            time=now,
+            ne=a.key.ne,
+            type=self.change.value,
+            severity=severity,
+            text=text,
+            agent=agent,
+            obj=a.key.obj,
+            alarm_type=a.key.type,
+        )
+
+
+class AlarmStore:
+    """All alarms of the NEs one agent manages, indexed by key and by NE."""
+
+    def __init__(self, cleared_retention: float = 3600.0) -> None:
+        self._alarms: dict[AlarmKey, Alarm] = {}
+        self._by_ne: dict[str, set[AlarmKey]] = {}
+        self.cleared_retention = cleared_retention
+
+    def __len__(self) -> int:
+        return len(self._alarms)
+
+    def __iter__(self) -> Iterator[Alarm]:
+        return iter(self._alarms.values())
+
+    def get(self, key: AlarmKey) -> Alarm | None:
+        return self._alarms.get(key)
+
+    def active(self, ne: str | None = None) -> list[Alarm]:
+        if ne is None:
+            return [a for a in self._alarms.values() if a.active]
+        return [self._alarms[k] for k in self._by_ne.get(ne, ()) if self._alarms[k].active]
+
+    def for_ne(self, ne: str) -> list[Alarm]:
+        return [self._alarms[k] for k in self._by_ne.get(ne, ())]
+
+    def raise_(
+        self,
+        key: AlarmKey,
+        severity: Severity,
+        text: str,
+        now: float,
+        *,
+        auto_clear_after: float | None = None,
+    ) -> Transition | None:
+        if severity is Severity.CLEARED:
+            return self.clear(key, now)
+        alarm = self._alarms.get(key)
+        auto_clear_at = None if auto_clear_after is None else now + auto_clear_after
+        if alarm is None:
+            alarm = Alarm(key, severity, text, now, now, now, auto_clear_at=auto_clear_at)
+            self._alarms[key] = alarm
+            self._by_ne.setdefault(key.ne, set()).add(key)
+            return Transition(Change.RAISED, replace(alarm))
+        alarm.last_seen = now
+        alarm.count += 1
+        if auto_clear_at is not None:
+            alarm.auto_clear_at = auto_clear_at
+        if not alarm.active:
+            # A cleared alarm that comes back is a new occurrence: a fresh ack is needed.
+            alarm.cleared_at = None
+            alarm.raised_at = now
+            alarm.severity, alarm.text = severity, text
+            alarm.acked_by = alarm.acked_at = None
+            return Transition(Change.RAISED, replace(alarm))
+        if alarm.severity != severity or alarm.text != text:
+            alarm.severity, alarm.text = severity, text
+            return Transition(Change.CHANGED, replace(alarm))
+        return None
+
+    def clear(self, key: AlarmKey, now: float) -> Transition | None:
+        alarm = self._alarms.get(key)
+        if alarm is None or not alarm.active:
+            return None
+        alarm.cleared_at = now
+        alarm.last_seen = now
+        alarm.auto_clear_at = None
+        return Transition(Change.CLEARED, replace(alarm))
+
+    def ack(self, key: AlarmKey, user: str, now: float) -> Transition | None:
+        alarm = self._alarms.get(key)
+        if alarm is None:
+            return None
+        if alarm.acked_by is not None:
+            return None
+        alarm.acked_by, alarm.acked_at = user, now
+        return Transition(Change.ACKED, replace(alarm))
+
+    def unack(self, key: AlarmKey, user: str, now: float) -> Transition | None:
+        alarm = self._alarms.get(key)
+        if alarm is None or alarm.acked_by is None:
+            return None
+        alarm.acked_by, alarm.acked_at = None, None
+        snapshot = replace(alarm, acked_by=user, acked_at=now)
+        return Transition(Change.UNACKED, snapshot)
+
+    def reconcile(
+        self, ne: str, alarm_type: str, wanted: dict[str, tuple[Severity, str]], now: float
+    ) -> list[Transition]:
+        """Make the active alarms of one (NE, type) exactly ``wanted`` (obj -> severity, text).
+
+        Pollers see a full picture each cycle; this raises what is new and clears
+        what went away, so a clear really clears.
+        """
+        out: list[Transition] = []
+        for obj, (severity, text) in wanted.items():
+            t = self.raise_(AlarmKey(ne, obj, alarm_type), severity, text, now)
+            if t is not None:
+                out.append(t)
+        for key in list(self._by_ne.get(ne, ())):
+            if key.type == alarm_type and key.obj not in wanted:
+                t = self.clear(key, now)
+                if t is not None:
+                    out.append(t)
+        return out
+
+    def expire(self, now: float) -> list[Transition]:
+        """Auto-clear one-shot alarms whose time is up; forget old cleared ones."""
+        out: list[Transition] = []
+        forget: list[AlarmKey] = []
+        for key, alarm in self._alarms.items():
+            if alarm.active:
+                if alarm.auto_clear_at is not None and alarm.auto_clear_at <= now:
+                    t = self.clear(key, now)
+                    if t is not None:
+                        out.append(t)
+            elif alarm.cleared_at is not None and (
+                alarm.acked_by is not None or now - alarm.cleared_at >= self.cleared_retention
+            ):
+                forget.append(key)
+        for key in forget:
+            self._forget(key)
+        return out
+
+    def drop_ne(self, ne: str) -> int:
+        """Forget an NE's alarms without transitions (the NE moved to another agent)."""
+        keys = self._by_ne.pop(ne, set())
+        for key in keys:
+            del self._alarms[key]
+        return len(keys)
+
+    def restore(self, alarms: Iterable[Alarm]) -> None:
+        """Load alarms rebuilt elsewhere (event log) without emitting transitions."""
+        for alarm in alarms:
+            self._alarms[alarm.key] = alarm
+            self._by_ne.setdefault(alarm.key.ne, set()).add(alarm.key)
+
+    def _forget(self, key: AlarmKey) -> None:
+        del self._alarms[key]
+        keys = self._by_ne.get(key.ne)
+        if keys is not None:
+            keys.discard(key)
+            if not keys:
+                del self._by_ne[key.ne]

@@ -1,0 +1,249 @@
+"""Agent configuration: TOML text in, a validated frozen object out.
+
+Parsing is pure (the caller reads the file) so every error can be unit-tested;
+messages name the exact key, and never echo a secret's value.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import ConfigError
+from .model import AUTH_PROTOCOLS, PRIV_PROTOCOLS, CredentialProfile, SnmpVersion
+
+_NODE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+_ZMQ_ENDPOINT = re.compile(r"^(tcp://[^\s]+:\d+|ipc://[^\s]+|inproc://[^\s]+)$")
+_SECRET_KEYS = {"community", "auth_key", "priv_key"}
+
+
+@dataclass(frozen=True, slots=True)
+class PollingConfig:
+    interval: float = 60.0
+    timeout: float = 2.0
+    retries: int = 1
+    concurrency: int = 200
+    lldp_every: int = 10  # cycles between refreshes of names, speeds and LLDP
+    max_repetitions: int = 25
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmConfig:
+    unreachable_after: int = 1
+    restart_hold: float = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class TrapConfig:
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 10162
+    max_datagram: int = 16384
+
+
+@dataclass(frozen=True, slots=True)
+class AgentConfig:
+    node_id: str
+    priority: int = 100
+    data_dir: str = "var"
+    database_url: str = ""  # empty: SQLite file in data_dir
+    router_endpoint: str = "tcp://127.0.0.1:7700"
+    pub_endpoint: str = "tcp://127.0.0.1:7701"
+    log_level: str = "INFO"
+    polling: PollingConfig = field(default_factory=PollingConfig)
+    alarms: AlarmConfig = field(default_factory=AlarmConfig)
+    traps: TrapConfig = field(default_factory=TrapConfig)
+    profiles: tuple[CredentialProfile, ...] = ()
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir}/emspool.db"
+
+
+def parse_config(text: str, source: str = "<config>") -> AgentConfig:
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{source}: not valid TOML: {e}") from None
+    return config_from_dict(doc, source)
+
+
+def config_from_dict(doc: dict[str, Any], source: str = "<config>") -> AgentConfig:
+    r = _Reader(doc, source, "")
+    agent = r.table("agent", required=True)
+    node_id = agent.get_str("node_id", required=True)
+    if not _NODE_ID.match(node_id):
+        agent.fail("node_id", "must be 1-63 letters, digits, '.', '_' or '-'")
+    bus = r.table("bus")
+    db = r.table("database")
+    polling = r.table("polling")
+    alarms = r.table("alarms")
+    traps = r.table("traps")
+    cfg = AgentConfig(
+        node_id=node_id,
+        priority=agent.get_int("priority", 100, lo=0, hi=1_000_000),
+        data_dir=agent.get_str("data_dir", "var"),
+        log_level=agent.choice("log_level", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+        database_url=db.get_str("url", ""),
+        router_endpoint=bus.endpoint("router", "tcp://127.0.0.1:7700"),
+        pub_endpoint=bus.endpoint("pub", "tcp://127.0.0.1:7701"),
+        polling=PollingConfig(
+            interval=polling.get_float("interval", 60.0, lo=1.0, hi=86400.0),
+            timeout=polling.get_float("timeout", 2.0, lo=0.05, hi=60.0),
+            retries=polling.get_int("retries", 1, lo=0, hi=10),
+            concurrency=polling.get_int("concurrency", 200, lo=1, hi=10_000),
+            lldp_every=polling.get_int("lldp_every", 10, lo=1, hi=10_000),
+            max_repetitions=polling.get_int("max_repetitions", 25, lo=1, hi=200),
+        ),
+        alarms=AlarmConfig(
+            unreachable_after=alarms.get_int("unreachable_after", 1, lo=1, hi=100),
+            restart_hold=alarms.get_float("restart_hold", 300.0, lo=0.0, hi=86400.0 * 7),
+        ),
+        traps=TrapConfig(
+            enabled=traps.get_bool("enabled", True),
+            host=traps.get_str("host", "127.0.0.1"),
+            port=traps.get_int("port", 10162, lo=0, hi=65535),
+            max_datagram=traps.get_int("max_datagram", 16384, lo=484, hi=65535),
+        ),
+        profiles=tuple(_profile(p) for p in r.array_of_tables("profiles")),
+    )
+    for t in (r, agent, bus, db, polling, alarms, traps):
+        t.reject_unknown()
+    names = [p.name for p in cfg.profiles]
+    dup = {n for n in names if names.count(n) > 1}
+    if dup:
+        raise ConfigError(f"{source}: profiles: duplicate name(s) {sorted(dup)}")
+    return cfg
+
+
+def parse_profile(d: dict[str, Any], where: str = "profile") -> CredentialProfile:
+    """Validate one credentials profile (from a config file or an inventory import)."""
+    return _profile(_Reader(d, where, ""))
+
+
+def _profile(p: _Reader) -> CredentialProfile:
+    version = SnmpVersion(p.choice("version", "2c", tuple(v.value for v in SnmpVersion)))
+    prof = CredentialProfile(
+        name=p.get_str("name", required=True),
+        version=version,
+        community=p.get_str("community", ""),
+        user=p.get_str("user", ""),
+        auth_protocol=p.choice("auth_protocol", "none", AUTH_PROTOCOLS, lower=True),
+        auth_key=p.get_str("auth_key", ""),
+        priv_protocol=p.choice("priv_protocol", "none", PRIV_PROTOCOLS, lower=True),
+        priv_key=p.get_str("priv_key", ""),
+    )
+    p.reject_unknown()
+    if version is SnmpVersion.V3:
+        if not prof.user:
+            p.fail("user", "is required for SNMPv3")
+        if prof.auth_protocol != "none" and len(prof.auth_key) < 8:
+            p.fail("auth_key", "must be at least 8 characters (RFC 3414)")
+        if prof.priv_protocol != "none":
+            if prof.auth_protocol == "none":
+                p.fail("priv_protocol", "privacy needs authentication (auth_protocol)")
+            if len(prof.priv_key) < 8:
+                p.fail("priv_key", "must be at least 8 characters (RFC 3414)")
+    elif not prof.community:
+        p.fail("community", f"is required for SNMP v{version.value}")
+    return prof
+
+
+class _Reader:
+    """Typed access to one TOML table that remembers which keys were used."""
+
+    def __init__(self, data: Any, source: str, path: str) -> None:
+        if not isinstance(data, dict):
+            raise ConfigError(f"{source}: {path or 'top level'}: expected a table")
+        self.data: dict[str, Any] = data
+        self.source = source
+        self.path = path
+        self.used: set[str] = set()
+
+    def where(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    def fail(self, key: str, why: str) -> None:
+        raise ConfigError(f"{self.source}: {self.where(key)}: {why}")
+
+    def _get(self, key: str, required: bool) -> Any:
+        self.used.add(key)
+        if key not in self.data:
+            if required:
+                self.fail(key, "is required")
+            return None
+        return self.data[key]
+
+    def _shown(self, key: str, v: Any) -> str:
+        return "<hidden>" if key in _SECRET_KEYS else repr(v)
+
+    def table(self, key: str, required: bool = False) -> _Reader:
+        v = self._get(key, required)
+        return _Reader({} if v is None else v, self.source, self.where(key))
+
+    def array_of_tables(self, key: str) -> list[_Reader]:
+        v = self._get(key, False)
+        if v is None:
+            return []
+        if not isinstance(v, list):
+            self.fail(key, "expected an array of tables ([[...]])")
+        return [_Reader(x, self.source, f"{self.where(key)}[{i}]") for i, x in enumerate(v)]
+
+    def get_str(self, key: str, default: str = "", required: bool = False) -> str:
+        v = self._get(key, required)
+        if v is None:
+            return default
+        if not isinstance(v, str):
+            self.fail(key, f"expected a string, got {self._shown(key, v)}")
+        return str(v)
+
+    def get_bool(self, key: str, default: bool) -> bool:
+        v = self._get(key, False)
+        if v is None:
+            return default
+        if not isinstance(v, bool):
+            self.fail(key, f"expected true or false, got {v!r}")
+        return bool(v)
+
+    def get_int(self, key: str, default: int, lo: int, hi: int) -> int:
+        v = self._get(key, False)
+        if v is None:
+            return default
+        if isinstance(v, bool) or not isinstance(v, int):
+            self.fail(key, f"expected an integer, got {v!r}")
+        if not lo <= v <= hi:
+            self.fail(key, f"must be between {lo} and {hi}, got {v}")
+        return int(v)
+
+    def get_float(self, key: str, default: float, lo: float, hi: float) -> float:
+        v = self._get(key, False)
+        if v is None:
+            return default
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            self.fail(key, f"expected a number, got {v!r}")
+        if not lo <= v <= hi:
+            self.fail(key, f"must be between {lo} and {hi}, got {v}")
+        return float(v)
+
+    def choice(self, key: str, default: str, options: tuple[str, ...], lower: bool = False) -> str:
+        v = self.get_str(key, default)
+        if lower:
+            v = v.lower()
+        if v not in options:
+            self.fail(key, f"must be one of {', '.join(options)}, got {v!r}")
+        return v
+
+    def endpoint(self, key: str, default: str) -> str:
+        v = self.get_str(key, default)
+        if not _ZMQ_ENDPOINT.match(v):
+            self.fail(key, f"expected a ZeroMQ endpoint like tcp://127.0.0.1:7700, got {v!r}")
+        return v
+
+    def reject_unknown(self) -> None:
+        unknown = sorted(set(self.data) - self.used)
+        if unknown:
+            raise ConfigError(
+                f"{self.source}: {self.path or 'top level'}: unknown key(s) {', '.join(unknown)}"
+            )

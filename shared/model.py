@@ -1,0 +1,225 @@
+"""Domain types shared by the agent, the CLI and the console. No I/O here."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from dataclasses import dataclass, field
+
+
+class Severity(enum.IntEnum):
+    """ITU-T X.733 perceived severity; ordering is meaningful (higher = worse)."""
+
+    CLEARED = 0
+    INDETERMINATE = 1
+    WARNING = 2
+    MINOR = 3
+    MAJOR = 4
+    CRITICAL = 5
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        try:
+            return cls[text.strip().upper()]
+        except KeyError:
+            names = ", ".join(s.name.lower() for s in cls)
+            raise ValueError(f"unknown severity {text!r} (expected one of {names})") from None
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+class SnmpVersion(enum.StrEnum):
+    V1 = "1"
+    V2C = "2c"
+    V3 = "3"
+
+
+class Protocol(enum.StrEnum):
+    SNMP = "snmp"
+    NETCONF = "netconf"
+
+
+AUTH_PROTOCOLS = ("none", "md5", "sha", "sha224", "sha256", "sha384", "sha512")
+PRIV_PROTOCOLS = ("none", "des", "aes", "aes128", "aes192", "aes256")
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialProfile:
+    """How to talk to an NE. The secrets never appear in repr() or logs."""
+
+    name: str
+    version: SnmpVersion = SnmpVersion.V2C
+    community: str = field(default="", repr=False)
+    user: str = ""
+    auth_protocol: str = "none"
+    auth_key: str = field(default="", repr=False)
+    priv_protocol: str = "none"
+    priv_key: str = field(default="", repr=False)
+
+    def redacted(self) -> dict[str, str]:
+        """What may be shown to an operator: everything but the secrets."""
+        return {
+            "name": self.name,
+            "version": self.version.value,
+            "user": self.user,
+            "auth_protocol": self.auth_protocol,
+            "priv_protocol": self.priv_protocol,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkElement:
+    """An inventory record: what to poll and how."""
+
+    name: str
+    address: str
+    port: int = 161
+    profile: str = "default"
+    kind: str = "router"
+    protocols: frozenset[Protocol] = frozenset({Protocol.SNMP})
+    poll_interval: float | None = None  # None: the agent's default
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "address": self.address,
+            "port": self.port,
+            "profile": self.profile,
+            "kind": self.kind,
+            "protocols": sorted(p.value for p in self.protocols),
+            "poll_interval": self.poll_interval,
+        }
+
+
+@dataclass(slots=True)
+class InterfaceState:
+    index: int
+    name: str = ""
+    admin_up: bool = True
+    oper_up: bool = True
+    speed_bps: int = 0
+    in_octets: int = 0
+    out_octets: int = 0
+    in_errors: int = 0
+    out_errors: int = 0
+    in_bps: float | None = None  # rates need two polls
+    out_bps: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Neighbour:
+    """One LLDP remote entry as seen from ``local_port`` of the polled NE."""
+
+    local_port: str
+    remote_name: str
+    remote_port: str
+    remote_chassis: str = ""
+
+
+@dataclass(slots=True)
+class NeState:
+    """Live state of one NE, as the last polls left it."""
+
+    name: str
+    reachable: bool | None = None  # None: never polled yet
+    last_poll: float | None = None
+    last_error: str | None = None
+    sys_name: str = ""
+    sys_descr: str = ""
+    sys_uptime: int | None = None  # TimeTicks (1/100 s)
+    interfaces: dict[int, InterfaceState] = field(default_factory=dict)
+    neighbours: list[Neighbour] = field(default_factory=list)
+    consecutive_failures: int = 0
+    polls: int = 0
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "reachable": self.reachable,
+            "last_poll": self.last_poll,
+            "last_error": self.last_error,
+            "sys_name": self.sys_name,
+            "sys_uptime": self.sys_uptime,
+            "interfaces": len(self.interfaces),
+            "interfaces_down": sum(
+                1 for i in self.interfaces.values() if i.admin_up and not i.oper_up
+            ),
+            "neighbours": len(self.neighbours),
+            "polls": self.polls,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmKey:
+    """Identity of a nodal alarm: NE + managed object + alarm type."""
+
+    ne: str
+    obj: str
+    type: str
+
+    def __str__(self) -> str:
+        return f"{self.ne}/{self.obj or '-'}/{self.type}"
+
+
+class AlarmType:
+    """Alarm types emspool raises itself (trap-derived ones reuse these)."""
+
+    NE_UNREACHABLE = "ne-unreachable"
+    LINK_DOWN = "link-down"
+    DEVICE_RESTART = "device-restart"
+
+
+class EventType:
+    ALARM_RAISED = "alarm-raised"
+    ALARM_CLEARED = "alarm-cleared"
+    ALARM_CHANGED = "alarm-changed"  # severity or text of a raised alarm changed
+    ALARM_ACKED = "alarm-acked"
+    ALARM_UNACKED = "alarm-unacked"
+    NE_REACHABLE = "ne-reachable"
+    NE_UNREACHABLE = "ne-unreachable"
+    TRAP = "trap"  # a trap that maps to no alarm
+    AGENT = "agent"  # agent lifecycle (start, stop, assignment)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One event-log row. The UUID makes replays from the outbox idempotent."""
+
+    time: float
+    ne: str
+    type: str
+    severity: Severity
+    text: str
+    agent: str
+    obj: str = ""
+    alarm_type: str = ""
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "time": self.time,
+            "ne": self.ne,
+            "type": self.type,
+            "severity": self.severity.label,
+            "text": self.text,
+            "agent": self.agent,
+            "obj": self.obj,
+            "alarm_type": self.alarm_type,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, object]) -> Event:
+        return cls(
+            id=str(d["id"]),
+            time=float(d["time"]),  # type: ignore[arg-type]
+            ne=str(d["ne"]),
+            type=str(d["type"]),
+            severity=Severity.parse(str(d["severity"])),
+            text=str(d["text"]),
+            agent=str(d["agent"]),
+            obj=str(d.get("obj", "")),
+            alarm_type=str(d.get("alarm_type", "")),
+        )

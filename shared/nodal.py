@@ -1,0 +1,208 @@
+"""What one agent knows about its NEs: live state plus nodal alarms, driven by poll
+results and notifications. Pure: callers pass ``now`` and get event-log rows back."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from . import mib
+from .alarms import AlarmStore, Transition
+from .model import (
+    AlarmKey,
+    AlarmType,
+    Event,
+    EventType,
+    InterfaceState,
+    Neighbour,
+    NeState,
+    Severity,
+)
+
+# Interface rates above this are counter resets, not traffic (400 Gb/s).
+_MAX_RATE_BPS = 4e11
+
+
+@dataclass(slots=True)
+class PollResult:
+    """One successful poll, in our types (the SNMP or NETCONF adapter fills it)."""
+
+    ne: str
+    time: float
+    sys_uptime: int | None
+    interfaces: dict[int, InterfaceState]
+    counter_bits: int = 64
+    sys_name: str | None = None  # None: not polled this cycle
+    sys_descr: str | None = None
+    neighbours: list[Neighbour] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    unreachable_after: int = 1  # failed polls (each already retried) before the alarm
+    unreachable_severity: Severity = Severity.CRITICAL
+    link_down_severity: Severity = Severity.MAJOR
+    restart_severity: Severity = Severity.WARNING
+    restart_hold: float = 300.0  # a restart alarm clears itself after this long
+
+
+class NodalModel:
+    def __init__(self, agent: str, policy: Policy | None = None) -> None:
+        self.agent = agent
+        self.policy = policy or Policy()
+        self.alarms = AlarmStore()
+        self.states: dict[str, NeState] = {}
+
+    # -- membership: the NEs this agent manages change at run time -----------------
+    def add_ne(self, name: str) -> None:
+        self.states.setdefault(name, NeState(name=name))
+
+    def remove_ne(self, name: str) -> None:
+        self.states.pop(name, None)
+        self.alarms.drop_ne(name)
+
+    # -- inputs ---------------------------------------------------------------------
+    def poll_ok(self, r: PollResult) -> list[Event]:
+        st = self.states.get(r.ne)
+        if st is None:
+            return []  # the NE left this agent while the poll was in flight
+        p = self.policy
+        out: list[Transition] = []
+        t = self.alarms.clear(AlarmKey(r.ne, "", AlarmType.NE_UNREACHABLE), r.time)
+        if t is not None:
+            out.append(t)
+        if r.sys_uptime is not None and st.sys_uptime is not None and r.sys_uptime < st.sys_uptime:
+            t = self._restart(r.ne, r.time, "sysUpTime went back")
+            if t is not None:
+                out.append(t)
+        self._update_rates(st, r)
+        st.interfaces = r.interfaces
+        st.sys_uptime = r.sys_uptime if r.sys_uptime is not None else st.sys_uptime
+        if r.sys_name is not None:
+            st.sys_name = r.sys_name
+        if r.sys_descr is not None:
+            st.sys_descr = r.sys_descr
+        if r.neighbours is not None:
+            st.neighbours = r.neighbours
+        st.reachable = True
+        st.last_poll = r.time
+        st.last_error = None
+        st.consecutive_failures = 0
+        st.polls += 1
+        wanted = {
+            f"ifIndex={i.index}": (
+                p.link_down_severity,
+                _link_down_text(i.name or str(i.index)),
+            )
+            for i in r.interfaces.values()
+            if i.admin_up and not i.oper_up
+        }
+        out += self.alarms.reconcile(r.ne, AlarmType.LINK_DOWN, wanted, r.time)
+        return self._events(out, r.time)
+
+    def poll_failed(self, ne: str, now: float, error: str) -> list[Event]:
+        st = self.states.get(ne)
+        if st is None:
+            return []
+        st.consecutive_failures += 1
+        st.last_error = error
+        st.last_poll = now
+        if st.consecutive_failures < self.policy.unreachable_after:
+            return []
+        st.reachable = False
+        t = self.alarms.raise_(
+            AlarmKey(ne, "", AlarmType.NE_UNREACHABLE),
+            self.policy.unreachable_severity,
+            f"NE not answering: {error}",
+            now,
+        )
+        return self._events([t] if t else [], now)
+
+    def notification(
+        self, ne: str, trap_oid: mib.Oid, varbinds: Sequence[mib.Row], now: float
+    ) -> list[Event]:
+        st = self.states.get(ne)
+        if st is None:
+            return []
+        p = self.policy
+        if trap_oid in (mib.TRAP_LINK_DOWN, mib.TRAP_LINK_UP):
+            idx = _if_index(varbinds)
+            if idx is not None:
+                key = AlarmKey(ne, f"ifIndex={idx}", AlarmType.LINK_DOWN)
+                iface = st.interfaces.get(idx)
+                label = iface.name if iface and iface.name else str(idx)
+                if trap_oid == mib.TRAP_LINK_DOWN:
+                    if iface is not None:
+                        iface.oper_up = False
+                    t = self.alarms.raise_(key, p.link_down_severity, _link_down_text(label), now)
+                else:
+                    if iface is not None:
+                        iface.oper_up = True
+                    t = self.alarms.clear(key, now)
+                return self._events([t] if t else [], now)
+        if trap_oid in (mib.TRAP_COLD_START, mib.TRAP_WARM_START):
+            kind = "coldStart" if trap_oid == mib.TRAP_COLD_START else "warmStart"
+            t = self._restart(ne, now, f"{kind} notification")
+            return self._events([t] if t else [], now)
+        # Anything we do not model is kept as an event so nothing is silently lost.
+        detail = ", ".join(f"{mib.dotted(o)}={mib.text(v)[:64]}" for o, v in varbinds[:8])
+        ev = Event(
+            time=now,
+            ne=ne,
+            type=EventType.TRAP,
+            severity=Severity.INDETERMINATE,
+            text=f"trap {mib.dotted(trap_oid)}" + (f": {detail}" if detail else ""),
+            agent=self.agent,
+        )
+        return [ev]
+
+    def ack(self, key: AlarmKey, user: str, now: float, undo: bool = False) -> list[Event]:
+        t = self.alarms.unack(key, user, now) if undo else self.alarms.ack(key, user, now)
+        return self._events([t] if t else [], now)
+
+    def tick(self, now: float) -> list[Event]:
+        return self._events(self.alarms.expire(now), now)
+
+    # -- helpers --------------------------------------------------------------------
+    def _restart(self, ne: str, now: float, why: str) -> Transition | None:
+        key = AlarmKey(ne, "", AlarmType.DEVICE_RESTART)
+        standing = self.alarms.get(key)
+        # Keep the first evidence's wording: a coldStart after an uptime drop is the
+        # same restart and must deduplicate, not show as a changed alarm.
+        text = standing.text if standing and standing.active else f"Device restarted ({why})"
+        return self.alarms.raise_(
+            key, self.policy.restart_severity, text, now, auto_clear_after=self.policy.restart_hold
+        )
+
+    def _update_rates(self, st: NeState, r: PollResult) -> None:
+        if st.last_poll is None or not st.reachable:
+            return
+        dt = r.time - st.last_poll
+        for idx, new in r.interfaces.items():
+            old = st.interfaces.get(idx)
+            if old is None:
+                continue
+            rin = mib.counter_rate(old.in_octets, new.in_octets, dt, r.counter_bits)
+            rout = mib.counter_rate(old.out_octets, new.out_octets, dt, r.counter_bits)
+            new.in_bps = rin if rin is not None and rin < _MAX_RATE_BPS else None
+            new.out_bps = rout if rout is not None and rout < _MAX_RATE_BPS else None
+
+    def _events(self, transitions: Sequence[Transition], now: float) -> list[Event]:
+        return [t.to_event(self.agent, now) for t in transitions]
+
+
+def _link_down_text(label: str) -> str:
+    # Trap and poll must say the same words, or their alarm would flip-flop as "changed".
+    return f"Interface {label} is down (admin up)"
+
+
+def _if_index(varbinds: Sequence[mib.Row]) -> int | None:
+    n = len(mib.IF_INDEX)
+    for o, v in varbinds:
+        if o[:n] == mib.IF_INDEX and isinstance(v, int):
+            return v
+    # Some devices send only ifAdminStatus/ifOperStatus: the index is the OID suffix.
+    for o, _ in varbinds:
+        if o[: len(mib.IF_ENTRY)] == mib.IF_ENTRY and len(o) == len(mib.IF_ENTRY) + 2:
+            return o[-1]
+    return None

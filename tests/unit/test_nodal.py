@@ -1,0 +1,100 @@
+from shared import mib
+from shared.model import AlarmKey, InterfaceState, Severity
+from shared.nodal import NodalModel, PollResult
+
+
+def ifs(*down: int, n: int = 4) -> dict[int, InterfaceState]:
+    return {
+        i: InterfaceState(index=i, name=f"ge-{i}", oper_up=i not in down, in_octets=1000 * i)
+        for i in range(1, n + 1)
+    }
+
+
+def test_interface_down_raises_and_up_clears():
+    m = NodalModel("a1")
+    m.add_ne("ne1")
+    assert m.poll_ok(PollResult("ne1", 0.0, 100, ifs())) == []
+    evs = m.poll_ok(PollResult("ne1", 60.0, 6100, ifs(2)))
+    assert [(e.type, e.obj) for e in evs] == [("alarm-raised", "ifIndex=2")]
+    assert "ge-2" in evs[0].text
+    assert m.poll_ok(PollResult("ne1", 120.0, 12100, ifs(2))) == []  # dedup
+    evs = m.poll_ok(PollResult("ne1", 180.0, 18100, ifs()))
+    assert [(e.type, e.severity) for e in evs] == [("alarm-cleared", Severity.CLEARED)]
+
+
+def test_admin_down_is_not_an_alarm():
+    m = NodalModel("a1")
+    m.add_ne("ne1")
+    i = ifs(1)
+    i[1].admin_up = False
+    assert m.poll_ok(PollResult("ne1", 0.0, 1, i)) == []
+
+
+def test_unreachable_then_back():
+    m = NodalModel("a1")
+    m.add_ne("ne1")
+    evs = m.poll_failed("ne1", 5.0, "timeout after 2.0 s")
+    assert [(e.type, e.alarm_type, e.severity) for e in evs] == [
+        ("alarm-raised", "ne-unreachable", Severity.CRITICAL)
+    ]
+    assert m.states["ne1"].reachable is False
+    evs = m.poll_ok(PollResult("ne1", 10.0, 1000, ifs()))
+    assert [(e.type, e.alarm_type) for e in evs] == [("alarm-cleared", "ne-unreachable")]
+
+
+def test_restart_detected_from_uptime_and_coldstart_then_auto_clears():
+    m = NodalModel("a1")
+    m.add_ne("ne1")
+    m.poll_ok(PollResult("ne1", 0.0, 500_000, ifs()))
+    evs = m.poll_ok(PollResult("ne1", 60.0, 300, ifs()))
+    assert [(e.type, e.alarm_type) for e in evs] == [("alarm-raised", "device-restart")]
+    assert m.notification("ne1", mib.TRAP_COLD_START, [], 61.0) == []  # dedup
+    evs = m.tick(61.0 + m.policy.restart_hold)
+    assert [(e.type, e.alarm_type) for e in evs] == [("alarm-cleared", "device-restart")]
+
+
+def test_link_traps_raise_and_clear_same_alarm_as_polling():
+    m = NodalModel("a1")
+    m.add_ne("ne1")
+    m.poll_ok(PollResult("ne1", 0.0, 1, ifs()))
+    vb = [((*mib.IF_INDEX, 3), 3), ((*mib.IF_OPER_STATUS, 3), 2)]
+    evs = m.notification("ne1", mib.TRAP_LINK_DOWN, vb, 1.0)
+    assert [(e.type, e.obj) for e in evs] == [("alarm-raised", "ifIndex=3")]
+    # the next poll confirms: deduplicated, not a second alarm
+    assert m.poll_ok(PollResult("ne1", 2.0, 2, ifs(3))) == []
+    a = m.alarms.get(AlarmKey("ne1", "ifIndex=3", "link-down"))
+    assert a is not None and a.count == 2
+    evs = m.notification("ne1", mib.TRAP_LINK_UP, vb, 3.0)
+    assert [e.type for e in evs] == ["alarm-cleared"]
+
+
+def test_unknown_trap_becomes_event_with_safe_text():
+    m = NodalModel("a1")
+    m.add_ne("ne1")
+    evs = m.notification(
+        "ne1", (1, 3, 6, 1, 4, 1, 9, 9, 1), [((1, 3, 6, 1, 9), b"\xff\xfeok")], 1.0
+    )
+    assert len(evs) == 1 and evs[0].type == "trap"
+    assert "1.3.6.1.4.1.9.9.1" in evs[0].text and "\\xff" in evs[0].text
+
+
+def test_unknown_ne_is_ignored_and_removed_ne_forgets_alarms():
+    m = NodalModel("a1")
+    assert m.poll_failed("ghost", 1.0, "x") == []
+    m.add_ne("ne1")
+    m.poll_failed("ne1", 1.0, "x")
+    m.remove_ne("ne1")
+    assert len(m.alarms) == 0
+    assert m.poll_ok(PollResult("ne1", 2.0, 1, ifs())) == []
+
+
+def test_rates_from_counters_with_wrap():
+    m = NodalModel("a1")
+    m.add_ne("ne1")
+    a = ifs()
+    a[1].in_octets = 2**32 - 1000
+    m.poll_ok(PollResult("ne1", 0.0, 1, a, counter_bits=32))
+    b = ifs()
+    b[1].in_octets = 1000
+    m.poll_ok(PollResult("ne1", 10.0, 1001, b, counter_bits=32))
+    assert m.states["ne1"].interfaces[1].in_bps == 2000 * 8 / 10
