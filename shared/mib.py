@@ -6,7 +6,7 @@ OID tuple, str, None) from the SNMP adapter, so this module never sees pysnmp.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from .model import InterfaceState, Neighbour
 
@@ -107,7 +107,7 @@ def _int(v: Value, default: int = 0) -> int:
 
 
 def interfaces(
-    columns: dict[Oid, Sequence[Row]], previous: dict[int, InterfaceState]
+    columns: Mapping[Oid, Sequence[Row]], previous: dict[int, InterfaceState]
 ) -> dict[int, InterfaceState]:
     """Build interface states from walked columns; keep names/speeds from ``previous``
     when this poll did not walk the slow columns."""
@@ -160,7 +160,7 @@ def counter_rate(old: int, new: int, seconds: float, bits: int) -> float | None:
     return delta * 8 / seconds
 
 
-def neighbours(columns: dict[Oid, Sequence[Row]]) -> list[Neighbour]:
+def neighbours(columns: Mapping[Oid, Sequence[Row]]) -> list[Neighbour]:
     """LLDP remote entries; the index is lldpRemTimeMark.lldpRemLocalPortNum.lldpRemIndex."""
     loc_port = column(columns.get(LLDP_LOC_PORT_ID, ()), LLDP_LOC_PORT_ID)
     chassis = column(columns.get(LLDP_REM_CHASSIS_ID, ()), LLDP_REM_CHASSIS_ID)

@@ -1,0 +1,270 @@
+"""One management server: wires the components together under one TaskGroup.
+
+Which NEs this agent manages is an input (``set_managed``); until the pool
+issue brings assignment, the inventory watcher hands it every NE in the DB.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from agent.bus import Bus
+from agent.db import Database, migrate
+from agent.outbox import Outbox, OutboxWriter
+from agent.poller import Poller, PollTarget
+from agent.snmp import SnmpClient
+from agent.traps import Notification, TrapReceiver
+from shared.config import AgentConfig
+from shared.errors import DatabaseError, NotFound
+from shared.model import AlarmKey, CredentialProfile, Event, NetworkElement, Protocol, Severity
+from shared.nodal import NodalModel, Policy
+from shared.wire import Topic
+
+log = logging.getLogger(__name__)
+
+INVENTORY_REFRESH = 5.0  # seconds between inventory reads (cheap: two small SELECTs)
+
+
+class Agent:
+    def __init__(self, config: AgentConfig) -> None:
+        self.config = config
+        self.node_id = config.node_id
+        self.model = NodalModel(
+            config.node_id,
+            Policy(
+                unreachable_after=config.alarms.unreachable_after,
+                restart_hold=config.alarms.restart_hold,
+            ),
+        )
+        self.started = time.time()
+        self.db: Database | None = None
+        self.writer: OutboxWriter | None = None
+        self.bus: Bus | None = None
+        self.poller: Poller | None = None
+        self.receiver: TrapReceiver | None = None
+        self.ready = asyncio.Event()
+        self._inventory_changed = asyncio.Event()
+
+    # -- lifecycle ------------------------------------------------------------------
+    async def run(self) -> None:
+        cfg = self.config
+        Path(cfg.data_dir).mkdir(parents=True, exist_ok=True)
+        url = cfg.effective_database_url
+        await asyncio.to_thread(migrate, url)
+        self.db = await asyncio.to_thread(Database.open, url)
+        self.writer = OutboxWriter(Outbox(str(Path(cfg.data_dir) / "outbox.sqlite")), self.db)
+        client = SnmpClient(max_repetitions=cfg.polling.max_repetitions)
+        self.poller = Poller(client, self.model, self.emit, cfg.polling)
+        self.bus = Bus(cfg.router_endpoint, cfg.pub_endpoint)
+        self._routes(self.bus)
+        if cfg.traps.enabled:
+            self.receiver = TrapReceiver(
+                self.on_notification,
+                cfg.traps.host,
+                cfg.traps.port,
+                max_datagram=cfg.traps.max_datagram,
+            )
+            await self.receiver.start()
+        log.info(
+            "agent started: bus %s, events %s, traps %s, database %s",
+            self.bus.router_endpoint,
+            self.bus.pub_endpoint,
+            self.receiver.address if self.receiver else "off",
+            self.db.url,
+        )
+        self.emit([self._agent_event("agent started")])
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self.writer.run(), name="outbox")
+                tg.create_task(self.bus.serve(), name="bus")
+                tg.create_task(self._watch_inventory(), name="inventory")
+                tg.create_task(self._tick(), name="tick")
+                self.ready.set()
+        finally:
+            await self._shutdown(client)
+
+    async def _shutdown(self, client: SnmpClient) -> None:
+        log.info("agent stopping")
+        if self.poller is not None:
+            await self.poller.close()
+        if self.receiver is not None:
+            await self.receiver.close()
+        if self.writer is not None:
+            self.writer.submit(self._agent_event("agent stopped"))
+            await self.writer.flush(timeout=10.0)
+        client.close()
+        if self.bus is not None:
+            self.bus.close()
+        if self.db is not None:
+            self.db.close()
+        log.info("agent stopped")
+
+    # -- the managed set ----------------------------------------------------------------
+    def set_managed(
+        self, nes: list[NetworkElement], profiles: dict[str, CredentialProfile]
+    ) -> None:
+        assert self.poller is not None
+        targets: dict[str, PollTarget] = {}
+        sources: dict[str, tuple[str, CredentialProfile]] = {}
+        for ne in nes:
+            if Protocol.SNMP not in ne.protocols:
+                continue
+            profile = profiles.get(ne.profile)
+            if profile is None:
+                log.error("credentials profile %r missing", ne.profile, extra={"ne": ne.name})
+                continue
+            targets[ne.name] = PollTarget(ne, profile)
+            sources[ne.address] = (ne.name, profile)
+        before = self.poller.names
+        self.poller.set_targets(targets)
+        if self.receiver is not None:
+            self.receiver.set_sources(sources)
+        added, removed = set(targets) - before, before - set(targets)
+        if added or removed:
+            log.info("managing %d NEs (+%d -%d)", len(targets), len(added), len(removed))
+            self.publish(Topic.AGENT, {"managed": sorted(targets)})
+
+    async def _watch_inventory(self) -> None:
+        assert self.db is not None
+        db = self.db
+        failing = False
+        while True:
+            try:
+                nes, profiles = await asyncio.to_thread(lambda: (db.list_nes(), db.get_profiles()))
+            except DatabaseError as e:
+                if not failing:
+                    log.warning("inventory not readable, keeping the current set: %s", e)
+                failing = True
+            else:
+                if failing:
+                    log.info("inventory readable again")
+                failing = False
+                # Profiles in the agent's own config win: local secrets stay local.
+                profiles.update({p.name: p for p in self.config.profiles})
+                self.set_managed(nes, profiles)
+            self._inventory_changed.clear()
+            try:
+                await asyncio.wait_for(self._inventory_changed.wait(), INVENTORY_REFRESH)
+            except TimeoutError:
+                pass
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            events = self.model.tick(time.time())
+            if events:
+                self.emit(events)
+
+    # -- inputs -> events -------------------------------------------------------------
+    def emit(self, events: list[Event]) -> None:
+        for e in events:
+            if self.writer is not None:
+                self.writer.submit(e)
+            self.publish(Topic.EVENT, e.to_dict())
+
+    def publish(self, topic: str, body: dict[str, Any]) -> None:
+        if self.bus is not None:
+            body.setdefault("agent", self.node_id)
+            self.bus.publish(topic, body)
+
+    def on_notification(self, n: Notification) -> None:
+        events = self.model.notification(n.ne, n.trap_oid, n.varbinds, n.received)
+        if events:
+            self.emit(events)
+
+    def _agent_event(self, text: str) -> Event:
+        return Event(
+            time=time.time(),
+            ne="",
+            type="agent",
+            severity=Severity.INDETERMINATE,
+            text=text,
+            agent=self.node_id,
+        )
+
+    # -- requests ---------------------------------------------------------------------
+    def _routes(self, bus: Bus) -> None:
+        bus.route("ping", self._ping)
+        bus.route("status", self._status)
+        bus.route("alarms", self._alarms)
+        bus.route("ne_states", self._ne_states)
+        bus.route("ack", self._ack)
+        bus.route("events", self._events)
+        bus.route("nes", self._nes)
+        bus.route("reload", self._reload)
+
+    async def _ping(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "node_id": self.node_id,
+            "time": time.time(),
+            "pub_endpoint": self.bus.pub_endpoint if self.bus else None,
+        }
+
+    async def _status(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "node_id": self.node_id,
+            "priority": self.config.priority,
+            "uptime": time.time() - self.started,
+            "managed": len(self.model.states),
+            "alarms_active": len(self.model.alarms.active()),
+            "poller": dict(self.poller.stats) if self.poller else {},
+            "traps": dict(self.receiver.counters) if self.receiver else {},
+            "outbox": self.writer.counters() if self.writer else {},
+            "bus": dict(self.bus.stats) if self.bus else {},
+        }
+
+    async def _alarms(self, args: dict[str, Any]) -> list[dict[str, object]]:
+        ne = args.get("ne")
+        include_cleared = bool(args.get("include_cleared", False))
+        min_sev = Severity.parse(str(args.get("min_severity", "indeterminate")))
+        alarms = self.model.alarms.for_ne(ne) if ne else list(self.model.alarms)
+        out = [
+            a.to_dict() | {"agent": self.node_id}
+            for a in alarms
+            if (include_cleared or a.active) and a.severity >= min_sev
+        ]
+        out.sort(key=lambda d: (-Severity.parse(str(d["severity"])), -float(d["last_seen"])))  # type: ignore[arg-type]
+        return out
+
+    async def _ne_states(self, args: dict[str, Any]) -> list[dict[str, object]]:
+        return [st.summary() for st in self.model.states.values()]
+
+    async def _ack(self, args: dict[str, Any]) -> dict[str, object]:
+        key = AlarmKey(str(args["ne"]), str(args.get("obj", "")), str(args["type"]))
+        if self.model.alarms.get(key) is None:
+            raise NotFound(f"no alarm {key}")
+        user = str(args.get("user") or "unknown")
+        events = self.model.ack(key, user, time.time(), undo=bool(args.get("undo", False)))
+        self.emit(events)
+        alarm = self.model.alarms.get(key)
+        return alarm.to_dict() if alarm else {}
+
+    async def _events(self, args: dict[str, Any]) -> list[dict[str, object]]:
+        assert self.db is not None
+        db = self.db
+        limit = min(int(args.get("limit", 100)), 1000)
+        rows = await asyncio.to_thread(
+            lambda: db.query_events(
+                ne=args.get("ne"),
+                since=args.get("since"),
+                limit=limit,
+            )
+        )
+        return [e.to_dict() for e in rows]
+
+    async def _nes(self, args: dict[str, Any]) -> list[dict[str, object]]:
+        assert self.db is not None
+        nes = await asyncio.to_thread(self.db.list_nes)
+        states = self.model.states
+        return [
+            ne.to_dict() | {"state": states[ne.name].summary() if ne.name in states else None}
+            for ne in nes
+        ]
+
+    async def _reload(self, args: dict[str, Any]) -> dict[str, object]:
+        self._inventory_changed.set()
+        return {"reloading": True}

@@ -1,0 +1,104 @@
+"""`emspool watch`: a live alarm/event view in the terminal.
+
+Alarms come from the agent's memory (a request each second); events arrive on
+its PUB socket as they happen. Without a terminal it prints one line per event,
+which is what logs and CI want.
+"""
+
+from __future__ import annotations
+
+import collections
+import shutil
+import sys
+import time
+from typing import Any
+
+import zmq
+
+from agent import busclient
+from agent.tables import table, when
+from shared.wire import Topic, WireError, decode_publish
+
+_COLOURS = {
+    "critical": "\033[1;31m",
+    "major": "\033[31m",
+    "minor": "\033[33m",
+    "warning": "\033[36m",
+    "cleared": "\033[32m",
+}
+_RESET = "\033[0m"
+
+
+def _event_line(e: dict[str, Any], colour: bool) -> str:
+    sev = str(e.get("severity", ""))
+    tag = f"{_COLOURS.get(sev, '')}{sev:<13}{_RESET if sev in _COLOURS else ''}" if colour else sev
+    obj = f" {e['obj']}" if e.get("obj") else ""
+    return f"{when(e.get('time'))} {tag} {e.get('ne') or '-'}{obj} {e.get('type')}: {e.get('text')}"
+
+
+def watch(agent: str, pub: str | None, duration: float = 0.0) -> int:
+    if pub is None:
+        pub = str(busclient.request(agent, "ping")["pub_endpoint"])
+    sub: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.SUB)
+    sub.setsockopt(zmq.LINGER, 0)
+    sub.setsockopt(zmq.SUBSCRIBE, Topic.EVENT.encode())
+    sub.connect(pub)
+    tty = sys.stdout.isatty()
+    recent: collections.deque[dict[str, Any]] = collections.deque(maxlen=15)
+    end = time.monotonic() + duration if duration > 0 else float("inf")
+    next_draw = 0.0
+    alarms: list[dict[str, Any]] = []
+    status = "connecting"
+    try:
+        while time.monotonic() < end:
+            if sub.poll(200, zmq.POLLIN):
+                try:
+                    _, body = decode_publish(sub.recv_multipart())
+                except WireError:
+                    continue
+                recent.appendleft(body)
+                if not tty:
+                    print(_event_line(body, False), flush=True)
+            now = time.monotonic()
+            if tty and now >= next_draw:
+                next_draw = now + 1.0
+                try:
+                    alarms = busclient.request(agent, "alarms", timeout=2.0)
+                    status = f"agent {agent}: up"
+                except busclient.Unreachable:
+                    status = f"agent {agent}: NOT ANSWERING"
+                _draw(status, alarms, list(recent))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sub.close(linger=0)
+    return 0
+
+
+def _draw(status: str, alarms: list[dict[str, Any]], events: list[dict[str, Any]]) -> None:
+    cols = shutil.get_terminal_size((120, 40)).columns
+    rows = [
+        (
+            a["severity"],
+            a["ne"],
+            a["obj"],
+            a["type"],
+            a["count"],
+            when(a["raised_at"]),
+            a["acked_by"],
+            a["text"],
+        )
+        for a in alarms[:20]
+    ]
+    out = [
+        "\033[H\033[2J",
+        f"emspool live view — {status} — {time.strftime('%H:%M:%S')}   (Ctrl-C to quit)",
+        "",
+        f"ACTIVE ALARMS ({len(alarms)})",
+        table(("severity", "ne", "object", "type", "n", "raised", "ack", "text"), rows, 50),
+        "",
+        "RECENT EVENTS",
+        *(_event_line(e, True)[: cols + 12] for e in events),
+    ]
+    sys.stdout.write("\n".join(out) + "\n")
+    sys.stdout.flush()

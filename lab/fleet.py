@@ -1,0 +1,434 @@
+"""The lab: N snmpsim devices on loopback, with faults you can inject from anywhere.
+
+    with Lab.create(tmp_path, count=3, topology_kind="ring", base_address="127.0.42.0",
+                    port=free_port) as lab:
+        lab.if_down("rtr001", 1)
+        lab.send_trap("rtr001", "linkDown", ("127.0.0.1", 16200), ifindex=1)
+
+All state lives in the state directory (see ``lab.state``), so ``Lab.open(dir)``
+in another process (the ``lab fault`` CLI) acts on the same devices.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import hashlib
+import ipaddress
+import secrets
+import signal
+import subprocess
+import time
+from collections.abc import Coroutine
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+from lab import devicefiles, process, snmpio
+from lab.state import (
+    V2C_PROFILE,
+    V3_PROFILE,
+    DeviceRuntime,
+    LabState,
+    load,
+    locked,
+    save,
+    write_inventory,
+)
+from lab.topology import build as build_topology
+from shared.errors import LabError, SnmpError
+from shared.model import CredentialProfile
+
+T = TypeVar("T")
+
+DEFAULT_BASE = "127.0.10.0"
+DEFAULT_PORT = 16100
+DEFAULT_V3_USER = "emsv3"
+# IANA example enterprise 32473 with the RFC 3411 high bit, format 5 (octets).
+ENGINE_ID_PREFIX = "80007ed905"
+
+
+def engine_id(name: str) -> str:
+    """Deterministic, distinct per device name: a restart keeps its identity."""
+    return ENGINE_ID_PREFIX + hashlib.sha256(name.encode()).hexdigest()[:16]
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine from sync code, even when the caller is inside an event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+def _addresses(base_address: str, count: int) -> list[str]:
+    try:
+        base = ipaddress.IPv4Address(base_address)
+    except ValueError as exc:
+        raise LabError(f"bad base address {base_address!r}: {exc}") from None
+    if base not in ipaddress.IPv4Network("127.0.0.0/8"):
+        raise LabError(f"base address {base} is not on loopback (127.0.0.0/8)")
+    net = ipaddress.IPv4Network(f"{base}/24", strict=False)
+    addrs = [base + k + 1 for k in range(count)]
+    if count > 0 and (addrs[-1] not in net or addrs[-1] == net.broadcast_address):
+        raise LabError(f"{count} devices do not fit in {net} from {base}")
+    return [str(a) for a in addrs]
+
+
+def _v3_devices(names: list[str], share: float) -> set[str]:
+    """Spread v3 evenly in device order: with 0.5, devices 1, 3, 5... are v3."""
+    if not 0.0 <= share <= 1.0:
+        raise LabError(f"v3 share must be within 0..1, not {share}")
+    return {n for i, n in enumerate(names) if int((i + 1) * share) > int(i * share)}
+
+
+class Lab:
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = Path(state_dir).resolve()
+        # Processes this object started: reaped through Popen, others by PID only.
+        self._children: dict[int, subprocess.Popen[bytes]] = {}
+
+    # ---- creation and lifecycle -------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        state_dir: Path | str,
+        count: int = 3,
+        topology_kind: str = "ring",
+        base_address: str = DEFAULT_BASE,
+        port: int = DEFAULT_PORT,
+        v3_share: float = 0.5,
+        v3_user: str = DEFAULT_V3_USER,
+    ) -> Lab:
+        """Write recordings, engine options and the inventory; start nothing yet."""
+        lab = cls(Path(state_dir))
+        sdir = lab.state_dir
+        # snmpsim splits its options file on whitespace.
+        if any(ch.isspace() for ch in str(sdir)):
+            raise LabError(f"state directory must not contain whitespace: {sdir}")
+        if (sdir / "lab.json").exists() and any(s["alive"] for s in lab.status()):
+            raise LabError(f"a lab is already running in {sdir}")
+        try:
+            topo = build_topology(topology_kind, count)
+        except ValueError as exc:
+            raise LabError(str(exc)) from None
+        names = [d.name for d in topo.devices]
+        v3 = _v3_devices(names, v3_share)
+        addrs = _addresses(base_address, count)
+        state = LabState(
+            topology=topology_kind,
+            base_address=base_address,
+            port=port,
+            community="public-" + secrets.token_hex(6),
+            v3_user=v3_user,
+            auth_key=secrets.token_hex(16),
+            priv_key=secrets.token_hex(16),
+            links=list(topo.links),
+        )
+        for plan, addr in zip(topo.devices, addrs, strict=True):
+            state.devices.append(
+                DeviceRuntime(
+                    name=plan.name,
+                    kind=plan.kind,
+                    ports=plan.ports,
+                    address=addr,
+                    port=port,
+                    profile=V3_PROFILE if plan.name in v3 else V2C_PROFILE,
+                    engine_id=engine_id(plan.name),
+                )
+            )
+        with locked(sdir):
+            for dev in state.devices:
+                for sub in ("data", "cache"):
+                    (sdir / "devices" / dev.name / sub).mkdir(parents=True, exist_ok=True)
+                devicefiles.write_recording(sdir, state, dev)
+                devicefiles.write_args(sdir, state, dev)
+            save(sdir, state)
+            write_inventory(sdir, state)
+        return lab
+
+    @classmethod
+    def open(cls, state_dir: Path | str) -> Lab:
+        lab = cls(Path(state_dir))
+        load(lab.state_dir)  # fail early and clearly if there is no lab there
+        return lab
+
+    def start(self, timeout: float = 60.0) -> float:
+        """Start every device not already running; wait until each answers a GET.
+
+        Returns the seconds it took. Raises LabError (with the device's stderr)
+        if one exits or stays silent past ``timeout``.
+        """
+        t0 = time.monotonic()
+        with locked(self.state_dir):
+            state = load(self.state_dir)
+            started = [d.name for d in state.devices if self._spawn_if_needed(state, d)]
+            save(self.state_dir, state)
+        try:
+            _run(self.wait_ready(started, timeout))
+        except BaseException:
+            self.stop()
+            raise
+        return time.monotonic() - t0
+
+    def _spawn_if_needed(self, state: LabState, dev: DeviceRuntime) -> bool:
+        if dev.pid is not None and self._alive(dev):
+            return False
+        # A fresh process boots with sysUpTime 0: old ifLastChange values would be in its future.
+        dev.last_change = {}
+        devicefiles.write_recording(self.state_dir, state, dev)
+        proc = process.spawn(self.state_dir, dev)
+        self._children[proc.pid] = proc
+        dev.pid, dev.started_at, dev.suspended = proc.pid, time.time(), False
+        return True
+
+    def stop(self, timeout: float = 3.0) -> None:
+        """End every device process this lab recorded (by PID), SIGKILL after ``timeout``."""
+        with locked(self.state_dir):
+            state = load(self.state_dir)
+            for dev in state.devices:
+                if dev.pid is not None:
+                    self._terminate(dev, timeout)
+                    dev.pid, dev.started_at, dev.suspended = None, None, False
+            save(self.state_dir, state)
+        for pid, proc in list(self._children.items()):
+            # Also reap children whose PID another process already cleared from lab.json.
+            if proc.poll() is None:
+                process.terminate(pid, self.state_dir, "", proc, timeout)
+            self._children.pop(pid, None)
+
+    def _terminate(self, dev: DeviceRuntime, timeout: float) -> None:
+        assert dev.pid is not None
+        proc = self._children.pop(dev.pid, None)
+        process.terminate(dev.pid, self.state_dir, dev.name, proc, timeout)
+
+    def _alive(self, dev: DeviceRuntime) -> bool:
+        if dev.pid is None:
+            return False
+        proc = self._children.get(dev.pid)
+        if proc is not None:
+            return proc.poll() is None
+        return process.is_ours(dev.pid, self.state_dir, dev.name)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    async def wait_ready(self, names: list[str], timeout: float = 60.0) -> None:
+        """Wait until each named device answers a real GET of sysUpTime.
+
+        Also records each device's boot time as the device itself counts it, so
+        ifLastChange and trap sysUpTime values agree with its sysUpTime.
+        """
+        state = load(self.state_dir)
+        profiles = state.profiles()
+        deadline = time.monotonic() + timeout
+        async with snmpio.Session() as session:
+            boots = await asyncio.gather(
+                *(self._probe(session, state.device(n), profiles, deadline) for n in names)
+            )
+        with locked(self.state_dir):
+            state = load(self.state_dir)
+            for name, booted in zip(names, boots, strict=True):
+                state.device(name).started_at = booted
+            save(self.state_dir, state)
+
+    async def _probe(
+        self,
+        session: snmpio.Session,
+        dev: DeviceRuntime,
+        profiles: dict[str, CredentialProfile],
+        deadline: float,
+    ) -> float:
+        last = "no answer"
+        while time.monotonic() < deadline:
+            if not self._alive(dev):
+                raise LabError(
+                    f"{dev.name} (pid {dev.pid}) exited during start-up:\n"
+                    + process.log_tail(self.state_dir, dev.name)
+                )
+            try:
+                got = await session.get(
+                    dev.address, dev.port, profiles[dev.profile], [snmpio.SYS_UPTIME], 0.5
+                )
+                return time.time() - int(got[snmpio.SYS_UPTIME]) / 100.0
+            except SnmpError as exc:
+                last = str(exc)
+            await asyncio.sleep(0.1)
+        raise LabError(
+            f"{dev.name} at {dev.address}:{dev.port} not ready ({last}):\n"
+            + process.log_tail(self.state_dir, dev.name)
+        )
+
+    # ---- what tests and the agent need to know -------------------------------------
+
+    @property
+    def state(self) -> LabState:
+        """A fresh snapshot from disk (another process may have changed it)."""
+        return load(self.state_dir)
+
+    @property
+    def inventory_path(self) -> Path:
+        return self.state_dir / "inventory.json"
+
+    @property
+    def devices(self) -> list[DeviceRuntime]:
+        """Devices in creation order (a fresh snapshot: PIDs change on restart)."""
+        return self.state.devices
+
+    def device(self, name: str) -> DeviceRuntime:
+        return self.state.device(name)
+
+    def profile_for(self, name: str) -> CredentialProfile:
+        state = self.state
+        return state.profiles()[state.device(name).profile]
+
+    def profiles(self) -> dict[str, CredentialProfile]:
+        return self.state.profiles()
+
+    def status(self) -> list[dict[str, object]]:
+        return [
+            {
+                "name": d.name,
+                "kind": d.kind,
+                "address": d.address,
+                "port": d.port,
+                "profile": d.profile,
+                "pid": d.pid,
+                "alive": self._alive(d),
+                "suspended": d.suspended,
+                "oper_down": sorted(d.oper_down),
+            }
+            for d in self.state.devices
+        ]
+
+    # ---- faults --------------------------------------------------------------------
+
+    def if_down(self, name: str, ifindex: int) -> None:
+        """Cable cut on a port: ifOperStatus 2 and a new ifLastChange on the next poll.
+
+        Ports without a link are admin and oper down already and stay so on if_up.
+        """
+        self._set_oper(name, ifindex, up=False)
+
+    def if_up(self, name: str, ifindex: int) -> None:
+        self._set_oper(name, ifindex, up=True)
+
+    def _set_oper(self, name: str, ifindex: int, up: bool) -> None:
+        with locked(self.state_dir):
+            state = load(self.state_dir)
+            dev = state.device(name)
+            if not 1 <= ifindex <= dev.ports:
+                raise LabError(f"{name} has no ifIndex {ifindex} (1..{dev.ports})")
+            down = set(dev.oper_down)
+            if up:
+                down.discard(ifindex)
+            else:
+                down.add(ifindex)
+            dev.oper_down = sorted(down)
+            dev.last_change[str(ifindex)] = _uptime_ticks(dev)
+            devicefiles.write_recording(self.state_dir, state, dev)
+            save(self.state_dir, state)
+
+    def unreachable(self, name: str) -> None:
+        """SIGSTOP the device: it keeps its socket but answers nothing."""
+        self._suspend(name, True)
+
+    def reachable(self, name: str) -> None:
+        self._suspend(name, False)
+
+    def _suspend(self, name: str, stop: bool) -> None:
+        with locked(self.state_dir):
+            state = load(self.state_dir)
+            dev = state.device(name)
+            if dev.pid is None or not self._alive(dev):
+                raise LabError(f"{name} is not running")
+            process.signal_device(dev.pid, signal.SIGSTOP if stop else signal.SIGCONT)
+            dev.suspended = stop
+            save(self.state_dir, state)
+
+    def restart(
+        self, name: str, trap_target: tuple[str, int] | None = None, timeout: float = 30.0
+    ) -> None:
+        """Stop and start the device's process (sysUpTime restarts from 0).
+
+        With ``trap_target``, the new process announces itself with a coldStart trap.
+        """
+        with locked(self.state_dir):
+            state = load(self.state_dir)
+            dev = state.device(name)
+            if dev.pid is not None:
+                self._terminate(dev, 3.0)
+                dev.pid = None
+            self._spawn_if_needed(state, dev)
+            save(self.state_dir, state)
+        _run(self.wait_ready([name], timeout))
+        if trap_target is not None:
+            self.send_trap(name, "coldStart", trap_target)
+
+    # ---- traps ---------------------------------------------------------------------
+
+    async def send_trap_async(
+        self,
+        name: str,
+        kind: str,
+        target: tuple[str, int],
+        ifindex: int | None = None,
+        version: str | None = None,
+    ) -> None:
+        """Send linkDown/linkUp/coldStart from the device's address.
+
+        ``version`` "2c" or "3" picks the lab profile; None uses the device's own.
+        """
+        state = self.state
+        dev = state.device(name)
+        profiles = state.profiles()
+        if version is None:
+            profile = profiles[dev.profile]
+        elif version in ("2c", "3"):
+            profile = profiles[V2C_PROFILE if version == "2c" else V3_PROFILE]
+        else:
+            raise LabError(f"trap version must be 2c or 3, not {version!r}")
+        oper_up = kind != "linkDown"
+        spec = snmpio.TrapSpec(kind, ifindex, admin_up=True, oper_up=oper_up)
+        await snmpio.send_trap(
+            dev.address, dev.engine_id, profile, target, spec, _uptime_ticks(dev)
+        )
+
+    def send_trap(
+        self,
+        name: str,
+        kind: str,
+        target: tuple[str, int],
+        ifindex: int | None = None,
+        version: str | None = None,
+    ) -> None:
+        _run(self.send_trap_async(name, kind, target, ifindex, version))
+
+
+def _uptime_ticks(dev: DeviceRuntime) -> int:
+    if dev.started_at is None:
+        return 0
+    return max(0, int((time.time() - dev.started_at) * 100))
+
+
+def rss_kib(pid: int) -> int | None:
+    """Resident set size of a process, for the lab's own measurements."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None

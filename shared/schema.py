@@ -1,0 +1,164 @@
+"""SQL schema of a pool's database (SQLAlchemy Core). Pure definitions: no engine here.
+
+Every time column is epoch seconds as a double: the same type on SQLite and PostgreSQL,
+directly comparable with ``Event.time`` and ``time.time()``, and cheap to index.
+Migrations (``agent/migrations``) must produce exactly these tables; a test compares them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+# Stable constraint names, so later Alembic migrations can refer to them on both backends.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+credential_profiles = Table(
+    "credential_profiles",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("version", String(4), nullable=False),
+    Column("community", Text, nullable=False, server_default=""),
+    Column("user", String(100), nullable=False, server_default=""),
+    Column("auth_protocol", String(16), nullable=False, server_default="none"),
+    Column("auth_key", Text, nullable=False, server_default=""),
+    Column("priv_protocol", String(16), nullable=False, server_default="none"),
+    Column("priv_key", Text, nullable=False, server_default=""),
+    Column("created", Double, nullable=False),
+    Column("updated", Double, nullable=False),
+)
+
+network_elements = Table(
+    "network_elements",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("address", String(255), nullable=False),
+    Column("port", Integer, nullable=False),
+    # RESTRICT: a profile in use cannot disappear under its NEs.
+    Column(
+        "profile",
+        String(100),
+        ForeignKey("credential_profiles.name", ondelete="RESTRICT"),
+        nullable=False,
+    ),
+    Column("kind", String(50), nullable=False),
+    Column("protocols", String(100), nullable=False),  # comma-separated Protocol values
+    Column("poll_interval", Double, nullable=True),  # NULL: the agent's default
+    Column("created", Double, nullable=False),
+    Column("updated", Double, nullable=False),
+    UniqueConstraint("address", "port"),
+)
+
+# No foreign keys to network_elements: LLDP reports neighbours that are not managed by us.
+links = Table(
+    "links",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("a_ne", String(100), nullable=False),
+    Column("a_port", String(100), nullable=False),
+    Column("b_ne", String(100), nullable=False),
+    Column("b_port", String(100), nullable=False),
+    Column("source", String(20), nullable=False),  # 'lldp', 'manual', ...
+    Column("last_seen", Double, nullable=False),
+    UniqueConstraint("a_ne", "a_port", "b_ne", "b_port", "source"),
+    Index(None, "b_ne"),
+)
+
+agents = Table(
+    "agents",
+    metadata,
+    Column("node_id", String(100), primary_key=True),
+    Column("priority", Integer, nullable=False, server_default="0"),
+    Column("endpoint", String(255), nullable=False),
+    Column("last_seen", Double, nullable=False),
+    Column("state", String(20), nullable=False),
+)
+
+assignments = Table(
+    "assignments",
+    metadata,
+    Column("ne", String(100), primary_key=True),
+    Column("agent", String(100), nullable=False, index=True),
+    Column("epoch", BigInteger, nullable=False),
+    Column("version", BigInteger, nullable=False),
+)
+
+# One row at most (id = 1): the master's fencing lease, renewed by database time.
+master_lease = Table(
+    "master_lease",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("holder", String(100), nullable=False),
+    Column("epoch", BigInteger, nullable=False),
+    Column("expires", Double, nullable=False),
+    CheckConstraint("id = 1", name="single_row"),
+)
+
+event_log = Table(
+    "event_log",
+    metadata,
+    Column("id", String(36), primary_key=True),  # UUID text: replays from the outbox are no-ops
+    Column("time", Double, nullable=False),
+    Column("ne", String(100), nullable=False),
+    Column("type", String(30), nullable=False),
+    Column("severity", SmallInteger, nullable=False),  # X.733, 0..5
+    Column("text", Text, nullable=False),
+    Column("agent", String(100), nullable=False),
+    Column("obj", String(255), nullable=False, server_default=""),
+    Column("alarm_type", String(100), nullable=False, server_default=""),
+    CheckConstraint("severity BETWEEN 0 AND 5", name="severity_range"),
+    # (time, id) is the keyset-paging order; (ne, time) serves per-NE history and alarm rebuilds.
+    Index(None, "time", "id"),
+    Index(None, "ne", "time"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A physical link between two ports, stored with its ends in a canonical order."""
+
+    a_ne: str
+    a_port: str
+    b_ne: str
+    b_port: str
+    source: str = "manual"
+    last_seen: float = 0.0
+
+    def canonical(self) -> Link:
+        """The same link with the lower (ne, port) end first, so a->b and b->a coincide."""
+        if (self.a_ne, self.a_port) <= (self.b_ne, self.b_port):
+            return self
+        return Link(self.b_ne, self.b_port, self.a_ne, self.a_port, self.source, self.last_seen)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "a": self.a_ne,
+            "a_port": self.a_port,
+            "b": self.b_ne,
+            "b_port": self.b_port,
+            "source": self.source,
+            "last_seen": self.last_seen,
+        }

@@ -1,0 +1,113 @@
+"""Request/reply envelopes and published events on the agents' bus (JSON over ZeroMQ).
+
+Request:  {"v": 1, "id": str, "op": str, "args": {...}}
+Reply:    {"v": 1, "id": str, "ok": true, "result": ...}
+          {"v": 1, "id": str, "ok": false, "error": {"code": str, "message": str}}
+Publish:  two frames: topic (ascii) and a JSON body.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import EmspoolError
+
+VERSION = 1
+MAX_MESSAGE = 4 * 1024 * 1024
+
+
+class WireError(EmspoolError):
+    """A message on the bus is malformed or of an unknown version."""
+
+
+class ErrorCode:
+    BAD_REQUEST = "bad-request"
+    UNKNOWN_OP = "unknown-op"
+    NOT_FOUND = "not-found"
+    INTERNAL = "internal"
+    UNAVAILABLE = "unavailable"
+
+
+class Topic:
+    ALARM = "alarm"
+    EVENT = "event"
+    NE = "ne"
+    AGENT = "agent"
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    op: str
+    args: dict[str, Any] = field(default_factory=dict)
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    def encode(self) -> bytes:
+        return json.dumps({"v": VERSION, "id": self.id, "op": self.op, "args": self.args}).encode()
+
+    @classmethod
+    def decode(cls, data: bytes) -> Request:
+        d = _load(data)
+        op, args, rid = d.get("op"), d.get("args", {}), d.get("id")
+        if not isinstance(op, str) or not isinstance(args, dict) or not isinstance(rid, str):
+            raise WireError("request needs string 'op' and 'id' and an object 'args'")
+        return cls(op=op, args=args, id=rid)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    id: str
+    ok: bool
+    result: Any = None
+    code: str = ""
+    message: str = ""
+
+    @classmethod
+    def error(cls, rid: str, code: str, message: str) -> Reply:
+        return cls(id=rid, ok=False, code=code, message=message)
+
+    def encode(self) -> bytes:
+        body: dict[str, Any] = {"v": VERSION, "id": self.id, "ok": self.ok}
+        if self.ok:
+            body["result"] = self.result
+        else:
+            body["error"] = {"code": self.code, "message": self.message}
+        return json.dumps(body, default=str).encode()
+
+    @classmethod
+    def decode(cls, data: bytes) -> Reply:
+        d = _load(data)
+        rid, ok = d.get("id"), d.get("ok")
+        if not isinstance(rid, str) or not isinstance(ok, bool):
+            raise WireError("reply needs string 'id' and boolean 'ok'")
+        if ok:
+            return cls(id=rid, ok=True, result=d.get("result"))
+        err = d.get("error") or {}
+        return cls.error(rid, str(err.get("code", ErrorCode.INTERNAL)), str(err.get("message")))
+
+
+def encode_publish(topic: str, body: dict[str, Any]) -> list[bytes]:
+    return [topic.encode(), json.dumps(body, default=str).encode()]
+
+
+def decode_publish(frames: list[bytes]) -> tuple[str, dict[str, Any]]:
+    if len(frames) != 2:
+        raise WireError(f"published message must have 2 frames, got {len(frames)}")
+    body = _load(frames[1])
+    return frames[0].decode("ascii", "replace"), body
+
+
+def _load(data: bytes) -> dict[str, Any]:
+    if len(data) > MAX_MESSAGE:
+        raise WireError(f"message of {len(data)} bytes exceeds {MAX_MESSAGE}")
+    try:
+        d = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise WireError(f"not JSON: {e}") from None
+    if not isinstance(d, dict):
+        raise WireError("message must be a JSON object")
+    if d.get("v") not in (None, VERSION):
+        raise WireError(f"unsupported message version {d.get('v')!r}")
+    return d

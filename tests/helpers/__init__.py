@@ -1,0 +1,1 @@
+"""Test helpers shared by integration and system tests (real sockets, real servers)."""

@@ -1,0 +1,514 @@
+"""SnmpClient against real responders: snmpsim (v2c + v3 authPriv), a silent port, a delaying
+UDP proxy and a UDP server that answers garbage."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from agent.snmp import SnmpClient, SnmpTarget
+from shared.errors import ConfigError, SnmpAuthError, SnmpProtocolError, SnmpTimeout
+from shared.model import CredentialProfile, SnmpVersion
+
+SYS_DESCR = (1, 3, 6, 1, 2, 1, 1, 1, 0)
+SYS_OBJECT_ID = (1, 3, 6, 1, 2, 1, 1, 2, 0)
+SYS_UPTIME = (1, 3, 6, 1, 2, 1, 1, 3, 0)
+SYS_LOCATION = (1, 3, 6, 1, 2, 1, 1, 6, 0)  # holds non-UTF-8 bytes
+SYSTEM = (1, 3, 6, 1, 2, 1, 1)
+IF_ENTRY = (1, 3, 6, 1, 2, 1, 2, 2, 1)
+IF_DESCR = (*IF_ENTRY, 2)
+IF_SPEED = (*IF_ENTRY, 5)
+IF_OPER = (*IF_ENTRY, 8)
+IF_IN_OCTETS = (*IF_ENTRY, 10)
+IF_ALIAS = (1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 18)  # only 2 of the rows: a shorter column
+IF_HC_IN = (1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 6)
+IP_AD_ENT_ADDR = (1, 3, 6, 1, 2, 1, 4, 20, 1, 1)
+N_IF = 7
+LOCATION_BYTES = b"\xc3\x28lab\xff"
+
+COMMUNITY = "ne1"  # snmpsim: community = data file name
+V3_USER = "emsuser"
+V3_AUTH = "auth-secret-1"
+V3_PRIV = "priv-secret-1"
+
+V2C = CredentialProfile(name="lab-v2c", community=COMMUNITY)
+V3 = CredentialProfile(
+    name="lab-v3",
+    version=SnmpVersion.V3,
+    user=V3_USER,
+    auth_protocol="sha256",
+    auth_key=V3_AUTH,
+    priv_protocol="aes",
+    priv_key=V3_PRIV,
+)
+
+
+def _records() -> dict[tuple[int, ...], tuple[str, str]]:
+    recs: dict[tuple[int, ...], tuple[str, str]] = {
+        SYS_DESCR: ("4", "emspool test NE"),
+        SYS_OBJECT_ID: ("6", "1.3.6.1.4.1.8072.3.2.10"),
+        SYS_UPTIME: ("67", "4242"),
+        (1, 3, 6, 1, 2, 1, 1, 5, 0): ("4", "rtr-001"),
+        SYS_LOCATION: ("4x", LOCATION_BYTES.hex()),
+        (*IP_AD_ENT_ADDR, 10, 0, 0, 1): ("64", "10.0.0.1"),
+    }
+    for i in range(1, N_IF + 1):
+        recs[(*IF_ENTRY, 1, i)] = ("2", str(i))
+        recs[(*IF_DESCR, i)] = ("4", f"ge-0/0/{i}")
+        recs[(*IF_SPEED, i)] = ("66", "1000000000")
+        recs[(*IF_ENTRY, 7, i)] = ("2", "1")
+        recs[(*IF_OPER, i)] = ("2", "1" if i % 3 else "2")
+        recs[(*IF_IN_OCTETS, i)] = ("65", str(1000 * i))
+        recs[(*IF_HC_IN, i)] = ("70", str(2**40 + i))
+    for i in (1, 2):
+        recs[(*IF_ALIAS, i)] = ("4", f"uplink {i}")
+    return recs
+
+
+def _free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _target(port: int, profile: CredentialProfile = V2C, **kw: object) -> SnmpTarget:
+    if profile.version is SnmpVersion.V3:
+        kw.setdefault("context", COMMUNITY)
+    return SnmpTarget("127.0.0.1", port, profile, **kw)  # type: ignore[arg-type]
+
+
+async def _wait_until_answers(port: int, deadline_s: float) -> None:
+    client = SnmpClient()
+    try:
+        end = time.monotonic() + deadline_s
+        while True:
+            try:
+                await client.get(_target(port, timeout=0.3, retries=0), [SYS_DESCR])
+                return
+            except SnmpTimeout:
+                if time.monotonic() > end:
+                    raise
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="module")
+def snmpsim_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    root = tmp_path_factory.mktemp("snmpsim")
+    data = root / "data"
+    data.mkdir()
+    lines = [f"{'.'.join(map(str, o))}|{t}|{v}" for o, (t, v) in sorted(_records().items())]
+    (data / f"{COMMUNITY}.snmprec").write_text("\n".join(lines) + "\n")
+    port = _free_udp_port()
+    exe = Path(sys.executable).with_name("snmpsim-command-responder")
+    args = [
+        str(exe),
+        f"--cache-dir={root / 'cache'}",
+        "--logging-method=null",
+        "--v3-engine-id=auto",
+        f"--v3-user={V3_USER}",
+        f"--v3-auth-key={V3_AUTH}",
+        "--v3-auth-proto=SHA256",
+        f"--v3-priv-key={V3_PRIV}",
+        "--v3-priv-proto=AES",
+        f"--data-dir={data}",
+        f"--agent-udpv4-endpoint=127.0.0.1:{port}",
+    ]
+    env = {**os.environ, "SNMPSIM_ALLOW_ROOT": "true"}
+    log = (root / "snmpsim.log").open("wb")
+    proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        try:
+            asyncio.run(_wait_until_answers(port, 30.0))
+        except SnmpTimeout:
+            out = (root / "snmpsim.log").read_text(errors="replace")[-2000:]
+            pytest.fail(f"snmpsim did not answer within 30 s (rc={proc.poll()}): {out}")
+        yield port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        log.close()
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[SnmpClient]:
+    c = SnmpClient()
+    try:
+        yield c
+    finally:
+        c.close()
+
+
+class _Garbage(asyncio.DatagramProtocol):
+    """Answers every datagram with bytes that are not (valid) SNMP."""
+
+    def __init__(self, reply: bytes | None) -> None:
+        self.reply = reply
+        self.received = 0
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.received += 1
+        if self.reply is not None and self.transport is not None:
+            self.transport.sendto(self.reply if self.reply else data[: len(data) // 2], addr)
+
+
+class _DelayProxy(asyncio.DatagramProtocol):
+    """Forwards each request to an upstream agent and relays its answer ``delay`` s late."""
+
+    def __init__(self, upstream: tuple[str, int], delay: float) -> None:
+        self.upstream = upstream
+        self.delay = delay
+        self.transport: asyncio.DatagramTransport | None = None
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        task = asyncio.ensure_future(self._relay(data, addr))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _relay(self, data: bytes, addr: tuple[str, int]) -> None:
+        loop = asyncio.get_running_loop()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.setblocking(False)
+            s.connect(self.upstream)
+            await loop.sock_sendall(s, data)
+            async with asyncio.timeout(5):
+                answer = await loop.sock_recv(s, 65535)
+        await asyncio.sleep(self.delay)
+        if self.transport is not None:
+            self.transport.sendto(answer, addr)
+
+
+@contextlib.asynccontextmanager
+async def _udp_server(protocol: asyncio.DatagramProtocol) -> AsyncIterator[int]:
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.create_datagram_endpoint(
+        lambda: protocol, local_addr=("127.0.0.1", 0)
+    )
+    try:
+        yield int(transport.get_extra_info("sockname")[1])
+    finally:
+        transport.close()
+
+
+# -- functional ------------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("profile", [V2C, V3], ids=["v2c", "v3"])
+async def test_get_converts_values(
+    snmpsim_port: int, client: SnmpClient, profile: CredentialProfile
+) -> None:
+    oids = [SYS_DESCR, SYS_OBJECT_ID, SYS_UPTIME, SYS_LOCATION, (*IP_AD_ENT_ADDR, 10, 0, 0, 1)]
+    got = await client.get(_target(snmpsim_port, profile), oids)
+    assert got == {
+        SYS_DESCR: b"emspool test NE",
+        SYS_OBJECT_ID: (1, 3, 6, 1, 4, 1, 8072, 3, 2, 10),
+        SYS_UPTIME: 4242,
+        SYS_LOCATION: LOCATION_BYTES,
+        (*IP_AD_ENT_ADDR, 10, 0, 0, 1): "10.0.0.1",
+    }
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("profile", [V2C, V3], ids=["v2c", "v3"])
+async def test_get_missing_instance_is_none(
+    snmpsim_port: int, client: SnmpClient, profile: CredentialProfile
+) -> None:
+    missing = (1, 3, 6, 1, 2, 1, 1, 9, 9, 9)
+    got = await client.get(_target(snmpsim_port, profile), [SYS_DESCR, missing])
+    assert got[missing] is None
+    assert got[SYS_DESCR] == b"emspool test NE"
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("profile", [V2C, V3], ids=["v2c", "v3"])
+async def test_walk_subtree(
+    snmpsim_port: int, client: SnmpClient, profile: CredentialProfile
+) -> None:
+    rows = await client.walk(_target(snmpsim_port, profile), SYSTEM)
+    assert [oid for oid, _ in rows] == sorted(o for o in _records() if o[:7] == SYSTEM)
+    assert dict(rows)[SYS_LOCATION] == LOCATION_BYTES
+    speeds = await client.walk(_target(snmpsim_port, profile), IF_SPEED)
+    assert speeds == [((*IF_SPEED, i), 1_000_000_000) for i in range(1, N_IF + 1)]
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("profile", [V2C, V3], ids=["v2c", "v3"])
+@pytest.mark.parametrize("reps", [3, 25])
+async def test_walk_many_columns_stop_independently(
+    snmpsim_port: int, profile: CredentialProfile, reps: int
+) -> None:
+    # reps=3 forces several GETBULK rounds; with 25, 5 columns ask for 125 varbinds and snmpsim
+    # answers at most 64 (a truncated answer). ifAlias ends after 2 rows.
+    c = SnmpClient(max_repetitions=reps)
+    try:
+        cols = [IF_DESCR, IF_OPER, IF_IN_OCTETS, IF_ALIAS, IF_HC_IN]
+        got = await c.walk_many(_target(snmpsim_port, profile), cols)
+    finally:
+        c.close()
+    assert list(got) == cols
+    assert got[IF_DESCR] == [((*IF_DESCR, i), f"ge-0/0/{i}".encode()) for i in range(1, 8)]
+    assert [v for _, v in got[IF_OPER]] == [1 if i % 3 else 2 for i in range(1, N_IF + 1)]
+    assert [v for _, v in got[IF_IN_OCTETS]] == [1000 * i for i in range(1, N_IF + 1)]
+    assert got[IF_ALIAS] == [((*IF_ALIAS, 1), b"uplink 1"), ((*IF_ALIAS, 2), b"uplink 2")]
+    assert [v for _, v in got[IF_HC_IN]] == [2**40 + i for i in range(1, N_IF + 1)]
+
+
+@pytest.mark.timeout(30)
+async def test_walk_v1_uses_getnext(snmpsim_port: int, client: SnmpClient) -> None:
+    v1 = CredentialProfile(name="lab-v1", version=SnmpVersion.V1, community=COMMUNITY)
+    got = await client.walk_many(_target(snmpsim_port, v1), [IF_DESCR, IF_ALIAS])
+    assert len(got[IF_DESCR]) == N_IF
+    assert len(got[IF_ALIAS]) == 2
+    # Past the last OID of the agent: SNMPv1 answers noSuchName, which ends the walk.
+    assert await client.walk(_target(snmpsim_port, v1), (1, 3, 6, 1, 9)) == []
+
+
+@pytest.mark.timeout(30)
+async def test_walk_max_rows_is_an_error(snmpsim_port: int, client: SnmpClient) -> None:
+    with pytest.raises(SnmpProtocolError, match=f"127.0.0.1:{snmpsim_port}"):
+        await client.walk(_target(snmpsim_port), IF_ENTRY, max_rows=10)
+
+
+@pytest.mark.timeout(30)
+async def test_target_cache_is_reused_bounded_and_invalidated(snmpsim_port: int) -> None:
+    c = SnmpClient(max_targets=2)
+    try:
+        await c.get(_target(snmpsim_port), [SYS_DESCR])
+        await c.get(_target(snmpsim_port), [SYS_DESCR])
+        assert c.cached_targets == 1
+        await c.get(_target(snmpsim_port, timeout=1.0), [SYS_DESCR])
+        await c.get(_target(snmpsim_port, V3), [SYS_DESCR])
+        assert c.cached_targets == 2  # the LRU bound held
+        # Same profile name, new secret: the old rows go, the new credentials are used.
+        changed = CredentialProfile(name=V2C.name, community="wrong")
+        with pytest.raises(SnmpTimeout):
+            await c.get(_target(snmpsim_port, changed, timeout=0.3, retries=0), [SYS_DESCR])
+        assert c.invalidate_profile(V2C.name) == 1
+        assert (await c.get(_target(snmpsim_port), [SYS_DESCR]))[SYS_DESCR]
+    finally:
+        c.close()
+
+
+@pytest.mark.timeout(10)
+async def test_unknown_protocol_name_is_config_error(client: SnmpClient) -> None:
+    bad = CredentialProfile(
+        name="bad", version=SnmpVersion.V3, user="u", auth_protocol="sha3", auth_key="x" * 8
+    )
+    with pytest.raises(ConfigError, match="sha3"):
+        await client.get(SnmpTarget("127.0.0.1", 161, bad), [SYS_DESCR])
+
+
+# -- faults ----------------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(30)
+async def test_wrong_community_times_out(snmpsim_port: int, client: SnmpClient) -> None:
+    profile = CredentialProfile(name="wrong", community="not-the-community")
+    target = _target(snmpsim_port, profile, timeout=0.5, retries=1)
+    t0 = time.monotonic()
+    with pytest.raises(SnmpTimeout) as err:
+        await client.get(target, [SYS_DESCR])
+    assert time.monotonic() - t0 < 0.5 * 2 + 0.5
+    assert "not-the-community" not in str(err.value)
+    assert f"127.0.0.1:{snmpsim_port}" in str(err.value)
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("field", ["auth_key", "priv_key"])
+async def test_wrong_v3_key_is_auth_error(
+    snmpsim_port: int, client: SnmpClient, field: str
+) -> None:
+    keys = {"auth_key": V3_AUTH, "priv_key": V3_PRIV, field: "WRONG-secret-9"}
+    profile = CredentialProfile(
+        name="lab-v3-wrong",
+        version=SnmpVersion.V3,
+        user=V3_USER,
+        auth_protocol="sha256",
+        priv_protocol="aes",
+        **keys,
+    )
+    target = _target(snmpsim_port, profile, timeout=0.5, retries=0)
+    with pytest.raises(SnmpAuthError) as err:
+        await client.get(target, [SYS_DESCR])
+    assert f"127.0.0.1:{snmpsim_port}" in str(err.value)
+    assert "WRONG-secret-9" not in str(err.value)
+    assert "WRONG-secret-9" not in repr(target)
+
+
+@pytest.mark.timeout(30)
+async def test_same_v3_user_with_other_keys_does_not_disturb(
+    snmpsim_port: int, client: SnmpClient
+) -> None:
+    """Two profiles share a user name but not the keys (e.g. one is stale): both coexist."""
+    stale = CredentialProfile(
+        name="stale",
+        version=SnmpVersion.V3,
+        user=V3_USER,
+        auth_protocol="sha256",
+        auth_key="old-auth-key-0",
+        priv_protocol="aes",
+        priv_key="old-priv-key-0",
+    )
+    good, bad = _target(snmpsim_port, V3), _target(snmpsim_port, stale, timeout=0.5, retries=0)
+    for _ in range(2):
+        results = await asyncio.gather(
+            client.get(good, [SYS_DESCR]), client.get(bad, [SYS_DESCR]), return_exceptions=True
+        )
+        assert results[0] == {SYS_DESCR: b"emspool test NE"}
+        assert isinstance(results[1], SnmpAuthError)
+
+
+@pytest.mark.timeout(30)
+async def test_unknown_v3_user_is_auth_error(snmpsim_port: int, client: SnmpClient) -> None:
+    profile = CredentialProfile(
+        name="nouser",
+        version=SnmpVersion.V3,
+        user="nobody",
+        auth_protocol="sha256",
+        auth_key=V3_AUTH,
+        priv_protocol="aes",
+        priv_key=V3_PRIV,
+    )
+    with pytest.raises(SnmpAuthError):
+        await client.get(_target(snmpsim_port, profile, timeout=0.5, retries=0), [SYS_DESCR])
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("profile", [V2C, V3], ids=["v2c", "v3"])
+async def test_nothing_listening_times_out_in_bound(
+    client: SnmpClient, profile: CredentialProfile
+) -> None:
+    port = _free_udp_port()
+    timeout, retries = 0.4, 2
+    t0 = time.monotonic()
+    with pytest.raises(SnmpTimeout):
+        await client.walk(_target(port, profile, timeout=timeout, retries=retries), SYSTEM)
+    elapsed = time.monotonic() - t0
+    assert elapsed <= timeout * (retries + 1) + 0.5
+    assert elapsed >= timeout * (retries + 1) - 0.15  # it did retry
+
+
+@pytest.mark.timeout(30)
+async def test_slow_ne_does_not_hold_up_others(snmpsim_port: int, client: SnmpClient) -> None:
+    proxy = _DelayProxy(("127.0.0.1", snmpsim_port), delay=2.0)
+    async with _udp_server(proxy) as slow_port:
+        slow = _target(slow_port, timeout=0.5, retries=1)
+        fast = _target(snmpsim_port, timeout=0.5, retries=1)
+        t0 = time.monotonic()
+        slow_task = asyncio.create_task(client.walk(slow, SYSTEM))
+        fast_rows = await client.walk(fast, IF_DESCR)
+        fast_elapsed = time.monotonic() - t0
+        slow_pending_meanwhile = not slow_task.done()
+        with pytest.raises(SnmpTimeout):
+            await slow_task
+        slow_elapsed = time.monotonic() - t0
+        # The late answers arrive after the timeout: they must be dropped quietly.
+        await asyncio.sleep(2.2)
+        assert len(await client.walk(fast, IF_DESCR)) == N_IF
+        for task in list(proxy.tasks):
+            task.cancel()
+    assert len(fast_rows) == N_IF
+    assert slow_pending_meanwhile  # the fast NE was served while the slow one still waited
+    assert fast_elapsed < 0.8  # unloaded: ~0.05 s; the slow NE's timeout is 2 x 0.5 s
+    assert 0.9 <= slow_elapsed <= 1.5
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize(
+    "reply",
+    [
+        b"\x00\x01garbage",
+        b"",  # sentinel: echo back the first half of the request (a truncated PDU)
+        bytes.fromhex("302902010104067075626c6963a21c0204"),  # response cut mid-header
+    ],
+    ids=["garbage", "truncated-echo", "cut-response"],
+)
+async def test_garbage_answer_is_timeout_not_crash(client: SnmpClient, reply: bytes) -> None:
+    proto = _Garbage(reply)
+    async with _udp_server(proto) as port:
+        with pytest.raises((SnmpTimeout, SnmpProtocolError)):
+            await client.get(_target(port, timeout=0.3, retries=1), [SYS_DESCR])
+    assert proto.received == 2  # first try and one retry, nothing crashed in between
+
+
+class _Misbehaving(asyncio.DatagramProtocol):
+    """A v2c agent that answers every request with fixed varbinds and an error status."""
+
+    def __init__(self, varbinds: list[tuple[tuple[int, ...], int]], error_status: int = 0):
+        self.varbinds = varbinds
+        self.error_status = error_status
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        from pyasn1.codec.ber import decoder, encoder
+        from pysnmp.proto import api
+
+        p = api.PROTOCOL_MODULES[api.SNMP_VERSION_2C]
+        msg, _ = decoder.decode(data, asn1Spec=p.Message())
+        req = p.apiMessage.get_pdu(msg)
+        rsp = p.apiPDU.get_response(req)
+        p.apiPDU.set_varbinds(rsp, [(o, p.Integer(v)) for o, v in self.varbinds])
+        p.apiPDU.set_error_status(rsp, self.error_status)
+        p.apiPDU.set_error_index(rsp, 1 if self.error_status else 0)
+        p.apiMessage.set_pdu(msg, rsp)
+        assert self.transport is not None
+        self.transport.sendto(encoder.encode(msg), addr)
+
+
+@pytest.mark.timeout(20)
+async def test_looping_agent_is_protocol_error(client: SnmpClient) -> None:
+    # Always the same row: the second request gets an OID that does not increase.
+    looping = _Misbehaving([((*IF_DESCR, 1), 1), ((*IF_DESCR, 2), 2)])
+    async with _udp_server(looping) as port:
+        with pytest.raises(SnmpProtocolError, match="not increasing"):
+            await client.walk(_target(port, timeout=1.0), IF_DESCR)
+
+
+@pytest.mark.timeout(20)
+async def test_error_status_is_protocol_error(client: SnmpClient) -> None:
+    async with _udp_server(_Misbehaving([(SYS_DESCR, 0)], error_status=5)) as port:
+        with pytest.raises(SnmpProtocolError, match="genErr"):
+            await client.get(_target(port, timeout=1.0), [SYS_DESCR])
+        with pytest.raises(SnmpProtocolError, match="genErr"):
+            await client.walk(_target(port, timeout=1.0), SYSTEM)
+
+
+@pytest.mark.timeout(20)
+async def test_cancelled_walk_leaves_client_usable(snmpsim_port: int, client: SnmpClient) -> None:
+    proxy = _DelayProxy(("127.0.0.1", snmpsim_port), delay=0.5)
+    async with _udp_server(proxy) as slow_port:
+        task = asyncio.create_task(client.walk(_target(slow_port, timeout=2.0), SYSTEM))
+        await asyncio.sleep(0.2)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await asyncio.sleep(0.5)  # the late answer to the cancelled request arrives now
+        rows = await client.walk(_target(snmpsim_port), SYSTEM)
+        assert len(rows) == sum(1 for o in _records() if o[:7] == SYSTEM)
+        for t in list(proxy.tasks):
+            t.cancel()

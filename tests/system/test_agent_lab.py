@@ -1,0 +1,205 @@
+"""One real agent process against a real lab of snmpsim devices, on SQLite."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agent import busclient
+from agent.db import Database, migrate
+from agent.demo import free_port, start_agent, wait_for_agent, write_agent_config
+from lab.fleet import Lab
+from tests.helpers.waiting import random_base, wait_until
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+
+
+@pytest.fixture(scope="module")
+def pool(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sys")
+    lab = Lab.create(
+        root / "lab", count=4, topology_kind="ring", base_address=random_base(), port=free_port(2)
+    )
+    lab.start()
+    db_url = f"sqlite:///{root / 'emspool.db'}"
+    migrate(db_url)
+    db = Database.open(db_url)
+    db.import_inventory(json.loads(lab.inventory_path.read_text()))
+    db.close()
+    config = root / "agent.toml"
+    router, trap_port = write_agent_config(config, "sys-agent", root / "agent", db_url, 2.0)
+    proc = start_agent(config, root / "agent.log")
+    try:
+        wait_for_agent(router, proc, 30.0)
+        yield {
+            "lab": lab,
+            "router": router,
+            "trap": ("127.0.0.1", trap_port),
+            "proc": proc,
+            "db_url": db_url,
+            "root": root,
+        }
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(20)
+        lab.stop()
+
+
+def alarms(router: str, **args) -> list[dict]:
+    return busclient.request(router, "alarms", args, timeout=3.0)
+
+
+def find(router: str, ne: str, type_: str, obj: str = "") -> dict | None:
+    for a in alarms(router, ne=ne):
+        if a["type"] == type_ and a["obj"] == obj:
+            return a
+    return None
+
+
+def test_all_devices_polled_over_v2c_and_v3(pool):
+    lab, router = pool["lab"], pool["router"]
+    profiles = {d.profile for d in lab.devices}
+    assert profiles == {"lab-v2c", "lab-v3"}  # both SNMP versions are exercised
+
+    def polled():
+        states = busclient.request(router, "ne_states")
+        ok = [s for s in states if s["reachable"] and s["interfaces"] >= 24]
+        return states if len(ok) == len(lab.devices) else None
+
+    states = wait_until(polled, 30, what="every NE polled")
+    assert all(s["neighbours"] >= 2 for s in states)  # ring: LLDP on both sides
+
+
+def test_interface_down_raises_and_up_clears(pool):
+    lab, router = pool["lab"], pool["router"]
+    ne = lab.devices[0].name
+    lab.if_down(ne, 5)
+    a = wait_until(lambda: find(router, ne, "link-down", "ifIndex=5"), 15, what="link-down")
+    assert a["severity"] == "major" and a["active"]
+    lab.if_up(ne, 5)
+    wait_until(lambda: find(router, ne, "link-down", "ifIndex=5") is None, 15, what="clear")
+
+
+def test_link_down_trap_is_visible_within_a_second(pool):
+    lab, router = pool["lab"], pool["router"]
+    ne = lab.devices[1].name  # a v3 device in the lab's alternation
+    lab.if_down(ne, 7)
+    lab.send_trap(ne, "linkDown", pool["trap"], ifindex=7)
+    a = wait_until(lambda: find(router, ne, "link-down", "ifIndex=7"), 1.0, 0.05, "trap alarm")
+    assert a["active"]
+    lab.if_up(ne, 7)
+    lab.send_trap(ne, "linkUp", pool["trap"], ifindex=7)
+    wait_until(lambda: find(router, ne, "link-down", "ifIndex=7") is None, 1.0, 0.05, "clear")
+
+
+def test_unreachable_and_back(pool):
+    lab, router = pool["lab"], pool["router"]
+    ne = lab.devices[2].name
+    lab.unreachable(ne)
+    try:
+        a = wait_until(lambda: find(router, ne, "ne-unreachable"), 15, what="unreachable")
+        assert a["severity"] == "critical"
+    finally:
+        lab.reachable(ne)
+    wait_until(lambda: find(router, ne, "ne-unreachable") is None, 15, what="reachable")
+
+
+def test_restart_is_detected(pool):
+    lab, router = pool["lab"], pool["router"]
+    ne = lab.devices[3].name
+    lab.restart(ne)  # no trap: the sysUpTime drop alone must tell
+    a = wait_until(lambda: find(router, ne, "device-restart"), 15, what="restart alarm")
+    assert a["severity"] == "warning"
+
+
+def test_ack_and_event_log(pool):
+    lab, router = pool["lab"], pool["router"]
+    ne = lab.devices[0].name
+    lab.if_down(ne, 9)
+    wait_until(lambda: find(router, ne, "link-down", "ifIndex=9"), 15, what="alarm")
+    busclient.request(
+        router, "ack", {"ne": ne, "obj": "ifIndex=9", "type": "link-down", "user": "alice"}
+    )
+    assert find(router, ne, "link-down", "ifIndex=9")["acked_by"] == "alice"
+    lab.if_up(ne, 9)
+    wait_until(lambda: find(router, ne, "link-down", "ifIndex=9") is None, 15, what="clear")
+
+    def logged():
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "agent.cli",
+                "--db",
+                pool["db_url"],
+                "--json",
+                "events",
+                "--ne",
+                ne,
+                "--limit",
+                "200",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert out.returncode == 0, out.stderr
+        kinds = {(e["type"], e["obj"]) for e in json.loads(out.stdout)}
+        want = {
+            ("alarm-raised", "ifIndex=9"),
+            ("alarm-acked", "ifIndex=9"),
+            ("alarm-cleared", "ifIndex=9"),
+        }
+        return want <= kinds
+
+    wait_until(logged, 10, 0.5, "events in the database")
+
+
+def test_secrets_never_in_log_or_replies(pool):
+    lab, router = pool["lab"], pool["router"]
+    state = lab.state
+    secrets = [state.community, state.auth_key, state.priv_key]
+    status = json.dumps(busclient.request(router, "status"))
+    nes = json.dumps(busclient.request(router, "nes"))
+    text = (Path(pool["root"]) / "agent.log").read_text()
+    for s in secrets:
+        assert s not in status and s not in nes and s not in text
+
+
+def test_sigterm_flushes_and_exits_cleanly(pool):
+    # Runs last in this module (pytest keeps file order): it stops the agent.
+    proc = pool["proc"]
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(20) == 0
+    db = Database.open(pool["db_url"])
+    try:
+        texts = [e.text for e in db.query_events(limit=20) if e.type == "agent"]
+    finally:
+        db.close()
+    assert "agent stopped" in texts
+
+
+def test_bad_config_exits_nonzero_with_a_clear_message(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[agent]\nnode_id = "x"\n[polling]\ninterval = "fast"\n')
+    out = subprocess.run(
+        [sys.executable, "-m", "agent.main", "--config", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert out.returncode == 2
+    assert "polling.interval: expected a number" in out.stderr
+    missing = subprocess.run(
+        [sys.executable, "-m", "agent.main", "--config", str(tmp_path / "nope.toml")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert missing.returncode == 2 and "cannot read" in missing.stderr
