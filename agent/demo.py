@@ -103,6 +103,8 @@ def fault_scenario(lab: Lab, trap_target: tuple[str, int], stop: threading.Event
     """Faults a NOC would see, one after another, each undone after a while."""
     names = [d.name for d in lab.devices]
     step = 12.0
+    if stop.wait(step):  # let the first polls learn the NEs before anything breaks
+        return
     for n in itertools.count():
         a, b, c = (names[(n + k) % len(names)] for k in (0, 1, 2))
         ifindex = 1 + n % 4

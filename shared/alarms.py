@@ -138,8 +138,11 @@ class AlarmStore:
             alarm.severity, alarm.text = severity, text
             alarm.acked_by = alarm.acked_at = None
             return Transition(Change.RAISED, replace(alarm))
-        if alarm.severity != severity or alarm.text != text:
-            alarm.severity, alarm.text = severity, text
+        # A better wording (an interface name learnt after the trap) is not news for
+        # the event log; a severity change is.
+        alarm.text = text
+        if alarm.severity != severity:
+            alarm.severity = severity
             return Transition(Change.CHANGED, replace(alarm))
         return None
 

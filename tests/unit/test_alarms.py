@@ -26,6 +26,9 @@ def test_severity_change_is_a_transition_and_snapshots_are_independent():
     t = s.raise_(K, Severity.CRITICAL, "x", 2.0)
     assert t is not None and t.change is Change.CHANGED and t.alarm.severity is Severity.CRITICAL
     assert first is not None and first.alarm.severity is Severity.MINOR
+    assert s.raise_(K, Severity.CRITICAL, "better words", 3.0) is None
+    a = s.get(K)
+    assert a is not None and a.text == "better words"
 
 
 def test_ack_is_kept_until_reraise_and_unack():
