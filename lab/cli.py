@@ -13,7 +13,7 @@ import sys
 import threading
 from types import FrameType
 
-from lab.fleet import DEFAULT_BASE, DEFAULT_PORT, Lab
+from lab.state import DEFAULT_BASE, DEFAULT_PORT
 from lab.topology import TOPOLOGIES
 from shared.errors import LabError
 
@@ -29,6 +29,8 @@ def _target(text: str) -> tuple[str, int]:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from lab.fleet import Lab  # pysnmp is heavy: load it only for lab commands
+
     lab = Lab.create(
         args.state_dir,
         count=args.count,
@@ -61,6 +63,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _fault(args: argparse.Namespace) -> int:
+    from lab.fleet import Lab  # pysnmp is heavy: load it only for lab commands
+
     lab = Lab.open(args.state_dir)
     if args.fault in ("if-down", "if-up"):
         if args.ifindex is None:
@@ -76,6 +80,8 @@ def _fault(args: argparse.Namespace) -> int:
 
 
 def _trap(args: argparse.Namespace) -> int:
+    from lab.fleet import Lab  # pysnmp is heavy: load it only for lab commands
+
     if args.kind != "coldStart" and args.ifindex is None:
         raise LabError(f"{args.kind} needs --ifindex")
     Lab.open(args.state_dir).send_trap(
@@ -85,6 +91,8 @@ def _trap(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
+    from lab.fleet import Lab  # pysnmp is heavy: load it only for lab commands
+
     print(json.dumps(Lab.open(args.state_dir).status(), indent=1))
     return 0
 

@@ -26,6 +26,8 @@ from typing import Any, Self, TypeVar
 
 from lab import devicefiles, process, snmpio
 from lab.state import (
+    DEFAULT_BASE,
+    DEFAULT_PORT,
     V2C_PROFILE,
     V3_PROFILE,
     DeviceRuntime,
@@ -41,8 +43,6 @@ from shared.model import CredentialProfile
 
 T = TypeVar("T")
 
-DEFAULT_BASE = "127.0.10.0"
-DEFAULT_PORT = 16100
 DEFAULT_V3_USER = "emsv3"
 # IANA example enterprise 32473 with the RFC 3411 high bit, format 5 (octets).
 ENGINE_ID_PREFIX = "80007ed905"

@@ -28,6 +28,8 @@ from shared.model import CredentialProfile, SnmpVersion
 
 STATE_FILE = "lab.json"
 INVENTORY_FILE = "inventory.json"
+DEFAULT_BASE = "127.0.10.0"  # the lab's /24 on loopback: device k is .k+1
+DEFAULT_PORT = 16100
 V2C_PROFILE = "lab-v2c"
 V3_PROFILE = "lab-v3"
 AUTH_PROTOCOL = "sha256"
