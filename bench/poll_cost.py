@@ -6,13 +6,19 @@ the same run, measures:
   (a) net-snmp ``snmpbulkwalk -v2c -Cr25 -On`` (C), CPU of the child processes;
   (b) a bare pysnmp ``bulk_walk_cmd`` walk with lookupMib=False;
   (c) emspool's ``SnmpClient.walk`` and ``SnmpClient.walk_many``;
-  (+) the same for SNMPv3 authPriv (SHA-256/AES-128) for (b) and (c).
+  (d) a full NE poll through the agent: ``agent.poller.Poller.poll_once`` with a real
+      ``NodalModel`` (GET of the scalars, walk of the interface columns, parsing into our types,
+      state, rates and alarm evaluation). "full" cycles also walk names, speeds and LLDP (what
+      every 10th cycle does); "fast" cycles are the other nine. Varbinds are counted by
+      ``Poller.stats["varbinds"]``;
+  (+) the same for SNMPv3 authPriv (SHA-256/AES-128) for (b), (c) and (d).
 
-Run: .venv/bin/python bench/poll_cost.py [--repeat N] [--root 1.3.6.1.2.1]
+A poll reads ~10 rows per interface, so how many interfaces the responder has matters: with
+``--ifaces N`` (default 48, as a 48-port switch) the whole bench re-runs itself inside a fresh
+network namespace where snmpd sees lo plus veth pairs (N interfaces at least, all up); the
+namespace is deleted at the end. ``--ifaces 0`` uses the host's own interfaces instead.
 
-To add (d) "full NE poll through the agent", write a coroutine factory that polls one NE and
-returns how many varbinds it read, and call ``await measure("(d) ...", factory, repeat)``
-inside ``main()`` next to the others; ``Bench`` gives the snmpd port and credentials.
+Run: .venv/bin/python bench/poll_cost.py [--repeat N] [--root 1.3.6.1.2.1] [--ifaces 48]
 """
 
 from __future__ import annotations
@@ -34,8 +40,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from agent.poller import Poller, PollTarget, _NeSchedule
 from agent.snmp import Oid, SnmpClient, SnmpTarget, format_oid, parse_oid
-from shared.model import CredentialProfile, SnmpVersion
+from shared.config import PollingConfig
+from shared.model import CredentialProfile, Event, NetworkElement, SnmpVersion
+from shared.nodal import NodalModel
 
 V3_USER = "benchuser"
 
@@ -206,12 +215,76 @@ def pysnmp_walk_factory(bench: Bench, v3: bool) -> Callable[[], Awaitable[int]]:
     return run
 
 
-async def main() -> None:
+def agent_poll_factory(
+    bench: Bench, profile: CredentialProfile, full: bool, clients: list[SnmpClient]
+) -> Callable[[], Awaitable[int]]:
+    """One NE poll through a real Poller and NodalModel; returns the varbinds it read.
+
+    ``poll_once`` is called directly (no scheduler task), so the figure is the cost of the
+    poll itself. Every cycle is full with lldp_every=1; with a huge lldp_every and cycles
+    starting at 1, every cycle is fast.
+    """
+    lldp_every = 1 if full else 1_000_000
+    config = PollingConfig(timeout=2.0, retries=1, lldp_every=lldp_every)
+    ne = NetworkElement(name="bench-ne", address="127.0.0.1", port=bench.port, profile=profile.name)
+    model = NodalModel("bench-agent")
+    model.add_ne(ne.name)
+    events: list[Event] = []
+    state: dict[str, object] = {}
+
+    async def run() -> int:
+        if not state:
+            # Built inside the running loop: the client's engine binds to it.
+            clients.append(SnmpClient())
+            state["poller"] = Poller(clients[-1], model, events.extend, config)
+            state["sched"] = _NeSchedule(PollTarget(ne, profile), cycle=0 if full else 1)
+        poller = state["poller"]
+        sched = state["sched"]
+        assert isinstance(poller, Poller) and isinstance(sched, _NeSchedule)
+        before = poller.stats["varbinds"]
+        await poller.poll_once(sched)
+        if poller.stats["failures"]:
+            raise RuntimeError(f"poll failed: {model.states[ne.name].last_error}")
+        return poller.stats["varbinds"] - before
+
+    return run
+
+
+def _netns_reexec(ifaces: int) -> int:
+    """Run this script again inside a new network namespace whose snmpd has ``ifaces``
+    interfaces (lo + veth pairs, all up); delete the namespace afterwards."""
+    ns = f"emspool-bench-{os.getpid()}"
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    try:
+        ip = ["ip", "-n", ns, "link"]
+        subprocess.run([*ip, "set", "lo", "up"], check=True)
+        for k in range(ifaces // 2):  # lo + 2 per pair: at least ``ifaces``
+            a, b = f"va{k}", f"vb{k}"
+            subprocess.run([*ip, "add", a, "type", "veth", "peer", "name", b], check=True)
+            subprocess.run([*ip, "set", a, "up"], check=True)
+            subprocess.run([*ip, "set", b, "up"], check=True)
+        # argparse keeps the last --ifaces: the inner run uses the namespace's own interfaces.
+        cmd = ["ip", "netns", "exec", ns, sys.executable, __file__, *sys.argv[1:], "--ifaces=0"]
+        return subprocess.run(cmd).returncode
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], check=False)
+
+
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--root", default="1.3.6.1.2.1", help="subtree to walk (MIB-2)")
-    opts = parser.parse_args()
+    parser.add_argument(
+        "--ifaces",
+        type=int,
+        default=48,
+        help="interfaces snmpd shows (runs in a network namespace); 0: the host's own",
+    )
+    parser.add_argument("--polls", type=int, default=200, help="NE polls per (d) figure")
+    return parser.parse_args()
 
+
+async def main(opts: argparse.Namespace) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="emspool-bench-"))
     bench = Bench(
         port=_free_udp_port(),
@@ -222,6 +295,7 @@ async def main() -> None:
     )
     snmpd = start_snmpd(workdir, bench.port, bench.community, bench.auth_key, bench.priv_key)
     client = SnmpClient(max_repetitions=25)
+    clients: list[SnmpClient] = [client]
     try:
         await wait_ready(bench)
         v2c = SnmpTarget("127.0.0.1", bench.port, bench.v2c)
@@ -242,6 +316,9 @@ async def main() -> None:
             got = await client.walk_many(target, columns)
             return sum(len(rows) for rows in got.values())
 
+        ifaces = len(await client.walk(v2c, (1, 3, 6, 1, 2, 1, 2, 2, 1, 1)))
+        print(f"snmpd shows {ifaces} interfaces (ifTable rows)")
+
         r = opts.repeat
         a = await measure("(a) net-snmp snmpbulkwalk -Cr25 (C)", c_walk_factory(bench), r)
         b = await measure(
@@ -253,6 +330,22 @@ async def main() -> None:
             "(b) pysnmp bulk_walk_cmd, v3 authPriv", pysnmp_walk_factory(bench, True), r
         )
         c3 = await measure("(c) SnmpClient.walk, v3 authPriv", lambda: ours_walk(v3), r)
+        p = opts.polls
+        d_full = await measure(
+            "(d) agent NE poll, full (names+LLDP)",
+            agent_poll_factory(bench, bench.v2c, True, clients),
+            p,
+        )
+        d_fast = await measure(
+            "(d) agent NE poll, fast (status+counters)",
+            agent_poll_factory(bench, bench.v2c, False, clients),
+            p,
+        )
+        d3 = await measure(
+            "(d) agent NE poll, full, v3 authPriv",
+            agent_poll_factory(bench, bench.v3, True, clients),
+            p,
+        )
 
         def per_k(x: tuple[int, float]) -> float:
             return x[1] / x[0]
@@ -263,8 +356,18 @@ async def main() -> None:
         print(f"(c) walk / (a)        = {per_k(c1) / per_k(a):6.1f}")
         print(f"(c) walk_many / (a)   = {per_k(c2) / per_k(a):6.1f}")
         print(f"(c) v3 / (b) v3       = {per_k(c3) / per_k(b3):6.2f}")
+        print(f"(d) full / (b)        = {per_k(d_full) / per_k(b):6.2f}   (target <= 1.25)")
+        print(f"(d) fast / (b)        = {per_k(d_fast) / per_k(b):6.2f}")
+        print(f"(d) full / (a)        = {per_k(d_full) / per_k(a):6.1f}")
+        print(f"(d) fast / (a)        = {per_k(d_fast) / per_k(a):6.1f}")
+        print(f"(d) v3 / (b) v3       = {per_k(d3) / per_k(b3):6.2f}")
+        for label, d in (("full", d_full), ("fast", d_fast)):
+            print(
+                f"(d) {label}: {d[0] / p:.0f} varbinds and {1000 * d[1] / p:.2f} CPU-ms per NE poll"
+            )
     finally:
-        client.close()
+        for c in clients:
+            c.close()
         snmpd.terminate()
         try:
             snmpd.wait(5)
@@ -275,4 +378,7 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    options = parse_args()
+    if options.ifaces > 0:
+        sys.exit(_netns_reexec(options.ifaces))
+    asyncio.run(main(options))
