@@ -1,0 +1,357 @@
+"""One simulated NETCONF device's data and how it renders as YANG-shaped XML.
+
+Pure state, no I/O: the server asks for XML, the fault methods change the state
+and return the notifications to send. Namespaces and element names follow the
+shared data contract (ietf-interfaces, ietf-system, ietf-alarms, openconfig-lldp).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from xml.sax.saxutils import escape, quoteattr
+
+from lab.recording import if_name, mac
+from shared.errors import LabError
+
+NS_IF = "urn:ietf:params:xml:ns:yang:ietf-interfaces"
+NS_IANAIFT = "urn:ietf:params:xml:ns:yang:iana-if-type"
+NS_SYS = "urn:ietf:params:xml:ns:yang:ietf-system"
+NS_ALARMS = "urn:ietf:params:xml:ns:yang:ietf-alarms"
+NS_LLDP = "http://openconfig.net/yang/lldp"
+NS_LAB_ALARMS = "urn:emspool:lab:alarms"
+NS_LAB_NOTIF = "urn:emspool:lab:notifications"
+NS_NOTIF = "urn:ietf:params:xml:ns:netconf:notification:1.0"
+
+LINK_DOWN = "lab:link-down"
+SEVERITIES = ("indeterminate", "warning", "minor", "major", "critical")
+SPEED_BPS = 1_000_000_000
+# Containers a subtree filter may select, by (namespace, local name).
+TOP_LEVEL = {
+    "interfaces": NS_IF,
+    "system": NS_SYS,
+    "system-state": NS_SYS,
+    "alarms": NS_ALARMS,
+    "lldp": NS_LLDP,
+}
+
+
+def rfc3339(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _rates(name: str, ifindex: int) -> tuple[int, int]:
+    """Octets/s in and out, deterministic per port so reruns look alike."""
+    digest = hashlib.sha256(f"nc/{name}/{ifindex}".encode()).digest()
+    return 100_000 + digest[0] * 20_000, 100_000 + digest[1] * 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class Neighbour:
+    """The far end of a cable as LLDP shows it."""
+
+    system_name: str
+    port_id: str
+    chassis_id: str
+
+
+@dataclass(slots=True)
+class DeviceSpec:
+    """What a device is; JSON-serialisable (see ``lab.netconf.fleet``)."""
+
+    name: str
+    address: str
+    port: int
+    kind: str = "router"  # lab.topology.ROUTER or SWITCH: picks interface names
+    ports: int = 24
+    neighbours: dict[int, Neighbour] = field(default_factory=dict)  # local ifIndex -> far end
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "address": self.address,
+            "port": self.port,
+            "kind": self.kind,
+            "ports": self.ports,
+            "neighbours": {
+                str(i): {
+                    "system_name": n.system_name,
+                    "port_id": n.port_id,
+                    "chassis_id": n.chassis_id,
+                }
+                for i, n in self.neighbours.items()
+            },
+        }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, object]) -> DeviceSpec:
+        try:
+            neighbours = raw.get("neighbours") or {}
+            assert isinstance(neighbours, dict)
+            return cls(
+                name=str(raw["name"]),
+                address=str(raw["address"]),
+                port=int(str(raw["port"])),
+                kind=str(raw.get("kind", "router")),
+                ports=int(str(raw.get("ports", 24))),
+                neighbours={int(k): Neighbour(**v) for k, v in neighbours.items()},
+            )
+        except (KeyError, TypeError, ValueError, AssertionError) as exc:
+            raise LabError(f"bad NETCONF device spec {raw!r}: {exc}") from None
+
+
+@dataclass(slots=True)
+class Alarm:
+    resource: str
+    type_id: str
+    qualifier: str
+    severity: str
+    text: str
+    time_created: float
+    last_raised: float
+    last_changed: float
+    is_cleared: bool = False
+
+
+@dataclass(slots=True)
+class _Port:
+    ifindex: int
+    name: str
+    in_use: bool
+    oper_up: bool
+    rate_in: int
+    rate_out: int
+    # Counters grow only while the port is up: octets so far, and since when it counts.
+    acc_in: float = 0.0
+    acc_out: float = 0.0
+    since: float = 0.0
+
+    def settle(self, now: float) -> None:
+        if self.oper_up:
+            self.acc_in += self.rate_in * (now - self.since)
+            self.acc_out += self.rate_out * (now - self.since)
+        self.since = now
+
+
+class DeviceModel:
+    """Interfaces, system, alarms and LLDP of one device; returns notification bodies."""
+
+    def __init__(self, spec: DeviceSpec) -> None:
+        if not 1 <= spec.ports <= 512:
+            raise LabError(f"{spec.name}: port count {spec.ports} out of range")
+        self.spec = spec
+        self.alarms: dict[tuple[str, str, str], Alarm] = {}
+        self.alarms_changed = time.time()
+        self.boot_time = 0.0
+        self.ports: dict[int, _Port] = {}
+        for i in range(1, spec.ports + 1):
+            in_use = i in spec.neighbours or i <= spec.ports // 2
+            rin, rout = _rates(spec.name, i) if in_use else (0, 0)
+            self.ports[i] = _Port(i, if_name(spec.kind, i), in_use, in_use, rin, rout)
+        self.boot()
+
+    def boot(self) -> None:
+        """A (re)started device: fresh boot time, counters from zero; faults stay."""
+        now = time.time()
+        self.boot_time = now
+        for port in self.ports.values():
+            port.acc_in = port.acc_out = 0.0
+            port.since = now
+
+    def port(self, ifindex: int) -> _Port:
+        try:
+            return self.ports[ifindex]
+        except KeyError:
+            raise LabError(
+                f"{self.spec.name} has no ifIndex {ifindex} (1..{self.spec.ports})"
+            ) from None
+
+    # ---- faults: each returns the notification bodies to send ---------------------
+
+    def set_oper(self, ifindex: int, up: bool) -> list[str]:
+        """Cable cut or repaired: oper-status, the link-down alarm and both notifications.
+
+        Unused (admin down) ports have no link: they stay down and say nothing.
+        """
+        port = self.port(ifindex)
+        if not port.in_use or port.oper_up == up:
+            return []
+        port.settle(time.time())
+        port.oper_up = up
+        change = (
+            f'<interface-state-change xmlns="{NS_LAB_NOTIF}"><name>{escape(port.name)}</name>'
+            f"<if-index>{ifindex}</if-index><oper-status>{'up' if up else 'down'}"
+            "</oper-status></interface-state-change>"
+        )
+        if up:
+            alarm = self.clear_alarm(LINK_DOWN, port.name)
+        else:
+            alarm = self.raise_alarm(LINK_DOWN, port.name, "major", f"Link down on {port.name}")
+        return [change, *alarm]
+
+    def raise_alarm(
+        self, type_id: str, resource: str, severity: str, text: str, qualifier: str = ""
+    ) -> list[str]:
+        if severity not in SEVERITIES:
+            raise LabError(f"severity must be one of {', '.join(SEVERITIES)}, not {severity!r}")
+        _check_identity(type_id)
+        now = time.time()
+        key = (resource, type_id, qualifier)
+        alarm = self.alarms.get(key)
+        if alarm is None:
+            alarm = Alarm(resource, type_id, qualifier, severity, text, now, now, now)
+            self.alarms[key] = alarm
+        else:
+            if alarm.is_cleared:
+                alarm.last_raised = now
+            alarm.is_cleared, alarm.severity, alarm.text, alarm.last_changed = (
+                False,
+                severity,
+                text,
+                now,
+            )
+        self.alarms_changed = now
+        return [_alarm_notification(alarm, severity)]
+
+    def clear_alarm(self, type_id: str, resource: str, qualifier: str = "") -> list[str]:
+        """Clearing an alarm that is not raised is a no-op, as on a real device."""
+        alarm = self.alarms.get((resource, type_id, qualifier))
+        if alarm is None or alarm.is_cleared:
+            return []
+        now = time.time()
+        alarm.is_cleared, alarm.last_changed = True, now
+        self.alarms_changed = now
+        return [_alarm_notification(alarm, "cleared")]
+
+    def oper_down(self) -> list[int]:
+        return [p.ifindex for p in self.ports.values() if p.in_use and not p.oper_up]
+
+    # ---- rendering -----------------------------------------------------------------
+
+    def data(self, wanted: set[str] | None = None) -> str:
+        """Operational state (NMDA ``<get>``): every top-level container, or ``wanted``."""
+        parts: list[str] = []
+        if wanted is None or "interfaces" in wanted:
+            parts.append(self._interfaces(state=True))
+        if wanted is None or "system" in wanted:
+            parts.append(self._system())
+        if wanted is None or "system-state" in wanted:
+            parts.append(self._system_state())
+        if wanted is None or "alarms" in wanted:
+            parts.append(self._alarms())
+        if wanted is None or "lldp" in wanted:
+            parts.append(self._lldp())
+        return "".join(parts)
+
+    def config(self) -> str:
+        return self._interfaces(state=False) + self._system()
+
+    def _interfaces(self, state: bool) -> str:
+        now = time.time()
+        boot = rfc3339(self.boot_time)
+        out = [f'<interfaces xmlns="{NS_IF}" xmlns:ianaift="{NS_IANAIFT}">']
+        for p in self.ports.values():
+            out.append(
+                f"<interface><name>{escape(p.name)}</name><type>ianaift:ethernetCsmacd</type>"
+                f"<enabled>{'true' if p.in_use else 'false'}</enabled>"
+                f"<description>{'in use' if p.in_use else 'unused'}</description>"
+            )
+            if state:
+                p.settle(now)
+                out.append(
+                    f"<admin-status>{'up' if p.in_use else 'down'}</admin-status>"
+                    f"<oper-status>{'up' if p.oper_up else 'down'}</oper-status>"
+                    f"<if-index>{p.ifindex}</if-index><speed>{SPEED_BPS}</speed>"
+                    f"<statistics><discontinuity-time>{boot}</discontinuity-time>"
+                    f"<in-octets>{int(p.acc_in)}</in-octets>"
+                    f"<out-octets>{int(p.acc_out)}</out-octets>"
+                    "<in-errors>0</in-errors><out-errors>0</out-errors></statistics>"
+                )
+            out.append("</interface>")
+        out.append("</interfaces>")
+        return "".join(out)
+
+    def _system(self) -> str:
+        return f'<system xmlns="{NS_SYS}"><hostname>{escape(self.spec.name)}</hostname></system>'
+
+    def _system_state(self) -> str:
+        release = "7.4.2" if self.spec.kind == "router" else "9.3.1"
+        return (
+            f'<system-state xmlns="{NS_SYS}"><platform><os-name>EmspoolOS</os-name>'
+            f"<os-release>{release}</os-release><machine>{escape(self.spec.kind)}</machine>"
+            f"</platform><clock><current-datetime>{rfc3339(time.time())}</current-datetime>"
+            f"<boot-datetime>{rfc3339(self.boot_time)}</boot-datetime></clock></system-state>"
+        )
+
+    def _alarms(self) -> str:
+        out = [
+            f'<alarms xmlns="{NS_ALARMS}"><alarm-list>'
+            f"<number-of-alarms>{len(self.alarms)}</number-of-alarms>"
+            f"<last-changed>{rfc3339(self.alarms_changed)}</last-changed>"
+        ]
+        for a in self.alarms.values():
+            out.append(
+                f"<alarm><resource>{escape(a.resource)}</resource>"
+                f"<alarm-type-id {_xmlns_for(a.type_id)}>{escape(a.type_id)}</alarm-type-id>"
+                f"<alarm-type-qualifier>{escape(a.qualifier)}</alarm-type-qualifier>"
+                f"<time-created>{rfc3339(a.time_created)}</time-created>"
+                f"<is-cleared>{'true' if a.is_cleared else 'false'}</is-cleared>"
+                f"<last-raised>{rfc3339(a.last_raised)}</last-raised>"
+                f"<last-changed>{rfc3339(a.last_changed)}</last-changed>"
+                f"<perceived-severity>{a.severity}</perceived-severity>"
+                f"<alarm-text>{escape(a.text)}</alarm-text></alarm>"
+            )
+        out.append("</alarm-list></alarms>")
+        return "".join(out)
+
+    def _lldp(self) -> str:
+        out = [f'<lldp xmlns="{NS_LLDP}"><interfaces>']
+        for ifindex, n in sorted(self.spec.neighbours.items()):
+            out.append(
+                f"<interface><name>{escape(self.port(ifindex).name)}</name><neighbors>"
+                f"<neighbor><id>1</id><state><system-name>{escape(n.system_name)}</system-name>"
+                f"<port-id>{escape(n.port_id)}</port-id>"
+                f"<chassis-id>{escape(n.chassis_id)}</chassis-id></state></neighbor>"
+                "</neighbors></interface>"
+            )
+        out.append("</interfaces></lldp>")
+        return "".join(out)
+
+
+def chassis_id(name: str) -> str:
+    """The device's LLDP chassis ID, colon-separated like most CLIs print it."""
+    raw = mac(name)
+    return ":".join(raw[i : i + 2] for i in range(0, 12, 2))
+
+
+def _check_identity(type_id: str) -> None:
+    prefix, sep, local = type_id.partition(":")
+    if not sep or not prefix or not local or any(c.isspace() or c in "<>&\"'" for c in type_id):
+        raise LabError(f"alarm type must be an identity like lab:fan-failure, not {type_id!r}")
+
+
+def _xmlns_for(type_id: str) -> str:
+    """Bind the identity's prefix: ``lab`` is ours, anything else gets a lab namespace too."""
+    prefix = type_id.partition(":")[0]
+    ns = {"lab": NS_LAB_ALARMS, "al": NS_ALARMS}.get(prefix, f"{NS_LAB_ALARMS}:{prefix}")
+    return f"xmlns:{prefix}={quoteattr(ns)}"
+
+
+def _alarm_notification(alarm: Alarm, severity: str) -> str:
+    return (
+        f'<alarm-notification xmlns="{NS_ALARMS}"><resource>{escape(alarm.resource)}</resource>'
+        f"<alarm-type-id {_xmlns_for(alarm.type_id)}>{escape(alarm.type_id)}</alarm-type-id>"
+        f"<alarm-type-qualifier>{escape(alarm.qualifier)}</alarm-type-qualifier>"
+        f"<time>{rfc3339(alarm.last_changed)}</time>"
+        f"<perceived-severity>{severity}</perceived-severity>"
+        f"<alarm-text>{escape(alarm.text)}</alarm-text></alarm-notification>"
+    )
+
+
+def notification(body: str, when: float | None = None) -> bytes:
+    ts = rfc3339(time.time() if when is None else when)
+    return (
+        f'<notification xmlns="{NS_NOTIF}"><eventTime>{ts}</eventTime>{body}</notification>'
+    ).encode()
