@@ -75,6 +75,18 @@ def test_pysnmp_only_behind_adapters():
     assert bad == []
 
 
+def test_ncclient_only_behind_its_adapter():
+    bad = [
+        f"{p.relative_to(ROOT)} imports {n}"
+        for pkg in ("agent", "console", "shared", "lab")
+        for p in sources(pkg)
+        if not p.relative_to(ROOT).as_posix().startswith("agent/netconf/")
+        for n in imports(p)
+        if hits(n, {"ncclient", "paramiko"})
+    ]
+    assert bad == []
+
+
 def test_checker_catches_a_violation(tmp_path):
     f = tmp_path / "x.py"
     f.write_text("import zmq.asyncio\nfrom PySide6.QtCore import QObject\n")

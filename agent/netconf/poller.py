@@ -1,0 +1,180 @@
+"""Per-NE NETCONF polling, mirroring agent/poller.py: fixed-rate schedule with a phase per
+NE, bounded concurrency, results into the NodalModel, events to a sink.
+
+Each poll is one <get> (interfaces, system, alarm list, LLDP). After the first good poll
+the NE gets an RFC 5277 subscription; the client keeps it across reconnects and calls
+back here, and we re-poll at once so alarms raised while the session was down appear
+and ones cleared meanwhile clear (the device's alarm list is the truth).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import zlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from shared import nodal_netconf, yang
+from shared.config import PollingConfig
+from shared.model import Event, NetworkElement
+from shared.nodal import NodalModel
+
+from .client import NetconfClient
+from .errors import HostKeyError, NetconfAuthError, NetconfError, NetconfTimeout
+from .types import NetconfTarget
+
+log = logging.getLogger(__name__)
+
+EventSink = Callable[[list[Event]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class NetconfPollTarget:
+    ne: NetworkElement
+    target: NetconfTarget
+
+
+@dataclass(slots=True)
+class _NeSchedule:
+    target: NetconfPollTarget
+    task: asyncio.Task[None] | None = None
+    subscribed: bool = False
+
+
+class NetconfPoller:
+    def __init__(
+        self,
+        client: NetconfClient,
+        model: NodalModel,
+        emit: EventSink,
+        config: PollingConfig,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.client = client
+        self.model = model
+        self.emit = emit
+        self.config = config
+        self.clock = clock
+        self._sem = asyncio.Semaphore(config.concurrency)
+        self._nes: dict[str, _NeSchedule] = {}
+        self.stats = {
+            "polls": 0,
+            "failures": 0,
+            "skipped_slots": 0,
+            "notifications": 0,
+            "resubscribed": 0,
+            "host_key_refused": 0,
+        }
+
+    @property
+    def names(self) -> set[str]:
+        return set(self._nes)
+
+    def set_targets(self, targets: Mapping[str, NetconfPollTarget]) -> None:
+        """Start polling new NEs, stop polling gone ones, restart changed ones."""
+        for name in list(self._nes):
+            if name not in targets or targets[name] != self._nes[name].target:
+                sched = self._nes.pop(name)
+                self._stop(sched)
+                if name not in targets:
+                    self.model.remove_ne(name)
+        for name, target in targets.items():
+            if name not in self._nes:
+                self.model.add_ne(name)
+                sched = _NeSchedule(target)
+                sched.task = asyncio.create_task(self._loop(sched), name=f"ncpoll:{name}")
+                self._nes[name] = sched
+
+    async def close(self) -> None:
+        scheds = list(self._nes.values())
+        self._nes.clear()
+        for s in scheds:
+            self._stop(s)
+        await asyncio.gather(*(s.task for s in scheds if s.task), return_exceptions=True)
+
+    def _stop(self, sched: _NeSchedule) -> None:
+        if sched.task is not None:
+            sched.task.cancel()
+        asyncio.get_running_loop().create_task(self.client.close(sched.target.target))
+
+    def malformed_notifications(self) -> int:
+        return sum(self.client.malformed_notifications(s.target.target) for s in self._nes.values())
+
+    def interval_of(self, ne: NetworkElement) -> float:
+        return ne.poll_interval or self.config.interval
+
+    async def _loop(self, sched: _NeSchedule) -> None:
+        ne = sched.target.ne
+        interval = self.interval_of(ne)
+        loop = asyncio.get_running_loop()
+        phase = (zlib.crc32(ne.name.encode()) % 1000) / 1000 * min(interval, 10.0)
+        start = loop.time() + phase
+        slot = 0
+        while True:
+            await asyncio.sleep(max(0.0, start + slot * interval - loop.time()))
+            await self.poll_once(sched)
+            elapsed_slots = int((loop.time() - start) // interval) + 1
+            if elapsed_slots > slot + 1:
+                self.stats["skipped_slots"] += elapsed_slots - slot - 1
+            slot = max(slot + 1, elapsed_slots)
+
+    async def poll_once(self, sched: _NeSchedule) -> None:
+        name, target = sched.target.ne.name, sched.target.target
+        async with self._sem:
+            try:
+                data = await self.client.get(target, yang.POLL_FILTER)
+            except HostKeyError as e:
+                self.stats["host_key_refused"] += 1
+                self.stats["failures"] += 1
+                events = nodal_netconf.host_key_refused(self.model, name, str(e), self.clock())
+                log.warning("host key refused", extra={"ne": name, "error": str(e)})
+            except NetconfError as e:
+                self.stats["failures"] += 1
+                events = self.model.poll_failed(name, self.clock(), _describe(e))
+                log.info("netconf poll failed", extra={"ne": name, "error": _describe(e)})
+            else:
+                events = self._apply(name, data)
+            self.stats["polls"] += 1
+        if events:
+            self.emit(events)
+        if not sched.subscribed and self.client.is_connected(target):
+            await self._subscribe(sched)
+
+    def _apply(self, name: str, data: object) -> list[Event]:
+        now = self.clock()
+        events = nodal_netconf.host_key_ok(self.model, name, now)
+        events += self.model.poll_ok(yang.poll_result(name, data, now))
+        if yang.has_alarm_list(data):
+            events += nodal_netconf.device_alarms(self.model, name, yang.alarms(data), now)
+        return events
+
+    async def _subscribe(self, sched: _NeSchedule) -> None:
+        name, target = sched.target.ne.name, sched.target.target
+
+        def on_notification(n: yang.Notification) -> None:
+            self.stats["notifications"] += 1
+            events = nodal_netconf.device_notification(self.model, name, n, self.clock())
+            if events:
+                self.emit(events)
+
+        async def on_reconnect() -> None:
+            self.stats["resubscribed"] += 1
+            if self._nes.get(name) is sched:
+                await self.poll_once(sched)
+
+        try:
+            await self.client.subscribe(target, on_notification, on_reconnect)
+        except NetconfError as e:
+            log.info("netconf subscribe failed", extra={"ne": name, "error": str(e)})
+            return
+        sched.subscribed = True
+
+
+def _describe(e: NetconfError) -> str:
+    if isinstance(e, NetconfTimeout):
+        return f"no NETCONF answer ({e})"
+    if isinstance(e, NetconfAuthError):
+        return f"NETCONF authentication failed ({e})"
+    return f"NETCONF error ({e})"

@@ -1,0 +1,139 @@
+"""NETCONF inputs to the nodal model: the device's own alarm list (RFC 8632), its
+notifications and host-key trouble. Pure functions over a NodalModel (no I/O, callers
+pass ``now``); they sit beside nodal.py rather than inside it so the two evolve apart.
+
+Keys: an NE-reported alarm on an interface is keyed ``ifIndex=N`` like the alarms
+emspool derives itself, so a device's link-down alarm and the oper-status derived one
+are one alarm, not two.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .alarms import Transition
+from .model import AlarmKey, AlarmType, Event, EventType, Severity
+from .nodal import NodalModel
+from .yang import AlarmNotification, DeviceAlarm, InterfaceChange, Notification
+
+HOST_KEY_MISMATCH = "host-key-mismatch"
+
+# Types emspool raises from its own observations: the device's alarm list must never
+# clear them just because the device does not list them.
+AGENT_OWNED = frozenset(
+    {AlarmType.NE_UNREACHABLE, AlarmType.DEVICE_RESTART, AlarmType.LINK_DOWN, HOST_KEY_MISMATCH}
+)
+
+
+def _link_down_text(label: str) -> str:
+    # Same words as nodal.py's poll-derived alarm, or the alarm would flip as "changed".
+    return f"Interface {label} is down (admin up)"
+
+
+def _obj(model: NodalModel, ne: str, resource: str) -> str:
+    st = model.states.get(ne)
+    if st is not None:
+        for idx, itf in st.interfaces.items():
+            if itf.name == resource:
+                return f"ifIndex={idx}"
+    return resource
+
+
+def _want(model: NodalModel, ne: str, a: DeviceAlarm) -> tuple[AlarmKey, Severity, str]:
+    key = AlarmKey(ne, _obj(model, ne, a.resource), a.type_key)
+    text = a.text or f"{a.alarm_type} on {a.resource}"
+    if a.type_key == AlarmType.LINK_DOWN:
+        text = _link_down_text(a.resource)
+    return key, a.severity, text
+
+
+def device_alarms(
+    model: NodalModel, ne: str, alarms: Sequence[DeviceAlarm], now: float
+) -> list[Event]:
+    """Make the NE's device-reported alarms exactly its current alarm list.
+
+    New entries are raised, is-cleared entries and entries that vanished are cleared.
+    Agent-owned types (unreachable, restart, link-down from oper-status) are only
+    raised or cleared by explicit entries, never cleared by absence.
+    """
+    if ne not in model.states:
+        return []
+    out: list[Transition] = []
+    listed: set[AlarmKey] = set()
+    for a in alarms:
+        key, sev, text = _want(model, ne, a)
+        listed.add(key)
+        t = (
+            model.alarms.clear(key, now)
+            if a.is_cleared
+            else model.alarms.raise_(key, sev, text, now)
+        )
+        if t is not None:
+            out.append(t)
+    for alarm in model.alarms.active(ne):
+        if alarm.key.type not in AGENT_OWNED and alarm.key not in listed:
+            t = model.alarms.clear(alarm.key, now)
+            if t is not None:
+                out.append(t)
+    return [t.to_event(model.agent, now) for t in out]
+
+
+def device_notification(model: NodalModel, ne: str, n: Notification, now: float) -> list[Event]:
+    """One parsed RFC 5277 notification -> alarm transitions (or an informational event)."""
+    st = model.states.get(ne)
+    if st is None:
+        return []
+    if isinstance(n, AlarmNotification):
+        key, sev, text = _want(model, ne, n.alarm)
+        t = (
+            model.alarms.clear(key, now)
+            if n.alarm.is_cleared
+            else model.alarms.raise_(key, sev, text, now)
+        )
+        return [t.to_event(model.agent, now)] if t else []
+    if isinstance(n, InterfaceChange):
+        idx = n.if_index
+        if idx is None or idx not in st.interfaces:
+            idx = next((i for i, itf in st.interfaces.items() if itf.name == n.name), idx)
+        itf = st.interfaces.get(idx) if idx is not None else None
+        if itf is not None:
+            itf.oper_up = n.oper_up
+        obj = f"ifIndex={idx}" if idx is not None else n.name
+        key = AlarmKey(ne, obj, AlarmType.LINK_DOWN)
+        if n.oper_up:
+            t = model.alarms.clear(key, now)
+        elif itf is not None and not itf.admin_up:
+            t = None  # an admin-down port going oper-down is expected, not an alarm
+        else:
+            t = model.alarms.raise_(
+                key, model.policy.link_down_severity, _link_down_text(n.name), now
+            )
+        return [t.to_event(model.agent, now)] if t else []
+    return [
+        Event(
+            time=now,
+            ne=ne,
+            type=EventType.TRAP,
+            severity=Severity.INDETERMINATE,
+            text=f"NETCONF notification {n.tag}",
+            agent=model.agent,
+        )
+    ]
+
+
+def host_key_refused(model: NodalModel, ne: str, why: str, now: float) -> list[Event]:
+    """Raise the critical host-key alarm (nothing was sent to the NE)."""
+    st = model.states.get(ne)
+    if st is None:
+        return []
+    st.last_error = why
+    st.last_poll = now
+    t = model.alarms.raise_(
+        AlarmKey(ne, "", HOST_KEY_MISMATCH), Severity.CRITICAL, f"SSH host key refused: {why}", now
+    )
+    return [t.to_event(model.agent, now)] if t else []
+
+
+def host_key_ok(model: NodalModel, ne: str, now: float) -> list[Event]:
+    t = model.alarms.clear(AlarmKey(ne, "", HOST_KEY_MISMATCH), now)
+    return [t.to_event(model.agent, now)] if t else []
