@@ -280,7 +280,7 @@ def parse_args() -> argparse.Namespace:
         default=48,
         help="interfaces snmpd shows (runs in a network namespace); 0: the host's own",
     )
-    parser.add_argument("--polls", type=int, default=200, help="NE polls per (d) figure")
+    parser.add_argument("--polls", type=int, default=100, help="NE polls per (d) figure")
     return parser.parse_args()
 
 

@@ -1,5 +1,11 @@
 """``lab`` command group: run a lab in the foreground, inject faults, send traps.
 
+    emspool lab run --count 8 --state-dir D --netconf-share 0.25 --netconf-port 8300
+    emspool lab fault --state-dir D rtr002 if-down 3
+    emspool lab fault --state-dir D rtr002 raise-alarm lab:fan-failure fan1 --severity major
+    emspool lab fault --state-dir D rtr002 clear-alarm lab:fan-failure fan1
+    emspool lab fault --state-dir D rtr002 slow 250          # or drop-sessions
+
 The lead hooks ``register`` into the ``emspool`` CLI; ``python -m lab`` works meanwhile.
 Each sub-command sets ``func(args) -> int`` (the exit code) on its namespace.
 """
@@ -13,11 +19,23 @@ import sys
 import threading
 from types import FrameType
 
-from lab.state import DEFAULT_BASE, DEFAULT_PORT
+from lab.state import DEFAULT_BASE, DEFAULT_NETCONF_PORT, DEFAULT_PORT
 from lab.topology import TOPOLOGIES
 from shared.errors import LabError
 
-FAULTS = ("if-down", "if-up", "unreachable", "reachable", "restart")
+# fault -> names of its positional parameters
+FAULTS: dict[str, tuple[str, ...]] = {
+    "if-down": ("IFINDEX",),
+    "if-up": ("IFINDEX",),
+    "unreachable": (),
+    "reachable": (),
+    "restart": (),
+    "raise-alarm": ("TYPE", "RESOURCE"),
+    "clear-alarm": ("TYPE", "RESOURCE"),
+    "drop-sessions": (),
+    "slow": ("MS",),
+}
+SEVERITIES = ("indeterminate", "warning", "minor", "major", "critical")
 TRAP_KINDS = ("linkDown", "linkUp", "coldStart")
 
 
@@ -38,6 +56,8 @@ def _run(args: argparse.Namespace) -> int:
         base_address=args.base,
         port=args.port,
         v3_share=args.v3_share,
+        netconf_share=args.netconf_share,
+        netconf_port=args.netconf_port,
     )
     stop = threading.Event()
 
@@ -47,9 +67,10 @@ def _run(args: argparse.Namespace) -> int:
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         seconds = lab.start(timeout=args.start_timeout)
+        netconf = sum(1 for d in lab.devices if d.protocol == "netconf")
         print(
-            f"lab: {args.count} devices ({args.topology}) up in {seconds:.1f} s; "
-            f"inventory {lab.inventory_path}",
+            f"lab: {args.count} devices ({args.topology}, {netconf} NETCONF) up in "
+            f"{seconds:.1f} s; inventory {lab.inventory_path}",
             flush=True,
         )
         while not stop.wait(1.0):
@@ -65,18 +86,40 @@ def _run(args: argparse.Namespace) -> int:
 def _fault(args: argparse.Namespace) -> int:
     from lab.fleet import Lab  # pysnmp is heavy: load it only for lab commands
 
+    wanted = FAULTS[args.fault]
+    if len(args.params) != len(wanted):
+        usage = " ".join((args.fault, *wanted))
+        raise LabError(f"usage: DEVICE {usage} (got {len(args.params)} parameters)")
+    params = dict(zip(wanted, args.params, strict=True))
     lab = Lab.open(args.state_dir)
+    name = args.device
     if args.fault in ("if-down", "if-up"):
-        if args.ifindex is None:
-            raise LabError(f"{args.fault} needs an IFINDEX")
-        (lab.if_down if args.fault == "if-down" else lab.if_up)(args.device, args.ifindex)
+        ifindex = _number(params["IFINDEX"], "IFINDEX", int)
+        (lab.if_down if args.fault == "if-down" else lab.if_up)(name, int(ifindex))
     elif args.fault == "unreachable":
-        lab.unreachable(args.device)
+        lab.unreachable(name)
     elif args.fault == "reachable":
-        lab.reachable(args.device)
+        lab.reachable(name)
+    elif args.fault == "restart":
+        lab.restart(name, trap_target=args.trap_target)
+    elif args.fault == "raise-alarm":
+        lab.raise_alarm(
+            name, params["TYPE"], params["RESOURCE"], args.severity, args.text, args.qualifier
+        )
+    elif args.fault == "clear-alarm":
+        lab.clear_alarm(name, params["TYPE"], params["RESOURCE"], args.qualifier)
+    elif args.fault == "drop-sessions":
+        lab.drop_sessions(name)
     else:
-        lab.restart(args.device, trap_target=args.trap_target)
+        lab.slow(name, _number(params["MS"], "MS", float))
     return 0
+
+
+def _number(text: str, what: str, kind: type[int] | type[float]) -> float:
+    try:
+        return kind(text)
+    except ValueError:
+        raise LabError(f"{what} must be a number, not {text!r}") from None
 
 
 def _trap(args: argparse.Namespace) -> int:
@@ -99,7 +142,7 @@ def _status(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``lab run|fault|trap|status`` to a parent parser's sub-commands."""
-    lab = subparsers.add_parser("lab", help="simulated NEs (snmpsim) on loopback")
+    lab = subparsers.add_parser("lab", help="simulated NEs (SNMP and NETCONF) on loopback")
     sub = lab.add_subparsers(dest="lab_command", required=True)
 
     run = sub.add_parser("run", help="run a lab in the foreground until SIGINT/SIGTERM")
@@ -109,15 +152,27 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run.add_argument("--port", type=int, default=DEFAULT_PORT)
     run.add_argument("--base", default=DEFAULT_BASE, help="loopback /24 base address")
     run.add_argument("--v3-share", type=float, default=0.5, help="fraction of v3 devices")
+    run.add_argument("--netconf-share", type=float, default=0.0, help="fraction of NETCONF devices")
+    run.add_argument(
+        "--netconf-port", type=int, default=DEFAULT_NETCONF_PORT, help="NETCONF (TCP) port"
+    )
     run.add_argument("--start-timeout", type=float, default=120.0)
     run.set_defaults(func=_run)
 
     fault = sub.add_parser("fault", help="inject a fault into a running lab's device")
     fault.add_argument("--state-dir", required=True)
     fault.add_argument("device")
-    fault.add_argument("fault", choices=FAULTS)
-    fault.add_argument("ifindex", type=int, nargs="?", help="for if-down / if-up")
+    fault.add_argument("fault", choices=tuple(FAULTS))
+    fault.add_argument(
+        "params",
+        nargs="*",
+        metavar="PARAM",
+        help="if-down/if-up IFINDEX; raise-alarm/clear-alarm TYPE RESOURCE; slow MS",
+    )
     fault.add_argument("--trap-target", type=_target, help="restart: send coldStart to HOST:PORT")
+    fault.add_argument("--severity", choices=SEVERITIES, default="major", help="raise-alarm")
+    fault.add_argument("--text", default="", help="raise-alarm: alarm text")
+    fault.add_argument("--qualifier", default="", help="raise/clear-alarm: alarm-type-qualifier")
     fault.set_defaults(func=_fault)
 
     trap = sub.add_parser("trap", help="send a trap from a device's address")

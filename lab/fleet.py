@@ -1,10 +1,14 @@
-"""The lab: N snmpsim devices on loopback, with faults you can inject from anywhere.
+"""The lab: N simulated devices on loopback, with faults you can inject from anywhere.
 
-    with Lab.create(tmp_path, count=3, topology_kind="ring", base_address="127.0.42.0",
-                    port=free_port) as lab:
+    with Lab.create(tmp_path, count=4, topology_kind="ring", base_address="127.0.42.0",
+                    port=free_udp_port, netconf_share=0.5, netconf_port=free_tcp_port) as lab:
         lab.if_down("rtr001", 1)
         lab.send_trap("rtr001", "linkDown", ("127.0.0.1", 16200), ifindex=1)
+        lab.raise_alarm("rtr002", "lab:fan-failure", "fan1", "critical", "Fan 1 failed")
 
+SNMP devices are one snmpsim process each; NETCONF devices (``netconf_share`` of
+them) all live in one ``lab.netconf`` simulator process, each on its own
+loopback address. Both kinds share one topology, so LLDP agrees across them.
 All state lives in the state directory (see ``lab.state``), so ``Lab.open(dir)``
 in another process (the ``lab fault`` CLI) acts on the same devices.
 """
@@ -25,9 +29,15 @@ from types import TracebackType
 from typing import Any, Self, TypeVar
 
 from lab import devicefiles, process, snmpio
+from lab.netconf import fleet as nc_fleet
+from lab.netconf.control import NetconfControl
 from lab.state import (
     DEFAULT_BASE,
+    DEFAULT_NETCONF_PORT,
     DEFAULT_PORT,
+    NETCONF,
+    NETCONF_PROFILE,
+    SNMP,
     V2C_PROFILE,
     V3_PROFILE,
     DeviceRuntime,
@@ -37,6 +47,7 @@ from lab.state import (
     save,
     write_inventory,
 )
+from lab.topology import Topology
 from lab.topology import build as build_topology
 from shared.errors import LabError, SnmpError
 from shared.model import CredentialProfile
@@ -77,11 +88,23 @@ def _addresses(base_address: str, count: int) -> list[str]:
     return [str(a) for a in addrs]
 
 
-def _v3_devices(names: list[str], share: float) -> set[str]:
-    """Spread v3 evenly in device order: with 0.5, devices 1, 3, 5... are v3."""
+def _spread(names: list[str], share: float, what: str) -> set[str]:
+    """Pick ``share`` of ``names`` evenly in order: with 0.5, the 2nd, 4th, 6th..."""
     if not 0.0 <= share <= 1.0:
-        raise LabError(f"v3 share must be within 0..1, not {share}")
+        raise LabError(f"{what} share must be within 0..1, not {share}")
     return {n for i, n in enumerate(names) if int((i + 1) * share) > int(i * share)}
+
+
+def _v3_devices(names: list[str], share: float) -> set[str]:
+    return _spread(names, share, "v3")
+
+
+def _netconf_devices(names: list[str], share: float) -> set[str]:
+    """Every k-th device; at least one when asked for any and there are two or more."""
+    chosen = _spread(names, share, "NETCONF")
+    if share > 0 and not chosen and len(names) >= 2:
+        chosen = {names[-1]}
+    return chosen
 
 
 class Lab:
@@ -102,8 +125,15 @@ class Lab:
         port: int = DEFAULT_PORT,
         v3_share: float = 0.5,
         v3_user: str = DEFAULT_V3_USER,
+        netconf_share: float = 0.0,
+        netconf_port: int = DEFAULT_NETCONF_PORT,
     ) -> Lab:
-        """Write recordings, engine options and the inventory; start nothing yet."""
+        """Write recordings, engine options, NETCONF keys and the inventory; start nothing.
+
+        ``netconf_share`` of the devices (spread evenly, see ``_netconf_devices``) are
+        NETCONF devices on TCP ``netconf_port`` of their address; the others are SNMP
+        devices on UDP ``port``, ``v3_share`` of those over SNMPv3.
+        """
         lab = cls(Path(state_dir))
         sdir = lab.state_dir
         # snmpsim splits its options file on whitespace.
@@ -116,8 +146,11 @@ class Lab:
         except ValueError as exc:
             raise LabError(str(exc)) from None
         names = [d.name for d in topo.devices]
-        v3 = _v3_devices(names, v3_share)
+        netconf = _netconf_devices(names, netconf_share)
+        v3 = _v3_devices([n for n in names if n not in netconf], v3_share)
         addrs = _addresses(base_address, count)
+        if netconf and not 0 < netconf_port < 65536:
+            raise LabError(f"NETCONF port {netconf_port} out of range")
         state = LabState(
             topology=topology_kind,
             base_address=base_address,
@@ -127,25 +160,28 @@ class Lab:
             auth_key=secrets.token_hex(16),
             priv_key=secrets.token_hex(16),
             links=list(topo.links),
+            netconf_port=netconf_port,
         )
         for plan, addr in zip(topo.devices, addrs, strict=True):
-            state.devices.append(
-                DeviceRuntime(
-                    name=plan.name,
-                    kind=plan.kind,
-                    ports=plan.ports,
-                    address=addr,
-                    port=port,
-                    profile=V3_PROFILE if plan.name in v3 else V2C_PROFILE,
-                    engine_id=engine_id(plan.name),
+            if plan.name in netconf:
+                dev = DeviceRuntime(
+                    plan.name, plan.kind, plan.ports, addr, netconf_port, NETCONF_PROFILE, ""
                 )
-            )
+                dev.protocol = NETCONF
+            else:
+                profile = V3_PROFILE if plan.name in v3 else V2C_PROFILE
+                dev = DeviceRuntime(
+                    plan.name, plan.kind, plan.ports, addr, port, profile, engine_id(plan.name)
+                )
+            state.devices.append(dev)
         with locked(sdir):
-            for dev in state.devices:
+            for dev in state.by_protocol(SNMP):
                 for sub in ("data", "cache"):
                     (sdir / "devices" / dev.name / sub).mkdir(parents=True, exist_ok=True)
                 devicefiles.write_recording(sdir, state, dev)
                 devicefiles.write_args(sdir, state, dev)
+            if netconf:
+                _create_netconf(sdir, state, topo, addrs)
             save(sdir, state)
             write_inventory(sdir, state)
         return lab
@@ -165,14 +201,41 @@ class Lab:
         t0 = time.monotonic()
         with locked(self.state_dir):
             state = load(self.state_dir)
-            started = [d.name for d in state.devices if self._spawn_if_needed(state, d)]
+            started = [d.name for d in state.by_protocol(SNMP) if self._spawn_if_needed(state, d)]
+            simulator = self._spawn_netconf_if_needed(state)
             save(self.state_dir, state)
         try:
-            _run(self.wait_ready(started, timeout))
+            # snmpsim processes boot meanwhile: both kinds start in parallel.
+            if simulator is not None:
+                self._wait_netconf(simulator, timeout)
+            _run(self.wait_ready(started, max(1.0, timeout - (time.monotonic() - t0))))
         except BaseException:
             self.stop()
             raise
         return time.monotonic() - t0
+
+    def _spawn_netconf_if_needed(self, state: LabState) -> subprocess.Popen[bytes] | None:
+        if not state.by_protocol(NETCONF) or self._netconf_alive(state):
+            return None
+        proc = nc_fleet.spawn(self.state_dir)
+        self._children[proc.pid] = proc
+        state.netconf_pid = proc.pid
+        for dev in state.by_protocol(NETCONF):
+            dev.pid, dev.started_at, dev.suspended = proc.pid, time.time(), False
+        return proc
+
+    def _wait_netconf(self, proc: subprocess.Popen[bytes], timeout: float) -> None:
+        """Until the simulator's control socket answers: it opens it after every listener."""
+        nc_fleet.wait_ready(self.state_dir, proc, timeout)
+        with locked(self.state_dir):
+            state = load(self.state_dir)
+            control = NetconfControl(self.state_dir)
+            for dev in state.by_protocol(NETCONF):
+                dev.started_at = time.time()
+                # A fresh simulator knows no faults: cut links stay cut, as on SNMP devices.
+                for ifindex in dev.oper_down:
+                    control.if_down(dev.name, ifindex)
+            save(self.state_dir, state)
 
     def _spawn_if_needed(self, state: LabState, dev: DeviceRuntime) -> bool:
         if dev.pid is not None and self._alive(dev):
@@ -189,10 +252,18 @@ class Lab:
         """End every device process this lab recorded (by PID), SIGKILL after ``timeout``."""
         with locked(self.state_dir):
             state = load(self.state_dir)
-            for dev in state.devices:
+            for dev in state.by_protocol(SNMP):
                 if dev.pid is not None:
                     self._terminate(dev, timeout)
-                    dev.pid, dev.started_at, dev.suspended = None, None, False
+            if state.netconf_pid is not None:
+                proc = self._children.pop(state.netconf_pid, None)
+                # It closes its SSH sessions on SIGTERM: give it a little longer.
+                process.terminate(
+                    state.netconf_pid, self.state_dir, process.NETCONF_SIM, proc, timeout + 2.0
+                )
+                state.netconf_pid = None
+            for dev in state.devices:
+                dev.pid, dev.started_at, dev.suspended = None, None, False
             save(self.state_dir, state)
         for pid, proc in list(self._children.items()):
             # Also reap children whose PID another process already cleared from lab.json.
@@ -211,7 +282,17 @@ class Lab:
         proc = self._children.get(dev.pid)
         if proc is not None:
             return proc.poll() is None
-        return process.is_ours(dev.pid, self.state_dir, dev.name)
+        owner = process.NETCONF_SIM if dev.protocol == NETCONF else dev.name
+        return process.is_ours(dev.pid, self.state_dir, owner)
+
+    def _netconf_alive(self, state: LabState) -> bool:
+        pid = state.netconf_pid
+        if pid is None:
+            return False
+        proc = self._children.get(pid)
+        if proc is not None:
+            return proc.poll() is None
+        return process.is_ours(pid, self.state_dir, process.NETCONF_SIM)
 
     def __enter__(self) -> Self:
         self.start()
@@ -226,12 +307,17 @@ class Lab:
         self.stop()
 
     async def wait_ready(self, names: list[str], timeout: float = 60.0) -> None:
-        """Wait until each named device answers a real GET of sysUpTime.
+        """Wait until each named SNMP device answers a real GET of sysUpTime.
 
         Also records each device's boot time as the device itself counts it, so
         ifLastChange and trap sysUpTime values agree with its sysUpTime.
         """
         state = load(self.state_dir)
+        for name in names:
+            if state.device(name).protocol != SNMP:
+                raise LabError(f"{name} is not an SNMP device")
+        if not names:
+            return
         profiles = state.profiles()
         deadline = time.monotonic() + timeout
         async with snmpio.Session() as session:
@@ -283,6 +369,11 @@ class Lab:
         return self.state_dir / "inventory.json"
 
     @property
+    def known_hosts_path(self) -> Path:
+        """OpenSSH known_hosts lines (``[address]:port key``) of the NETCONF devices."""
+        return self.state_dir / nc_fleet.KNOWN_HOSTS_FILE
+
+    @property
     def devices(self) -> list[DeviceRuntime]:
         """Devices in creation order (a fresh snapshot: PIDs change on restart)."""
         return self.state.devices
@@ -298,25 +389,50 @@ class Lab:
         return self.state.profiles()
 
     def status(self) -> list[dict[str, object]]:
-        return [
-            {
+        """Per device: protocol, PID, liveness, injected faults.
+
+        ``alive``: its process runs; ``answering``: alive and not made unreachable.
+        NETCONF devices add the simulator's view (sessions, alarms, delay_ms) when
+        it answers.
+        """
+        state = self.state
+        live = self._simulator_status(state)
+        out: list[dict[str, object]] = []
+        for d in state.devices:
+            alive = self._alive(d)
+            entry: dict[str, object] = {
                 "name": d.name,
+                "protocol": d.protocol,
                 "kind": d.kind,
                 "address": d.address,
                 "port": d.port,
                 "profile": d.profile,
                 "pid": d.pid,
-                "alive": self._alive(d),
+                "alive": alive,
+                "answering": alive and not d.suspended,
                 "suspended": d.suspended,
                 "oper_down": sorted(d.oper_down),
             }
-            for d in self.state.devices
-        ]
+            sim = live.get(d.name)
+            if sim is not None:
+                entry |= {k: sim[k] for k in ("sessions", "alarms", "delay_ms") if k in sim}
+            out.append(entry)
+        return out
 
-    # ---- faults --------------------------------------------------------------------
+    def _simulator_status(self, state: LabState) -> dict[str, dict[str, object]]:
+        if not self._netconf_alive(state):
+            return {}
+        try:
+            rows = NetconfControl(self.state_dir, timeout=2.0).status()
+        except LabError:
+            return {}  # busy or hung: liveness from the PID is still right
+        return {str(r.get("name")): r for r in rows}
+
+    # ---- faults (either protocol) ------------------------------------------------------
 
     def if_down(self, name: str, ifindex: int) -> None:
-        """Cable cut on a port: ifOperStatus 2 and a new ifLastChange on the next poll.
+        """Cable cut on a port: ifOperStatus 2 and a new ifLastChange on the next poll;
+        on a NETCONF device oper-status down, a lab:link-down alarm and notifications.
 
         Ports without a link are admin and oper down already and stay so on if_up.
         """
@@ -331,18 +447,23 @@ class Lab:
             dev = state.device(name)
             if not 1 <= ifindex <= dev.ports:
                 raise LabError(f"{name} has no ifIndex {ifindex} (1..{dev.ports})")
+            if dev.protocol == NETCONF:
+                control = self._control(state)
+                (control.if_up if up else control.if_down)(name, ifindex)
             down = set(dev.oper_down)
             if up:
                 down.discard(ifindex)
             else:
                 down.add(ifindex)
             dev.oper_down = sorted(down)
-            dev.last_change[str(ifindex)] = _uptime_ticks(dev)
-            devicefiles.write_recording(self.state_dir, state, dev)
+            if dev.protocol == SNMP:
+                dev.last_change[str(ifindex)] = _uptime_ticks(dev)
+                devicefiles.write_recording(self.state_dir, state, dev)
             save(self.state_dir, state)
 
     def unreachable(self, name: str) -> None:
-        """SIGSTOP the device: it keeps its socket but answers nothing."""
+        """Answer nothing, sockets kept: SIGSTOP for SNMP, the simulator's hang for NETCONF
+        (open sessions get no replies, new connections no SSH banner)."""
         self._suspend(name, True)
 
     def reachable(self, name: str) -> None:
@@ -352,32 +473,97 @@ class Lab:
         with locked(self.state_dir):
             state = load(self.state_dir)
             dev = state.device(name)
-            if dev.pid is None or not self._alive(dev):
-                raise LabError(f"{name} is not running")
-            process.signal_device(dev.pid, signal.SIGSTOP if stop else signal.SIGCONT)
+            if dev.protocol == NETCONF:
+                control = self._control(state)
+                (control.hang if stop else control.resume)(name)
+            else:
+                if dev.pid is None or not self._alive(dev):
+                    raise LabError(f"{name} is not running")
+                process.signal_device(dev.pid, signal.SIGSTOP if stop else signal.SIGCONT)
             dev.suspended = stop
             save(self.state_dir, state)
 
     def restart(
         self, name: str, trap_target: tuple[str, int] | None = None, timeout: float = 30.0
     ) -> None:
-        """Stop and start the device's process (sysUpTime restarts from 0).
+        """Restart the device: sysUpTime (SNMP) or boot-datetime (NETCONF) starts again.
 
-        With ``trap_target``, the new process announces itself with a coldStart trap.
+        SNMP: a new process; with ``trap_target`` it announces itself with a coldStart
+        trap. NETCONF: the simulator drops the device's sessions, reboots its model
+        and undoes hang and slow (cut links and alarms stay), or starts the
+        simulator if it is not running.
         """
         with locked(self.state_dir):
             state = load(self.state_dir)
             dev = state.device(name)
-            if dev.pid is not None:
-                self._terminate(dev, 3.0)
-                dev.pid = None
-            self._spawn_if_needed(state, dev)
-            save(self.state_dir, state)
-        _run(self.wait_ready([name], timeout))
+            if dev.protocol == NETCONF:
+                if trap_target is not None:
+                    raise LabError(f"{name} is a NETCONF device: it sends no traps")
+                simulator = self._restart_netconf(state, dev)
+                save(self.state_dir, state)
+            else:
+                simulator = None
+                if dev.pid is not None:
+                    self._terminate(dev, 3.0)
+                    dev.pid = None
+                self._spawn_if_needed(state, dev)
+                save(self.state_dir, state)
+        if simulator is not None:
+            self._wait_netconf(simulator, timeout)  # on failure, stop() still ends it
+        if dev.protocol == SNMP:
+            _run(self.wait_ready([name], timeout))
         if trap_target is not None:
             self.send_trap(name, "coldStart", trap_target)
 
-    # ---- traps ---------------------------------------------------------------------
+    def _restart_netconf(
+        self, state: LabState, dev: DeviceRuntime
+    ) -> subprocess.Popen[bytes] | None:
+        if self._netconf_alive(state):
+            self._control(state).restart(dev.name)
+            dev.started_at, dev.suspended = time.time(), False
+            return None
+        return self._spawn_netconf_if_needed(state)
+
+    # ---- NETCONF-only faults ---------------------------------------------------------
+
+    def raise_alarm(
+        self,
+        name: str,
+        type_id: str,
+        resource: str,
+        severity: str = "major",
+        text: str = "",
+        qualifier: str = "",
+    ) -> None:
+        """An ietf-alarms entry (``type_id`` an identity, e.g. ``lab:fan-failure``) and its
+        alarm-notification; raising it again updates severity and text."""
+        self._netconf_call(name, "raise_alarm").raise_alarm(
+            name, type_id, resource, severity, text, qualifier
+        )
+
+    def clear_alarm(self, name: str, type_id: str, resource: str, qualifier: str = "") -> None:
+        self._netconf_call(name, "clear_alarm").clear_alarm(name, type_id, resource, qualifier)
+
+    def drop_sessions(self, name: str) -> None:
+        """Close every NETCONF session and SSH connection of the device (it stays up)."""
+        self._netconf_call(name, "drop_sessions").drop_sessions(name)
+
+    def slow(self, name: str, ms: float) -> None:
+        """Add ``ms`` to every reply of the device (0 undoes it)."""
+        self._netconf_call(name, "slow").slow(name, ms)
+
+    def _netconf_call(self, name: str, fault: str) -> NetconfControl:
+        state = self.state
+        if state.device(name).protocol != NETCONF:
+            raise LabError(f"{name} is an SNMP device: {fault} is for NETCONF devices only")
+        return self._control(state)
+
+    def _control(self, state: LabState) -> NetconfControl:
+        if not self._netconf_alive(state):
+            raise LabError("the NETCONF simulator of this lab is not running")
+        return NetconfControl(self.state_dir)
+
+    # ---- traps (SNMP devices) --------------------------------------------------------
 
     async def send_trap_async(
         self,
@@ -390,9 +576,12 @@ class Lab:
         """Send linkDown/linkUp/coldStart from the device's address.
 
         ``version`` "2c" or "3" picks the lab profile; None uses the device's own.
+        NETCONF devices send notifications on their sessions, not traps: LabError.
         """
         state = self.state
         dev = state.device(name)
+        if dev.protocol != SNMP:
+            raise LabError(f"{name} is a NETCONF device: it sends notifications, not traps")
         profiles = state.profiles()
         if version is None:
             profile = profiles[dev.profile]
@@ -414,7 +603,23 @@ class Lab:
         ifindex: int | None = None,
         version: str | None = None,
     ) -> None:
+        if self.device(name).protocol != SNMP:  # say so before starting an event loop
+            raise LabError(f"{name} is a NETCONF device: it sends notifications, not traps")
         _run(self.send_trap_async(name, kind, target, ifindex, version))
+
+
+def _create_netconf(sdir: Path, state: LabState, topo: Topology, addrs: list[str]) -> None:
+    """Keys, password and simulator spec of the NETCONF devices; fills ``state`` in."""
+    names = {d.name for d in state.by_protocol(NETCONF)}
+    specs = nc_fleet.specs_from_topology(topo, addrs, state.netconf_port, names)
+    fragment = nc_fleet.create(sdir, specs)
+    profile = fragment["profiles"][0]
+    state.netconf_user = str(profile["user"])
+    state.netconf_password = str(profile["password"])
+    state.netconf_key_file = str(profile["key_file"])
+    keys = {str(d["name"]): str(d["host_key"]) for d in fragment["devices"]}
+    for dev in state.by_protocol(NETCONF):
+        dev.host_key = keys[dev.name]
 
 
 def _uptime_ticks(dev: DeviceRuntime) -> int:

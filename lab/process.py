@@ -66,12 +66,20 @@ def spawn(state_dir: Path, dev: DeviceRuntime) -> subprocess.Popen[bytes]:
             raise LabError(f"cannot start snmpsim for {dev.name}: {exc}") from exc
 
 
+# Stands for the one NETCONF simulator process where a device name is expected.
+NETCONF_SIM = "<netconf-sim>"
+
+
 def is_ours(pid: int, state_dir: Path, name: str) -> bool:
-    """True if ``pid`` is still this device's snmpsim (guards against PID reuse)."""
+    """True if ``pid`` is still this device's snmpsim, or this lab's NETCONF simulator
+    for ``NETCONF_SIM`` (guards against PID reuse)."""
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
+    if name == NETCONF_SIM:
+        argv = cmdline.split(b"\0")
+        return b"lab.netconf" in argv and str(state_dir.resolve()).encode() in argv
     return str(args_file(state_dir, name)).encode() in cmdline
 
 

@@ -16,7 +16,7 @@ from .model import AUTH_PROTOCOLS, PRIV_PROTOCOLS, CredentialProfile, SnmpVersio
 
 _NODE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _ZMQ_ENDPOINT = re.compile(r"^(tcp://[^\s]+:\d+|ipc://[^\s]+|inproc://[^\s]+)$")
-_SECRET_KEYS = {"community", "auth_key", "priv_key"}
+_SECRET_KEYS = {"community", "auth_key", "priv_key", "password"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +124,12 @@ def parse_profile(d: dict[str, Any], where: str = "profile") -> CredentialProfil
 
 
 def _profile(p: _Reader) -> CredentialProfile:
-    version = SnmpVersion(p.choice("version", "2c", tuple(v.value for v in SnmpVersion)))
+    has_ssh = "password" in p.data or "key_file" in p.data
+    # A profile with only SSH credentials is a NETCONF profile: no SNMP version needed.
+    default_version = "none" if has_ssh and "community" not in p.data else "2c"
+    version = SnmpVersion(
+        p.choice("version", default_version, tuple(v.value for v in SnmpVersion))
+    )
     prof = CredentialProfile(
         name=p.get_str("name", required=True),
         version=version,
@@ -134,6 +139,8 @@ def _profile(p: _Reader) -> CredentialProfile:
         auth_key=p.get_str("auth_key", ""),
         priv_protocol=p.choice("priv_protocol", "none", PRIV_PROTOCOLS, lower=True),
         priv_key=p.get_str("priv_key", ""),
+        password=p.get_str("password", ""),
+        key_file=p.get_str("key_file", ""),
     )
     p.reject_unknown()
     if version is SnmpVersion.V3:
@@ -146,8 +153,12 @@ def _profile(p: _Reader) -> CredentialProfile:
                 p.fail("priv_protocol", "privacy needs authentication (auth_protocol)")
             if len(prof.priv_key) < 8:
                 p.fail("priv_key", "must be at least 8 characters (RFC 3414)")
-    elif not prof.community:
+    elif version is not SnmpVersion.NONE and not prof.community:
         p.fail("community", f"is required for SNMP v{version.value}")
+    if has_ssh and not prof.user:
+        p.fail("user", "is required with a password or key_file (NETCONF over SSH)")
+    if version is SnmpVersion.NONE and not has_ssh:
+        p.fail("version", "'none' needs NETCONF credentials (user with password or key_file)")
     return prof
 
 

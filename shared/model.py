@@ -34,6 +34,7 @@ class SnmpVersion(enum.StrEnum):
     V1 = "1"
     V2C = "2c"
     V3 = "3"
+    NONE = "none"  # the profile carries no SNMP credentials (a NETCONF-only profile)
 
 
 class Protocol(enum.StrEnum):
@@ -57,8 +58,19 @@ class CredentialProfile:
     auth_key: str = field(default="", repr=False)
     priv_protocol: str = "none"
     priv_key: str = field(default="", repr=False)
+    # NETCONF over SSH: ``user`` with a password and/or a private key file.
+    password: str = field(default="", repr=False)
+    key_file: str = ""
 
-    def redacted(self) -> dict[str, str]:
+    @property
+    def has_snmp(self) -> bool:
+        return self.version is not SnmpVersion.NONE
+
+    @property
+    def has_ssh(self) -> bool:
+        return bool(self.user and (self.password or self.key_file))
+
+    def redacted(self) -> dict[str, object]:
         """What may be shown to an operator: everything but the secrets."""
         return {
             "name": self.name,
@@ -66,6 +78,8 @@ class CredentialProfile:
             "user": self.user,
             "auth_protocol": self.auth_protocol,
             "priv_protocol": self.priv_protocol,
+            "password_set": bool(self.password),
+            "key_file": self.key_file,
         }
 
 
@@ -80,6 +94,8 @@ class NetworkElement:
     kind: str = "router"
     protocols: frozenset[Protocol] = frozenset({Protocol.SNMP})
     poll_interval: float | None = None  # None: the agent's default
+    netconf_port: int = 830
+    host_key: str = ""  # pinned SSH host public key ("ssh-ed25519 AAAA..."); not a secret
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -90,6 +106,8 @@ class NetworkElement:
             "kind": self.kind,
             "protocols": sorted(p.value for p in self.protocols),
             "poll_interval": self.poll_interval,
+            "netconf_port": self.netconf_port,
+            "host_key": self.host_key,
         }
 
 

@@ -74,3 +74,15 @@ def test_secret_value_is_never_echoed():
     with pytest.raises(ConfigError) as e:
         parse_config(text)
     assert "12345678" not in str(e.value) and "<hidden>" in str(e.value)
+
+
+def test_netconf_profile_needs_no_snmp_version_and_hides_password():
+    text = (
+        '[agent]\nnode_id = "a"\n[[profiles]]\nname = "nc"\nuser = "ops"\n'
+        'password = "very-secret-pw"\n'
+    )
+    (p,) = parse_config(text).profiles
+    assert p.version is SnmpVersion.NONE and p.has_ssh and not p.has_snmp
+    assert "very-secret-pw" not in repr(p) and "very-secret-pw" not in str(p.redacted())
+    with pytest.raises(ConfigError, match="profiles\\[0\\].user: is required"):
+        parse_config('[agent]\nnode_id = "a"\n[[profiles]]\nname = "nc"\npassword = "x"\n')
