@@ -14,6 +14,8 @@ from typing import Any
 
 from agent.bus import Bus
 from agent.db import Database, migrate
+from agent.netconf import NetconfClient, NetconfTarget
+from agent.netconf.poller import NetconfPoller, NetconfPollTarget
 from agent.outbox import Outbox, OutboxWriter
 from agent.poller import Poller, PollTarget
 from agent.snmp import SnmpClient
@@ -45,6 +47,7 @@ class Agent:
         self.writer: OutboxWriter | None = None
         self.bus: Bus | None = None
         self.poller: Poller | None = None
+        self.nc_poller: NetconfPoller | None = None
         self.receiver: TrapReceiver | None = None
         self.ready = asyncio.Event()
         self._inventory_changed = asyncio.Event()
@@ -59,6 +62,8 @@ class Agent:
         self.writer = OutboxWriter(Outbox(str(Path(cfg.data_dir) / "outbox.sqlite")), self.db)
         client = SnmpClient(max_repetitions=cfg.polling.max_repetitions)
         self.poller = Poller(client, self.model, self.emit, cfg.polling)
+        nc_client = NetconfClient(workers=cfg.netconf.workers)
+        self.nc_poller = NetconfPoller(nc_client, self.model, self.emit, cfg.polling)
         self.bus = Bus(cfg.router_endpoint, cfg.pub_endpoint)
         self._routes(self.bus)
         if cfg.traps.enabled:
@@ -85,12 +90,15 @@ class Agent:
                 tg.create_task(self._tick(), name="tick")
                 self.ready.set()
         finally:
-            await self._shutdown(client)
+            await self._shutdown(client, nc_client)
 
-    async def _shutdown(self, client: SnmpClient) -> None:
+    async def _shutdown(self, client: SnmpClient, nc_client: NetconfClient) -> None:
         log.info("agent stopping")
         if self.poller is not None:
             await self.poller.close()
+        if self.nc_poller is not None:
+            await self.nc_poller.close()
+        await nc_client.aclose()
         if self.receiver is not None:
             await self.receiver.close()
         if self.writer is not None:
@@ -107,26 +115,55 @@ class Agent:
     def set_managed(
         self, nes: list[NetworkElement], profiles: dict[str, CredentialProfile]
     ) -> None:
-        assert self.poller is not None
+        assert self.poller is not None and self.nc_poller is not None
         targets: dict[str, PollTarget] = {}
+        nc_targets: dict[str, NetconfPollTarget] = {}
         sources: dict[str, tuple[str, CredentialProfile]] = {}
         for ne in nes:
-            if Protocol.SNMP not in ne.protocols:
-                continue
             profile = profiles.get(ne.profile)
             if profile is None:
                 log.error("credentials profile %r missing", ne.profile, extra={"ne": ne.name})
                 continue
-            targets[ne.name] = PollTarget(ne, profile)
-            sources[ne.address] = (ne.name, profile)
-        before = self.poller.names
+            if Protocol.SNMP in ne.protocols:
+                if profile.has_snmp:
+                    targets[ne.name] = PollTarget(ne, profile)
+                    sources[ne.address] = (ne.name, profile)
+                else:
+                    log.error(
+                        "profile %r has no SNMP credentials", profile.name, extra={"ne": ne.name}
+                    )
+            if Protocol.NETCONF in ne.protocols:
+                if profile.has_ssh:
+                    nc_targets[ne.name] = NetconfPollTarget(ne, self._netconf_target(ne, profile))
+                else:
+                    log.error(
+                        "profile %r has no SSH credentials", profile.name, extra={"ne": ne.name}
+                    )
+        managed = set(targets) | set(nc_targets)
+        before = self.poller.names | self.nc_poller.names
         self.poller.set_targets(targets)
+        self.nc_poller.set_targets(nc_targets)
+        for name in managed:
+            self.model.add_ne(name)  # an NE speaking both protocols must survive either poller
         if self.receiver is not None:
             self.receiver.set_sources(sources)
-        added, removed = set(targets) - before, before - set(targets)
+        added, removed = managed - before, before - managed
         if added or removed:
-            log.info("managing %d NEs (+%d -%d)", len(targets), len(added), len(removed))
-            self.publish(Topic.AGENT, {"managed": sorted(targets)})
+            log.info("managing %d NEs (+%d -%d)", len(managed), len(added), len(removed))
+            self.publish(Topic.AGENT, {"managed": sorted(managed)})
+
+    def _netconf_target(self, ne: NetworkElement, profile: CredentialProfile) -> NetconfTarget:
+        cfg = self.config
+        return NetconfTarget(
+            host=ne.address,
+            port=ne.netconf_port,
+            username=profile.user,
+            password=profile.password,
+            key_file=profile.key_file or None,
+            host_key=ne.host_key or None,
+            known_hosts=cfg.netconf.known_hosts or None,
+            timeout=cfg.netconf.timeout,
+        )
 
     async def _watch_inventory(self) -> None:
         assert self.db is not None
@@ -212,6 +249,7 @@ class Agent:
             "managed": len(self.model.states),
             "alarms_active": len(self.model.alarms.active()),
             "poller": dict(self.poller.stats) if self.poller else {},
+            "netconf": dict(self.nc_poller.stats) if self.nc_poller else {},
             "traps": dict(self.receiver.counters) if self.receiver else {},
             "outbox": self.writer.counters() if self.writer else {},
             "bus": dict(self.bus.stats) if self.bus else {},

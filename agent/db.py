@@ -37,8 +37,8 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.dialects import sqlite as sqlite_dialect
 
+from shared.config import parse_profile
 from shared.errors import ConfigError, DatabaseError, NotFound
 from shared.model import CredentialProfile, Event, NetworkElement, Protocol, Severity, SnmpVersion
 from shared.schema import (
@@ -55,6 +55,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # Serialises concurrent migrations of agents starting together on PostgreSQL.
 _MIGRATION_LOCK_KEY = 0x656D73706F6F6C
 _MAX_QUERY_LIMIT = 10_000
+_SQLITE_CACHE_KIB = 64 * 1024
 
 
 class InventoryConflict(DatabaseError):
@@ -129,6 +130,9 @@ def _sqlite_engine(u: URL, busy_timeout: float) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
+            # The event log's random-UUID key spreads inserts over the whole index; the 2 MB
+            # default cache then misses on almost every row once the log has ~100k rows.
+            cur.execute(f"PRAGMA cache_size=-{_SQLITE_CACHE_KIB}")
         finally:
             cur.close()
 
@@ -176,9 +180,6 @@ class Database:
         self._password = engine.url.password
         self.url = safe_url(engine.url)
         self.dialect = engine.dialect.name
-        self._insert_events_stmt = sqlite_dialect.insert(event_log).on_conflict_do_nothing(
-            index_elements=["id"]
-        )
 
     @classmethod
     def open(cls, url: str, *, busy_timeout: float = 5.0, connect_timeout: float = 3.0) -> Database:
@@ -431,7 +432,9 @@ class Database:
                 # One statement over arrays: ~2x executemany, and its rowcount is exact.
                 result = conn.execute(_PG_INSERT_EVENTS, _event_arrays(rows))
             else:
-                result = conn.execute(self._insert_events_stmt, [_event_params(e) for e in rows])
+                # Driver-level executemany: ~30% less CPU than Core's per-row dict processing.
+                tuples = [_event_tuple(e) for e in rows]
+                result = conn.exec_driver_sql(_SQLITE_INSERT_EVENTS, tuples)
             return max(0, result.rowcount)
 
     def query_events(
@@ -475,6 +478,10 @@ class Database:
             return int(conn.execute(select(func.count()).select_from(event_log)).scalar_one())
 
 
+_SQLITE_INSERT_EVENTS = (
+    "INSERT INTO event_log (id, time, ne, type, severity, text, agent, obj, alarm_type) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"
+)
 _PG_INSERT_EVENTS = text(
     "INSERT INTO event_log (id, time, ne, type, severity, text, agent, obj, alarm_type) "
     "SELECT * FROM unnest(CAST(:id AS text[]), CAST(:time AS float8[]), CAST(:ne AS text[]), "
@@ -495,18 +502,18 @@ def _clean(value: str, size: int) -> str:
 _TEXT_MAX = 65_536
 
 
-def _event_params(e: Event) -> dict[str, object]:
-    return {
-        "id": e.id,
-        "time": float(e.time),
-        "ne": _clean(e.ne, 100),
-        "type": _clean(e.type, 30),
-        "severity": int(e.severity),
-        "text": _clean(e.text, _TEXT_MAX),
-        "agent": _clean(e.agent, 100),
-        "obj": _clean(e.obj, 255),
-        "alarm_type": _clean(e.alarm_type, 100),
-    }
+def _event_tuple(e: Event) -> tuple[object, ...]:
+    return (
+        e.id,
+        float(e.time),
+        _clean(e.ne, 100),
+        _clean(e.type, 30),
+        int(e.severity),
+        _clean(e.text, _TEXT_MAX),
+        _clean(e.agent, 100),
+        _clean(e.obj, 255),
+        _clean(e.alarm_type, 100),
+    )
 
 
 def _event_arrays(rows: Sequence[Event]) -> dict[str, list[Any]]:
@@ -535,6 +542,8 @@ def _profile_values(p: CredentialProfile) -> dict[str, str]:
         "auth_key": p.auth_key,
         "priv_protocol": p.priv_protocol,
         "priv_key": p.priv_key,
+        "password": p.password,
+        "key_file": p.key_file,
     }
 
 
@@ -548,6 +557,8 @@ def _profile_from_row(row: Row[Any]) -> CredentialProfile:
         auth_key=row.auth_key,
         priv_protocol=row.priv_protocol,
         priv_key=row.priv_key,
+        password=row.password,
+        key_file=row.key_file,
     )
 
 
@@ -559,6 +570,8 @@ def _ne_values(ne: NetworkElement) -> dict[str, object]:
         "kind": ne.kind,
         "protocols": ",".join(sorted(p.value for p in ne.protocols)),
         "poll_interval": ne.poll_interval,
+        "netconf_port": ne.netconf_port,
+        "host_key": ne.host_key,
     }
 
 
@@ -571,6 +584,8 @@ def _ne_from_row(row: Row[Any]) -> NetworkElement:
         kind=row.kind,
         protocols=frozenset(Protocol(p) for p in row.protocols.split(",") if p),
         poll_interval=row.poll_interval,
+        netconf_port=row.netconf_port,
+        host_key=row.host_key,
     )
 
 
@@ -623,27 +638,13 @@ def _field(where: str, d: Mapping[str, Any], key: str, default: Any = None) -> A
 
 
 def _parse_profile(i: int, d: Any) -> CredentialProfile:
-    where = f"profiles[{i}]"
+    # The same validation as profiles in an agent's config file.
     if not isinstance(d, Mapping):
-        raise ConfigError(f"inventory: {where}: expected an object")
-    name = str(_field(where, d, "name"))
-    version_text = str(_field(where, d, "version", "2c")).lower().removeprefix("v")
-    try:
-        version = SnmpVersion(version_text)
-    except ValueError:
-        raise ConfigError(
-            f"inventory: {where} ({name}): unknown SNMP version {version_text!r}"
-        ) from None
-    return CredentialProfile(
-        name=name,
-        version=version,
-        community=str(d.get("community") or ""),
-        user=str(d.get("user") or ""),
-        auth_protocol=str(d.get("auth_protocol") or "none").lower(),
-        auth_key=str(d.get("auth_key") or ""),
-        priv_protocol=str(d.get("priv_protocol") or "none").lower(),
-        priv_key=str(d.get("priv_key") or ""),
-    )
+        raise ConfigError(f"inventory: profiles[{i}]: expected an object")
+    fields = {k: v for k, v in d.items() if v is not None}
+    if isinstance(fields.get("version"), str):
+        fields["version"] = fields["version"].lower().removeprefix("v")
+    return parse_profile(fields, f"inventory: profiles[{i}]")
 
 
 def _parse_device(i: int, d: Any) -> NetworkElement:
@@ -660,6 +661,7 @@ def _parse_device(i: int, d: Any) -> NetworkElement:
         protocols = frozenset(Protocol(str(p).strip().lower()) for p in raw_protocols)
         interval = d.get("poll_interval")
         poll_interval = None if interval is None else float(interval)
+        netconf_port = int(d.get("netconf_port") or 830)
     except (TypeError, ValueError) as e:
         raise ConfigError(f"inventory: {where}: {e}") from None
     if not 0 < port < 65536:
@@ -672,6 +674,8 @@ def _parse_device(i: int, d: Any) -> NetworkElement:
         kind=str(_field(where, d, "kind", "router")),
         protocols=protocols,
         poll_interval=poll_interval,
+        netconf_port=netconf_port,
+        host_key=str(d.get("host_key") or ""),
     )
 
 

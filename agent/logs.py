@@ -29,5 +29,5 @@ def setup(level: str = "INFO", node_id: str = "") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     # pysnmp and asyncio chatter is not operator information.
-    for noisy in ("pysnmp", "pyasn1", "asyncio", "alembic"):
+    for noisy in ("pysnmp", "pyasn1", "asyncio", "alembic", "ncclient", "paramiko", "asyncssh"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -36,6 +36,13 @@ class AlarmConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class NetconfConfig:
+    timeout: float = 5.0
+    workers: int = 16  # threads for blocking ncclient calls, shared by all sessions
+    known_hosts: str = ""  # used for NEs without a pinned host key
+
+
+@dataclass(frozen=True, slots=True)
 class TrapConfig:
     enabled: bool = True
     host: str = "127.0.0.1"
@@ -55,6 +62,7 @@ class AgentConfig:
     polling: PollingConfig = field(default_factory=PollingConfig)
     alarms: AlarmConfig = field(default_factory=AlarmConfig)
     traps: TrapConfig = field(default_factory=TrapConfig)
+    netconf: NetconfConfig = field(default_factory=NetconfConfig)
     profiles: tuple[CredentialProfile, ...] = ()
 
     @property
@@ -81,6 +89,7 @@ def config_from_dict(doc: dict[str, Any], source: str = "<config>") -> AgentConf
     polling = r.table("polling")
     alarms = r.table("alarms")
     traps = r.table("traps")
+    netconf = r.table("netconf")
     cfg = AgentConfig(
         node_id=node_id,
         priority=agent.get_int("priority", 100, lo=0, hi=1_000_000),
@@ -107,9 +116,14 @@ def config_from_dict(doc: dict[str, Any], source: str = "<config>") -> AgentConf
             port=traps.get_int("port", 10162, lo=0, hi=65535),
             max_datagram=traps.get_int("max_datagram", 16384, lo=484, hi=65535),
         ),
+        netconf=NetconfConfig(
+            timeout=netconf.get_float("timeout", 5.0, lo=0.1, hi=300.0),
+            workers=netconf.get_int("workers", 16, lo=1, hi=512),
+            known_hosts=netconf.get_str("known_hosts", ""),
+        ),
         profiles=tuple(_profile(p) for p in r.array_of_tables("profiles")),
     )
-    for t in (r, agent, bus, db, polling, alarms, traps):
+    for t in (r, agent, bus, db, polling, alarms, traps, netconf):
         t.reject_unknown()
     names = [p.name for p in cfg.profiles]
     dup = {n for n in names if names.count(n) > 1}
@@ -127,9 +141,7 @@ def _profile(p: _Reader) -> CredentialProfile:
     has_ssh = "password" in p.data or "key_file" in p.data
     # A profile with only SSH credentials is a NETCONF profile: no SNMP version needed.
     default_version = "none" if has_ssh and "community" not in p.data else "2c"
-    version = SnmpVersion(
-        p.choice("version", default_version, tuple(v.value for v in SnmpVersion))
-    )
+    version = SnmpVersion(p.choice("version", default_version, tuple(v.value for v in SnmpVersion)))
     prof = CredentialProfile(
         name=p.get_str("name", required=True),
         version=version,

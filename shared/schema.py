@@ -47,6 +47,8 @@ credential_profiles = Table(
     Column("auth_key", Text, nullable=False, server_default=""),
     Column("priv_protocol", String(16), nullable=False, server_default="none"),
     Column("priv_key", Text, nullable=False, server_default=""),
+    Column("password", Text, nullable=False, server_default=""),  # NETCONF over SSH
+    Column("key_file", Text, nullable=False, server_default=""),
     Column("created", Double, nullable=False),
     Column("updated", Double, nullable=False),
 )
@@ -67,6 +69,8 @@ network_elements = Table(
     Column("kind", String(50), nullable=False),
     Column("protocols", String(100), nullable=False),  # comma-separated Protocol values
     Column("poll_interval", Double, nullable=True),  # NULL: the agent's default
+    Column("netconf_port", Integer, nullable=False, server_default="830"),
+    Column("host_key", Text, nullable=False, server_default=""),  # pinned SSH host key
     Column("created", Double, nullable=False),
     Column("updated", Double, nullable=False),
     UniqueConstraint("address", "port"),

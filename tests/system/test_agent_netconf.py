@@ -1,0 +1,130 @@
+"""One real agent managing a mixed lab: SNMP devices and NETCONF devices in one ring."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+
+import pytest
+
+from agent import busclient
+from agent.db import Database, migrate
+from agent.demo import free_port, start_agent, wait_for_agent, write_agent_config
+from lab.fleet import Lab
+from tests.helpers.waiting import random_base, wait_until
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory):
+    root = tmp_path_factory.mktemp("mixed")
+    lab = Lab.create(
+        root / "lab",
+        count=4,
+        topology_kind="ring",
+        base_address=random_base(),
+        port=free_port(socket.SOCK_DGRAM),
+        netconf_share=0.5,
+        netconf_port=free_port(),
+    )
+    lab.start()
+    db_url = f"sqlite:///{root / 'emspool.db'}"
+    migrate(db_url)
+    db = Database.open(db_url)
+    db.import_inventory(json.loads(lab.inventory_path.read_text()))
+    db.close()
+    config = root / "agent.toml"
+    router, _ = write_agent_config(config, "mixed-agent", root / "agent", db_url, 2.0)
+    proc = start_agent(config, root / "agent.log")
+    try:
+        wait_for_agent(router, proc, 30.0)
+        yield {"lab": lab, "router": router, "root": root}
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(20)
+        lab.stop()
+
+
+def nc_devices(lab: Lab) -> list[str]:
+    return [d.name for d in lab.devices if d.protocol == "netconf"]
+
+
+def find(router: str, ne: str, type_: str, obj: str = "") -> dict | None:
+    for a in busclient.request(router, "alarms", {"ne": ne}, timeout=3.0):
+        if a["type"] == type_ and a["obj"] == obj:
+            return a
+    return None
+
+
+def test_netconf_nes_are_polled_with_interfaces_and_lldp(mixed):
+    lab, router = mixed["lab"], mixed["router"]
+    names = set(nc_devices(lab))
+    assert len(names) == 2
+
+    def polled():
+        states = {s["name"]: s for s in busclient.request(router, "ne_states")}
+        ok = [
+            n for n in names if states.get(n, {}).get("reachable") and states[n]["interfaces"] >= 24
+        ]
+        return states if len(ok) == len(names) else None
+
+    states = wait_until(polled, 30, what="NETCONF NEs polled")
+    assert all(states[n]["neighbours"] >= 2 for n in names)
+    assert all(states[n]["sys_name"] == n for n in names)
+
+
+def test_netconf_interface_down_is_an_alarm_within_a_second(mixed):
+    lab, router = mixed["lab"], mixed["router"]
+    ne = nc_devices(lab)[0]
+    wait_until(
+        lambda: busclient.request(router, "status")["netconf"]["polls"] >= 2,
+        30,
+        what="first NETCONF polls",
+    )
+    lab.if_down(ne, 3)
+    a = wait_until(lambda: find(router, ne, "link-down", "ifIndex=3"), 1.0, 0.05, "link-down")
+    assert a["active"] and a["severity"] == "major"
+    lab.if_up(ne, 3)
+    wait_until(lambda: find(router, ne, "link-down", "ifIndex=3") is None, 1.0, 0.05, "clear")
+
+
+def test_device_alarm_raised_and_cleared_by_notification(mixed):
+    lab, router = mixed["lab"], mixed["router"]
+    ne = nc_devices(lab)[1]
+    lab.raise_alarm(ne, "lab:fan-failure", "fan-tray-1", severity="critical", text="fan 1 stopped")
+
+    def fan():
+        return next(
+            (
+                a
+                for a in busclient.request(router, "alarms", {"ne": ne})
+                if "fan-failure" in a["type"]
+            ),
+            None,
+        )
+
+    a = wait_until(fan, 2.0, 0.05, "fan alarm")
+    assert a["severity"] == "critical" and "fan 1 stopped" in a["text"]
+    lab.clear_alarm(ne, "lab:fan-failure", "fan-tray-1")
+    wait_until(lambda: fan() is None, 2.0, 0.05, "fan alarm cleared")
+
+
+def test_netconf_ne_unreachable_and_back(mixed):
+    lab, router = mixed["lab"], mixed["router"]
+    ne = nc_devices(lab)[0]
+    lab.unreachable(ne)
+    try:
+        a = wait_until(lambda: find(router, ne, "ne-unreachable"), 20, what="unreachable")
+        assert a["severity"] == "critical"
+    finally:
+        lab.reachable(ne)
+    wait_until(lambda: find(router, ne, "ne-unreachable") is None, 30, what="reachable again")
+
+
+def test_no_netconf_secret_in_agent_log(mixed):
+    lab = mixed["lab"]
+    log = (mixed["root"] / "agent.log").read_text()
+    assert lab.state.netconf_password not in log
