@@ -300,6 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dir", default="var/demo", help="state directory")
     p.add_argument("--interval", type=float, default=5.0, help="poll interval (s)")
     p.add_argument("--duration", type=float, default=0.0, help="stop after N s (0: Ctrl-C)")
+    p.add_argument("--netconf-share", type=float, default=0.25, help="share of NETCONF NEs")
     p.add_argument("--no-faults", action="store_true", help="do not inject faults")
     p.set_defaults(func=cmd_demo)
 

@@ -102,7 +102,13 @@ def stop_process(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
 def fault_scenario(lab: Lab, trap_target: tuple[str, int], stop: threading.Event) -> None:
     """Faults a NOC would see, one after another, each undone after a while."""
     names = [d.name for d in lab.devices]
+    netconf = {d.name for d in lab.devices if d.protocol == "netconf"}
     step = 12.0
+
+    def trap(name: str, kind: str, ifindex: int) -> None:
+        if name not in netconf:  # NETCONF devices send their own notifications
+            lab.send_trap(name, kind, trap_target, ifindex=ifindex)
+
     if stop.wait(step):  # let the first polls learn the NEs before anything breaks
         return
     for n in itertools.count():
@@ -110,19 +116,23 @@ def fault_scenario(lab: Lab, trap_target: tuple[str, int], stop: threading.Event
         ifindex = 1 + n % 4
         try:
             lab.if_down(a, ifindex)
-            lab.send_trap(a, "linkDown", trap_target, ifindex=ifindex)
+            trap(a, "linkDown", ifindex)
             if stop.wait(step):
                 return
             lab.unreachable(b)
+            for nc in sorted(netconf)[:1]:
+                lab.raise_alarm(nc, "lab:fan-failure", "fan-tray-1", "critical", "fan 1 stopped")
             if stop.wait(step):
                 return
             lab.if_up(a, ifindex)
-            lab.send_trap(a, "linkUp", trap_target, ifindex=ifindex)
+            trap(a, "linkUp", ifindex)
             if stop.wait(step):
                 return
             lab.reachable(b)
+            for nc in sorted(netconf)[:1]:
+                lab.clear_alarm(nc, "lab:fan-failure", "fan-tray-1")
             if n % 2 == 0:
-                lab.restart(c, trap_target=trap_target)
+                lab.restart(c, trap_target=None if c in netconf else trap_target)
             if stop.wait(step):
                 return
         except LabError as e:
@@ -137,8 +147,18 @@ def run_demo(args: argparse.Namespace) -> int:
     lab_dir = root / "lab"
     if (lab_dir / "lab.json").exists():
         Lab.open(lab_dir).stop()  # a previous demo's devices, by their recorded PIDs
-    print(f"starting a lab of {args.count} simulated NEs ({args.topology}) ...", flush=True)
-    lab = Lab.create(lab_dir, count=args.count, topology_kind=args.topology)
+    print(
+        f"starting a lab of {args.count} simulated NEs ({args.topology}, "
+        f"{args.netconf_share:.0%} NETCONF) ...",
+        flush=True,
+    )
+    lab = Lab.create(
+        lab_dir,
+        count=args.count,
+        topology_kind=args.topology,
+        netconf_share=args.netconf_share,
+        netconf_port=free_port(),
+    )
     agent_proc: subprocess.Popen[bytes] | None = None
     stop = threading.Event()
     try:
