@@ -84,5 +84,5 @@ def test_netconf_profile_needs_no_snmp_version_and_hides_password():
     (p,) = parse_config(text).profiles
     assert p.version is SnmpVersion.NONE and p.has_ssh and not p.has_snmp
     assert "very-secret-pw" not in repr(p) and "very-secret-pw" not in str(p.redacted())
-    with pytest.raises(ConfigError, match="profiles\\[0\\].user: is required"):
+    with pytest.raises(ConfigError, match=r"profiles\[0\]\.user: is required"):
         parse_config('[agent]\nnode_id = "a"\n[[profiles]]\nname = "nc"\npassword = "x"\n')
