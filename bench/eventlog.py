@@ -15,6 +15,8 @@ import asyncio
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -50,7 +52,9 @@ def raw_insert_rate(db: Database, events: list[Event], batch: int) -> float:
     return len(events) / (time.perf_counter() - start)
 
 
-async def end_to_end_rate(db: Database, outbox_path: Path, events: list[Event], batch: int) -> float:
+async def end_to_end_rate(
+    db: Database, outbox_path: Path, events: list[Event], batch: int
+) -> float:
     box = Outbox(outbox_path)
     writer = OutboxWriter(box, db, batch_size=batch, max_delay=0.05)
     task = asyncio.create_task(writer.run())
@@ -63,6 +67,9 @@ async def end_to_end_rate(db: Database, outbox_path: Path, events: list[Event], 
             await asyncio.sleep(0)
         deadline = time.monotonic() + 600
         while writer.delivered < len(events):
+            if task.done():
+                task.result()  # the writer died: show why
+                raise RuntimeError("the writer stopped")
             if time.monotonic() > deadline:
                 raise RuntimeError(f"stuck: {writer.counters()}")
             await asyncio.sleep(0.005)
@@ -76,14 +83,24 @@ async def end_to_end_rate(db: Database, outbox_path: Path, events: list[Event], 
     return len(events) / elapsed
 
 
-def run_backend(name: str, url: str, workdir: Path, n: int, batch: int) -> None:
-    migrate(url)
-    db = Database.open(url)
-    try:
-        raw = raw_insert_rate(db, make_events(n), batch)
-        e2e = asyncio.run(end_to_end_rate(db, workdir / f"outbox-{name}.db", make_events(n), batch))
-    finally:
-        db.close()
+def run_backend(
+    name: str, make_url: Callable[[str], str], workdir: Path, n: int, batch: int
+) -> None:
+    """Raw inserts and the outbox path each get a fresh database of the same kind."""
+    rates = []
+    for label in ("raw", "e2e"):
+        url = make_url(label)
+        migrate(url)
+        db = Database.open(url)
+        try:
+            if label == "raw":
+                rates.append(raw_insert_rate(db, make_events(n), batch))
+            else:
+                outbox = workdir / f"outbox-{name}.db"
+                rates.append(asyncio.run(end_to_end_rate(db, outbox, make_events(n), batch)))
+        finally:
+            db.close()
+    raw, e2e = rates
     verdict = "ok" if e2e >= TARGETS[name] else "BELOW TARGET"
     print(
         f"{name:10s} {n:>8,d} events  end-to-end {e2e:>9,.0f}/s  raw insert {raw:>9,.0f}/s  "
@@ -98,17 +115,20 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=2000)
     ap.add_argument("--skip-postgres", action="store_true")
     args = ap.parse_args()
+    n, batch = args.events, args.batch
 
-    with tempfile.TemporaryDirectory(prefix="emspool-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="emspool-bench-") as tmp, ExitStack() as stack:
         work = Path(tmp)
-        run_backend("sqlite", f"sqlite:///{work}/pool.db", work, args.events, args.batch)
+        run_backend("sqlite", lambda label: f"sqlite:///{work}/{label}.db", work, n, batch)
         if args.skip_postgres:
             return
         # Server from EMSPOOL_TEST_PG_URL (default: postgres@127.0.0.1:5432/test).
         from tests.helpers.pgdb import temp_pg_database
 
-        with temp_pg_database("emspool_bench") as url:
-            run_backend("postgresql", url, work, args.events, args.batch)
+        def pg_url(label: str) -> str:
+            return stack.enter_context(temp_pg_database(f"emspool_bench_{label}"))
+
+        run_backend("postgresql", pg_url, work, n, batch)
 
 
 if __name__ == "__main__":

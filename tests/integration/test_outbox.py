@@ -8,6 +8,7 @@ import logging
 import socket
 import sqlite3
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -69,7 +70,7 @@ def stored_ids(url: str) -> list[str]:
         engine.dispose()
 
 
-async def wait_for(predicate, timeout: float, what: str) -> None:
+async def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
@@ -78,7 +79,7 @@ async def wait_for(predicate, timeout: float, what: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def running(writer: OutboxWriter):
+async def running(writer: OutboxWriter) -> AsyncIterator[asyncio.Task[None]]:
     task = asyncio.create_task(writer.run())
     try:
         yield task
@@ -95,12 +96,12 @@ def assert_exactly_once(url: str, submitted: list[Event]) -> None:
 
 
 @pytest.mark.timeout(30)
-def test_outbox_keeps_order_survives_reopen_and_ignores_duplicates(tmp_path):
+def test_outbox_keeps_order_and_survives_reopen(tmp_path):
     path = tmp_path / "spool" / "outbox.db"
     box = Outbox(path)
     events = new_events(250)
     assert box.append(events[:200]) == 200
-    assert box.append(events[150:]) == 50  # the overlap is already there
+    assert box.append(events[200:]) == 50
     assert box.pending() == 250
     assert box.peek(3) == events[:3]
     assert box.ack([e.id for e in events[:100]]) == 100
@@ -108,10 +109,16 @@ def test_outbox_keeps_order_survives_reopen_and_ignores_duplicates(tmp_path):
     box = Outbox(path)  # what a restarted agent sees
     try:
         assert box.pending() == 150
-        assert box.peek(1000) == events[100:]
+        # Acks of rows this process never appended nor peeked (found by id, not seq).
+        assert box.ack([e.id for e in events[100:120]]) == 20
+        assert box.peek(1000) == events[120:]
+        assert box.ack([e.id for e in events[200:]]) == 50  # non-contiguous with the rest
+        assert box.peek(1000) == events[120:200]
+        assert box.pending() == 80
         raw = sqlite3.connect(path)
         try:
             assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            assert raw.execute("SELECT count(*) FROM outbox").fetchone()[0] == 80
         finally:
             raw.close()
     finally:
@@ -190,7 +197,10 @@ async def test_crashed_writer_outbox_is_replayed_exactly_once(db_url, tmp_path):
 
 
 async def _submit_through_outage(
-    writer: OutboxWriter, start_outage, end_outage, caplog
+    writer: OutboxWriter,
+    start_outage: Callable[[], Awaitable[None]],
+    end_outage: Callable[[], Awaitable[None]],
+    caplog: pytest.LogCaptureFixture,
 ) -> list[Event]:
     """Submit events before, during and after an outage; returns all submitted events."""
     submitted: list[Event] = []
