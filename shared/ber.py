@@ -1,6 +1,8 @@
-"""A small, strict BER codec for the SNMP v1/v2c notification messages we receive and answer.
+"""A small, strict BER codec for the SNMP v1/v2c messages of the trap receiver and the poller.
 
-This is the trap receiver's hot path, so it decodes one fixed schema with flat loops instead
+Notifications (received) and their Inform acknowledgements; GetRequest / GetNextRequest /
+GetBulkRequest (sent) and their Response-PDUs (received). Both receive paths are hot (traps,
+and every poll answer), so it so it decodes one fixed schema with flat loops instead
 of a generic recursive ASN.1 engine: nothing recurses, so nesting is bounded by the schema
 (message > PDU > varbind list > varbind > value, depth 5 of the allowed 8) and a constructed
 value where a primitive is expected is rejected. Every malformed input raises BerDecodeError.
@@ -8,6 +10,8 @@ value where a primitive is expected is rejected. Every malformed input raises Be
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final, TypeAlias
 
@@ -21,7 +25,10 @@ VERSION_V1: Final = 0
 VERSION_V2C: Final = 1
 VERSION_V3: Final = 3
 
+PDU_GET: Final = 0xA0
+PDU_GETNEXT: Final = 0xA1
 PDU_RESPONSE: Final = 0xA2
+PDU_GETBULK: Final = 0xA5
 PDU_TRAP_V1: Final = 0xA4
 PDU_INFORM: Final = 0xA6
 PDU_TRAP_V2: Final = 0xA7
@@ -56,6 +63,28 @@ _END_OF_MIB_VIEW: Final = 0x82
 _UNSIGNED_TAGS: Final = frozenset({_COUNTER32, _GAUGE32, _TIMETICKS, _COUNTER64})
 _EXCEPTION_TAGS: Final = frozenset({_NULL, _NO_SUCH_OBJECT, _NO_SUCH_INSTANCE, _END_OF_MIB_VIEW})
 _NOTIFICATION_PDUS: Final = frozenset({PDU_TRAP_V1, PDU_INFORM, PDU_TRAP_V2})
+_REQUEST_PDUS: Final = frozenset({PDU_GET, PDU_GETNEXT, PDU_GETBULK})
+_MAX_INT32: Final = 0x7FFFFFFF
+
+
+class ExceptionValue(enum.Enum):
+    """RFC 3416 varbind exceptions of a Response-PDU.
+
+    A Response keeps them apart from NULL and from each other because a walk must stop on
+    endOfMibView while a GET reports noSuchObject/noSuchInstance as "not there".
+    """
+
+    NO_SUCH_OBJECT = _NO_SUCH_OBJECT
+    NO_SUCH_INSTANCE = _NO_SUCH_INSTANCE
+    END_OF_MIB_VIEW = _END_OF_MIB_VIEW
+
+
+NO_SUCH_OBJECT: Final = ExceptionValue.NO_SUCH_OBJECT
+NO_SUCH_INSTANCE: Final = ExceptionValue.NO_SUCH_INSTANCE
+END_OF_MIB_VIEW: Final = ExceptionValue.END_OF_MIB_VIEW
+
+ResponseValue: TypeAlias = Value | ExceptionValue
+ResponseVarBind: TypeAlias = tuple[Oid, ResponseValue]
 
 
 # Typed values for the encoder: the decoder returns plain ints/bytes/str, but a sender must
@@ -98,6 +127,18 @@ class SnmpMessage:
     agent_address: str | None = None  # v1 Trap-PDU only
     # The undecoded varbind list, echoed verbatim in an Inform's Response so types survive.
     raw_varbinds: bytes = field(default=b"", repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """One decoded v1/v2c Response-PDU."""
+
+    version: int
+    community: bytes = field(repr=False)
+    request_id: int
+    error_status: int
+    error_index: int
+    varbinds: tuple[ResponseVarBind, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +282,14 @@ def _value(data: bytes, tag: int, start: int, stop: int) -> Value:
     raise BerDecodeError(f"unsupported value tag 0x{tag:02x}")
 
 
+def _response_value(data: bytes, tag: int, start: int, stop: int) -> ResponseValue:
+    if _NO_SUCH_OBJECT <= tag <= _END_OF_MIB_VIEW:
+        if stop != start:
+            raise BerDecodeError("exception value with content")
+        return ExceptionValue(tag)
+    return _value(data, tag, start, stop)
+
+
 def _varbinds(data: bytes, pos: int, end: int) -> tuple[list[VarBind], int]:
     """Decode the varbind list starting at pos; return it and the position after it."""
     start, stop = _expect(data, pos, end, _SEQ)
@@ -255,6 +304,24 @@ def _varbinds(data: bytes, pos: int, end: int) -> tuple[list[VarBind], int]:
         if v_stop != vb_stop:
             raise BerDecodeError("trailing data in varbind")
         out.append((_oid(data, o_start, o_stop), _value(data, tag, v_start, v_stop)))
+        pos = vb_stop
+    return out, stop
+
+
+def _response_varbinds(data: bytes, pos: int, end: int) -> tuple[list[ResponseVarBind], int]:
+    """As _varbinds, keeping the exception values apart (see ExceptionValue)."""
+    start, stop = _expect(data, pos, end, _SEQ)
+    out: list[ResponseVarBind] = []
+    pos = start
+    while pos < stop:
+        if len(out) >= MAX_VARBINDS:
+            raise BerDecodeError("too many varbinds")
+        vb_start, vb_stop = _expect(data, pos, stop, _SEQ)
+        o_start, o_stop = _expect(data, vb_start, vb_stop, _OID)
+        tag, v_start, v_stop = _header(data, o_stop, vb_stop)
+        if v_stop != vb_stop:
+            raise BerDecodeError("trailing data in varbind")
+        out.append((_oid(data, o_start, o_stop), _response_value(data, tag, v_start, v_stop)))
         pos = vb_stop
     return out, stop
 
@@ -342,6 +409,50 @@ def _decode_message(data: bytes) -> SnmpMessage:
         trap_oid=trap_oid,
         uptime=uptime,
         raw_varbinds=data[vbl_pos:vbl_stop],
+    )
+
+
+def decode_response(data: bytes) -> Response:
+    """Decode a whole v1/v2c datagram carrying a Response-PDU (the answer to a request)."""
+    try:
+        return _decode_response(data)
+    except BerDecodeError:
+        raise
+    except (IndexError, ValueError, TypeError, OverflowError) as exc:  # belt and braces
+        raise BerDecodeError(f"malformed response: {type(exc).__name__}") from None
+
+
+def _decode_response(data: bytes) -> Response:
+    end = len(data)
+    m_start, m_stop = _expect(data, 0, end, _SEQ)
+    if m_stop != end:
+        raise BerDecodeError("trailing data after message")
+    v_start, v_stop = _expect(data, m_start, m_stop, _INT)
+    version = _int(data, v_start, v_stop)
+    if version not in (VERSION_V1, VERSION_V2C):
+        raise BerDecodeError(f"unsupported version {version}")
+    c_start, c_stop = _expect(data, v_stop, m_stop, _OCTETS)
+    pdu_type, p_start, p_stop = _header(data, c_stop, m_stop)
+    if p_stop != m_stop:
+        raise BerDecodeError("trailing data after PDU")
+    if pdu_type != PDU_RESPONSE:
+        raise BerDecodeError(f"not a Response-PDU: 0x{pdu_type:02x}")
+    r_start, r_stop = _expect(data, p_start, p_stop, _INT)
+    request_id = _int(data, r_start, r_stop)
+    s_start, s_stop = _expect(data, r_stop, p_stop, _INT)
+    error_status = _int(data, s_start, s_stop)
+    i_start, i_stop = _expect(data, s_stop, p_stop, _INT)
+    error_index = _int(data, i_start, i_stop)
+    varbinds, vbl_stop = _response_varbinds(data, i_stop, p_stop)
+    if vbl_stop != p_stop:
+        raise BerDecodeError("trailing data in PDU")
+    return Response(
+        version=version,
+        community=data[c_start:c_stop],
+        request_id=request_id,
+        error_status=error_status,
+        error_index=error_index,
+        varbinds=tuple(varbinds),
     )
 
 
@@ -471,10 +582,12 @@ def _enc_oid(oid: Oid) -> bytes:
     return _tlv(_OID, bytes(out))
 
 
-def encode_value(value: Value) -> bytes:
+def encode_value(value: ResponseValue) -> bytes:
     """BER for one varbind value; the typed subclasses above select the SMI type."""
     if value is None:
         return b"\x05\x00"
+    if isinstance(value, ExceptionValue):
+        return bytes((value.value, 0))
     if isinstance(value, bool):
         raise ValueError("bool is not an SMI type")
     if isinstance(value, Counter32):
@@ -500,7 +613,9 @@ def encode_value(value: Value) -> bytes:
     raise ValueError(f"cannot encode {type(value).__name__}")
 
 
-def encode_varbinds(varbinds: list[VarBind] | tuple[VarBind, ...]) -> bytes:
+def encode_varbinds(
+    varbinds: Sequence[VarBind] | Sequence[ResponseVarBind],
+) -> bytes:
     return _tlv(_SEQ, b"".join(_tlv(_SEQ, _enc_oid(o) + encode_value(v)) for o, v in varbinds))
 
 
@@ -552,3 +667,89 @@ def encode_response(message: SnmpMessage) -> bytes:
     pdu_body = _enc_int(_INT, message.request_id) + b"\x02\x01\x00\x02\x01\x00"
     pdu_body += message.raw_varbinds or encode_varbinds(message.varbinds)
     return _message(message.version, message.community, _tlv(PDU_RESPONSE, pdu_body))
+
+
+def encode_request(
+    pdu_type: int,
+    version: int,
+    community: bytes,
+    request_id: int,
+    oids: Sequence[Oid],
+    *,
+    non_repeaters: int = 0,
+    max_repetitions: int = 0,
+) -> bytes:
+    """A v1/v2c GetRequest, GetNextRequest or GetBulkRequest message, every value NULL.
+
+    ``non_repeaters`` and ``max_repetitions`` are GetBulk's; the other PDUs send 0 there (the
+    error-status and error-index of a request).
+    """
+    if pdu_type not in _REQUEST_PDUS:
+        raise ValueError(f"not a request PDU: 0x{pdu_type:02x}")
+    if version not in (VERSION_V1, VERSION_V2C):
+        raise ValueError(f"unsupported version {version}")
+    if pdu_type == PDU_GETBULK and version != VERSION_V2C:
+        raise ValueError("GetBulkRequest needs SNMPv2c")
+    if pdu_type != PDU_GETBULK and (non_repeaters or max_repetitions):
+        raise ValueError("non-repeaters and max-repetitions are GetBulk's")
+    for field_value in (request_id, non_repeaters, max_repetitions):
+        if not -_MAX_INT32 - 1 <= field_value <= _MAX_INT32:
+            raise ValueError("request-id and GetBulk fields are 32-bit integers")
+    if non_repeaters < 0 or max_repetitions < 0:
+        raise ValueError("non-repeaters and max-repetitions must be >= 0")
+    vbl = b"".join(_tlv(_SEQ, _enc_oid(oid) + b"\x05\x00") for oid in oids)
+    pdu_body = (
+        _enc_int(_INT, request_id)
+        + _enc_int(_INT, non_repeaters)
+        + _enc_int(_INT, max_repetitions)
+        + _tlv(_SEQ, vbl)
+    )
+    return _message(version, community, _tlv(pdu_type, pdu_body))
+
+
+def encode_get(version: int, community: bytes, request_id: int, oids: Sequence[Oid]) -> bytes:
+    return encode_request(PDU_GET, version, community, request_id, oids)
+
+
+def encode_getnext(version: int, community: bytes, request_id: int, oids: Sequence[Oid]) -> bytes:
+    return encode_request(PDU_GETNEXT, version, community, request_id, oids)
+
+
+def encode_getbulk(
+    community: bytes,
+    request_id: int,
+    oids: Sequence[Oid],
+    *,
+    non_repeaters: int = 0,
+    max_repetitions: int = 10,
+) -> bytes:
+    return encode_request(
+        PDU_GETBULK,
+        VERSION_V2C,
+        community,
+        request_id,
+        oids,
+        non_repeaters=non_repeaters,
+        max_repetitions=max_repetitions,
+    )
+
+
+def encode_response_pdu(
+    version: int,
+    community: bytes,
+    request_id: int,
+    varbinds: Sequence[ResponseVarBind],
+    *,
+    error_status: int = 0,
+    error_index: int = 0,
+) -> bytes:
+    """A Response-PDU message, as an agent sends it (test responders, the lab)."""
+    if version not in (VERSION_V1, VERSION_V2C):
+        raise ValueError(f"unsupported version {version}")
+    pdu_body = (
+        _enc_int(_INT, request_id)
+        + _enc_int(_INT, error_status)
+        + _enc_int(_INT, error_index)
+        + encode_varbinds(varbinds)
+    )
+    return _message(version, community, _tlv(PDU_RESPONSE, pdu_body))

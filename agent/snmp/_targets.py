@@ -10,6 +10,11 @@ back under the same name with different settings invalidates everything built fr
 pysnmp's USM table is indexed by (engine ID, user name): one engine cannot hold two different
 key sets for the same v3 user name. A profile that reuses a user name with other keys goes to
 an extra engine ("slot"); in the common case there is only the first one.
+
+With ``lean_v1v2c`` (the default of SnmpClient), v1/v2c targets write no engine rows at all:
+they only carry the resolved address and the community for our own transport (_v2c.py), and
+an engine is created only once a v3 target needs one. They still share the LRU bound and the
+profile invalidation with v3 targets.
 """
 
 from __future__ import annotations
@@ -51,18 +56,29 @@ class _Slot:
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    engine: Any
+    engine: Any  # None: a lean v1/v2c target, sent by _v2c.V2cTransport
     addr_name: str
     credentials: CredentialProfile  # key of the shared _Credentials
+    address: tuple[str, int] = ("", 0)
+    ipv6: bool = False
+    version: int = 1  # message version of a lean target: 0 = v1, 1 = v2c
+    community: bytes = field(default=b"", repr=False)
 
 
 class TargetRegistry:
     """Maps targets to (engine, pysnmp target name), creating and deleting engine rows."""
 
-    def __init__(self, engine_factory: Callable[[], Any], *, max_targets: int) -> None:
+    def __init__(
+        self,
+        engine_factory: Callable[[], Any],
+        *,
+        max_targets: int,
+        lean_v1v2c: bool = False,
+    ) -> None:
         if max_targets < 1:
             raise ValueError("max_targets must be >= 1")
         self._engine_factory = engine_factory
+        self._lean = lean_v1v2c
         self._slots: list[_Slot] = []
         self._max_targets = max_targets
         self._targets: OrderedDict[TargetKey, Target] = OrderedDict()
@@ -93,6 +109,12 @@ class TargetRegistry:
         security = security_for(profile)  # ConfigError before touching any engine
         self._check_profile_version(profile)
         creds_key = dataclasses.replace(profile, name="")
+        if self._lean and security.mp_model != 3:
+            target = Target(
+                None, "", creds_key, address, ipv6, security.mp_model, profile.community.encode()
+            )
+            self._store(key, target)
+            return target
         creds = self._credentials.get(creds_key)
         if creds is None:
             creds = self._create_credentials(creds_key, security)
@@ -109,11 +131,14 @@ class TargetRegistry:
             retryCount=retries,
         )
         creds.users += 1
-        target = Target(engine, addr_name, creds_key)
+        target = Target(engine, addr_name, creds_key, address, ipv6)
+        self._store(key, target)
+        return target
+
+    def _store(self, key: TargetKey, target: Target) -> None:
         self._targets[key] = target
         while len(self._targets) > self._max_targets:
             self._drop(next(iter(self._targets)))
-        return target
 
     def invalidate_profile(self, name: str) -> int:
         """Forget every target built from profile ``name``; returns how many were dropped."""
@@ -190,6 +215,8 @@ class TargetRegistry:
 
     def _drop(self, key: TargetKey) -> None:
         target = self._targets.pop(key)
+        if target.engine is None:  # lean target: nothing in any engine
+            return
         config.delete_target_address(target.engine, target.addr_name)
         creds = self._credentials[target.credentials]
         creds.users -= 1

@@ -1,8 +1,12 @@
-"""SnmpClient: GET and GETBULK/GETNEXT walks over one shared pysnmp engine.
+"""SnmpClient: GET and GETBULK/GETNEXT walks; v1/v2c over our own transport, v3 over pysnmp.
 
-This is the only module that talks to pysnmp's command generators. It uses the low-level
-``pysnmp.entity.rfc3413.cmdgen`` API rather than the hlapi coroutines: the hlapi wraps every
-varbind into ObjectType/ObjectIdentity objects and back, and its LCD cache of targets never
+SNMP v1/v2c requests go through ``_v2c.V2cTransport`` (one shared UDP socket, ``shared.ber``
+codec): pyasn1 decoding was ~85 % of a poll's CPU. SNMPv3 needs USM (discovery, keys,
+crypto), so it stays on pysnmp; ``native_v2c=False`` sends v1/v2c through pysnmp too.
+
+This is the only module that talks to pysnmp's command generators. For those it uses the
+low-level ``pysnmp.entity.rfc3413.cmdgen`` API rather than the hlapi coroutines: the hlapi wraps
+every varbind into ObjectType/ObjectIdentity objects and back, and its LCD cache of targets never
 shrinks. Here requests carry bare ObjectName/Null pairs, answers are converted straight to our
 types, and the per-target engine rows live in a bounded LRU (see _targets.py).
 
@@ -16,7 +20,8 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pyasn1.type.univ import Null
@@ -27,6 +32,7 @@ from pysnmp.proto import errind
 from pysnmp.proto import error as proto_error
 from pysnmp.proto.rfc1902 import ObjectName
 
+from shared import ber
 from shared.errors import (
     ConfigError,
     SnmpAuthError,
@@ -37,6 +43,7 @@ from shared.errors import (
 
 from . import _values
 from ._targets import Target, TargetKey, TargetRegistry
+from ._v2c import RequestTimeout, V2cTransport
 from ._walk import ColumnWalk, WalkLoop
 from .types import Oid, SnmpTarget, SnmpValue
 
@@ -95,16 +102,51 @@ _DEADLINE_SLACK = 0.25
 _Raw = tuple[Any, int, int, Sequence[tuple[Any, Any]]]
 
 
-class SnmpClient:
-    """SNMP v1/v2c/v3 manager for many NEs, on one shared SnmpEngine.
+@dataclass(frozen=True, slots=True)
+class _Codec:
+    """How to read the raw values of one request path."""
 
-    Create it and use it inside one running event loop (the engine binds to that loop on first
-    use). Safe for many concurrent requests, to the same or different targets. The target's
-    timeout x (retries + 1) bounds each request; a walk is several requests.
+    is_end: Callable[[Any], bool]  # no data here: stop this column
+    convert: Callable[[Any], SnmpValue]
+
+
+def _ber_is_end(value: Any) -> bool:
+    return value is None or isinstance(value, ber.ExceptionValue)
+
+
+def _ber_to_python(value: Any) -> SnmpValue:
+    return None if isinstance(value, ber.ExceptionValue) else value
+
+
+_BER = _Codec(_ber_is_end, _ber_to_python)
+_PYSNMP = _Codec(_values.is_end_marker, _values.to_python)
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    status: int
+    index: int
+    varbinds: Sequence[tuple[Oid, Any]]
+    codec: _Codec
+
+
+class SnmpClient:
+    """SNMP v1/v2c/v3 manager for many NEs: one shared UDP socket for v1/v2c (per address
+    family), one shared SnmpEngine for v3.
+
+    Create it and use it inside one running event loop (socket and engine bind to that loop on
+    first use). Safe for many concurrent requests, to the same or different targets. The
+    target's timeout x (retries + 1) bounds each request; a walk is several requests.
+    ``native_v2c=False`` routes v1/v2c through pysnmp as well (for comparison benchmarks).
     """
 
     def __init__(
-        self, *, max_repetitions: int = 25, max_targets: int = 4096, max_varbinds: int = 250
+        self,
+        *,
+        max_repetitions: int = 25,
+        max_targets: int = 4096,
+        max_varbinds: int = 250,
+        native_v2c: bool = True,
     ) -> None:
         if max_repetitions < 1 or max_targets < 1 or max_varbinds < 1:
             raise ValueError("max_repetitions, max_targets and max_varbinds must be >= 1")
@@ -113,7 +155,9 @@ class SnmpClient:
         # Cap on varbinds asked per GETBULK (columns x repetitions), so a wide table does not
         # ask for a response too big for one UDP datagram.
         self._max_varbinds = max_varbinds
+        self._native_v2c = native_v2c
         self._registry: TargetRegistry | None = None
+        self._transport: V2cTransport | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
         self._pending: set[asyncio.Future[_Raw]] = set()
@@ -136,7 +180,8 @@ class SnmpClient:
             if passes > 4 * len(oids) + 4:
                 raise SnmpProtocolError(f"{target.where}: GET does not converge")
             batch = queue.pop()
-            status, index, varbinds = await self._request(target, self._get, batch)
+            answer = await self._request(target, ber.PDU_GET, batch)
+            status, index, varbinds = answer.status, answer.index, answer.varbinds
             if status == _NO_SUCH_NAME and 1 <= index <= len(batch):  # SNMPv1 "not there"
                 result[batch[index - 1]] = None
                 rest = batch[: index - 1] + batch[index:]
@@ -153,10 +198,10 @@ class SnmpClient:
                 raise SnmpProtocolError(
                     f"{target.where}: GET answered {len(varbinds)} varbinds for {len(batch)}"
                 )
-            for asked, (name, raw) in zip(batch, varbinds, strict=True):
-                if _values.name_to_oid(name) != asked:
+            for asked, (oid, raw) in zip(batch, varbinds, strict=True):
+                if oid != asked:
                     raise SnmpProtocolError(f"{target.where}: GET answered another OID")
-                result[asked] = self._convert(target, raw)
+                result[asked] = self._convert(target, answer.codec, raw)
         return result
 
     async def walk(
@@ -182,12 +227,11 @@ class SnmpClient:
         while not walk.done:
             oids = walk.next_oids()
             if v1:
-                status, index, varbinds = await self._request(target, self._next, oids)
+                answer = await self._request(target, ber.PDU_GETNEXT, oids)
             else:
                 reps = max(1, min(repetitions, self._max_varbinds // len(oids)))
-                status, index, varbinds = await self._request(
-                    target, self._bulk, oids, repetitions=reps
-                )
+                answer = await self._request(target, ber.PDU_GETBULK, oids, repetitions=reps)
+            status, index = answer.status, answer.index
             if status == _NO_SUCH_NAME and v1 and 1 <= index <= len(oids):
                 walk.finish_position(index - 1)  # SNMPv1 way of saying "end of MIB"
                 continue
@@ -197,11 +241,7 @@ class SnmpClient:
             if status:
                 raise self._status_error(target, status, index)
             try:
-                walk.feed(
-                    [(_values.name_to_oid(n), v) for n, v in varbinds],
-                    _values.is_end_marker,
-                    _values.to_python,
-                )
+                walk.feed(answer.varbinds, answer.codec.is_end, answer.codec.convert)
             except WalkLoop as exc:
                 raise SnmpProtocolError(f"{target.where}: {exc}") from None
             except TypeError as exc:
@@ -220,6 +260,11 @@ class SnmpClient:
     def cached_targets(self) -> int:
         return len(self._registry) if self._registry else 0
 
+    @property
+    def transport_stats(self) -> dict[str, int]:
+        """Counters of the v1/v2c transport: sent, retries, dropped answers by reason, ..."""
+        return dict(self._transport.stats) if self._transport else {}
+
     def close(self) -> None:
         """Close the socket and fail requests still waiting. Idempotent."""
         if self._closed:
@@ -229,6 +274,9 @@ class SnmpClient:
             if not future.done():
                 future.set_exception(SnmpError("SNMP client closed"))
         self._pending.clear()
+        if self._transport is not None:
+            self._transport.close()
+        self._transport = None
         if self._registry is not None:
             self._registry.close()
         self._registry = None
@@ -242,7 +290,11 @@ class SnmpClient:
         if self._registry is None:
             # SnmpEngine() costs ~0.1 s and binds to the running loop: once per client (plus
             # one per conflicting v3 user, see _targets.py).
-            self._registry = TargetRegistry(SnmpEngine, max_targets=self._max_targets)
+            self._registry = TargetRegistry(
+                SnmpEngine, max_targets=self._max_targets, lean_v1v2c=self._native_v2c
+            )
+            if self._native_v2c:
+                self._transport = V2cTransport()
             self._loop = loop
         elif loop is not self._loop:
             raise RuntimeError("SnmpClient used from a different event loop than it started in")
@@ -286,13 +338,62 @@ class SnmpClient:
     async def _request(
         self,
         target: SnmpTarget,
-        generator: Any,
+        pdu_type: int,
         oids: Sequence[Oid],
         *,
         repetitions: int | None = None,
-    ) -> tuple[int, int, Sequence[tuple[Any, Any]]]:
-        """Send one PDU and wait for its answer: (error-status, error-index, raw varbinds)."""
+    ) -> _Answer:
+        """Send one GET / GETNEXT / GETBULK PDU and wait for its answer."""
         entry = await self._target(target)
+        if entry.engine is None:
+            return await self._request_native(target, entry, pdu_type, oids, repetitions)
+        generator = {
+            ber.PDU_GET: self._get,
+            ber.PDU_GETNEXT: self._next,
+            ber.PDU_GETBULK: self._bulk,
+        }[pdu_type]
+        status, index, raw = await self._request_pysnmp(target, entry, generator, oids, repetitions)
+        varbinds = [(_values.name_to_oid(name), value) for name, value in raw]
+        return _Answer(status, index, varbinds, _PYSNMP)
+
+    async def _request_native(
+        self,
+        target: SnmpTarget,
+        entry: Target,
+        pdu_type: int,
+        oids: Sequence[Oid],
+        repetitions: int | None,
+    ) -> _Answer:
+        transport = self._transport
+        if transport is None:
+            raise SnmpError("SNMP client is closed")
+        try:
+            response = await transport.request(
+                entry.address,
+                entry.ipv6,
+                entry.version,
+                entry.community,
+                pdu_type,
+                oids,
+                max_repetitions=repetitions or 0,
+                timeout=target.timeout,
+                retries=target.retries,
+            )
+        except RequestTimeout:
+            raise self._timeout_error(target) from None
+        except ValueError as exc:  # an OID or field BER cannot carry
+            raise SnmpProtocolError(f"{target.where}: request not sent ({exc})") from None
+        return _Answer(response.error_status, response.error_index, response.varbinds, _BER)
+
+    async def _request_pysnmp(
+        self,
+        target: SnmpTarget,
+        entry: Target,
+        generator: Any,
+        oids: Sequence[Oid],
+        repetitions: int | None,
+    ) -> tuple[int, int, Sequence[tuple[Any, Any]]]:
+        """Send one PDU through pysnmp: (error-status, error-index, raw varbinds)."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[_Raw] = loop.create_future()
 
@@ -350,13 +451,17 @@ class SnmpClient:
         # errind messages are fixed texts; they never carry a community or a key.
         text = str(indication)
         if isinstance(indication, errind.RequestTimedOut):
-            return SnmpTimeout(
-                f"{target.where}: no response within {target.timeout:g} s x "
-                f"{target.retries + 1} attempts"
-            )
+            return SnmpClient._timeout_error(target)
         if isinstance(indication, _AUTH_INDICATIONS):
             return SnmpAuthError(f"{target.where}: {text}")
         return SnmpProtocolError(f"{target.where}: {text}")
+
+    @staticmethod
+    def _timeout_error(target: SnmpTarget) -> SnmpTimeout:
+        return SnmpTimeout(
+            f"{target.where}: no response within {target.timeout:g} s x "
+            f"{target.retries + 1} attempts"
+        )
 
     @staticmethod
     def _status_error(target: SnmpTarget, status: int, index: int) -> SnmpProtocolError:
@@ -364,8 +469,8 @@ class SnmpClient:
         return SnmpProtocolError(f"{target.where}: agent returned {name} at varbind {index}")
 
     @staticmethod
-    def _convert(target: SnmpTarget, raw: Any) -> SnmpValue:
+    def _convert(target: SnmpTarget, codec: _Codec, raw: Any) -> SnmpValue:
         try:
-            return _values.to_python(raw)
+            return codec.convert(raw)
         except TypeError as exc:
             raise SnmpProtocolError(f"{target.where}: {exc}") from None

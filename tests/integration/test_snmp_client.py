@@ -16,7 +16,13 @@ from pathlib import Path
 import pytest
 
 from agent.snmp import SnmpClient, SnmpTarget
-from shared.errors import ConfigError, SnmpAuthError, SnmpProtocolError, SnmpTimeout
+from shared.errors import (
+    ConfigError,
+    SnmpAuthError,
+    SnmpError,
+    SnmpProtocolError,
+    SnmpTimeout,
+)
 from shared.model import CredentialProfile, SnmpVersion
 
 SYS_DESCR = (1, 3, 6, 1, 2, 1, 1, 1, 0)
@@ -512,3 +518,125 @@ async def test_cancelled_walk_leaves_client_usable(snmpsim_port: int, client: Sn
         assert len(rows) == sum(1 for o in _records() if o[:7] == SYSTEM)
         for t in list(proxy.tasks):
             t.cancel()
+
+
+# -- the native v1/v2c transport ---------------------------------------------------------------
+
+
+class _Forging(asyncio.DatagramProtocol):
+    """A v2c agent answering ``sysDescr.0 = "ok"`` to every request, possibly wrongly: with
+    another request-id, another community, or from another socket (another source port)."""
+
+    def __init__(
+        self,
+        *,
+        id_offset: int = 0,
+        community: bytes | None = None,
+        via: asyncio.DatagramTransport | None = None,
+    ) -> None:
+        self.id_offset = id_offset
+        self.community = community
+        self.via = via
+        self.received = 0
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        from pyasn1.codec.ber import decoder
+        from pysnmp.proto import api
+
+        from shared import ber
+
+        self.received += 1
+        p = api.PROTOCOL_MODULES[api.SNMP_VERSION_2C]
+        msg, _ = decoder.decode(data, asn1Spec=p.Message())
+        community = bytes(p.apiMessage.get_community(msg))
+        request_id = int(p.apiPDU.get_request_id(p.apiMessage.get_pdu(msg)))
+        answer = ber.encode_response_pdu(
+            ber.VERSION_V2C,
+            community if self.community is None else self.community,
+            request_id + self.id_offset,
+            [(SYS_DESCR, b"ok")],
+        )
+        sender = self.via or self.transport
+        assert sender is not None
+        sender.sendto(answer, addr)
+
+
+async def _drop_test(client: SnmpClient, proto: _Forging, counter: str) -> None:
+    async with _udp_server(proto) as port:
+        with pytest.raises(SnmpTimeout):
+            await client.get(_target(port, timeout=0.3, retries=1), [SYS_DESCR])
+    assert proto.received == 2  # both attempts were answered, and both answers dropped
+    assert client.transport_stats[counter] == 2
+
+
+@pytest.mark.timeout(20)
+async def test_answer_from_another_source_port_is_dropped(client: SnmpClient) -> None:
+    loop = asyncio.get_running_loop()
+    other, _ = await loop.create_datagram_endpoint(
+        asyncio.DatagramProtocol, local_addr=("127.0.0.1", 0)
+    )
+    try:
+        await _drop_test(client, _Forging(via=other), "wrong_source")
+    finally:
+        other.close()
+
+
+@pytest.mark.timeout(20)
+async def test_answer_with_another_request_id_is_dropped(client: SnmpClient) -> None:
+    await _drop_test(client, _Forging(id_offset=1), "unknown_request_id")
+
+
+@pytest.mark.timeout(20)
+async def test_answer_with_another_community_is_dropped(client: SnmpClient) -> None:
+    await _drop_test(client, _Forging(community=b"someone-else"), "wrong_community")
+
+
+@pytest.mark.timeout(20)
+async def test_well_formed_answer_is_accepted_and_malformed_counted(client: SnmpClient) -> None:
+    # The control for the three tests above: the same forger, answering correctly.
+    async with _udp_server(_Forging()) as port:
+        got = await client.get(_target(port, timeout=0.3, retries=0), [SYS_DESCR])
+    assert got == {SYS_DESCR: b"ok"}
+    async with _udp_server(_Garbage(b"\x30\x03\x02\x01")) as port:
+        with pytest.raises(SnmpTimeout):
+            await client.get(_target(port, timeout=0.2, retries=0), [SYS_DESCR])
+    stats = client.transport_stats
+    assert stats["malformed"] == 1
+    assert stats["wrong_source"] == stats["wrong_community"] == 0
+
+
+@pytest.mark.timeout(30)
+async def test_v2c_goes_through_native_transport_and_stops_at_end_of_mib(
+    snmpsim_port: int, client: SnmpClient
+) -> None:
+    # Past the agent's last OID, GETBULK answers endOfMibView: an empty walk, not an error.
+    assert await client.walk(_target(snmpsim_port), (1, 3, 6, 1, 9)) == []
+    rows = await client.walk(_target(snmpsim_port), IF_DESCR)
+    assert len(rows) == N_IF
+    stats = client.transport_stats
+    assert stats["sent"] >= 2 and stats["timeouts"] == 0
+
+
+@pytest.mark.timeout(30)
+async def test_pysnmp_path_still_available_for_v2c(snmpsim_port: int) -> None:
+    c = SnmpClient(native_v2c=False)
+    try:
+        rows = await c.walk(_target(snmpsim_port), IF_DESCR)
+        assert c.transport_stats == {}
+    finally:
+        c.close()
+    assert len(rows) == N_IF
+
+
+@pytest.mark.timeout(20)
+async def test_close_fails_waiting_native_requests(client: SnmpClient) -> None:
+    async with _udp_server(_Garbage(None)) as port:  # never answers
+        task = asyncio.create_task(client.get(_target(port, timeout=5.0), [SYS_DESCR]))
+        await asyncio.sleep(0.1)
+        client.close()
+        with pytest.raises(SnmpError, match="closed"):
+            await asyncio.wait_for(task, 2)
