@@ -32,6 +32,7 @@ PDU_GETBULK: Final = 0xA5
 PDU_TRAP_V1: Final = 0xA4
 PDU_INFORM: Final = 0xA6
 PDU_TRAP_V2: Final = 0xA7
+PDU_REPORT: Final = 0xA8
 
 MAX_DEPTH: Final = 8
 MAX_VARBINDS: Final = 512
@@ -456,6 +457,44 @@ def _decode_response(data: bytes) -> Response:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class ResponsePdu:
+    """A Response-PDU or Report-PDU without its message wrapper (what a v3 ScopedPDU carries)."""
+
+    pdu_type: int
+    request_id: int
+    error_status: int
+    error_index: int
+    varbinds: tuple[ResponseVarBind, ...]
+
+
+def decode_response_pdu(data: bytes, pos: int, end: int) -> ResponsePdu:
+    """Decode the Response-PDU or Report-PDU that fills data[pos:end] exactly."""
+    try:
+        pdu_type, p_start, p_stop = _header(data, pos, end)
+        if p_stop != end:
+            raise BerDecodeError("trailing data after PDU")
+        if pdu_type not in (PDU_RESPONSE, PDU_REPORT):
+            raise BerDecodeError(f"not a Response/Report-PDU: 0x{pdu_type:02x}")
+        r_start, r_stop = _expect(data, p_start, p_stop, _INT)
+        s_start, s_stop = _expect(data, r_stop, p_stop, _INT)
+        i_start, i_stop = _expect(data, s_stop, p_stop, _INT)
+        varbinds, vbl_stop = _response_varbinds(data, i_stop, p_stop)
+        if vbl_stop != p_stop:
+            raise BerDecodeError("trailing data in PDU")
+        return ResponsePdu(
+            pdu_type=pdu_type,
+            request_id=_int(data, r_start, r_stop),
+            error_status=_int(data, s_start, s_stop),
+            error_index=_int(data, i_start, i_stop),
+            varbinds=tuple(varbinds),
+        )
+    except BerDecodeError:
+        raise
+    except (IndexError, ValueError, TypeError, OverflowError) as exc:  # belt and braces
+        raise BerDecodeError(f"malformed PDU: {type(exc).__name__}") from None
+
+
 def v1_trap_oid(enterprise: Oid, generic: int, specific: int) -> Oid:
     """snmpTrapOID for a v1 trap, RFC 3584 section 3.1 (3)."""
     if 0 <= generic <= 5:
@@ -697,6 +736,28 @@ def encode_request(
             raise ValueError("request-id and GetBulk fields are 32-bit integers")
     if non_repeaters < 0 or max_repetitions < 0:
         raise ValueError("non-repeaters and max-repetitions must be >= 0")
+    pdu = encode_request_pdu(
+        pdu_type, request_id, oids, non_repeaters=non_repeaters, max_repetitions=max_repetitions
+    )
+    return _message(version, community, pdu)
+
+
+def encode_request_pdu(
+    pdu_type: int,
+    request_id: int,
+    oids: Sequence[Oid],
+    *,
+    non_repeaters: int = 0,
+    max_repetitions: int = 0,
+) -> bytes:
+    """The PDU alone of a request (what a v3 ScopedPDU carries), every value NULL."""
+    if pdu_type not in _REQUEST_PDUS:
+        raise ValueError(f"not a request PDU: 0x{pdu_type:02x}")
+    for field_value in (request_id, non_repeaters, max_repetitions):
+        if not -_MAX_INT32 - 1 <= field_value <= _MAX_INT32:
+            raise ValueError("request-id and GetBulk fields are 32-bit integers")
+    if non_repeaters < 0 or max_repetitions < 0:
+        raise ValueError("non-repeaters and max-repetitions must be >= 0")
     vbl = b"".join(_tlv(_SEQ, _enc_oid(oid) + b"\x05\x00") for oid in oids)
     pdu_body = (
         _enc_int(_INT, request_id)
@@ -704,7 +765,7 @@ def encode_request(
         + _enc_int(_INT, max_repetitions)
         + _tlv(_SEQ, vbl)
     )
-    return _message(version, community, _tlv(pdu_type, pdu_body))
+    return _tlv(pdu_type, pdu_body)
 
 
 def encode_get(version: int, community: bytes, request_id: int, oids: Sequence[Oid]) -> bytes:

@@ -11,6 +11,9 @@ pysnmp's USM table is indexed by (engine ID, user name): one engine cannot hold 
 key sets for the same v3 user name. A profile that reuses a user name with other keys goes to
 an extra engine ("slot"); in the common case there is only the first one.
 
+With ``lean_v3``, v3 targets whose protocols _v3.py speaks (all but DES) are lean too and
+go through _v3.V3Transport.
+
 With ``lean_v1v2c`` (the default of SnmpClient), v1/v2c targets write no engine rows at all:
 they only carry the resolved address and the community for our own transport (_v2c.py), and
 an engine is created only once a v3 target needs one. They still share the LRU bound and the
@@ -32,6 +35,7 @@ from pysnmp.entity import config
 from shared.model import CredentialProfile
 
 from ._security import Security, security_for
+from ._v3 import UsmUser, usm_user
 
 TargetKey = tuple[str, int, CredentialProfile, float, int]
 
@@ -63,6 +67,7 @@ class Target:
     ipv6: bool = False
     version: int = 1  # message version of a lean target: 0 = v1, 1 = v2c
     community: bytes = field(default=b"", repr=False)
+    usm: UsmUser | None = None  # a lean v3 target, sent by _v3.V3Transport
 
 
 class TargetRegistry:
@@ -74,11 +79,13 @@ class TargetRegistry:
         *,
         max_targets: int,
         lean_v1v2c: bool = False,
+        lean_v3: bool = False,
     ) -> None:
         if max_targets < 1:
             raise ValueError("max_targets must be >= 1")
         self._engine_factory = engine_factory
         self._lean = lean_v1v2c
+        self._lean_v3 = lean_v3
         self._slots: list[_Slot] = []
         self._max_targets = max_targets
         self._targets: OrderedDict[TargetKey, Target] = OrderedDict()
@@ -113,6 +120,11 @@ class TargetRegistry:
             target = Target(
                 None, "", creds_key, address, ipv6, security.mp_model, profile.community.encode()
             )
+            self._store(key, target)
+            return target
+        user = usm_user(profile) if self._lean_v3 and security.mp_model == 3 else None
+        if user is not None:
+            target = Target(None, "", creds_key, address, ipv6, 3, usm=user)
             self._store(key, target)
             return target
         creds = self._credentials.get(creds_key)

@@ -1,8 +1,9 @@
-"""SnmpClient: GET and GETBULK/GETNEXT walks; v1/v2c over our own transport, v3 over pysnmp.
+"""SnmpClient: GET and GETBULK/GETNEXT walks over our own v1/v2c and v3 transports (or pysnmp).
 
 SNMP v1/v2c requests go through ``_v2c.V2cTransport`` (one shared UDP socket, ``shared.ber``
-codec): pyasn1 decoding was ~85 % of a poll's CPU. SNMPv3 needs USM (discovery, keys,
-crypto), so it stays on pysnmp; ``native_v2c=False`` sends v1/v2c through pysnmp too.
+codec): pyasn1 decoding was ~85 % of a poll's CPU. SNMPv3 goes through ``_v3.V3Transport``
+(``shared.usm`` codec, our own USM: discovery, keys, HMAC, AES) except DES profiles, which stay
+on pysnmp; ``native_v2c=False`` / ``native_v3=False`` send those versions through pysnmp too.
 
 This is the only module that talks to pysnmp's command generators. For those it uses the
 low-level ``pysnmp.entity.rfc3413.cmdgen`` API rather than the hlapi coroutines: the hlapi wraps
@@ -44,6 +45,8 @@ from shared.errors import (
 from . import _values
 from ._targets import Target, TargetKey, TargetRegistry
 from ._v2c import RequestTimeout, V2cTransport
+from ._v3 import RequestTimeout as V3RequestTimeout
+from ._v3 import UsmReport, V3Transport
 from ._walk import ColumnWalk, WalkLoop
 from .types import Oid, SnmpTarget, SnmpValue
 
@@ -91,6 +94,18 @@ _AUTH_INDICATIONS: tuple[type[errind.ErrorIndication], ...] = (
     errind.EncryptionError,
     errind.UnsupportedAuthProtocol,
     errind.UnsupportedPrivProtocol,
+)
+
+# Reports of the native v3 path that mean "your credentials are wrong" (see usm.REPORT_NAMES).
+_AUTH_REPORTS = frozenset(
+    {
+        "unsupportedSecurityLevel",
+        "notInTimeWindow",
+        "unknownUserName",
+        "unknownEngineID",
+        "wrongDigest",
+        "decryptionError",
+    }
 )
 
 # pysnmp counts timeouts in ticks of an asyncio.sleep(0.1) loop, which drifts late on a busy
@@ -147,6 +162,7 @@ class SnmpClient:
         max_targets: int = 4096,
         max_varbinds: int = 250,
         native_v2c: bool = True,
+        native_v3: bool = True,
     ) -> None:
         if max_repetitions < 1 or max_targets < 1 or max_varbinds < 1:
             raise ValueError("max_repetitions, max_targets and max_varbinds must be >= 1")
@@ -156,6 +172,8 @@ class SnmpClient:
         # ask for a response too big for one UDP datagram.
         self._max_varbinds = max_varbinds
         self._native_v2c = native_v2c
+        self._native_v3 = native_v3
+        self._v3_transport: V3Transport | None = None
         self._registry: TargetRegistry | None = None
         self._transport: V2cTransport | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -254,6 +272,9 @@ class SnmpClient:
         A profile that reappears with changed settings is detected on its own; call this when
         a profile is deleted, so its secrets do not linger in the engine.
         """
+        if self._v3_transport is not None:
+            # Keys are cached by credentials, not by profile name: recomputing costs ~2 ms each.
+            self._v3_transport.forget_keys()
         return self._registry.invalidate_profile(name) if self._registry else 0
 
     @property
@@ -264,6 +285,11 @@ class SnmpClient:
     def transport_stats(self) -> dict[str, int]:
         """Counters of the v1/v2c transport: sent, retries, dropped answers by reason, ..."""
         return dict(self._transport.stats) if self._transport else {}
+
+    @property
+    def v3_transport_stats(self) -> dict[str, int]:
+        """Counters of the native v3 transport: sent, discoveries, resyncs, dropped answers..."""
+        return dict(self._v3_transport.stats) if self._v3_transport else {}
 
     def close(self) -> None:
         """Close the socket and fail requests still waiting. Idempotent."""
@@ -277,6 +303,9 @@ class SnmpClient:
         if self._transport is not None:
             self._transport.close()
         self._transport = None
+        if self._v3_transport is not None:
+            self._v3_transport.close()
+        self._v3_transport = None
         if self._registry is not None:
             self._registry.close()
         self._registry = None
@@ -291,7 +320,10 @@ class SnmpClient:
             # SnmpEngine() costs ~0.1 s and binds to the running loop: once per client (plus
             # one per conflicting v3 user, see _targets.py).
             self._registry = TargetRegistry(
-                SnmpEngine, max_targets=self._max_targets, lean_v1v2c=self._native_v2c
+                SnmpEngine,
+                max_targets=self._max_targets,
+                lean_v1v2c=self._native_v2c,
+                lean_v3=self._native_v3,
             )
             if self._native_v2c:
                 self._transport = V2cTransport()
@@ -345,6 +377,8 @@ class SnmpClient:
     ) -> _Answer:
         """Send one GET / GETNEXT / GETBULK PDU and wait for its answer."""
         entry = await self._target(target)
+        if entry.usm is not None:
+            return await self._request_v3(target, entry, pdu_type, oids, repetitions)
         if entry.engine is None:
             return await self._request_native(target, entry, pdu_type, oids, repetitions)
         generator = {
@@ -384,6 +418,43 @@ class SnmpClient:
         except ValueError as exc:  # an OID or field BER cannot carry
             raise SnmpProtocolError(f"{target.where}: request not sent ({exc})") from None
         return _Answer(response.error_status, response.error_index, response.varbinds, _BER)
+
+    async def _request_v3(
+        self,
+        target: SnmpTarget,
+        entry: Target,
+        pdu_type: int,
+        oids: Sequence[Oid],
+        repetitions: int | None,
+    ) -> _Answer:
+        assert entry.usm is not None
+        transport = self._v3_transport
+        if transport is None:
+            if self._closed:
+                raise SnmpError("SNMP client is closed")
+            transport = self._v3_transport = V3Transport()
+        try:
+            pdu = await transport.request(
+                entry.address,
+                entry.ipv6,
+                entry.usm,
+                target.context.encode(),
+                pdu_type,
+                oids,
+                max_repetitions=repetitions or 0,
+                timeout=target.timeout,
+                retries=target.retries,
+            )
+        except V3RequestTimeout:
+            raise self._timeout_error(target) from None
+        except UsmReport as report:
+            # Report names are fixed USM counter names; they never carry a key.
+            if report.name in _AUTH_REPORTS:
+                raise SnmpAuthError(f"{target.where}: {report.name}") from None
+            raise SnmpProtocolError(f"{target.where}: agent reported {report.name}") from None
+        except ValueError as exc:  # an OID or field BER cannot carry
+            raise SnmpProtocolError(f"{target.where}: request not sent ({exc})") from None
+        return _Answer(pdu.error_status, pdu.error_index, pdu.varbinds, _BER)
 
     async def _request_pysnmp(
         self,

@@ -98,3 +98,14 @@ def test_drop_ne_forgets_without_transitions():
     s.raise_(AlarmKey("ne2", "", "t"), Severity.MAJOR, "x", 1.0)
     assert s.drop_ne("ne1") == 1
     assert [a.key.ne for a in s] == ["ne2"]
+
+
+def test_event_ids_are_time_ordered_uuids():
+    import uuid
+
+    from shared.model import Event
+
+    a = Event(time=1000.0, ne="n", type="t", severity=Severity.MAJOR, text="", agent="a")
+    b = Event(time=1000.002, ne="n", type="t", severity=Severity.MAJOR, text="", agent="a")
+    assert uuid.UUID(a.id).version == 7 and a.id < b.id and a.id != b.id
+    assert Event.from_dict(a.to_dict()).id == a.id  # an explicit id is kept

@@ -1,0 +1,318 @@
+"""SNMPv3 message codec and the USM key and digest arithmetic (RFC 3412, 3414, 3826, 7860).
+
+Pure code: encoding, decoding, password-to-key, key localization and HMAC. The AES cipher
+itself needs the ``cryptography`` package and lives in the agent's adapter (agent/snmp/_v3.py);
+here the privacy key is only derived. Every malformed input raises BerDecodeError.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+from shared import ber
+from shared.ber import _enc_int, _expect, _header, _int, _tlv
+from shared.errors import BerDecodeError
+
+SECURITY_MODEL_USM: Final = 3
+MAX_MESSAGE_SIZE: Final = 65507
+
+FLAG_AUTH: Final = 0x01
+FLAG_PRIV: Final = 0x02
+FLAG_REPORTABLE: Final = 0x04
+
+_SEQ: Final = 0x30
+_INT: Final = 0x02
+_OCTETS: Final = 0x04
+
+# Report varbinds of RFC 3414 3.1/3.2 (usmStats), by the last arc under 1.3.6.1.6.3.15.1.1.
+USM_STATS: Final = (1, 3, 6, 1, 6, 3, 15, 1, 1)
+REPORT_NAMES: Final = {
+    1: "unsupportedSecurityLevel",
+    2: "notInTimeWindow",
+    3: "unknownUserName",
+    4: "unknownEngineID",
+    5: "wrongDigest",
+    6: "decryptionError",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AuthProtocol:
+    """An HMAC-based USM authentication protocol: the hash and the truncated MAC length."""
+
+    name: str
+    hash_name: str
+    mac_length: int
+
+
+AUTH_PROTOCOLS: Final = {
+    "md5": AuthProtocol("md5", "md5", 12),  # usmHMACMD5AuthProtocol
+    "sha": AuthProtocol("sha", "sha1", 12),  # usmHMACSHAAuthProtocol
+    "sha224": AuthProtocol("sha224", "sha224", 16),  # RFC 7860 usmHMAC128SHA224
+    "sha256": AuthProtocol("sha256", "sha256", 24),  # usmHMAC192SHA256
+    "sha384": AuthProtocol("sha384", "sha384", 32),  # usmHMAC256SHA384
+    "sha512": AuthProtocol("sha512", "sha512", 48),  # usmHMAC384SHA512
+}
+
+# AES key length of each privacy protocol; 192/256 use the Blumenthal key extension.
+AES_KEY_LENGTHS: Final = {"aes": 16, "aes128": 16, "aes192": 24, "aes256": 32}
+
+_ONE_MEGABYTE: Final = 1_048_576
+
+
+def password_to_key(protocol: AuthProtocol, password: bytes) -> bytes:
+    """RFC 3414 A.2: hash 1 MB of the password repeated (Ku, not yet localized)."""
+    if not password:
+        raise ValueError("empty pass phrase")
+    repeated = password * (_ONE_MEGABYTE // len(password) + 1)
+    return hashlib.new(protocol.hash_name, repeated[:_ONE_MEGABYTE]).digest()
+
+
+def localize_key(protocol: AuthProtocol, key: bytes, engine_id: bytes) -> bytes:
+    """RFC 3414 2.6: Kul = H(Ku || engineID || Ku)."""
+    return hashlib.new(protocol.hash_name, key + engine_id + key).digest()
+
+
+def aes_key(protocol: AuthProtocol, localized_priv_key: bytes, length: int) -> bytes:
+    """The AES key from a localized privacy key, extended by hashing when too short.
+
+    RFC 3826 uses the first 16 octets; for 192/256-bit keys draft-blumenthal-aes-usm-04 (as
+    net-snmp's AES192/AES256) appends H(key so far) until long enough.
+    """
+    key = localized_priv_key
+    while len(key) < length:
+        key += hashlib.new(protocol.hash_name, key).digest()
+    return key[:length]
+
+
+def digest(protocol: AuthProtocol, key: bytes, message: bytes) -> bytes:
+    """The truncated HMAC of a whole message whose authentication parameters are zeroed."""
+    return hmac.new(key, message, protocol.hash_name).digest()[: protocol.mac_length]
+
+
+@dataclass(frozen=True, slots=True)
+class V3Message:
+    """One decoded SNMPv3 message; ``data`` is the ScopedPDU, encrypted or plain."""
+
+    msg_id: int
+    max_size: int
+    flags: int
+    security_model: int
+    engine_id: bytes
+    engine_boots: int
+    engine_time: int
+    user: bytes
+    auth_params: bytes = field(repr=False)
+    priv_params: bytes = field(repr=False)
+    data: bytes = field(repr=False)
+    # Where the authentication parameters sit in the datagram, to zero them for the check.
+    auth_offset: int = 0
+
+    @property
+    def authenticated(self) -> bool:
+        return bool(self.flags & FLAG_AUTH)
+
+    @property
+    def encrypted(self) -> bool:
+        return bool(self.flags & FLAG_PRIV)
+
+
+@dataclass(frozen=True, slots=True)
+class ScopedPdu:
+    context_engine_id: bytes
+    context_name: bytes
+    pdu: ber.ResponsePdu
+
+
+def encode_message(
+    *,
+    msg_id: int,
+    flags: int,
+    engine_id: bytes,
+    engine_boots: int,
+    engine_time: int,
+    user: bytes,
+    auth_length: int,
+    priv_params: bytes,
+    data: bytes,
+    encrypted: bool,
+    max_size: int = MAX_MESSAGE_SIZE,
+) -> tuple[bytes, int]:
+    """Encode a message with zeroed authentication parameters of ``auth_length`` octets.
+
+    ``data`` is the ScopedPDU TLV, or the ciphertext when ``encrypted`` (then wrapped in an
+    OCTET STRING). Returns the datagram and the offset of the authentication parameters,
+    where the caller writes the digest (see ``sign``).
+    """
+    for value in (msg_id, engine_boots, engine_time):
+        if not 0 <= value <= 0x7FFFFFFF:
+            raise ValueError("msgID, engine boots and engine time are 0..2^31-1")
+    head = (
+        _tlv(_OCTETS, engine_id)
+        + _enc_int(_INT, engine_boots)
+        + _enc_int(_INT, engine_time)
+        + _tlv(_OCTETS, user)
+    )
+    auth_tlv = _tlv(_OCTETS, bytes(auth_length))
+    usm_body = head + auth_tlv + _tlv(_OCTETS, priv_params)
+    usm_seq = _tlv(_SEQ, usm_body)
+    security = _tlv(_OCTETS, usm_seq)
+    global_data = _tlv(
+        _SEQ,
+        _enc_int(_INT, msg_id)
+        + _enc_int(_INT, max_size)
+        + _tlv(_OCTETS, bytes((flags,)))
+        + _enc_int(_INT, SECURITY_MODEL_USM),
+    )
+    body_start = b"\x02\x01\x03" + global_data
+    payload = _tlv(_OCTETS, data) if encrypted else data
+    message = _tlv(_SEQ, body_start + security + payload)
+    # The auth OCTET STRING is the only all-zero TLV of its length right after the user name,
+    # so its offset follows from the lengths of everything encoded before it.
+    outer_header = len(message) - len(body_start) - len(security) - len(payload)
+    offset = (
+        outer_header
+        + len(body_start)
+        + (len(security) - len(usm_seq))
+        + (len(usm_seq) - len(usm_body))
+        + len(head)
+        + (len(auth_tlv) - auth_length)
+    )
+    return message, offset
+
+
+def sign(protocol: AuthProtocol, key: bytes, message: bytes, offset: int) -> bytes:
+    """Write the digest into a message encoded with zeroed authentication parameters."""
+    mac = digest(protocol, key, message)
+    return message[:offset] + mac + message[offset + len(mac) :]
+
+
+def verify(protocol: AuthProtocol, key: bytes, datagram: bytes, message: V3Message) -> bool:
+    """Check a received message's digest (RFC 3414 3.2.6) in constant time."""
+    if len(message.auth_params) != protocol.mac_length:
+        return False
+    start, stop = message.auth_offset, message.auth_offset + protocol.mac_length
+    zeroed = datagram[:start] + bytes(protocol.mac_length) + datagram[stop:]
+    return hmac.compare_digest(digest(protocol, key, zeroed), message.auth_params)
+
+
+def encode_scoped_pdu(context_engine_id: bytes, context_name: bytes, pdu: bytes) -> bytes:
+    return _tlv(_SEQ, _tlv(_OCTETS, context_engine_id) + _tlv(_OCTETS, context_name) + pdu)
+
+
+def encode_request(
+    pdu_type: int,
+    request_id: int,
+    oids: Sequence[ber.Oid],
+    *,
+    context_engine_id: bytes,
+    context_name: bytes,
+    max_repetitions: int = 0,
+) -> bytes:
+    """A ScopedPDU carrying a GET / GETNEXT / GETBULK request."""
+    pdu = ber.encode_request_pdu(pdu_type, request_id, oids, max_repetitions=max_repetitions)
+    return encode_scoped_pdu(context_engine_id, context_name, pdu)
+
+
+def decode_message(data: bytes) -> V3Message:
+    """Decode a whole SNMPv3 datagram (USM security model), the ScopedPDU left undecoded."""
+    try:
+        return _decode_message(data)
+    except BerDecodeError:
+        raise
+    except (IndexError, ValueError, TypeError, OverflowError) as exc:  # belt and braces
+        raise BerDecodeError(f"malformed v3 message: {type(exc).__name__}") from None
+
+
+def _nonneg(data: bytes, start: int, stop: int) -> int:
+    value = _int(data, start, stop)
+    if not 0 <= value <= 0x7FFFFFFF:
+        raise BerDecodeError("field out of range")
+    return value
+
+
+def _decode_message(data: bytes) -> V3Message:
+    end = len(data)
+    m_start, m_stop = _expect(data, 0, end, _SEQ)
+    if m_stop != end:
+        raise BerDecodeError("trailing data after message")
+    v_start, v_stop = _expect(data, m_start, m_stop, _INT)
+    if _int(data, v_start, v_stop) != ber.VERSION_V3:
+        raise BerDecodeError("not a v3 message")
+    g_start, g_stop = _expect(data, v_stop, m_stop, _SEQ)
+    i_start, i_stop = _expect(data, g_start, g_stop, _INT)
+    msg_id = _nonneg(data, i_start, i_stop)
+    x_start, x_stop = _expect(data, i_stop, g_stop, _INT)
+    max_size = _nonneg(data, x_start, x_stop)
+    f_start, f_stop = _expect(data, x_stop, g_stop, _OCTETS)
+    if f_stop - f_start != 1:
+        raise BerDecodeError("msgFlags must be one octet")
+    flags = data[f_start]
+    if flags & FLAG_PRIV and not flags & FLAG_AUTH:
+        raise BerDecodeError("privacy without authentication")
+    sm_start, sm_stop = _expect(data, f_stop, g_stop, _INT)
+    security_model = _int(data, sm_start, sm_stop)
+    if sm_stop != g_stop:
+        raise BerDecodeError("trailing data in msgGlobalData")
+    sp_start, sp_stop = _expect(data, g_stop, m_stop, _OCTETS)
+    u_start, u_stop = _expect(data, sp_start, sp_stop, _SEQ)
+    if u_stop != sp_stop:
+        raise BerDecodeError("trailing data in security parameters")
+    e_start, e_stop = _expect(data, u_start, u_stop, _OCTETS)
+    b_start, b_stop = _expect(data, e_stop, u_stop, _INT)
+    t_start, t_stop = _expect(data, b_stop, u_stop, _INT)
+    n_start, n_stop = _expect(data, t_stop, u_stop, _OCTETS)
+    a_start, a_stop = _expect(data, n_stop, u_stop, _OCTETS)
+    p_start, p_stop = _expect(data, a_stop, u_stop, _OCTETS)
+    if p_stop != u_stop:
+        raise BerDecodeError("trailing data in UsmSecurityParameters")
+    if flags & FLAG_PRIV:
+        d_start, d_stop = _expect(data, sp_stop, m_stop, _OCTETS)
+        payload = data[d_start:d_stop]
+    else:
+        tag, _c_start, d_stop = _header(data, sp_stop, m_stop)
+        if tag != _SEQ:
+            raise BerDecodeError("plaintext ScopedPDU must be a SEQUENCE")
+        payload = data[sp_stop:d_stop]
+    if d_stop != m_stop:
+        raise BerDecodeError("trailing data after msgData")
+    return V3Message(
+        msg_id=msg_id,
+        max_size=max_size,
+        flags=flags,
+        security_model=security_model,
+        engine_id=data[e_start:e_stop],
+        engine_boots=_nonneg(data, b_start, b_stop),
+        engine_time=_nonneg(data, t_start, t_stop),
+        user=data[n_start:n_stop],
+        auth_params=data[a_start:a_stop],
+        priv_params=data[p_start:p_stop],
+        data=payload,
+        auth_offset=a_start,
+    )
+
+
+def decode_scoped_pdu(data: bytes) -> ScopedPdu:
+    """Decode a (decrypted) ScopedPDU; padding after it is ignored (block ciphers add it)."""
+    try:
+        s_start, s_stop = _expect(data, 0, len(data), _SEQ)
+        e_start, e_stop = _expect(data, s_start, s_stop, _OCTETS)
+        n_start, n_stop = _expect(data, e_stop, s_stop, _OCTETS)
+        pdu = ber.decode_response_pdu(data, n_stop, s_stop)
+    except BerDecodeError:
+        raise
+    except (IndexError, ValueError, TypeError, OverflowError) as exc:  # belt and braces
+        raise BerDecodeError(f"malformed ScopedPDU: {type(exc).__name__}") from None
+    return ScopedPdu(data[e_start:e_stop], data[n_start:n_stop], pdu)
+
+
+def report_name(pdu: ber.ResponsePdu) -> str:
+    """The usmStats counter a Report-PDU names ("unknownEngineID", ...), else "report"."""
+    for oid, _value in pdu.varbinds:
+        if len(oid) == len(USM_STATS) + 2 and oid[: len(USM_STATS)] == USM_STATS:
+            return REPORT_NAMES.get(oid[len(USM_STATS)], "report")
+    return "report"
