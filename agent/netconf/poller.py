@@ -12,10 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from agent import schedule
 from shared import nodal_netconf, yang
 from shared.config import PollingConfig
 from shared.model import Event, NetworkElement
@@ -107,18 +107,12 @@ class NetconfPoller:
 
     async def _loop(self, sched: _NeSchedule) -> None:
         ne = sched.target.ne
-        interval = self.interval_of(ne)
-        loop = asyncio.get_running_loop()
-        phase = (zlib.crc32(ne.name.encode()) % 1000) / 1000 * min(interval, 10.0)
-        start = loop.time() + phase
-        slot = 0
-        while True:
-            await asyncio.sleep(max(0.0, start + slot * interval - loop.time()))
-            await self.poll_once(sched)
-            elapsed_slots = int((loop.time() - start) // interval) + 1
-            if elapsed_slots > slot + 1:
-                self.stats["skipped_slots"] += elapsed_slots - slot - 1
-            slot = max(slot + 1, elapsed_slots)
+        await schedule.every(
+            ne.name, self.interval_of(ne), lambda: self.poll_once(sched), self._skipped
+        )
+
+    def _skipped(self, slots: int) -> None:
+        self.stats["skipped_slots"] += slots
 
     async def poll_once(self, sched: _NeSchedule) -> None:
         name, target = sched.target.ne.name, sched.target.target

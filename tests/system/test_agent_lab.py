@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from agent import busclient
-from agent.db import Database, migrate
-from agent.demo import free_port, start_agent, wait_for_agent, write_agent_config
+from agent.db import Database
+from agent.demo import free_port
 from lab.fleet import Lab
+from tests.helpers.agentproc import agent_for_lab
 from tests.helpers.waiting import random_base, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
@@ -26,28 +27,17 @@ def pool(tmp_path_factory):
         root / "lab", count=4, topology_kind="ring", base_address=random_base(), port=free_port(2)
     )
     lab.start()
-    db_url = f"sqlite:///{root / 'emspool.db'}"
-    migrate(db_url)
-    db = Database.open(db_url)
-    db.import_inventory(json.loads(lab.inventory_path.read_text()))
-    db.close()
-    config = root / "agent.toml"
-    router, trap_port = write_agent_config(config, "sys-agent", root / "agent", db_url, 2.0)
-    proc = start_agent(config, root / "agent.log")
     try:
-        wait_for_agent(router, proc, 30.0)
-        yield {
-            "lab": lab,
-            "router": router,
-            "trap": ("127.0.0.1", trap_port),
-            "proc": proc,
-            "db_url": db_url,
-            "root": root,
-        }
+        with agent_for_lab(lab, root, "sys-agent", 2.0) as a:
+            yield {
+                "lab": lab,
+                "router": a.router,
+                "trap": a.trap,
+                "proc": a.proc,
+                "db_url": a.db_url,
+                "root": root,
+            }
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(20)
         lab.stop()
 
 

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import signal
 import socket
 
 import pytest
 
 from agent import busclient
-from agent.db import Database, migrate
-from agent.demo import free_port, start_agent, wait_for_agent, write_agent_config
+from agent.demo import free_port
 from lab.fleet import Lab
+from tests.helpers.agentproc import agent_for_lab
 from tests.helpers.waiting import random_base, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
@@ -30,21 +28,10 @@ def mixed(tmp_path_factory):
         netconf_port=free_port(),
     )
     lab.start()
-    db_url = f"sqlite:///{root / 'emspool.db'}"
-    migrate(db_url)
-    db = Database.open(db_url)
-    db.import_inventory(json.loads(lab.inventory_path.read_text()))
-    db.close()
-    config = root / "agent.toml"
-    router, _ = write_agent_config(config, "mixed-agent", root / "agent", db_url, 2.0)
-    proc = start_agent(config, root / "agent.log")
     try:
-        wait_for_agent(router, proc, 30.0)
-        yield {"lab": lab, "router": router, "root": root}
+        with agent_for_lab(lab, root, "mixed-agent", 2.0) as a:
+            yield {"lab": lab, "router": a.router, "root": root}
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(20)
         lab.stop()
 
 
