@@ -151,6 +151,7 @@ class NeState:
     neighbours: list[Neighbour] = field(default_factory=list)
     consecutive_failures: int = 0
     polls: int = 0
+    config: dict[str, object] = field(default_factory=dict)  # e.g. a NETCONF get-config summary
 
     def summary(self) -> dict[str, object]:
         return {
@@ -166,6 +167,7 @@ class NeState:
             ),
             "neighbours": len(self.neighbours),
             "polls": self.polls,
+            "config": self.config,
         }
 
 

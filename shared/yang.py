@@ -188,6 +188,20 @@ def system(root: Element) -> SystemInfo:
     )
 
 
+def config_summary(root: Element) -> dict[str, object]:
+    """What an operator wants from `<get-config>` at a glance: how the box is configured."""
+    ifaces = [e for e in _find_all(root, IF_NS, "interface") if _text(e, "name", IF_NS)]
+    enabled = sum(1 for e in ifaces if (_text(e, "enabled", IF_NS) or "true") == "true")
+    described = sum(1 for e in ifaces if _text(e, "description", IF_NS))
+    sysc = next(iter(_find_all(root, SYS_NS, "system")), None)
+    return {
+        "hostname": _text(sysc, "hostname", SYS_NS) or None,
+        "interfaces": len(ifaces),
+        "interfaces_enabled": enabled,
+        "interfaces_described": described,
+    }
+
+
 def uptime_ticks(info: SystemInfo, now: float) -> int | None:
     """Uptime in TimeTicks (1/100 s), like sysUpTime, so restart detection works the same.
 

@@ -41,6 +41,7 @@ class _NeSchedule:
     target: NetconfPollTarget
     task: asyncio.Task[None] | None = None
     subscribed: bool = False
+    cycle: int = 0
 
 
 class NetconfPoller:
@@ -130,11 +131,25 @@ class NetconfPoller:
                 log.info("netconf poll failed", extra={"ne": name, "error": _describe(e)})
             else:
                 events = self._apply(name, data)
+                # The configuration changes rarely: read it with the LLDP rhythm.
+                if sched.cycle % self.config.lldp_every == 0:
+                    await self._read_config(name, target)
+                sched.cycle += 1
             self.stats["polls"] += 1
         if events:
             self.emit(events)
         if not sched.subscribed and self.client.is_connected(target):
             await self._subscribe(sched)
+
+    async def _read_config(self, name: str, target: NetconfTarget) -> None:
+        try:
+            config = await self.client.get_config(target)
+        except NetconfError as e:  # a device refusing get-config is not an unreachable NE
+            log.info("get-config failed", extra={"ne": name, "error": _describe(e)})
+            return
+        st = self.model.states.get(name)
+        if st is not None:
+            st.config = yang.config_summary(config)
 
     def _apply(self, name: str, data: object) -> list[Event]:
         now = self.clock()

@@ -61,6 +61,10 @@ def test_netconf_nes_are_polled_with_interfaces_and_lldp(mixed):
     states = wait_until(polled, 30, what="NETCONF NEs polled")
     assert all(states[n]["neighbours"] >= 2 for n in names)
     assert all(states[n]["sys_name"] == n for n in names)
+    for n in names:  # the <get-config> summary of each NETCONF NE
+        cfg = states[n]["config"]
+        assert cfg["hostname"] == n and cfg["interfaces"] >= 24
+        assert 0 < cfg["interfaces_enabled"] < cfg["interfaces"]
 
 
 def test_netconf_interface_down_is_an_alarm_within_a_second(mixed):

@@ -184,3 +184,21 @@ def test_host_key_alarm_raise_and_clear():
     assert [e.type for e in nodal_netconf.host_key_ok(m, "rtr007", 3.0)] == [
         EventType.ALARM_CLEARED
     ]
+
+
+def test_config_summary_counts_interfaces_and_reads_hostname():
+    data = ET.fromstring(
+        f"""<data xmlns="urn:ietf:params:xml:ns:netconf:base:1.0">
+        <interfaces xmlns="{yang.IF_NS}">
+          <interface><name>ge-0/0/1</name><enabled>true</enabled><description>uplink</description></interface>
+          <interface><name>ge-0/0/2</name><enabled>false</enabled></interface>
+          <interface><name>ge-0/0/3</name></interface>
+        </interfaces>
+        <system xmlns="{yang.SYS_NS}"><hostname>rtr9</hostname></system></data>"""
+    )
+    assert yang.config_summary(data) == {
+        "hostname": "rtr9",
+        "interfaces": 3,
+        "interfaces_enabled": 2,  # enabled defaults to true in ietf-interfaces
+        "interfaces_described": 1,
+    }
