@@ -24,11 +24,13 @@ from shared.config import AgentConfig
 from shared.errors import DatabaseError, NotFound
 from shared.model import AlarmKey, CredentialProfile, Event, NetworkElement, Protocol, Severity
 from shared.nodal import NodalModel, Policy
+from shared.schema import Link
 from shared.wire import Topic
 
 log = logging.getLogger(__name__)
 
 INVENTORY_REFRESH = 5.0  # seconds between inventory reads (cheap: two small SELECTs)
+LINK_SYNC = 10.0  # seconds between writes of changed LLDP neighbours to the links table
 
 
 class Agent:
@@ -51,6 +53,7 @@ class Agent:
         self.receiver: TrapReceiver | None = None
         self.ready = asyncio.Event()
         self._inventory_changed = asyncio.Event()
+        self._links_written: dict[str, tuple[tuple[str, str, str], ...]] = {}
 
     # -- lifecycle ------------------------------------------------------------------
     async def run(self) -> None:
@@ -88,6 +91,7 @@ class Agent:
                 tg.create_task(self.bus.serve(), name="bus")
                 tg.create_task(self._watch_inventory(), name="inventory")
                 tg.create_task(self._tick(), name="tick")
+                tg.create_task(self._sync_links(), name="links")
                 self.ready.set()
         finally:
             await self._shutdown(client, nc_client)
@@ -189,6 +193,27 @@ class Agent:
             except TimeoutError:
                 pass
 
+    async def _sync_links(self) -> None:
+        """Write each NE's LLDP view to the links table when it changes, so the topology
+        can be drawn from the database by any agent."""
+        assert self.db is not None
+        db = self.db
+        while True:
+            await asyncio.sleep(LINK_SYNC)
+            for name, st in list(self.model.states.items()):
+                seen = tuple(
+                    sorted((n.local_port, n.remote_name, n.remote_port) for n in st.neighbours)
+                )
+                if not seen or self._links_written.get(name) == seen:
+                    continue
+                found = [Link(name, lp, rn, rp, source="lldp") for lp, rn, rp in seen if rn]
+                try:
+                    await asyncio.to_thread(db.replace_links, found, source="lldp", ne=name)
+                except DatabaseError as e:
+                    log.warning("links not written, retrying later: %s", e, extra={"ne": name})
+                    break
+                self._links_written[name] = seen
+
     async def _tick(self) -> None:
         while True:
             await asyncio.sleep(1.0)
@@ -233,6 +258,7 @@ class Agent:
         bus.route("events", self._events)
         bus.route("nes", self._nes)
         bus.route("reload", self._reload)
+        bus.route("links", self._links)
 
     async def _ping(self, args: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -301,6 +327,14 @@ class Agent:
         return [
             ne.to_dict() | {"state": states[ne.name].summary() if ne.name in states else None}
             for ne in nes
+        ]
+
+    async def _links(self, args: dict[str, Any]) -> list[dict[str, object]]:
+        assert self.db is not None
+        found = await asyncio.to_thread(self.db.list_links, args.get("source"))
+        return [
+            {"a": k.a_ne, "a_port": k.a_port, "b": k.b_ne, "b_port": k.b_port, "source": k.source}
+            for k in found
         ]
 
     async def _reload(self, args: dict[str, Any]) -> dict[str, object]:

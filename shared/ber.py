@@ -11,9 +11,10 @@ value where a primitive is expected is rejected. Every malformed input raises Be
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Final, TypeAlias
+from typing import Final, ParamSpec, TypeAlias, TypeVar
 
 from shared.errors import BerDecodeError
 
@@ -291,10 +292,19 @@ def _response_value(data: bytes, tag: int, start: int, stop: int) -> ResponseVal
     return _value(data, tag, start, stop)
 
 
-def _varbinds(data: bytes, pos: int, end: int) -> tuple[list[VarBind], int]:
-    """Decode the varbind list starting at pos; return it and the position after it."""
+_V = TypeVar("_V")
+
+
+def _varbinds(
+    data: bytes,
+    pos: int,
+    end: int,
+    value: Callable[[bytes, int, int, int], _V],
+) -> tuple[list[tuple[Oid, _V]], int]:
+    """Decode the varbind list starting at pos, each value with ``value``; return the list and
+    the position after it."""
     start, stop = _expect(data, pos, end, _SEQ)
-    out: list[VarBind] = []
+    out: list[tuple[Oid, _V]] = []
     pos = start
     while pos < stop:
         if len(out) >= MAX_VARBINDS:
@@ -304,27 +314,70 @@ def _varbinds(data: bytes, pos: int, end: int) -> tuple[list[VarBind], int]:
         tag, v_start, v_stop = _header(data, o_stop, vb_stop)
         if v_stop != vb_stop:
             raise BerDecodeError("trailing data in varbind")
-        out.append((_oid(data, o_start, o_stop), _value(data, tag, v_start, v_stop)))
+        out.append((_oid(data, o_start, o_stop), value(data, tag, v_start, v_stop)))
         pos = vb_stop
     return out, stop
 
 
-def _response_varbinds(data: bytes, pos: int, end: int) -> tuple[list[ResponseVarBind], int]:
-    """As _varbinds, keeping the exception values apart (see ExceptionValue)."""
-    start, stop = _expect(data, pos, end, _SEQ)
-    out: list[ResponseVarBind] = []
-    pos = start
-    while pos < stop:
-        if len(out) >= MAX_VARBINDS:
-            raise BerDecodeError("too many varbinds")
-        vb_start, vb_stop = _expect(data, pos, stop, _SEQ)
-        o_start, o_stop = _expect(data, vb_start, vb_stop, _OID)
-        tag, v_start, v_stop = _header(data, o_stop, vb_stop)
-        if v_stop != vb_stop:
-            raise BerDecodeError("trailing data in varbind")
-        out.append((_oid(data, o_start, o_stop), _response_value(data, tag, v_start, v_stop)))
-        pos = vb_stop
-    return out, stop
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _guarded(what: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
+    """Belt and braces for a decoder: a slip past its explicit checks (an IndexError, ...)
+    still surfaces as BerDecodeError("malformed <what>: <error type>"), never as a crash."""
+
+    def wrap(decode: Callable[_P, _R]) -> Callable[_P, _R]:
+        @functools.wraps(decode)
+        def guarded(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+            try:
+                return decode(*args, **kwargs)
+            except BerDecodeError:
+                raise
+            except (IndexError, ValueError, TypeError, OverflowError) as exc:
+                raise BerDecodeError(f"malformed {what}: {type(exc).__name__}") from None
+
+        return guarded
+
+    return wrap
+
+
+def _message_header(data: bytes) -> tuple[int, bytes, int, int, int]:
+    """Check the v1/v2c message wrapper that must fill data exactly; return its version,
+    community, and the PDU's tag and content bounds."""
+    end = len(data)
+    m_start, m_stop = _expect(data, 0, end, _SEQ)
+    if m_stop != end:
+        raise BerDecodeError("trailing data after message")
+    v_start, v_stop = _expect(data, m_start, m_stop, _INT)
+    version = _int(data, v_start, v_stop)
+    if version not in (VERSION_V1, VERSION_V2C):
+        raise BerDecodeError(f"unsupported version {version}")
+    c_start, c_stop = _expect(data, v_stop, m_stop, _OCTETS)
+    pdu_type, p_start, p_stop = _header(data, c_stop, m_stop)
+    if p_stop != m_stop:
+        raise BerDecodeError("trailing data after PDU")
+    return version, data[c_start:c_stop], pdu_type, p_start, p_stop
+
+
+def _pdu_body(
+    data: bytes,
+    start: int,
+    stop: int,
+    value: Callable[[bytes, int, int, int], _V],
+) -> tuple[int, int, int, list[tuple[Oid, _V]], int]:
+    """Decode a v2 PDU's content data[start:stop], which it must fill: request-id,
+    error-status, error-index, the varbinds, and where the varbind list starts."""
+    r_start, r_stop = _expect(data, start, stop, _INT)
+    request_id = _int(data, r_start, r_stop)
+    s_start, s_stop = _expect(data, r_stop, stop, _INT)
+    error_status = _int(data, s_start, s_stop)
+    i_start, i_stop = _expect(data, s_stop, stop, _INT)
+    error_index = _int(data, i_start, i_stop)
+    varbinds, vbl_stop = _varbinds(data, i_stop, stop, value)
+    if vbl_stop != stop:
+        raise BerDecodeError("trailing data in PDU")
+    return request_id, error_status, error_index, varbinds, i_stop
 
 
 def peek_version(data: bytes) -> int | None:
@@ -339,30 +392,10 @@ def peek_version(data: bytes) -> int | None:
     return data[v_start]
 
 
+@_guarded("message")
 def decode_message(data: bytes) -> SnmpMessage:
     """Decode a whole v1/v2c datagram carrying a Trap, v2 Trap or Inform."""
-    try:
-        return _decode_message(data)
-    except BerDecodeError:
-        raise
-    except (IndexError, ValueError, TypeError, OverflowError) as exc:  # belt and braces
-        raise BerDecodeError(f"malformed message: {type(exc).__name__}") from None
-
-
-def _decode_message(data: bytes) -> SnmpMessage:
-    end = len(data)
-    m_start, m_stop = _expect(data, 0, end, _SEQ)
-    if m_stop != end:
-        raise BerDecodeError("trailing data after message")
-    v_start, v_stop = _expect(data, m_start, m_stop, _INT)
-    version = _int(data, v_start, v_stop)
-    if version not in (VERSION_V1, VERSION_V2C):
-        raise BerDecodeError(f"unsupported version {version}")
-    c_start, c_stop = _expect(data, v_stop, m_stop, _OCTETS)
-    community = data[c_start:c_stop]
-    pdu_type, p_start, p_stop = _header(data, c_stop, m_stop)
-    if p_stop != m_stop:
-        raise BerDecodeError("trailing data after PDU")
+    version, community, pdu_type, p_start, p_stop = _message_header(data)
     if pdu_type not in _NOTIFICATION_PDUS:
         raise BerDecodeError(f"not a notification PDU: 0x{pdu_type:02x}")
     if pdu_type == PDU_TRAP_V1:
@@ -372,16 +405,7 @@ def _decode_message(data: bytes) -> SnmpMessage:
     if version != VERSION_V2C:
         raise BerDecodeError("v2 PDU in a v1 message")
 
-    r_start, r_stop = _expect(data, p_start, p_stop, _INT)
-    request_id = _int(data, r_start, r_stop)
-    s_start, s_stop = _expect(data, r_stop, p_stop, _INT)
-    _int(data, s_start, s_stop)
-    i_start, i_stop = _expect(data, s_stop, p_stop, _INT)
-    _int(data, i_start, i_stop)
-    vbl_pos = i_stop
-    varbinds, vbl_stop = _varbinds(data, vbl_pos, p_stop)
-    if vbl_stop != p_stop:
-        raise BerDecodeError("trailing data in PDU")
+    request_id, _, _, varbinds, vbl_pos = _pdu_body(data, p_start, p_stop, _value)
 
     trap_oid: Oid | None = None
     uptime: int | None = None
@@ -409,47 +433,22 @@ def _decode_message(data: bytes) -> SnmpMessage:
         varbinds=tuple(varbinds),
         trap_oid=trap_oid,
         uptime=uptime,
-        raw_varbinds=data[vbl_pos:vbl_stop],
+        raw_varbinds=data[vbl_pos:p_stop],
     )
 
 
+@_guarded("response")
 def decode_response(data: bytes) -> Response:
     """Decode a whole v1/v2c datagram carrying a Response-PDU (the answer to a request)."""
-    try:
-        return _decode_response(data)
-    except BerDecodeError:
-        raise
-    except (IndexError, ValueError, TypeError, OverflowError) as exc:  # belt and braces
-        raise BerDecodeError(f"malformed response: {type(exc).__name__}") from None
-
-
-def _decode_response(data: bytes) -> Response:
-    end = len(data)
-    m_start, m_stop = _expect(data, 0, end, _SEQ)
-    if m_stop != end:
-        raise BerDecodeError("trailing data after message")
-    v_start, v_stop = _expect(data, m_start, m_stop, _INT)
-    version = _int(data, v_start, v_stop)
-    if version not in (VERSION_V1, VERSION_V2C):
-        raise BerDecodeError(f"unsupported version {version}")
-    c_start, c_stop = _expect(data, v_stop, m_stop, _OCTETS)
-    pdu_type, p_start, p_stop = _header(data, c_stop, m_stop)
-    if p_stop != m_stop:
-        raise BerDecodeError("trailing data after PDU")
+    version, community, pdu_type, p_start, p_stop = _message_header(data)
     if pdu_type != PDU_RESPONSE:
         raise BerDecodeError(f"not a Response-PDU: 0x{pdu_type:02x}")
-    r_start, r_stop = _expect(data, p_start, p_stop, _INT)
-    request_id = _int(data, r_start, r_stop)
-    s_start, s_stop = _expect(data, r_stop, p_stop, _INT)
-    error_status = _int(data, s_start, s_stop)
-    i_start, i_stop = _expect(data, s_stop, p_stop, _INT)
-    error_index = _int(data, i_start, i_stop)
-    varbinds, vbl_stop = _response_varbinds(data, i_stop, p_stop)
-    if vbl_stop != p_stop:
-        raise BerDecodeError("trailing data in PDU")
+    request_id, error_status, error_index, varbinds, _ = _pdu_body(
+        data, p_start, p_stop, _response_value
+    )
     return Response(
         version=version,
-        community=data[c_start:c_stop],
+        community=community,
         request_id=request_id,
         error_status=error_status,
         error_index=error_index,
@@ -468,31 +467,24 @@ class ResponsePdu:
     varbinds: tuple[ResponseVarBind, ...]
 
 
+@_guarded("PDU")
 def decode_response_pdu(data: bytes, pos: int, end: int) -> ResponsePdu:
     """Decode the Response-PDU or Report-PDU that fills data[pos:end] exactly."""
-    try:
-        pdu_type, p_start, p_stop = _header(data, pos, end)
-        if p_stop != end:
-            raise BerDecodeError("trailing data after PDU")
-        if pdu_type not in (PDU_RESPONSE, PDU_REPORT):
-            raise BerDecodeError(f"not a Response/Report-PDU: 0x{pdu_type:02x}")
-        r_start, r_stop = _expect(data, p_start, p_stop, _INT)
-        s_start, s_stop = _expect(data, r_stop, p_stop, _INT)
-        i_start, i_stop = _expect(data, s_stop, p_stop, _INT)
-        varbinds, vbl_stop = _response_varbinds(data, i_stop, p_stop)
-        if vbl_stop != p_stop:
-            raise BerDecodeError("trailing data in PDU")
-        return ResponsePdu(
-            pdu_type=pdu_type,
-            request_id=_int(data, r_start, r_stop),
-            error_status=_int(data, s_start, s_stop),
-            error_index=_int(data, i_start, i_stop),
-            varbinds=tuple(varbinds),
-        )
-    except BerDecodeError:
-        raise
-    except (IndexError, ValueError, TypeError, OverflowError) as exc:  # belt and braces
-        raise BerDecodeError(f"malformed PDU: {type(exc).__name__}") from None
+    pdu_type, p_start, p_stop = _header(data, pos, end)
+    if p_stop != end:
+        raise BerDecodeError("trailing data after PDU")
+    if pdu_type not in (PDU_RESPONSE, PDU_REPORT):
+        raise BerDecodeError(f"not a Response/Report-PDU: 0x{pdu_type:02x}")
+    request_id, error_status, error_index, varbinds, _ = _pdu_body(
+        data, p_start, p_stop, _response_value
+    )
+    return ResponsePdu(
+        pdu_type=pdu_type,
+        request_id=request_id,
+        error_status=error_status,
+        error_index=error_index,
+        varbinds=tuple(varbinds),
+    )
 
 
 def v1_trap_oid(enterprise: Oid, generic: int, specific: int) -> Oid:
@@ -515,7 +507,7 @@ def _decode_v1_trap(data: bytes, community: bytes, pos: int, end: int) -> SnmpMe
     specific = _int(data, s_start, s_stop)
     t_start, t_stop = _expect(data, s_stop, end, _TIMETICKS)
     timestamp = _uint(data, t_start, t_stop)
-    varbinds, vbl_stop = _varbinds(data, t_stop, end)
+    varbinds, vbl_stop = _varbinds(data, t_stop, end, _value)
     if vbl_stop != end:
         raise BerDecodeError("trailing data in Trap-PDU")
     trap_oid = v1_trap_oid(enterprise, generic, specific)
@@ -543,35 +535,31 @@ def _decode_v1_trap(data: bytes, community: bytes, pos: int, end: int) -> SnmpMe
     )
 
 
+@_guarded("v3 header")
 def decode_v3_header(data: bytes) -> V3Header:
     """Read the v3 header fields (RFC 3412 / 3414) without touching the protected payload."""
-    try:
-        end = len(data)
-        m_start, m_stop = _expect(data, 0, end, _SEQ)
-        v_start, v_stop = _expect(data, m_start, m_stop, _INT)
-        if _int(data, v_start, v_stop) != VERSION_V3:
-            raise BerDecodeError("not a v3 message")
-        g_start, g_stop = _expect(data, v_stop, m_stop, _SEQ)
-        i_start, i_stop = _expect(data, g_start, g_stop, _INT)
-        msg_id = _int(data, i_start, i_stop)
-        x_start, x_stop = _expect(data, i_stop, g_stop, _INT)
-        _int(data, x_start, x_stop)
-        f_start, f_stop = _expect(data, x_stop, g_stop, _OCTETS)
-        if f_stop - f_start != 1:
-            raise BerDecodeError("msgFlags must be one octet")
-        flags = data[f_start]
-        sm_start, sm_stop = _expect(data, f_stop, g_stop, _INT)
-        security_model = _int(data, sm_start, sm_stop)
-        sp_start, sp_stop = _expect(data, g_stop, m_stop, _OCTETS)
-        u_start, u_stop = _expect(data, sp_start, sp_stop, _SEQ)
-        e_start, e_stop = _expect(data, u_start, u_stop, _OCTETS)
-        _b_start, b_stop = _expect(data, e_stop, u_stop, _INT)
-        _t_start, t_stop = _expect(data, b_stop, u_stop, _INT)
-        n_start, n_stop = _expect(data, t_stop, u_stop, _OCTETS)
-    except BerDecodeError:
-        raise
-    except (IndexError, ValueError, TypeError, OverflowError) as exc:
-        raise BerDecodeError(f"malformed v3 header: {type(exc).__name__}") from None
+    end = len(data)
+    m_start, m_stop = _expect(data, 0, end, _SEQ)
+    v_start, v_stop = _expect(data, m_start, m_stop, _INT)
+    if _int(data, v_start, v_stop) != VERSION_V3:
+        raise BerDecodeError("not a v3 message")
+    g_start, g_stop = _expect(data, v_stop, m_stop, _SEQ)
+    i_start, i_stop = _expect(data, g_start, g_stop, _INT)
+    msg_id = _int(data, i_start, i_stop)
+    x_start, x_stop = _expect(data, i_stop, g_stop, _INT)
+    _int(data, x_start, x_stop)
+    f_start, f_stop = _expect(data, x_stop, g_stop, _OCTETS)
+    if f_stop - f_start != 1:
+        raise BerDecodeError("msgFlags must be one octet")
+    flags = data[f_start]
+    sm_start, sm_stop = _expect(data, f_stop, g_stop, _INT)
+    security_model = _int(data, sm_start, sm_stop)
+    sp_start, sp_stop = _expect(data, g_stop, m_stop, _OCTETS)
+    u_start, u_stop = _expect(data, sp_start, sp_stop, _SEQ)
+    e_start, e_stop = _expect(data, u_start, u_stop, _OCTETS)
+    _b_start, b_stop = _expect(data, e_stop, u_stop, _INT)
+    _t_start, t_stop = _expect(data, b_stop, u_stop, _INT)
+    n_start, n_stop = _expect(data, t_stop, u_stop, _OCTETS)
     return V3Header(
         msg_id=msg_id,
         flags=flags,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from shared import ber
-from shared.ber import _enc_int, _expect, _header, _int, _tlv
+from shared.ber import _enc_int, _expect, _guarded, _header, _int, _tlv
 from shared.errors import BerDecodeError
 
 SECURITY_MODEL_USM: Final = 3
@@ -218,16 +218,6 @@ def encode_request(
     return encode_scoped_pdu(context_engine_id, context_name, pdu)
 
 
-def decode_message(data: bytes) -> V3Message:
-    """Decode a whole SNMPv3 datagram (USM security model), the ScopedPDU left undecoded."""
-    try:
-        return _decode_message(data)
-    except BerDecodeError:
-        raise
-    except (IndexError, ValueError, TypeError, OverflowError) as exc:  # belt and braces
-        raise BerDecodeError(f"malformed v3 message: {type(exc).__name__}") from None
-
-
 def _nonneg(data: bytes, start: int, stop: int) -> int:
     value = _int(data, start, stop)
     if not 0 <= value <= 0x7FFFFFFF:
@@ -235,7 +225,9 @@ def _nonneg(data: bytes, start: int, stop: int) -> int:
     return value
 
 
-def _decode_message(data: bytes) -> V3Message:
+@_guarded("v3 message")
+def decode_message(data: bytes) -> V3Message:
+    """Decode a whole SNMPv3 datagram (USM security model), the ScopedPDU left undecoded."""
     end = len(data)
     m_start, m_stop = _expect(data, 0, end, _SEQ)
     if m_stop != end:
@@ -296,17 +288,13 @@ def _decode_message(data: bytes) -> V3Message:
     )
 
 
+@_guarded("ScopedPDU")
 def decode_scoped_pdu(data: bytes) -> ScopedPdu:
     """Decode a (decrypted) ScopedPDU; padding after it is ignored (block ciphers add it)."""
-    try:
-        s_start, s_stop = _expect(data, 0, len(data), _SEQ)
-        e_start, e_stop = _expect(data, s_start, s_stop, _OCTETS)
-        n_start, n_stop = _expect(data, e_stop, s_stop, _OCTETS)
-        pdu = ber.decode_response_pdu(data, n_stop, s_stop)
-    except BerDecodeError:
-        raise
-    except (IndexError, ValueError, TypeError, OverflowError) as exc:  # belt and braces
-        raise BerDecodeError(f"malformed ScopedPDU: {type(exc).__name__}") from None
+    s_start, s_stop = _expect(data, 0, len(data), _SEQ)
+    e_start, e_stop = _expect(data, s_start, s_stop, _OCTETS)
+    n_start, n_stop = _expect(data, e_stop, s_stop, _OCTETS)
+    pdu = ber.decode_response_pdu(data, n_stop, s_stop)
     return ScopedPdu(data[e_start:e_stop], data[n_start:n_stop], pdu)
 
 

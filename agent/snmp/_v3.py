@@ -30,23 +30,17 @@ except ImportError:  # pragma: no cover - older cryptography
     from cryptography.hazmat.primitives.ciphers.modes import CFB  # type: ignore[assignment,unused-ignore]
 
 from shared import ber, usm
-from shared.errors import BerDecodeError, SnmpError
+from shared.errors import BerDecodeError
 from shared.model import CredentialProfile, SnmpVersion
 
+from ._udp import UdpRequester, Waiter
 from .types import Oid
 
-_RECV_SIZE = 65535
-_RECV_BATCH = 64
-_RCVBUF = 4 * 1024 * 1024
 # Bounds of the key caches: a password-to-key costs ~2 ms, a localization microseconds.
 _MAX_KEYS = 8192
 # Engine re-synchronisations per request (unknownEngineID / notInTimeWindow reports).
 _MAX_RESYNCS = 2
 _MAX_INT = 0x7FFFFFFF
-
-
-class RequestTimeout(Exception):
-    """No acceptable answer before the deadline; the caller words the message."""
 
 
 class UsmReport(Exception):
@@ -128,9 +122,7 @@ class _Reply:
 
 
 @dataclass(slots=True)
-class _Pending:
-    future: asyncio.Future[_Reply]
-    address: tuple[str, int]
+class _Pending(Waiter[_Reply]):
     user: UsmUser | None  # None: a discovery probe
     keys: _Keys | None = field(default=None, repr=False)
     request_id: int = 0
@@ -152,14 +144,10 @@ class V3Transport:
 
     def __init__(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._sockets: dict[int, socket.socket] = {}
-        self._pending: dict[int, _Pending] = {}
         self._engines: dict[tuple[str, int], _Engine] = {}
         self._master_keys: dict[tuple[str, bytes], bytes] = {}
         self._local_keys: dict[tuple[UsmUser, bytes], _Keys] = {}
-        self._next_id = random.randrange(1, 1 << 30)
         self._salt = random.getrandbits(64)
-        self._closed = False
         self.stats: dict[str, int] = {
             "sent": 0,
             "retries": 0,
@@ -177,6 +165,7 @@ class V3Transport:
             "discoveries": 0,
             "resyncs": 0,
         }
+        self._udp: UdpRequester[_Reply, _Pending] = UdpRequester(self._on_datagram, self.stats)
 
     async def request(
         self,
@@ -196,9 +185,7 @@ class V3Transport:
         RequestTimeout once timeout x (retries + 1) has passed, discovery included; UsmReport
         if the agent reports an error (after at most two engine re-synchronisations).
         """
-        if self._closed:
-            raise SnmpError("SNMP transport is closed")
-        sock = self._socket(ipv6)
+        sock = self._udp.socket_for(ipv6)
         deadline = self._loop.time() + timeout * (retries + 1)
         resyncs = 0
         while True:
@@ -241,18 +228,7 @@ class V3Transport:
 
     def close(self) -> None:
         """Close the sockets and fail every waiting request. Idempotent."""
-        if self._closed:
-            return
-        self._closed = True
-        for sock in self._sockets.values():
-            if not self._loop.is_closed():
-                self._loop.remove_reader(sock.fileno())
-            sock.close()
-        self._sockets.clear()
-        for pending in self._pending.values():
-            if not pending.future.done():
-                pending.future.set_exception(SnmpError("SNMP client closed"))
-        self._pending.clear()
+        self._udp.close()
         self._master_keys.clear()
         self._local_keys.clear()
 
@@ -263,7 +239,7 @@ class V3Transport:
     ) -> _Engine:
         """RFC 3414 4: an empty noAuthNoPriv GET; the unknownEngineID report names the engine."""
         self.stats["discoveries"] += 1
-        msg_id = self._allocate_id()
+        msg_id = self._udp.allocate_id()
         scoped = usm.encode_request(
             ber.PDU_GET, msg_id, (), context_engine_id=b"", context_name=b""
         )
@@ -280,7 +256,9 @@ class V3Transport:
             encrypted=False,
         )
         pending = _Pending(self._loop.create_future(), address, None)
-        reply = await self._send_and_wait(sock, msg_id, pending, datagram, timeout, deadline)
+        reply = await self._udp.send_and_wait(
+            sock, msg_id, pending, datagram, timeout, deadline=deadline
+        )
         engine = self._learn(address, reply.message)
         if engine is None:
             raise UsmReport("discovery without an engine ID")
@@ -353,7 +331,7 @@ class V3Transport:
         deadline: float,
     ) -> _Reply:
         keys = self._keys(user, engine.engine_id)
-        msg_id = self._allocate_id()
+        msg_id = self._udp.allocate_id()
         scoped = usm.encode_request(
             pdu_type,
             msg_id,
@@ -383,56 +361,20 @@ class V3Transport:
         if auth is not None and keys is not None:
             datagram = usm.sign(auth, keys.auth, datagram, offset)
         pending = _Pending(self._loop.create_future(), address, user, keys, msg_id)
-        return await self._send_and_wait(sock, msg_id, pending, datagram, timeout, deadline)
-
-    async def _send_and_wait(
-        self,
-        sock: socket.socket,
-        msg_id: int,
-        pending: _Pending,
-        datagram: bytes,
-        timeout: float,
-        deadline: float,
-    ) -> _Reply:
-        """Send, resend every ``timeout`` (the same datagram), give up at ``deadline``.
-
-        The schedule is absolute, as in _v2c.py: a loop that wakes up late shortens the next
-        attempt instead of stretching the request's whole budget.
-        """
-        loop = self._loop
-        start = loop.time()
-        self._pending[msg_id] = pending
-        try:
-            attempt = 0
-            while loop.time() < deadline:
-                if attempt:
-                    self.stats["retries"] += 1
-                    if pending.future.done():
-                        pending.future = loop.create_future()
-                self._send(sock, datagram, pending.address)
-                attempt += 1
-                try:
-                    async with asyncio.timeout_at(min(start + attempt * timeout, deadline)):
-                        return await pending.future
-                except TimeoutError:
-                    continue
-            self.stats["timeouts"] += 1
-            raise RequestTimeout
-        finally:
-            if self._pending.get(msg_id) is pending:
-                del self._pending[msg_id]
+        return await self._udp.send_and_wait(
+            sock, msg_id, pending, datagram, timeout, deadline=deadline
+        )
 
     # -- receiving ------------------------------------------------------------------------
 
     def _on_datagram(self, data: bytes, source: tuple[str, int]) -> None:
         stats = self.stats
-        stats["received"] += 1
         try:
             message = usm.decode_message(data)
         except BerDecodeError:
             stats["malformed"] += 1
             return
-        pending = self._pending.get(message.msg_id)
+        pending = self._udp.waiter(message.msg_id)
         if pending is None:
             stats["unknown_msg_id"] += 1
             return
@@ -475,50 +417,3 @@ class V3Transport:
                 return
         if not pending.future.done():
             pending.future.set_result(_Reply(message, scoped))
-
-    # -- sockets (as _v2c.py) -------------------------------------------------------------
-
-    def _allocate_id(self) -> int:
-        while True:
-            msg_id = self._next_id
-            self._next_id = msg_id + 1 if msg_id < _MAX_INT else 1
-            if msg_id not in self._pending:
-                return msg_id
-
-    def _socket(self, ipv6: bool) -> socket.socket:
-        family = socket.AF_INET6 if ipv6 else socket.AF_INET
-        sock = self._sockets.get(family)
-        if sock is not None:
-            return sock
-        sock = socket.socket(family, socket.SOCK_DGRAM)
-        try:
-            sock.setblocking(False)
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RCVBUF)
-            except OSError:
-                pass  # the kernel's cap applies; a smaller buffer only costs retries
-            sock.bind(("::" if ipv6 else "0.0.0.0", 0))
-            self._loop.add_reader(sock.fileno(), self._on_readable, sock)
-        except BaseException:
-            sock.close()
-            raise
-        self._sockets[family] = sock
-        return sock
-
-    def _send(self, sock: socket.socket, datagram: bytes, address: tuple[str, int]) -> None:
-        try:
-            sock.sendto(datagram, address)
-        except OSError:
-            self.stats["send_errors"] += 1  # a lost datagram: the retry timer handles it
-        else:
-            self.stats["sent"] += 1
-
-    def _on_readable(self, sock: socket.socket) -> None:
-        for _ in range(_RECV_BATCH):
-            try:
-                data, source = sock.recvfrom(_RECV_SIZE)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError:
-                continue
-            self._on_datagram(data, source)

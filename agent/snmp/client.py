@@ -44,8 +44,8 @@ from shared.errors import (
 
 from . import _values
 from ._targets import Target, TargetKey, TargetRegistry
-from ._v2c import RequestTimeout, V2cTransport
-from ._v3 import RequestTimeout as V3RequestTimeout
+from ._udp import RequestTimeout
+from ._v2c import V2cTransport
 from ._v3 import UsmReport, V3Transport
 from ._walk import ColumnWalk, WalkLoop
 from .types import Oid, SnmpTarget, SnmpValue
@@ -445,7 +445,7 @@ class SnmpClient:
                 timeout=target.timeout,
                 retries=target.retries,
             )
-        except V3RequestTimeout:
+        except RequestTimeout:
             raise self._timeout_error(target) from None
         except UsmReport as report:
             # Report names are fixed USM counter names; they never carry a key.

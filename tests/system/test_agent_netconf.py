@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 
 import pytest
@@ -119,3 +120,20 @@ def test_no_netconf_secret_in_agent_log(mixed):
     lab = mixed["lab"]
     log = (mixed["root"] / "agent.log").read_text()
     assert lab.state.netconf_password not in log
+
+
+def test_lldp_links_across_protocols_reach_the_database(mixed):
+    lab, router = mixed["lab"], mixed["router"]
+    want = {
+        frozenset({(k["a"], k["a_port"]), (k["b"], k["b_port"])})
+        for k in json.loads(lab.inventory_path.read_text())["links"]
+    }
+
+    def stored():
+        got = {
+            frozenset({(k["a"], k["a_port"]), (k["b"], k["b_port"])})
+            for k in busclient.request(router, "links", {"source": "lldp"})
+        }
+        return got if got == want else None
+
+    wait_until(stored, 30, 0.5, "LLDP links in the database")
