@@ -208,6 +208,30 @@ def cmd_events(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_links(args: argparse.Namespace) -> int:
+    db = _open_db(args)
+    try:
+        found = db.list_links(args.source)
+    finally:
+        db.close()
+    data = [
+        {
+            "a": k.a_ne,
+            "a_port": k.a_port,
+            "b": k.b_ne,
+            "b_port": k.b_port,
+            "source": k.source,
+            "last_seen": k.last_seen,
+        }
+        for k in found
+    ]
+    rows = [
+        (d["a"], d["a_port"], d["b"], d["b_port"], d["source"], when(d["last_seen"])) for d in data
+    ]
+    _print(args, data, table(("ne a", "port a", "ne b", "port b", "source", "seen"), rows))
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     res = busclient.request(_agent(args), "status", timeout=args.timeout)
     _print(args, res, json.dumps(res, indent=2))
@@ -285,6 +309,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ne")
     p.add_argument("--limit", type=int, default=50)
     p.set_defaults(func=cmd_events)
+
+    p = sub.add_parser("links", help="topology links (LLDP-discovered or imported)")
+    p.add_argument("--source", help="only links from this source (lldp, manual, ...)")
+    p.set_defaults(func=cmd_links)
 
     p = sub.add_parser("status", help="an agent's status and counters")
     p.set_defaults(func=cmd_status)

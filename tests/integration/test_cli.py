@@ -69,6 +69,9 @@ def test_inventory_round_trip_and_secrets_stay_hidden(db, tmp_path):
     gone = emspool(db, "ne", "remove", "rtr2", ok=False)
     assert gone.returncode == 1
 
+    links = json.loads(emspool(db, "--json", "links").stdout)
+    assert [(k["a"], k["b"]) for k in links] == [("rtr1", "sw1")]
+
     profiles = emspool(db, "--json", "profile", "list").stdout
     assert {p["name"] for p in json.loads(profiles)} == {"v2", "v3"}
     for out in (profiles, emspool(db, "profile", "list").stdout, table):
