@@ -20,6 +20,7 @@ from agent.outbox import Outbox, OutboxWriter
 from agent.poller import Poller, PollTarget
 from agent.snmp import SnmpClient
 from agent.traps import Notification, TrapReceiver
+from shared.alarms import Change, rebuild
 from shared.config import AgentConfig
 from shared.errors import DatabaseError, NotFound
 from shared.model import AlarmKey, CredentialProfile, Event, NetworkElement, Protocol, Severity
@@ -30,6 +31,9 @@ from shared.wire import Topic
 log = logging.getLogger(__name__)
 
 INVENTORY_REFRESH = 5.0  # seconds between inventory reads (cheap: two small SELECTs)
+REBUILD_WINDOW = 30 * 86400.0  # how far back the event log is read to rebuild alarms
+ALARM_EVENT_TYPES = [c.value for c in Change]
+HISTORY_MAX = 1_000_000  # events read at most when rebuilding (bounded start-up cost)
 LINK_SYNC = 10.0  # seconds between writes of changed LLDP neighbours to the links table
 
 
@@ -85,6 +89,9 @@ class Agent:
             self.db.url,
         )
         self.emit([self._agent_event("agent started")])
+        # Events a crash left in the outbox must reach the log before alarms are rebuilt
+        # from it; if the database is down they simply wait there.
+        await self.writer.flush(timeout=10.0)
         try:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self.writer.run(), name="outbox")
@@ -186,12 +193,51 @@ class Agent:
                 failing = False
                 # Profiles in the agent's own config win: local secrets stay local.
                 profiles.update({p.name: p for p in self.config.profiles})
+                new = [ne.name for ne in nes if ne.name not in self.model.states]
+                history = await self._alarm_history(new) if new else []
                 self.set_managed(nes, profiles)
+                self._restore(history)
             self._inventory_changed.clear()
             try:
                 await asyncio.wait_for(self._inventory_changed.wait(), INVENTORY_REFRESH)
             except TimeoutError:
                 pass
+
+    async def _alarm_history(self, names: list[str]) -> list[Event]:
+        assert self.db is not None
+        db = self.db
+        since = time.time() - REBUILD_WINDOW
+
+        def fetch() -> list[Event]:
+            out: list[Event] = []
+            before: tuple[float, str] | None = None
+            while len(out) < HISTORY_MAX:
+                page = db.query_events(
+                    ne=names, since=since, types=ALARM_EVENT_TYPES, limit=10_000, before=before
+                )
+                out += page
+                if len(page) < 10_000:
+                    break
+                before = (page[-1].time, page[-1].id)
+            return out
+
+        try:
+            return await asyncio.to_thread(fetch)
+        except DatabaseError as e:
+            log.warning("alarm history not readable, starting those NEs empty: %s", e)
+            return []
+
+    def _restore(self, history: list[Event]) -> None:
+        """Standing alarms of newly managed NEs, with their raise time and ack, from the
+        event log; the first polls then clear whatever went away meanwhile."""
+        alarms = [
+            a
+            for a in rebuild(history, self.config.alarms.restart_hold)
+            if a.key.ne in self.model.states and self.model.alarms.get(a.key) is None
+        ]
+        if alarms:
+            self.model.alarms.restore(alarms)
+            log.info("restored %d standing alarms from the event log", len(alarms))
 
     async def _sync_links(self) -> None:
         """Write each NE's LLDP view to the links table when it changes, so the topology

@@ -12,7 +12,7 @@ import enum
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 
-from .model import AlarmKey, Event, EventType, Severity
+from .model import AlarmKey, AlarmType, Event, EventType, Severity
 
 
 @dataclass(slots=True)
@@ -51,6 +51,9 @@ class Alarm:
         }
 
 
+_ACK_MARK = " (acked by "
+
+
 class Change(enum.StrEnum):
     RAISED = EventType.ALARM_RAISED
     CHANGED = EventType.ALARM_CHANGED
@@ -68,7 +71,8 @@ class Transition:
         a = self.alarm
         if self.change in (Change.ACKED, Change.UNACKED):
             who = a.acked_by or "?"
-            text = f"{a.text} ({self.change.value.split('-')[1]} by {who})"
+            verb = "acked" if self.change is Change.ACKED else "unacked"
+            text = f"{a.text} ({verb} by {who})"
         else:
             text = a.text
         severity = Severity.CLEARED if self.change is Change.CLEARED else a.severity
@@ -230,3 +234,43 @@ class AlarmStore:
             keys.discard(key)
             if not keys:
                 del self._by_ne[key.ne]
+
+
+def rebuild(events: Iterable[Event], restart_hold: float | None = None) -> list[Alarm]:
+    """Standing alarms as the event log tells them, oldest event first.
+
+    An agent that restarts or takes over NEs starts from this instead of an empty
+    store, so raise times, counts and acknowledgements survive; the next poll then
+    clears what went away meanwhile. One-shot alarms get their auto-clear time back.
+    """
+    alarms: dict[AlarmKey, Alarm] = {}
+    for e in sorted(events, key=lambda e: (e.time, e.id)):
+        if not e.alarm_type:
+            continue
+        key = AlarmKey(e.ne, e.obj, e.alarm_type)
+        a = alarms.get(key)
+        if e.type == Change.RAISED:
+            if a is None:
+                alarms[key] = Alarm(key, e.severity, e.text, e.time, e.time, e.time)
+            else:
+                a.severity, a.text, a.last_seen, a.raised_at = e.severity, e.text, e.time, e.time
+                a.count += 1
+                a.cleared_at = a.acked_by = a.acked_at = None
+        elif a is None:
+            continue  # its raise is older than what we were given
+        elif e.type == Change.CHANGED:
+            a.severity, a.text, a.last_seen = e.severity, e.text, e.time
+        elif e.type == Change.CLEARED:
+            a.cleared_at = a.last_seen = e.time
+        elif e.type == Change.ACKED:
+            head, _, tail = e.text.rpartition(_ACK_MARK)
+            a.acked_by = tail[:-1] if head and tail.endswith(")") else "?"
+            a.acked_at = e.time
+        elif e.type == Change.UNACKED:
+            a.acked_by = a.acked_at = None
+    standing = [a for a in alarms.values() if a.active]
+    if restart_hold is not None:
+        for a in standing:
+            if a.key.type == AlarmType.DEVICE_RESTART:
+                a.auto_clear_at = a.raised_at + restart_hold
+    return standing

@@ -12,7 +12,7 @@ import pytest
 
 from agent import busclient
 from agent.db import Database
-from agent.demo import free_port
+from agent.demo import free_port, start_agent, wait_for_agent
 from lab.fleet import Lab
 from tests.helpers.agentproc import agent_for_lab
 from tests.helpers.waiting import random_base, wait_until
@@ -106,6 +106,8 @@ def test_restart_is_detected(pool):
     lab.restart(ne)  # no trap: the sysUpTime drop alone must tell
     a = wait_until(lambda: find(router, ne, "device-restart"), 15, what="restart alarm")
     assert a["severity"] == "warning"
+    busclient.request(router, "ack", {"ne": ne, "type": "device-restart", "user": "bob"})
+    pool["restart_alarm"] = a  # the agent restart test expects it back, acked by bob
 
 
 def test_ack_and_event_log(pool):
@@ -173,6 +175,25 @@ def test_sigterm_flushes_and_exits_cleanly(pool):
     finally:
         db.close()
     assert "agent stopped" in texts
+
+
+def test_a_restarted_agent_rebuilds_standing_alarms_from_the_event_log(pool):
+    # After the SIGTERM test: a new agent process on the same database and config.
+    lab, root = pool["lab"], pool["root"]
+    before = pool["restart_alarm"]
+    proc = start_agent(root / "agent.toml", root / "agent.log")
+    try:
+        wait_for_agent(pool["router"], proc, 30.0)
+        a = wait_until(
+            lambda: find(pool["router"], before["ne"], "device-restart"), 10, what="restored alarm"
+        )
+        assert a["raised_at"] == pytest.approx(before["raised_at"])
+        assert a["acked_by"] == "bob"
+        states = busclient.request(pool["router"], "ne_states")
+        assert {s["name"] for s in states} == {d.name for d in lab.devices}
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
 
 
 def test_bad_config_exits_nonzero_with_a_clear_message(tmp_path):

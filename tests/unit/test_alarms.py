@@ -109,3 +109,35 @@ def test_event_ids_are_time_ordered_uuids():
     b = Event(time=1000.002, ne="n", type="t", severity=Severity.MAJOR, text="", agent="a")
     assert uuid.UUID(a.id).version == 7 and a.id < b.id and a.id != b.id
     assert Event.from_dict(a.to_dict()).id == a.id  # an explicit id is kept
+
+
+def test_rebuild_from_the_event_log_keeps_raise_time_count_and_ack():
+    from shared.alarms import rebuild
+
+    s = AlarmStore()
+    gone = AlarmKey("ne1", "ifIndex=4", "link-down")
+    restart = AlarmKey("ne1", "", "device-restart")
+    steps = [
+        (10.0, s.raise_(K, Severity.MINOR, "down", 10.0)),
+        (11.0, s.raise_(K, Severity.MAJOR, "down", 11.0)),  # changed
+        (12.0, s.ack(K, "alice (night shift)", 12.0)),
+        (13.0, s.raise_(gone, Severity.MAJOR, "down", 13.0)),
+        (14.0, s.clear(gone, 14.0)),
+        (15.0, s.raise_(restart, Severity.WARNING, "restarted", 15.0, auto_clear_after=300)),
+    ]
+    events = [t.to_event("a1", now) for now, t in steps if t is not None]
+    events.reverse()  # the database hands them newest first
+    got = {a.key: a for a in rebuild(events, restart_hold=300)}
+    assert set(got) == {K, restart}
+    a = got[K]
+    assert (a.severity, a.raised_at, a.first_seen, a.acked_by, a.acked_at) == (
+        Severity.MAJOR,
+        10.0,
+        10.0,
+        "alice (night shift)",
+        12.0,
+    )
+    assert got[restart].auto_clear_at == 315.0
+    store = AlarmStore()
+    store.restore(got.values())
+    assert store.raise_(K, Severity.MAJOR, "down", 20.0) is None  # the next poll deduplicates
