@@ -202,6 +202,18 @@ def config_summary(root: Element) -> dict[str, object]:
     }
 
 
+def capability_summary(capabilities: list[str]) -> dict[str, object]:
+    """The hello's capabilities as an operator reads them: NETCONF features and modules."""
+    base = sorted(c.rsplit(":", 1)[-1] for c in capabilities if ":netconf:base:" in c)
+    features = sorted(
+        c.split(":capability:", 1)[1].split("?")[0]
+        for c in capabilities
+        if ":netconf:capability:" in c
+    )
+    modules = sorted(m.group(1) for c in capabilities if (m := re.search(r"[?&]module=([^&]+)", c)))
+    return {"netconf_base": base, "netconf_features": features, "yang_modules": modules}
+
+
 def uptime_ticks(info: SystemInfo, now: float) -> int | None:
     """Uptime in TimeTicks (1/100 s), like sysUpTime, so restart detection works the same.
 

@@ -144,12 +144,13 @@ class NetconfPoller:
     async def _read_config(self, name: str, target: NetconfTarget) -> None:
         try:
             config = await self.client.get_config(target)
+            capabilities = await self.client.capabilities(target)
         except NetconfError as e:  # a device refusing get-config is not an unreachable NE
             log.info("get-config failed", extra={"ne": name, "error": _describe(e)})
             return
         st = self.model.states.get(name)
         if st is not None:
-            st.config = yang.config_summary(config)
+            st.config = yang.config_summary(config) | yang.capability_summary(capabilities)
 
     def _apply(self, name: str, data: object) -> list[Event]:
         now = self.clock()

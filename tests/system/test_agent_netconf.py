@@ -66,6 +66,7 @@ def test_netconf_nes_are_polled_with_interfaces_and_lldp(mixed):
         cfg = states[n]["config"]
         assert cfg["hostname"] == n and cfg["interfaces"] >= 24
         assert 0 < cfg["interfaces_enabled"] < cfg["interfaces"]
+        assert "ietf-alarms" in cfg["yang_modules"] and "1.1" in cfg["netconf_base"]
 
 
 def test_netconf_interface_down_is_an_alarm_within_a_second(mixed):

@@ -202,3 +202,18 @@ def test_config_summary_counts_interfaces_and_reads_hostname():
         "interfaces_enabled": 2,  # enabled defaults to true in ietf-interfaces
         "interfaces_described": 1,
     }
+
+
+def test_capability_summary():
+    caps = [
+        "urn:ietf:params:netconf:base:1.0",
+        "urn:ietf:params:netconf:base:1.1",
+        "urn:ietf:params:netconf:capability:notification:1.0",
+        "urn:ietf:params:xml:ns:yang:ietf-alarms?module=ietf-alarms&revision=2019-09-11",
+        "http://openconfig.net/yang/lldp?module=openconfig-lldp",
+    ]
+    assert yang.capability_summary(caps) == {
+        "netconf_base": ["1.0", "1.1"],
+        "netconf_features": ["notification:1.0"],
+        "yang_modules": ["ietf-alarms", "openconfig-lldp"],
+    }
