@@ -1,4 +1,4 @@
-"""Per-NE polling schedule with bounded concurrency.
+"""SNMP polling of one NE per cycle (the schedule itself is agent.schedule).
 
 Which NEs to poll is an input (``set_targets``) that may change at any time:
 the pool's assignment will drive it. Each NE keeps a fixed phase inside the
@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from agent import schedule
+from agent.schedule import ScheduledPoller
 from agent.snmp import SnmpClient, SnmpTarget
 from shared import mib
 from shared.config import PollingConfig
@@ -41,7 +41,7 @@ class _NeSchedule:
     hc_counters: bool = True  # falls back to 32-bit counters when ifXTable is absent
 
 
-class Poller:
+class Poller(ScheduledPoller[PollTarget, _NeSchedule]):
     def __init__(
         self,
         client: SnmpClient,
@@ -50,56 +50,11 @@ class Poller:
         config: PollingConfig,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        super().__init__(model, emit, config, clock, {"varbinds": 0})
         self.client = client
-        self.model = model
-        self.emit = emit
-        self.config = config
-        self.clock = clock
-        self._sem = asyncio.Semaphore(config.concurrency)
-        self._nes: dict[str, _NeSchedule] = {}
-        self.stats = {"polls": 0, "failures": 0, "skipped_slots": 0, "varbinds": 0}
 
-    @property
-    def names(self) -> set[str]:
-        return set(self._nes)
-
-    def set_targets(self, targets: Mapping[str, PollTarget]) -> None:
-        """Start polling new NEs, stop polling gone ones, restart changed ones."""
-        for name in list(self._nes):
-            if name not in targets or targets[name] != self._nes[name].target:
-                self._cancel(self._nes.pop(name))
-                if name not in targets:
-                    self.model.remove_ne(name)
-        for name, target in targets.items():
-            if name not in self._nes:
-                self.model.add_ne(name)
-                sched = _NeSchedule(target)
-                sched.task = asyncio.create_task(self._loop(sched), name=f"poll:{name}")
-                self._nes[name] = sched
-
-    async def close(self) -> None:
-        tasks = [s.task for s in self._nes.values() if s.task is not None]
-        for s in self._nes.values():
-            self._cancel(s)
-        self._nes.clear()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-    @staticmethod
-    def _cancel(sched: _NeSchedule) -> None:
-        if sched.task is not None:
-            sched.task.cancel()
-
-    def interval_of(self, ne: NetworkElement) -> float:
-        return ne.poll_interval or self.config.interval
-
-    async def _loop(self, sched: _NeSchedule) -> None:
-        ne = sched.target.ne
-        await schedule.every(
-            ne.name, self.interval_of(ne), lambda: self.poll_once(sched), self._skipped
-        )
-
-    def _skipped(self, slots: int) -> None:
-        self.stats["skipped_slots"] += slots
+    def _new_schedule(self, target: PollTarget) -> _NeSchedule:
+        return _NeSchedule(target)
 
     async def poll_once(self, sched: _NeSchedule) -> None:
         target = sched.target

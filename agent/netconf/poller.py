@@ -12,10 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from agent import schedule
+from agent.schedule import ScheduledPoller
 from shared import nodal_netconf, yang
 from shared.config import PollingConfig
 from shared.model import Event, NetworkElement
@@ -44,7 +44,9 @@ class _NeSchedule:
     cycle: int = 0
 
 
-class NetconfPoller:
+class NetconfPoller(ScheduledPoller[NetconfPollTarget, _NeSchedule]):
+    task_prefix = "ncpoll"
+
     def __init__(
         self,
         client: NetconfClient,
@@ -53,67 +55,23 @@ class NetconfPoller:
         config: PollingConfig,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        super().__init__(
+            model,
+            emit,
+            config,
+            clock,
+            {"notifications": 0, "resubscribed": 0, "host_key_refused": 0},
+        )
         self.client = client
-        self.model = model
-        self.emit = emit
-        self.config = config
-        self.clock = clock
-        self._sem = asyncio.Semaphore(config.concurrency)
-        self._nes: dict[str, _NeSchedule] = {}
-        self.stats = {
-            "polls": 0,
-            "failures": 0,
-            "skipped_slots": 0,
-            "notifications": 0,
-            "resubscribed": 0,
-            "host_key_refused": 0,
-        }
 
-    @property
-    def names(self) -> set[str]:
-        return set(self._nes)
+    def _new_schedule(self, target: NetconfPollTarget) -> _NeSchedule:
+        return _NeSchedule(target)
 
-    def set_targets(self, targets: Mapping[str, NetconfPollTarget]) -> None:
-        """Start polling new NEs, stop polling gone ones, restart changed ones."""
-        for name in list(self._nes):
-            if name not in targets or targets[name] != self._nes[name].target:
-                sched = self._nes.pop(name)
-                self._stop(sched)
-                if name not in targets:
-                    self.model.remove_ne(name)
-        for name, target in targets.items():
-            if name not in self._nes:
-                self.model.add_ne(name)
-                sched = _NeSchedule(target)
-                sched.task = asyncio.create_task(self._loop(sched), name=f"ncpoll:{name}")
-                self._nes[name] = sched
-
-    async def close(self) -> None:
-        scheds = list(self._nes.values())
-        self._nes.clear()
-        for s in scheds:
-            self._stop(s)
-        await asyncio.gather(*(s.task for s in scheds if s.task), return_exceptions=True)
-
-    def _stop(self, sched: _NeSchedule) -> None:
-        if sched.task is not None:
-            sched.task.cancel()
+    def _released(self, sched: _NeSchedule) -> None:
         asyncio.get_running_loop().create_task(self.client.close(sched.target.target))
 
     def malformed_notifications(self) -> int:
         return sum(self.client.malformed_notifications(s.target.target) for s in self._nes.values())
-
-    def interval_of(self, ne: NetworkElement) -> float:
-        return ne.poll_interval or self.config.interval
-
-    async def _loop(self, sched: _NeSchedule) -> None:
-        ne = sched.target.ne
-        await schedule.every(
-            ne.name, self.interval_of(ne), lambda: self.poll_once(sched), self._skipped
-        )
-
-    def _skipped(self, slots: int) -> None:
-        self.stats["skipped_slots"] += slots
 
     async def poll_once(self, sched: _NeSchedule) -> None:
         name, target = sched.target.ne.name, sched.target.target
