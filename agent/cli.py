@@ -19,24 +19,23 @@ DEFAULT_DB = "sqlite:///var/emspool.db"
 DEFAULT_AGENT = "tcp://127.0.0.1:7700"
 
 
-def _db_url(args: argparse.Namespace) -> str:
-    if args.db:
-        return str(args.db)
+def _setting(args: argparse.Namespace, flag: str, from_config: str, env: str, default: str) -> str:
+    """A flag wins, then the agent config given with --config, then the environment."""
+    if getattr(args, flag):
+        return str(getattr(args, flag))
     if args.config:
         from agent.main import load_config
 
-        return load_config(args.config).effective_database_url
-    return os.environ.get("EMSPOOL_DB", DEFAULT_DB)
+        return str(getattr(load_config(args.config), from_config))
+    return os.environ.get(env, default)
+
+
+def _db_url(args: argparse.Namespace) -> str:
+    return _setting(args, "db", "effective_database_url", "EMSPOOL_DB", DEFAULT_DB)
 
 
 def _agent(args: argparse.Namespace) -> str:
-    if args.agent:
-        return str(args.agent)
-    if args.config:
-        from agent.main import load_config
-
-        return load_config(args.config).router_endpoint
-    return os.environ.get("EMSPOOL_AGENT", DEFAULT_AGENT)
+    return _setting(args, "agent", "router_endpoint", "EMSPOOL_AGENT", DEFAULT_AGENT)
 
 
 def _open_db(args: argparse.Namespace) -> Any:
