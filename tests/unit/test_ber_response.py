@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import random
-
 import pytest
 from pyasn1.codec.ber import decoder as pyasn1_decoder
 from pyasn1.codec.ber import encoder as pyasn1_encoder
@@ -36,6 +34,7 @@ from shared.ber import (
     encode_response_pdu,
 )
 from shared.errors import BerDecodeError
+from tests.helpers.mutate import mutations
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -250,7 +249,6 @@ def test_every_truncation_rejected() -> None:
 
 
 def test_fuzz_only_ber_decode_error_escapes() -> None:
-    rng = random.Random(20250101)
     seeds = [
         encode_response_pdu(VERSION_V2C, b"public", 7, EVERY_VALUE),
         encode_response_pdu(VERSION_V1, b"c", -1, [(SYS_DESCR, 5)], error_status=2, error_index=1),
@@ -259,21 +257,9 @@ def test_fuzz_only_ber_decode_error_escapes() -> None:
         ),
     ]
     decoded_ok = rejected = 0
-    for i in range(6000):  # bounded: well under a second
-        data = bytearray(seeds[i % len(seeds)])
-        mode = rng.randrange(4)
-        if mode == 0:
-            data = data[: rng.randrange(len(data))]
-        elif mode == 1:
-            for _ in range(rng.randint(1, 4)):
-                data[rng.randrange(len(data))] ^= 1 << rng.randrange(8)
-        elif mode == 2:
-            data[rng.randrange(len(data))] = rng.randrange(256)
-        else:
-            pos = rng.randrange(len(data))
-            data[pos:pos] = rng.randbytes(rng.randint(1, 8))
+    for data in mutations(seeds, 6000, 20250101):  # bounded: under a second
         try:
-            got = decode_response(bytes(data))
+            got = decode_response(data)
         except BerDecodeError:
             rejected += 1
         else:
