@@ -152,10 +152,12 @@ class Agent:
                     )
         managed = set(targets) | set(nc_targets)
         before = self.poller.names | self.nc_poller.names
+        for name in before - managed:
+            self.model.remove_ne(name)
+        for name in managed:
+            self.model.add_ne(name)
         self.poller.set_targets(targets)
         self.nc_poller.set_targets(nc_targets)
-        for name in managed:
-            self.model.add_ne(name)  # an NE speaking both protocols must survive either poller
         if self.receiver is not None:
             self.receiver.set_sources(sources)
         added, removed = managed - before, before - managed

@@ -56,6 +56,8 @@ class _Schedule(Protocol[T_co]):
 class ScheduledPoller(Generic[T, S]):
     """What the SNMP and NETCONF pollers share: one task per NE at a fixed rate, bounded
     concurrency, and a target set that can change at any time (the pool's assignment).
+    Which NEs the model knows is the owner's business (an NE may speak both protocols):
+    results for an NE the model does not know are ignored.
 
     Subclasses say how to make a schedule for a target, how to poll once, and what to
     release when an NE stops being polled.
@@ -97,11 +99,8 @@ class ScheduledPoller(Generic[T, S]):
         for name in list(self._nes):
             if name not in targets or targets[name] != self._nes[name].target:
                 self._stop(self._nes.pop(name))
-                if name not in targets:
-                    self.model.remove_ne(name)
         for name, target in targets.items():
             if name not in self._nes:
-                self.model.add_ne(name)
                 sched = self._new_schedule(target)
                 sched.task = asyncio.create_task(
                     self._loop(sched, target.ne), name=f"{self.task_prefix}:{name}"

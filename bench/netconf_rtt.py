@@ -129,6 +129,7 @@ async def notif_latency(srv: NcServer, count: int) -> list[float]:
     poller = NetconfPoller(c, model, emit, PollingConfig(interval=3600.0))
     t = NetconfTarget("127.0.0.1", srv.port, srv.user, srv.password, host_key=srv.host_key_line)
     ne = NetworkElement("bench", "127.0.0.1", srv.port, protocols=frozenset({Protocol.NETCONF}))
+    model.add_ne("bench")
     poller.set_targets({"bench": NetconfPollTarget(ne, t)})
     while not poller._nes["bench"].subscribed:
         await asyncio.sleep(0.05)

@@ -273,6 +273,7 @@ async def test_malformed_notifications_counted_session_kept(srv, client):
 
 def _poller(client: NetconfClient, events: list[Event]) -> tuple[NodalModel, NetconfPoller]:
     model = NodalModel("agent-test")
+    model.add_ne("rtr001")  # the NE the poller tests manage
     cfg = PollingConfig(interval=60.0, timeout=2.0, concurrency=10)
     return model, NetconfPoller(client, model, events.extend, cfg)
 
