@@ -37,6 +37,15 @@ HISTORY_MAX = 1_000_000  # events read at most when rebuilding (bounded start-up
 LINK_SYNC = 10.0  # seconds between writes of changed LLDP neighbours to the links table
 
 
+def _why_unmanaged(ne: NetworkElement | None) -> str:
+    """The reason recorded when an NE's alarms are closed because it left management."""
+    if ne is None:
+        return "closed: NE removed from the inventory"
+    if not ne.managed:
+        return "closed: NE unmanaged"
+    return "closed: NE no longer polled (credentials profile missing or unusable)"
+
+
 class Agent:
     def __init__(self, config: AgentConfig) -> None:
         self.config = config
@@ -46,6 +55,7 @@ class Agent:
             Policy(
                 unreachable_after=config.alarms.unreachable_after,
                 restart_hold=config.alarms.restart_hold,
+                alarm_never_up_ports=config.alarms.never_up_ports,
             ),
         )
         self.started = time.time()
@@ -131,6 +141,8 @@ class Agent:
         nc_targets: dict[str, NetconfPollTarget] = {}
         sources: dict[str, tuple[str, CredentialProfile]] = {}
         for ne in nes:
+            if not ne.managed:
+                continue
             profile = profiles.get(ne.profile)
             if profile is None:
                 log.error("credentials profile %r missing", ne.profile, extra={"ne": ne.name})
@@ -152,10 +164,16 @@ class Agent:
                     )
         managed = set(targets) | set(nc_targets)
         before = self.poller.names | self.nc_poller.names
+        now = time.time()
+        inventory = {ne.name: ne for ne in nes}
+        closed: list[Event] = []
         for name in before - managed:
-            self.model.remove_ne(name)
-        for name in managed:
-            self.model.add_ne(name)
+            closed += self.model.remove_ne(name, now, _why_unmanaged(inventory.get(name)))
+        for ne in nes:
+            if ne.name in managed:
+                self.model.add_ne(ne.name, ne)
+        if closed:
+            self.emit(closed)
         self.poller.set_targets(targets)
         self.nc_poller.set_targets(nc_targets)
         if self.receiver is not None:

@@ -8,6 +8,8 @@ SQLAlchemy and DBAPI errors never leave this module: they become ``DatabaseError
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import math
 import sqlite3
@@ -40,13 +42,22 @@ from sqlalchemy import exc as sa_exc
 
 from shared.config import parse_profile
 from shared.errors import ConfigError, DatabaseError, NotFound
-from shared.model import CredentialProfile, Event, NetworkElement, Protocol, Severity, SnmpVersion
+from shared.model import (
+    CredentialProfile,
+    Event,
+    LinkAlarms,
+    NetworkElement,
+    Protocol,
+    Severity,
+    SnmpVersion,
+)
 from shared.schema import (
     Link,
     credential_profiles,
     event_log,
     links,
     network_elements,
+    snmp_engines,
 )
 
 log = logging.getLogger(__name__)
@@ -287,6 +298,7 @@ class Database:
             ).rowcount
             # A removed NE's links would dangle in the topology; LLDP re-reports live ones.
             conn.execute(delete(links).where(or_(links.c.a_ne == name, links.c.b_ne == name)))
+            conn.execute(delete(snmp_engines).where(snmp_engines.c.ne == name))
         if not deleted:
             raise NotFound(f"NE {name!r} not found")
 
@@ -303,6 +315,42 @@ class Database:
         if row is None:
             raise NotFound(f"NE {name!r} not found")
         return _ne_from_row(row)
+
+    def update_ne(self, name: str, **changes: Any) -> NetworkElement:
+        """Change some fields of a stored NE (``managed=False``, ``link_alarms=...``)."""
+        with self._transaction(f"updating NE {name!r}") as conn:
+            row = conn.execute(
+                select(network_elements).where(network_elements.c.name == name)
+            ).first()
+            if row is None:
+                raise NotFound(f"NE {name!r} not found")
+            try:
+                ne = dataclasses.replace(_ne_from_row(row), **changes)
+            except TypeError as e:
+                raise ConfigError(f"NE {name!r}: {e}") from None
+            self._put_ne(conn, ne, replace=True, now=time.time())
+            return ne
+
+    # -- SNMPv3 engine IDs learnt by the agents -----------------------------------------------
+
+    def learned_engines(self) -> dict[str, str]:
+        """NE name -> engine ID (hex) the agents learnt."""
+        with self._transaction("reading learnt engine IDs") as conn:
+            rows = conn.execute(select(snmp_engines.c.ne, snmp_engines.c.engine_id))
+            return {r.ne: r.engine_id for r in rows}
+
+    def save_engine(self, ne: str, engine_id: str, *, agent: str, source: str) -> None:
+        t = snmp_engines
+        with self._transaction(f"saving the engine ID of {ne!r}") as conn:
+            values = {"engine_id": engine_id, "learned": time.time(), "agent": agent}
+            done = conn.execute(update(t).where(t.c.ne == ne).values(source=source, **values))
+            if not done.rowcount:
+                conn.execute(insert(t).values(ne=ne, source=source, **values))
+
+    def reset_engine(self, ne: str) -> bool:
+        """Forget what was learnt of an NE's engine (a replaced device); True if there was."""
+        with self._transaction(f"resetting the engine ID of {ne!r}") as conn:
+            return bool(conn.execute(delete(snmp_engines).where(snmp_engines.c.ne == ne)).rowcount)
 
     def _put_ne(self, conn: Connection, ne: NetworkElement, *, replace: bool, now: float) -> bool:
         t = network_elements
@@ -544,6 +592,7 @@ def _profile_values(p: CredentialProfile) -> dict[str, str]:
         "priv_key": p.priv_key,
         "password": p.password,
         "key_file": p.key_file,
+        "context": p.context,
     }
 
 
@@ -559,6 +608,7 @@ def _profile_from_row(row: Row[Any]) -> CredentialProfile:
         priv_key=row.priv_key,
         password=row.password,
         key_file=row.key_file,
+        context=row.context,
     )
 
 
@@ -572,6 +622,11 @@ def _ne_values(ne: NetworkElement) -> dict[str, object]:
         "poll_interval": ne.poll_interval,
         "netconf_port": ne.netconf_port,
         "host_key": ne.host_key,
+        "managed": ne.managed,
+        "engine_id": ne.engine_id,
+        "context": ne.context,
+        "link_alarms": ne.link_alarms.value,
+        "interface_alarms": json.dumps(dict(ne.interface_alarms), sort_keys=True),
     }
 
 
@@ -586,7 +641,42 @@ def _ne_from_row(row: Row[Any]) -> NetworkElement:
         poll_interval=row.poll_interval,
         netconf_port=row.netconf_port,
         host_key=row.host_key,
+        managed=bool(row.managed),
+        engine_id=row.engine_id,
+        context=row.context,
+        link_alarms=LinkAlarms(row.link_alarms),
+        interface_alarms=_interface_alarms(json.loads(row.interface_alarms or "{}"), "stored"),
     )
+
+
+def _interface_alarms(raw: Any, where: str) -> tuple[tuple[str, LinkAlarms], ...]:
+    """{"ge-0/0/1": "ignore", "3": "monitor"} -> sorted pairs; ConfigError names the bad one."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where}: interface_alarms must be an object of name -> mode")
+    out: list[tuple[str, LinkAlarms]] = []
+    for key, mode in raw.items():
+        try:
+            out.append((str(key), LinkAlarms(str(mode).lower())))
+        except ValueError:
+            modes = ", ".join(m.value for m in LinkAlarms)
+            raise ConfigError(
+                f"{where}: interface_alarms[{key!r}]: {mode!r} is not one of {modes}"
+            ) from None
+    return tuple(sorted(out))
+
+
+def _engine_id(raw: Any, where: str) -> str:
+    """A pinned engine ID as hex (RFC 3411: 5..32 octets); ConfigError otherwise."""
+    text = str(raw or "").strip().lower().removeprefix("0x").replace(":", "")
+    if not text:
+        return ""
+    try:
+        octets = bytes.fromhex(text)
+    except ValueError:
+        raise ConfigError(f"{where}: engine_id {raw!r} is not hex") from None
+    if not 5 <= len(octets) <= 32:
+        raise ConfigError(f"{where}: engine_id must be 5 to 32 octets, got {len(octets)}")
+    return octets.hex()
 
 
 def _event_from_row(row: Row[Any]) -> Event:
@@ -662,6 +752,10 @@ def _parse_device(i: int, d: Any) -> NetworkElement:
         interval = d.get("poll_interval")
         poll_interval = None if interval is None else float(interval)
         netconf_port = int(d.get("netconf_port") or 830)
+        managed = d.get("managed", True)
+        if not isinstance(managed, bool):
+            raise ValueError(f"managed must be true or false, got {managed!r}")
+        link_alarms = LinkAlarms(str(d.get("link_alarms") or "default").lower())
     except (TypeError, ValueError) as e:
         raise ConfigError(f"inventory: {where}: {e}") from None
     if not 0 < port < 65536:
@@ -676,6 +770,11 @@ def _parse_device(i: int, d: Any) -> NetworkElement:
         poll_interval=poll_interval,
         netconf_port=netconf_port,
         host_key=str(d.get("host_key") or ""),
+        managed=managed,
+        engine_id=_engine_id(d.get("engine_id"), f"inventory: {where}"),
+        context=str(d.get("context") or ""),
+        link_alarms=link_alarms,
+        interface_alarms=_interface_alarms(d.get("interface_alarms") or {}, f"inventory: {where}"),
     )
 
 

@@ -214,6 +214,16 @@ class AlarmStore:
             self._forget(key)
         return out
 
+    def close_ne(self, ne: str, now: float, reason: str) -> list[Transition]:
+        """Clear every active alarm of an NE that leaves management for good (removed or
+        unmanaged), saying why, so none stays open in the event log forever."""
+        out: list[Transition] = []
+        for alarm in self.active(ne):
+            t = self.clear(alarm.key, now)
+            if t is not None:
+                out.append(replace(t, alarm=replace(t.alarm, text=f"{t.alarm.text} ({reason})")))
+        return out
+
     def drop_ne(self, ne: str) -> int:
         """Forget an NE's alarms without transitions (the NE moved to another agent)."""
         keys = self._by_ne.pop(ne, set())

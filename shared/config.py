@@ -33,6 +33,7 @@ class PollingConfig:
 class AlarmConfig:
     unreachable_after: int = 1
     restart_hold: float = 300.0
+    never_up_ports: bool = False  # also alarm admin-up ports never seen up (see LinkAlarms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +110,7 @@ def config_from_dict(doc: dict[str, Any], source: str = "<config>") -> AgentConf
         alarms=AlarmConfig(
             unreachable_after=alarms.get_int("unreachable_after", 1, lo=1, hi=100),
             restart_hold=alarms.get_float("restart_hold", 300.0, lo=0.0, hi=86400.0 * 7),
+            never_up_ports=alarms.get_bool("never_up_ports", False),
         ),
         traps=TrapConfig(
             enabled=traps.get_bool("enabled", True),
@@ -153,6 +155,7 @@ def _profile(p: _Reader) -> CredentialProfile:
         priv_key=p.get_str("priv_key", ""),
         password=p.get_str("password", ""),
         key_file=p.get_str("key_file", ""),
+        context=p.get_str("context", ""),
     )
     p.reject_unknown()
     if version is SnmpVersion.V3:

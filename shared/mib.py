@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from .model import InterfaceState, Neighbour
+from .model import InterfaceState, Neighbour, OperStatus
 
 Oid = tuple[int, ...]
 Value = int | bytes | tuple[int, ...] | str | None
@@ -57,6 +57,17 @@ TRAP_COLD_START = oid("1.3.6.1.6.3.1.1.5.1")
 TRAP_WARM_START = oid("1.3.6.1.6.3.1.1.5.2")
 TRAP_LINK_DOWN = oid("1.3.6.1.6.3.1.1.5.3")
 TRAP_LINK_UP = oid("1.3.6.1.6.3.1.1.5.4")
+
+# IF-MIB ifOperStatus values (RFC 2863); anything else a device sends reads as unknown.
+IF_OPER_STATUS_VALUES: Mapping[int, OperStatus] = {
+    1: OperStatus.UP,
+    2: OperStatus.DOWN,
+    3: OperStatus.TESTING,
+    4: OperStatus.UNKNOWN,
+    5: OperStatus.DORMANT,
+    6: OperStatus.NOT_PRESENT,
+    7: OperStatus.LOWER_LAYER_DOWN,
+}
 
 # Columns walked on every cycle (status and counters) ...
 FAST_COLUMNS_HC: tuple[Oid, ...] = (
@@ -132,7 +143,13 @@ def interfaces(
         # ifAdminStatus/ifOperStatus: 1 = up; anything else (down, testing,
         # dormant, notPresent, lowerLayerDown) is not carrying traffic.
         st.admin_up = _int(admin.get(suffix), 1) == 1
-        st.oper_up = _int(oper.get(suffix), 1) == 1
+        raw_oper = oper.get(suffix)
+        st.oper_status = (
+            IF_OPER_STATUS_VALUES.get(raw_oper, OperStatus.UNKNOWN)
+            if isinstance(raw_oper, int)
+            else OperStatus.UNKNOWN
+        )
+        st.oper_up = st.oper_status is OperStatus.UP
         st.in_errors = _int(in_err.get(suffix))
         st.out_errors = _int(out_err.get(suffix))
         st.in_octets = _int(hc_in.get(suffix, in_oct.get(suffix)))

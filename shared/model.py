@@ -42,6 +42,32 @@ class Protocol(enum.StrEnum):
     NETCONF = "netconf"
 
 
+class OperStatus(enum.StrEnum):
+    """Operational state of an interface: IF-MIB ifOperStatus (RFC 2863) and the
+    ietf-interfaces oper-status enumeration name the same seven states."""
+
+    UP = "up"
+    DOWN = "down"
+    TESTING = "testing"
+    UNKNOWN = "unknown"  # also: the device did not report it
+    DORMANT = "dormant"
+    NOT_PRESENT = "notPresent"  # e.g. an empty slot or a missing transceiver
+    LOWER_LAYER_DOWN = "lowerLayerDown"
+
+
+class LinkAlarms(enum.StrEnum):
+    """Which interfaces raise link-down alarms (per NE, or per interface as an override).
+
+    DEFAULT: admin-up ports that are down or lowerLayerDown and have been seen up since
+    the NE was managed (so empty slots and never-connected ports stay quiet);
+    MONITOR: every admin-up port that is not up, notPresent included; IGNORE: never.
+    """
+
+    DEFAULT = "default"
+    MONITOR = "monitor"
+    IGNORE = "ignore"
+
+
 AUTH_PROTOCOLS = ("none", "md5", "sha", "sha224", "sha256", "sha384", "sha512")
 PRIV_PROTOCOLS = ("none", "des", "aes", "aes128", "aes192", "aes256")
 
@@ -61,6 +87,7 @@ class CredentialProfile:
     # NETCONF over SSH: ``user`` with a password and/or a private key file.
     password: str = field(default="", repr=False)
     key_file: str = ""
+    context: str = ""  # SNMPv3 context name (an NE's own context wins)
 
     @property
     def has_snmp(self) -> bool:
@@ -80,6 +107,7 @@ class CredentialProfile:
             "priv_protocol": self.priv_protocol,
             "password_set": bool(self.password),
             "key_file": self.key_file,
+            "context": self.context,
         }
 
 
@@ -96,6 +124,21 @@ class NetworkElement:
     poll_interval: float | None = None  # None: the agent's default
     netconf_port: int = 830
     host_key: str = ""  # pinned SSH host public key ("ssh-ed25519 AAAA..."); not a secret
+    managed: bool = True  # False: kept in the inventory, not polled, its alarms closed
+    # SNMPv3: the NE's authoritative engine ID pinned (hex; empty: learnt) and the context
+    # name (empty: the profile's), for devices with several instances (VRFs, bridges).
+    engine_id: str = ""
+    context: str = ""
+    link_alarms: LinkAlarms = LinkAlarms.DEFAULT
+    # Per-interface overrides: (interface name or ifIndex as text, LinkAlarms), sorted.
+    interface_alarms: tuple[tuple[str, LinkAlarms], ...] = ()
+
+    def link_alarms_for(self, index: int, name: str) -> LinkAlarms:
+        """The link-alarm mode of one interface: its override by name, then by index."""
+        for key, mode in self.interface_alarms:
+            if key == name or key == str(index):
+                return mode
+        return self.link_alarms
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -108,6 +151,11 @@ class NetworkElement:
             "poll_interval": self.poll_interval,
             "netconf_port": self.netconf_port,
             "host_key": self.host_key,
+            "managed": self.managed,
+            "engine_id": self.engine_id,
+            "context": self.context,
+            "link_alarms": self.link_alarms.value,
+            "interface_alarms": {k: v.value for k, v in self.interface_alarms},
         }
 
 
@@ -117,6 +165,9 @@ class InterfaceState:
     name: str = ""
     admin_up: bool = True
     oper_up: bool = True
+    # What the device reported; None: built without it (then oper_up decides). A device
+    # that omits the leaf is reported as UNKNOWN, never as DOWN.
+    oper_status: OperStatus | None = None
     speed_bps: int = 0
     in_octets: int = 0
     out_octets: int = 0
@@ -124,6 +175,12 @@ class InterfaceState:
     out_errors: int = 0
     in_bps: float | None = None  # rates need two polls
     out_bps: float | None = None
+
+
+def status_of(i: InterfaceState) -> OperStatus:
+    if i.oper_status is not None:
+        return i.oper_status
+    return OperStatus.UP if i.oper_up else OperStatus.DOWN
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +209,7 @@ class NeState:
     consecutive_failures: int = 0
     polls: int = 0
     config: dict[str, object] = field(default_factory=dict)  # e.g. a NETCONF get-config summary
+    ever_up: set[int] = field(default_factory=set)  # ifIndexes seen up since managed
 
     def summary(self) -> dict[str, object]:
         return {
@@ -163,7 +221,9 @@ class NeState:
             "sys_uptime": self.sys_uptime,
             "interfaces": len(self.interfaces),
             "interfaces_down": sum(
-                1 for i in self.interfaces.values() if i.admin_up and not i.oper_up
+                1
+                for i in self.interfaces.values()
+                if i.admin_up and status_of(i) in (OperStatus.DOWN, OperStatus.LOWER_LAYER_DOWN)
             ),
             "neighbours": len(self.neighbours),
             "polls": self.polls,

@@ -14,9 +14,13 @@ from .model import (
     Event,
     EventType,
     InterfaceState,
+    LinkAlarms,
     Neighbour,
     NeState,
+    NetworkElement,
+    OperStatus,
     Severity,
+    status_of,
 )
 
 # Interface rates above this are counter resets, not traffic (400 Gb/s).
@@ -44,6 +48,19 @@ class Policy:
     link_down_severity: Severity = Severity.MAJOR
     restart_severity: Severity = Severity.WARNING
     restart_hold: float = 300.0  # a restart alarm clears itself after this long
+    # True: also alarm admin-up ports never seen up since the NE was managed (ports that
+    # were never connected); by default they stay quiet until they have been up once.
+    alarm_never_up_ports: bool = False
+
+
+# Which reported states are a failure worth an alarm, by mode (see LinkAlarms).
+_LINK_DOWN_STATES = {
+    LinkAlarms.DEFAULT: frozenset({OperStatus.DOWN, OperStatus.LOWER_LAYER_DOWN}),
+    LinkAlarms.MONITOR: frozenset(
+        {OperStatus.DOWN, OperStatus.LOWER_LAYER_DOWN, OperStatus.NOT_PRESENT}
+    ),
+    LinkAlarms.IGNORE: frozenset(),
+}
 
 
 class NodalModel:
@@ -52,14 +69,71 @@ class NodalModel:
         self.policy = policy or Policy()
         self.alarms = AlarmStore()
         self.states: dict[str, NeState] = {}
+        self._elements: dict[str, NetworkElement] = {}
 
     # -- membership: the NEs this agent manages change at run time -----------------
-    def add_ne(self, name: str) -> None:
+    def add_ne(self, name: str, element: NetworkElement | None = None) -> None:
+        """Manage an NE (again); ``element`` carries its inventory settings (alarm policy)."""
         self.states.setdefault(name, NeState(name=name))
+        if element is not None:
+            self._elements[name] = element
 
-    def remove_ne(self, name: str) -> None:
+    def remove_ne(self, name: str, now: float = 0.0, reason: str | None = None) -> list[Event]:
+        """Stop managing an NE. With a ``reason`` it leaves management for good (removed,
+        unmanaged) and its standing alarms are closed; without one it moves elsewhere and
+        its alarms are only forgotten here (the new owner rebuilds them)."""
+        out = self.alarms.close_ne(name, now, reason) if reason is not None else []
         self.states.pop(name, None)
+        self._elements.pop(name, None)
         self.alarms.drop_ne(name)
+        return self._events(out, now)
+
+    def link_alarm_wanted(self, ne: str, st: NeState, i: InterfaceState) -> bool:
+        """Whether this interface, as reported, should have a link-down alarm (the one
+        policy every path uses: SNMP polls and traps, NETCONF polls and notifications)."""
+        if not i.admin_up:
+            return False
+        element = self._elements.get(ne)
+        mode = element.link_alarms_for(i.index, i.name) if element else LinkAlarms.DEFAULT
+        if status_of(i) not in _LINK_DOWN_STATES[mode]:
+            return False
+        if mode is LinkAlarms.MONITOR or self.policy.alarm_never_up_ports:
+            return True
+        # A port with a standing alarm (restored from the event log) was up once.
+        return i.index in st.ever_up or (
+            self.alarms.get(AlarmKey(ne, f"ifIndex={i.index}", AlarmType.LINK_DOWN)) is not None
+        )
+
+    def link_change(
+        self, ne: str, idx: int | None, up: bool, now: float, label: str = ""
+    ) -> list[Event]:
+        """An explicit link-down/link-up (SNMP trap, NETCONF notification) for one port."""
+        st = self.states.get(ne)
+        if st is None or idx is None:
+            return []
+        key = AlarmKey(ne, f"ifIndex={idx}", AlarmType.LINK_DOWN)
+        iface = st.interfaces.get(idx)
+        # A link that goes down was up before it went: it counts as seen up.
+        st.ever_up.add(idx)
+        if iface is not None:
+            iface.oper_up = up
+            iface.oper_status = OperStatus.UP if up else OperStatus.DOWN
+            label = iface.name or label
+        if up:
+            t = self.alarms.clear(key, now)
+        elif iface is not None and not self.link_alarm_wanted(ne, st, iface):
+            t = None  # admin-down or ignored port
+        elif iface is None and self._mode(ne, idx, label) is LinkAlarms.IGNORE:
+            t = None
+        else:
+            t = self.alarms.raise_(
+                key, self.policy.link_down_severity, _link_down_text(label or str(idx)), now
+            )
+        return self._events([t] if t else [], now)
+
+    def _mode(self, ne: str, idx: int, name: str) -> LinkAlarms:
+        element = self._elements.get(ne)
+        return element.link_alarms_for(idx, name) if element else LinkAlarms.DEFAULT
 
     # -- inputs ---------------------------------------------------------------------
     def poll_ok(self, r: PollResult) -> list[Event]:
@@ -89,13 +163,14 @@ class NodalModel:
         st.last_error = None
         st.consecutive_failures = 0
         st.polls += 1
+        st.ever_up.update(i.index for i in r.interfaces.values() if status_of(i) is OperStatus.UP)
         wanted = {
             f"ifIndex={i.index}": (
                 p.link_down_severity,
                 _link_down_text(i.name or str(i.index)),
             )
             for i in r.interfaces.values()
-            if i.admin_up and not i.oper_up
+            if self.link_alarm_wanted(r.ne, st, i)
         }
         out += self.alarms.reconcile(r.ne, AlarmType.LINK_DOWN, wanted, r.time)
         return self._events(out, r.time)
@@ -124,22 +199,10 @@ class NodalModel:
         st = self.states.get(ne)
         if st is None:
             return []
-        p = self.policy
         if trap_oid in (mib.TRAP_LINK_DOWN, mib.TRAP_LINK_UP):
             idx = _if_index(varbinds)
             if idx is not None:
-                key = AlarmKey(ne, f"ifIndex={idx}", AlarmType.LINK_DOWN)
-                iface = st.interfaces.get(idx)
-                label = iface.name if iface and iface.name else str(idx)
-                if trap_oid == mib.TRAP_LINK_DOWN:
-                    if iface is not None:
-                        iface.oper_up = False
-                    t = self.alarms.raise_(key, p.link_down_severity, _link_down_text(label), now)
-                else:
-                    if iface is not None:
-                        iface.oper_up = True
-                    t = self.alarms.clear(key, now)
-                return self._events([t] if t else [], now)
+                return self.link_change(ne, idx, trap_oid == mib.TRAP_LINK_UP, now)
         if trap_oid in (mib.TRAP_COLD_START, mib.TRAP_WARM_START):
             kind = "coldStart" if trap_oid == mib.TRAP_COLD_START else "warmStart"
             t = self._restart(ne, now, f"{kind} notification")

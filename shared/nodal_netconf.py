@@ -95,20 +95,18 @@ def device_notification(model: NodalModel, ne: str, n: Notification, now: float)
         idx = n.if_index
         if idx is None or idx not in st.interfaces:
             idx = next((i for i, itf in st.interfaces.items() if itf.name == n.name), idx)
-        itf = st.interfaces.get(idx) if idx is not None else None
-        if itf is not None:
-            itf.oper_up = n.oper_up
-        obj = f"ifIndex={idx}" if idx is not None else n.name
-        key = AlarmKey(ne, obj, AlarmType.LINK_DOWN)
-        if n.oper_up:
-            t = model.alarms.clear(key, now)
-        elif itf is not None and not itf.admin_up:
-            t = None  # an admin-down port going oper-down is expected, not an alarm
-        else:
-            t = model.alarms.raise_(
-                key, model.policy.link_down_severity, _link_down_text(n.name), now
+        if idx is None:
+            # A port the polls have not shown yet: keyed by name until they do.
+            key = AlarmKey(ne, n.name, AlarmType.LINK_DOWN)
+            t = (
+                model.alarms.clear(key, now)
+                if n.oper_up
+                else model.alarms.raise_(
+                    key, model.policy.link_down_severity, _link_down_text(n.name), now
+                )
             )
-        return [t.to_event(model.agent, now)] if t else []
+            return [t.to_event(model.agent, now)] if t else []
+        return model.link_change(ne, idx, n.oper_up, now, label=n.name)
     return [
         Event(
             time=now,

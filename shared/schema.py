@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     Double,
@@ -49,6 +50,7 @@ credential_profiles = Table(
     Column("priv_key", Text, nullable=False, server_default=""),
     Column("password", Text, nullable=False, server_default=""),  # NETCONF over SSH
     Column("key_file", Text, nullable=False, server_default=""),
+    Column("context", String(100), nullable=False, server_default=""),  # SNMPv3 context name
     Column("created", Double, nullable=False),
     Column("updated", Double, nullable=False),
 )
@@ -71,9 +73,27 @@ network_elements = Table(
     Column("poll_interval", Double, nullable=True),  # NULL: the agent's default
     Column("netconf_port", Integer, nullable=False, server_default="830"),
     Column("host_key", Text, nullable=False, server_default=""),  # pinned SSH host key
+    Column("managed", Boolean, nullable=False, server_default="1"),
+    Column("engine_id", String(64), nullable=False, server_default=""),  # pinned, hex
+    Column("context", String(100), nullable=False, server_default=""),
+    Column("link_alarms", String(10), nullable=False, server_default="default"),
+    Column("interface_alarms", Text, nullable=False, server_default="{}"),  # JSON object
     Column("created", Double, nullable=False),
     Column("updated", Double, nullable=False),
     UniqueConstraint("address", "port"),
+)
+
+# SNMPv3 engine IDs the agents learnt (from discovery or authenticated traps), per NE:
+# visible to operators, kept across restarts and handovers, reset when a device is replaced.
+# Not inventory: a pinned ID lives in network_elements.engine_id and always wins.
+snmp_engines = Table(
+    "snmp_engines",
+    metadata,
+    Column("ne", String(100), primary_key=True),
+    Column("engine_id", String(64), nullable=False),  # hex
+    Column("learned", Double, nullable=False),
+    Column("agent", String(100), nullable=False),
+    Column("source", String(10), nullable=False),  # 'trap' or 'poll'
 )
 
 # No foreign keys to network_elements: LLDP reports neighbours that are not managed by us.

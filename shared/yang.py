@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from .model import InterfaceState, Neighbour, Severity
+from .model import InterfaceState, Neighbour, OperStatus, Severity
 from .nodal import PollResult
 
 IF_NS = "urn:ietf:params:xml:ns:yang:ietf-interfaces"
@@ -150,6 +150,18 @@ def resource_name(resource: str) -> str:
 
 
 # -- ietf-interfaces ----------------------------------------------------------------------
+# ietf-interfaces oper-status enumeration (RFC 8343 / RFC 7223), same states as IF-MIB.
+OPER_STATUS_VALUES: dict[str, OperStatus] = {
+    "up": OperStatus.UP,
+    "down": OperStatus.DOWN,
+    "testing": OperStatus.TESTING,
+    "unknown": OperStatus.UNKNOWN,
+    "dormant": OperStatus.DORMANT,
+    "not-present": OperStatus.NOT_PRESENT,
+    "lower-layer-down": OperStatus.LOWER_LAYER_DOWN,
+}
+
+
 def interfaces(root: Element) -> dict[int, InterfaceState]:
     out: dict[int, InterfaceState] = {}
     containers = _find_all(root, IF_NS, "interfaces")
@@ -161,11 +173,13 @@ def interfaces(root: Element) -> dict[int, InterfaceState]:
         if admin is None:
             admin = "up" if _text(e, "enabled", IF_NS) != "false" else "down"
         stats = e.find(_q(IF_NS, "statistics"))
+        oper = OPER_STATUS_VALUES.get(_text(e, "oper-status", IF_NS) or "", OperStatus.UNKNOWN)
         out[idx] = InterfaceState(
             index=idx,
             name=name,
             admin_up=admin == "up",
-            oper_up=_text(e, "oper-status", IF_NS) == "up",
+            oper_up=oper is OperStatus.UP,
+            oper_status=oper,
             speed_bps=_int(_text(e, "speed", IF_NS)) or 0,
             in_octets=_int(_text(stats, "in-octets", IF_NS)) or 0,
             out_octets=_int(_text(stats, "out-octets", IF_NS)) or 0,

@@ -19,6 +19,7 @@ from shared.model import (
     CredentialProfile,
     Event,
     EventType,
+    LinkAlarms,
     NetworkElement,
     Protocol,
     Severity,
@@ -380,3 +381,65 @@ def test_sqlite_connection_settings(tmp_path):
 def test_unsupported_url_is_a_clear_error():
     with pytest.raises(DatabaseError, match="unsupported database 'mysql'"):
         Database.open("mysql://u:p@localhost/x")
+
+
+def test_ne_policy_fields_round_trip_and_update(db):
+    db.upsert_profile(V3)
+    ne = NetworkElement(
+        "sw9",
+        "127.0.0.9",
+        profile="lab-v3",
+        engine_id="800000090300aabbccddee",
+        context="vrf-red",
+        link_alarms=LinkAlarms.MONITOR,
+        interface_alarms=(("3", LinkAlarms.IGNORE), ("ge-0/0/1", LinkAlarms.DEFAULT)),
+    )
+    db.add_ne(ne)
+    assert db.get_ne("sw9") == ne
+    changed = db.update_ne("sw9", managed=False)
+    assert changed.managed is False and db.get_ne("sw9").managed is False
+    with pytest.raises(NotFound):
+        db.update_ne("nope", managed=False)
+
+
+def test_inventory_policy_fields_are_validated(db):
+    doc = {
+        "profiles": INVENTORY["profiles"],
+        "devices": [
+            {
+                "name": "sw1",
+                "address": "127.0.0.2",
+                "profile": "lab-v2",
+                "link_alarms": "Monitor",
+                "interface_alarms": {"Eth1": "ignore"},
+                "engine_id": "80:00:00:09:03:00:aa:bb",
+            }
+        ],
+    }
+    db.import_inventory(doc)
+    sw1 = db.get_ne("sw1")
+    assert sw1.link_alarms is LinkAlarms.MONITOR
+    assert sw1.interface_alarms == (("Eth1", LinkAlarms.IGNORE),)
+    assert sw1.engine_id == "800000090300aabb"
+    for bad, words in (
+        ({"interface_alarms": {"Eth1": "sometimes"}}, "Eth1"),
+        ({"engine_id": "zz"}, "not hex"),
+        ({"engine_id": "0102"}, "5 to 32 octets"),
+        ({"link_alarms": "loud"}, "loud"),
+    ):
+        device = doc["devices"][0] | bad
+        with pytest.raises(ConfigError, match=words):
+            db.import_inventory({"profiles": doc["profiles"], "devices": [device]})
+
+
+def test_learned_engine_ids_saved_reset_and_dropped_with_the_ne(db):
+    db.upsert_profile(V3)
+    db.add_ne(NetworkElement("r1", "127.0.0.1", profile="lab-v3"))
+    assert db.learned_engines() == {}
+    db.save_engine("r1", "8000000903aa", agent="a1", source="trap")
+    db.save_engine("r1", "8000000903bb", agent="a2", source="poll")
+    assert db.learned_engines() == {"r1": "8000000903bb"}
+    assert db.reset_engine("r1") is True and db.reset_engine("r1") is False
+    db.save_engine("r1", "8000000903cc", agent="a1", source="trap")
+    db.remove_ne("r1")
+    assert db.learned_engines() == {}

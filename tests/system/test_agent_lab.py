@@ -164,6 +164,37 @@ def test_secrets_never_in_log_or_replies(pool):
         assert s not in status and s not in nes and s not in text
 
 
+def test_unmanaging_or_removing_an_ne_closes_its_alarms_with_a_reason(pool):
+    lab, router = pool["lab"], pool["router"]
+    gone, paused = lab.devices[1].name, lab.devices[2].name
+    lab.if_down(gone, 11)
+    lab.unreachable(paused)
+    db = Database.open(pool["db_url"])
+    try:
+        wait_until(lambda: find(router, gone, "link-down", "ifIndex=11"), 15, what="link-down")
+        wait_until(lambda: find(router, paused, "ne-unreachable"), 15, what="unreachable")
+        db.remove_ne(gone)
+        db.update_ne(paused, managed=False)
+        busclient.request(router, "reload")
+
+        def closed(ne: str, alarm_type: str, why: str) -> bool:
+            return any(
+                e.type == "alarm-cleared" and e.alarm_type == alarm_type and why in e.text
+                for e in db.query_events(ne=ne, limit=50)
+            )
+
+        wait_until(lambda: closed(gone, "link-down", "removed"), 15, 0.3, "closed on removal")
+        wait_until(lambda: closed(paused, "ne-unreachable", "unmanaged"), 15, 0.3, "closed")
+        assert find(router, gone, "link-down", "ifIndex=11") is None
+    finally:
+        lab.reachable(paused)
+        lab.if_up(gone, 11)
+        db.update_ne(paused, managed=True)
+        db.import_inventory(json.loads(lab.inventory_path.read_text()))
+        db.close()
+        busclient.request(router, "reload")
+
+
 def test_sigterm_flushes_and_exits_cleanly(pool):
     # Runs last in this module (pytest keeps file order): it stops the agent.
     proc = pool["proc"]

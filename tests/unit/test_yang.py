@@ -8,7 +8,7 @@ import pytest
 
 from shared import nodal_netconf, yang
 from shared.model import AlarmKey, EventType, Severity
-from shared.nodal import NodalModel
+from shared.nodal import NodalModel, Policy
 
 IF, SYS, AL, LLDP, N = yang.IF_NS, yang.SYS_NS, yang.AL_NS, yang.LLDP_NS, yang.NOTIF_NS
 
@@ -119,7 +119,8 @@ def test_malformed_notifications_raise_valueerror(bad):
 
 
 def _model_after_poll() -> NodalModel:
-    m = NodalModel("a1")
+    # DATA's first poll already has a port down: alarm it although it was never seen up.
+    m = NodalModel("a1", Policy(alarm_never_up_ports=True))
     m.add_ne("rtr007")
     m.poll_ok(yang.poll_result("rtr007", ET.fromstring(DATA), 100.0))
     return m
