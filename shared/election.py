@@ -1,0 +1,422 @@
+"""Bully election with a database lease and epoch fencing: a pure state machine.
+
+Messages and timer expiries go in, messages, timer requests and lease requests come out
+(``Action`` values); the caller owns the sockets, the clock and the database. Nothing here
+sleeps or reads a clock: every input carries ``now`` (monotonic seconds of the caller).
+
+Who may be master is decided twice, on purpose:
+- the bully ranking (priority, node id) decides who *tries*: a node claims only when no
+  higher-ranked node is alive (ELECTION / ALIVE / COORDINATOR, as in Garcia-Molina's
+  algorithm), and a returning higher-ranked node waits ``preempt_delay`` before it bullies
+  a working master, so a flapping node cannot cause an election storm;
+- the master lease row in the database decides who *is*: nobody becomes master without it,
+  each acquisition takes a new, larger epoch, and a master that has not renewed it for
+  ``lease_hold`` seconds of its own clock steps down, before the database (whose lease lasts
+  longer) would give it to anyone else. A paused or partitioned master therefore stops
+  acting as one before a successor can exist, and every master message carries its epoch,
+  so followers reject anything older (fencing).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+class Role(enum.StrEnum):
+    STARTING = "starting"  # listening for a master before taking part
+    FOLLOWER = "follower"
+    ELECTING = "electing"  # asked the higher-ranked nodes, waiting for ALIVE
+    WAITING = "waiting"  # a higher-ranked node answered: waiting for its COORDINATOR
+    CLAIMING = "claiming"  # no higher-ranked node alive: asking the database for the lease
+    MASTER = "master"
+
+
+class Kind(enum.StrEnum):
+    HEARTBEAT = "heartbeat"
+    ELECTION = "election"
+    ALIVE = "alive"
+    COORDINATOR = "coordinator"
+    YIELD = "yield"  # a higher-ranked claimant asks the lower-ranked lease holder to step down
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Rank:
+    priority: int
+    node_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    kind: Kind
+    sender: str
+    priority: int
+    epoch: int  # the epoch the sender knows (its own when it is master)
+    master: str = ""  # who the sender takes for master ("" none)
+
+    @property
+    def rank(self) -> Rank:
+        return Rank(self.priority, self.sender)
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    to: str
+    message: Message
+
+
+@dataclass(frozen=True, slots=True)
+class Broadcast:
+    message: Message
+
+
+@dataclass(frozen=True, slots=True)
+class Timer:
+    """Call ``on_timer(name, now)`` at ``at``; a new Timer of the same name replaces it."""
+
+    name: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AcquireLease:
+    """Take the lease if it is free, expired or ours, with a new epoch (answer with
+    on_lease_acquired / on_lease_denied / on_lease_error)."""
+
+    sent_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class RenewLease:
+    """Extend the lease if we still hold it at this epoch (on_lease_renewed / _lost / _error)."""
+
+    epoch: int
+    sent_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseLease:
+    epoch: int
+
+
+@dataclass(frozen=True, slots=True)
+class Became:
+    """The master or our role changed: the shell starts or stops assigning."""
+
+    role: Role
+    master: str
+    epoch: int
+
+
+Action = Send | Broadcast | Timer | AcquireLease | RenewLease | ReleaseLease | Became
+
+
+@dataclass(frozen=True, slots=True)
+class ElectionConfig:
+    heartbeat: float = 0.5  # every node broadcasts a heartbeat this often
+    dead_after: float = 1.6  # a node unheard for this long is dead (~3 missed beats)
+    answer_timeout: float = 0.5  # how long an ELECTION waits for ALIVE
+    coordinator_timeout: float = 2.0  # how long an ALIVE'd node waits for COORDINATOR
+    lease_renew: float = 0.3  # the master renews this often
+    lease_hold: float = 1.4  # the master steps down after this long without a renewal
+    preempt_delay: float = 10.0  # a higher-ranked node follows this long before it bullies
+
+    def __post_init__(self) -> None:
+        if not 0 < self.lease_renew < self.lease_hold:
+            raise ValueError("lease_renew must be shorter than lease_hold")
+        if self.dead_after <= self.heartbeat:
+            raise ValueError("dead_after must be longer than the heartbeat")
+
+
+@dataclass(slots=True)
+class _Peer:
+    rank: Rank
+    last_seen: float | None = None  # None: known from the database only
+
+
+@dataclass(slots=True)
+class Election:
+    me: Rank
+    config: ElectionConfig = field(default_factory=ElectionConfig)
+    role: Role = Role.STARTING
+    master: str = ""
+    epoch: int = 0  # the highest epoch seen; ours while master
+    stats: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(
+            ("elections", "became_master", "stepped_down", "stale_rejected", "yields"), 0
+        )
+    )
+    _peers: dict[str, _Peer] = field(default_factory=dict)
+    _master_seen: float = 0.0
+    _valid_until: float = 0.0  # while master: our own clock's end of the lease
+    _started_at: float = 0.0
+    _reported: tuple[bool, str, int] | None = None
+
+    # -- inputs ----------------------------------------------------------------------------
+
+    def start(self, now: float) -> list[Action]:
+        """Listen for a while (learn an existing master) before taking part."""
+        self.role = Role.STARTING
+        self._started_at = now
+        return [
+            Broadcast(self._msg(Kind.HEARTBEAT)),
+            Timer("beat", now + self.config.heartbeat),
+            Timer("startup", now + self.config.dead_after),
+        ]
+
+    def set_members(self, ranks: Mapping[str, int], now: float) -> list[Action]:
+        """The pool's members as the database lists them (node id -> priority)."""
+        for node, priority in ranks.items():
+            if node == self.me.node_id:
+                continue
+            peer = self._peers.get(node)
+            if peer is None:
+                self._peers[node] = _Peer(Rank(priority, node))
+            else:
+                peer.rank = Rank(priority, node)
+        for node in [n for n in self._peers if n not in ranks]:
+            del self._peers[node]
+        return []
+
+    def on_message(self, m: Message, now: float) -> list[Action]:
+        if m.sender == self.me.node_id:
+            return []
+        peer = self._peers.setdefault(m.sender, _Peer(m.rank))
+        peer.rank, peer.last_seen = m.rank, now
+        claims_master = m.kind is Kind.COORDINATOR or (
+            m.kind is Kind.HEARTBEAT and m.master == m.sender
+        )
+        if claims_master and m.epoch < self.epoch:
+            self.stats["stale_rejected"] += 1
+            if self.role is Role.MASTER:  # tell the stale one who is master now
+                return [Send(m.sender, self._msg(Kind.COORDINATOR))]
+            return []
+        if claims_master:
+            return self._master_claim(m, now)
+        if m.kind is Kind.ELECTION:
+            return self._on_election(m, now)
+        if m.kind is Kind.ALIVE:
+            if self.role is Role.ELECTING and m.rank > self.me:
+                self.role = Role.WAITING
+                return [Timer("coordinator", now + self.config.coordinator_timeout)]
+            return []
+        if m.kind is Kind.YIELD:
+            return self._on_yield(m, now)
+        return []
+
+    def on_timer(self, name: str, now: float) -> list[Action]:
+        handler = {
+            "beat": self._beat,
+            "startup": self._startup,
+            "election": self._election_timeout,
+            "coordinator": self._coordinator_timeout,
+            "preempt": self._preempt,
+            "renew": self._renew,
+            "lease_check": self._lease_check,
+            "claim_retry": self._claim_retry,
+        }.get(name)
+        return handler(now) if handler else []
+
+    def on_lease_acquired(self, epoch: int, sent_at: float, now: float) -> list[Action]:
+        if self.role is not Role.CLAIMING:
+            return [ReleaseLease(epoch)]  # we changed our mind meanwhile
+        self.role, self.master, self.epoch = Role.MASTER, self.me.node_id, epoch
+        self._valid_until = sent_at + self.config.lease_hold
+        self.stats["became_master"] += 1
+        return [
+            Broadcast(self._msg(Kind.COORDINATOR)),
+            Timer("renew", now + self.config.lease_renew),
+            Timer("lease_check", self._valid_until),
+            *self._report(),
+        ]
+
+    def on_lease_denied(
+        self, holder: str, holder_epoch: int, expires_in: float, now: float
+    ) -> list[Action]:
+        if self.role is not Role.CLAIMING:
+            return []
+        self.epoch = max(self.epoch, holder_epoch)
+        peer = self._peers.get(holder)
+        retry = now + min(max(expires_in, 0.05), self.config.answer_timeout)
+        if peer is not None and self._alive(peer, now):
+            if peer.rank < self.me and now - self._started_at >= self.config.preempt_delay:
+                # A working lower-ranked master, and our hold-down is over: ask it to step
+                # down, then try again.
+                self.stats["yields"] += 1
+                return [Send(holder, self._msg(Kind.YIELD)), Timer("claim_retry", retry)]
+            return self._follow(holder, holder_epoch, now)
+        # The holder is dead, paused or unknown: its lease runs out by database time.
+        return [Timer("claim_retry", now + max(expires_in, 0.05))]
+
+    def on_lease_error(self, now: float) -> list[Action]:
+        """The database did not answer: no master without the lease; try again later."""
+        if self.role is Role.CLAIMING:
+            return [Timer("claim_retry", now + self.config.heartbeat)]
+        return []  # a master's renewal failure is judged by lease_check
+
+    def on_lease_renewed(self, sent_at: float, now: float) -> list[Action]:
+        if self.role is not Role.MASTER:
+            return []
+        self._valid_until = max(self._valid_until, sent_at + self.config.lease_hold)
+        return [Timer("lease_check", self._valid_until)]
+
+    def on_lease_lost(self, now: float) -> list[Action]:
+        """The lease row no longer names us at our epoch: someone else has it."""
+        if self.role is not Role.MASTER:
+            return []
+        return self._step_down(now, release=False)
+
+    # -- queries ---------------------------------------------------------------------------
+
+    @property
+    def is_master(self) -> bool:
+        return self.role is Role.MASTER
+
+    def alive_peers(self, now: float) -> list[str]:
+        return sorted(n for n, p in self._peers.items() if self._alive(p, now))
+
+    def accepts(self, epoch: int) -> bool:
+        """Fencing for the shell: is a master command of this epoch current?"""
+        if epoch < self.epoch:
+            self.stats["stale_rejected"] += 1
+            return False
+        return True
+
+    # -- transitions -----------------------------------------------------------------------
+
+    def _master_claim(self, m: Message, now: float) -> list[Action]:
+        if self.role is Role.MASTER:
+            if m.epoch > self.epoch:  # the database gave a newer lease to someone else
+                out = self._step_down(now, release=False)
+                return out + self._follow(m.sender, m.epoch, now)
+            return []  # same epoch from another node cannot happen: epochs are unique
+        if self.role in (Role.ELECTING, Role.CLAIMING) and m.rank < self.me:
+            # We are bullying a lower-ranked master: keep going, it will yield.
+            self.epoch = max(self.epoch, m.epoch)
+            self.master, self._master_seen = m.sender, now
+            return []
+        return self._follow(m.sender, m.epoch, now)
+
+    def _follow(self, master: str, epoch: int, now: float) -> list[Action]:
+        changed = self.master != master or self.role is not Role.FOLLOWER
+        self.role, self.master, self.epoch = Role.FOLLOWER, master, max(self.epoch, epoch)
+        self._master_seen = now
+        out: list[Action] = []
+        peer = self._peers.get(master)
+        if changed and peer is not None and peer.rank < self.me:
+            out.append(Timer("preempt", now + self.config.preempt_delay))
+        return out + self._report()
+
+    def _on_election(self, m: Message, now: float) -> list[Action]:
+        if m.rank > self.me:
+            return []  # ELECTION goes to higher-ranked nodes only; ignore a confused peer
+        out: list[Action] = [Send(m.sender, self._msg(Kind.ALIVE))]
+        if self.role is Role.MASTER:
+            out.append(Send(m.sender, self._msg(Kind.COORDINATOR)))
+        elif self.role is Role.FOLLOWER and self._master_alive(now):
+            pass  # the sender lost sight of a master we still hear: no reason to bully it
+        elif self.role in (Role.FOLLOWER, Role.STARTING, Role.WAITING):
+            out += self._elect(now)
+        return out
+
+    def _on_yield(self, m: Message, now: float) -> list[Action]:
+        if self.role is not Role.MASTER or m.rank < self.me:
+            return []
+        out = self._step_down(now, release=True)
+        self.role = Role.WAITING  # the claimant outranks us: wait for its COORDINATOR
+        return [*out, Timer("coordinator", now + self.config.coordinator_timeout)]
+
+    def _elect(self, now: float) -> list[Action]:
+        self.stats["elections"] += 1
+        higher = [n for n, p in self._peers.items() if p.rank > self.me and self._alive(p, now)]
+        if not higher:
+            return self._claim(now)
+        self.role = Role.ELECTING
+        msg = self._msg(Kind.ELECTION)
+        return [
+            *(Send(n, msg) for n in sorted(higher)),
+            Timer("election", now + self.config.answer_timeout),
+        ]
+
+    def _claim(self, now: float) -> list[Action]:
+        self.role = Role.CLAIMING
+        return [AcquireLease(now)]
+
+    def _step_down(self, now: float, *, release: bool) -> list[Action]:
+        """Stop being master at once, then listen before taking part again (a resumed,
+        paused master must learn its successor, not bully it)."""
+        epoch = self.epoch
+        self.stats["stepped_down"] += 1
+        self.role, self.master = Role.STARTING, ""
+        self._started_at = now
+        out: list[Action] = [ReleaseLease(epoch)] if release else []
+        return [*out, Timer("startup", now + self.config.dead_after), *self._report()]
+
+    # -- timers ----------------------------------------------------------------------------
+
+    def _beat(self, now: float) -> list[Action]:
+        out: list[Action] = []
+        if self.role is Role.MASTER and now >= self._valid_until:
+            # Checked before the heartbeat: a resumed, paused master must not announce itself.
+            out += self._step_down(now, release=False)
+        out += [Broadcast(self._msg(Kind.HEARTBEAT)), Timer("beat", now + self.config.heartbeat)]
+        if self.role is Role.FOLLOWER and not self._master_alive(now):
+            out += self._elect(now)
+        return out
+
+    def _startup(self, now: float) -> list[Action]:
+        if self.role is not Role.STARTING:
+            return []
+        if self.master and self._master_alive(now):
+            return self._follow(self.master, self.epoch, now)
+        return self._elect(now)
+
+    def _election_timeout(self, now: float) -> list[Action]:
+        return self._claim(now) if self.role is Role.ELECTING else []
+
+    def _coordinator_timeout(self, now: float) -> list[Action]:
+        return self._elect(now) if self.role is Role.WAITING else []
+
+    def _preempt(self, now: float) -> list[Action]:
+        peer = self._peers.get(self.master)
+        if self.role is Role.FOLLOWER and peer is not None and peer.rank < self.me:
+            return self._elect(now)
+        return []
+
+    def _renew(self, now: float) -> list[Action]:
+        if self.role is not Role.MASTER:
+            return []
+        return [RenewLease(self.epoch, now), Timer("renew", now + self.config.lease_renew)]
+
+    def _lease_check(self, now: float) -> list[Action]:
+        if self.role is Role.MASTER and now >= self._valid_until:
+            return self._step_down(now, release=False)
+        return []
+
+    def _claim_retry(self, now: float) -> list[Action]:
+        if self.role is not Role.CLAIMING:
+            return []
+        higher = [n for n, p in self._peers.items() if p.rank > self.me and self._alive(p, now)]
+        return self._elect(now) if higher else [AcquireLease(now)]
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _alive(self, peer: _Peer, now: float) -> bool:
+        return peer.last_seen is not None and now - peer.last_seen < self.config.dead_after
+
+    def _master_alive(self, now: float) -> bool:
+        if self.master == self.me.node_id:
+            return self.role is Role.MASTER
+        peer = self._peers.get(self.master)
+        return peer is not None and self._alive(peer, now)
+
+    def _msg(self, kind: Kind) -> Message:
+        return Message(kind, self.me.node_id, self.me.priority, self.epoch, self.master)
+
+    def _report(self) -> list[Action]:
+        state = (self.role is Role.MASTER, self.master, self.epoch)
+        if state == self._reported:
+            return []
+        self._reported = state
+        return [Became(self.role, self.master, self.epoch)]
