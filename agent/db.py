@@ -15,7 +15,7 @@ import math
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -218,6 +218,10 @@ class Database:
             raise DatabaseError(
                 f"{what} failed on {self.url}: {_describe(e, self._password)}"
             ) from e
+
+    def transaction(self, what: str) -> AbstractContextManager[Connection]:
+        """One transaction with this module's error mapping (for agent/pooldb.py)."""
+        return self._transaction(what)
 
     def db_time(self) -> float:
         """The database server's clock in epoch seconds (leases are timed by it, not by us)."""

@@ -78,6 +78,8 @@ network_elements = Table(
     Column("context", String(100), nullable=False, server_default=""),
     Column("link_alarms", String(10), nullable=False, server_default="default"),
     Column("interface_alarms", Text, nullable=False, server_default="{}"),  # JSON object
+    Column("zone", String(100), nullable=False, server_default=""),  # only agents serving it
+    Column("pin", String(100), nullable=False, server_default=""),  # preferred agent
     Column("created", Double, nullable=False),
     Column("updated", Double, nullable=False),
     UniqueConstraint("address", "port"),
@@ -111,14 +113,24 @@ links = Table(
     Index(None, "b_ne"),
 )
 
+# Pool members: each agent keeps its own row fresh (last_seen by database time); the
+# election runs over the bus, this table is how agents and clients find each other.
 agents = Table(
     "agents",
     metadata,
     Column("node_id", String(100), primary_key=True),
     Column("priority", Integer, nullable=False, server_default="0"),
-    Column("endpoint", String(255), nullable=False),
+    Column("endpoint", String(255), nullable=False),  # ROUTER (requests)
     Column("last_seen", Double, nullable=False),
-    Column("state", String(20), nullable=False),
+    Column("state", String(20), nullable=False),  # starting / follower / master / stopped
+    Column("pub_endpoint", String(255), nullable=False, server_default=""),
+    Column("public_key", String(64), nullable=False, server_default=""),  # CURVE, Z85
+    Column("zones", Text, nullable=False, server_default=""),  # comma-separated
+    Column("weight", Double, nullable=False, server_default="1"),
+    Column("capacity", Integer, nullable=True),  # NEs at most; NULL: no limit
+    Column("version", String(40), nullable=False, server_default=""),
+    Column("started", Double, nullable=False, server_default="0"),
+    Column("epoch", BigInteger, nullable=False, server_default="0"),  # the epoch it follows
 )
 
 assignments = Table(
@@ -128,6 +140,17 @@ assignments = Table(
     Column("agent", String(100), nullable=False, index=True),
     Column("epoch", BigInteger, nullable=False),
     Column("version", BigInteger, nullable=False),
+)
+
+# One row at most (id = 1): the assignment table's current epoch and version.
+assignment_state = Table(
+    "assignment_state",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("epoch", BigInteger, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("written", Double, nullable=False),
+    CheckConstraint("id = 1", name="single_row"),
 )
 
 # One row at most (id = 1): the master's fencing lease, renewed by database time.
