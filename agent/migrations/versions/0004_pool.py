@@ -7,6 +7,8 @@ Create Date: 2026-12-01
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -15,7 +17,7 @@ down_revision: str | None = "0003"
 branch_labels: str | None = None
 depends_on: str | None = None
 
-_AGENT_COLUMNS = (
+_AGENT_COLUMNS: tuple[tuple[str, Any, str], ...] = (
     ("pub_endpoint", sa.String(255), ""),
     ("public_key", sa.String(64), ""),
     ("zones", sa.Text(), ""),
