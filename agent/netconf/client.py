@@ -180,8 +180,9 @@ class NetconfClient:
 
     async def aclose(self) -> None:
         self._closed = True
-        for key in list(self._conns):
-            await self.close(self._conns[key].target)
+        # close() of a released NE may already be running and pop entries meanwhile.
+        for conn in list(self._conns.values()):
+            await self.close(conn.target)
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     # -- internals ---------------------------------------------------------------------
