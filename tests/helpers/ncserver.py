@@ -22,6 +22,8 @@ CAPS = [
     "urn:ietf:params:netconf:base:1.1",
     "urn:ietf:params:netconf:capability:notification:1.0",
     "urn:ietf:params:netconf:capability:interleave:1.0",
+    # What real servers also send: the ietf-netconf module, whose namespace says "base".
+    "urn:ietf:params:xml:ns:netconf:base:1.0?module=ietf-netconf&revision=2011-06-01",
     f"{IF}?module=ietf-interfaces",
     f"{SYS}?module=ietf-system",
     f"{AL}?module=ietf-alarms",
