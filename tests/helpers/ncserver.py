@@ -8,6 +8,7 @@ import asyncio
 import secrets
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
+from xml.sax.saxutils import escape
 
 import asyncssh
 
@@ -180,7 +181,7 @@ class NcServer:
             return
         peer = _Peer(proc)
         self.peers.append(peer)
-        caps = "".join(f"<capability>{c}</capability>" for c in CAPS)
+        caps = "".join(f"<capability>{escape(c)}</capability>" for c in CAPS)
         peer.write(
             f'<hello xmlns="{BASE}"><capabilities>{caps}</capabilities><session-id>{len(self.peers)}</session-id></hello>'
         )
