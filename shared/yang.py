@@ -1,31 +1,47 @@
 """YANG-shaped NETCONF data -> emspool types. Pure: works on already-parsed element trees
 (xml.etree or lxml elements; only the common ElementTree API is used), no I/O.
 
-Modules understood: ietf-interfaces (RFC 8343), ietf-system (RFC 7317), ietf-alarms
-(RFC 8632), openconfig-lldp, RFC 5277 notifications with ietf-alarms alarm-notification
-and the lab's interface-state-change.
+Modules understood: ietf-interfaces in both shapes (NMDA RFC 8343 ``/interfaces`` with
+state inside, and RFC 7223 ``/interfaces-state``), ietf-system (RFC 7317), ietf-alarms
+(RFC 8632), openconfig-lldp, and RFC 5277 notifications from ``NOTIFICATIONS`` (one table:
+ietf-alarms, link up/down in the shapes devices send, RFC 6470 config changes).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from .model import InterfaceState, Neighbour, OperStatus, Severity
+from .model import Neighbour, Severity
 from .nodal import PollResult
+from .yang_interfaces import IF_NS as IF_NS
+from .yang_interfaces import MAX_IF_INDEX as MAX_IF_INDEX
+from .yang_interfaces import OPER_STATUS_VALUES as OPER_STATUS_VALUES
+from .yang_interfaces import int_or_none as _int
+from .yang_interfaces import interfaces as interfaces
+from .yang_interfaces import leaf_text as _val
+from .yang_interfaces import stable_index as stable_index
 
-IF_NS = "urn:ietf:params:xml:ns:yang:ietf-interfaces"
 SYS_NS = "urn:ietf:params:xml:ns:yang:ietf-system"
 AL_NS = "urn:ietf:params:xml:ns:yang:ietf-alarms"
 LLDP_NS = "http://openconfig.net/yang/lldp"
 NOTIF_NS = "urn:ietf:params:xml:ns:netconf:notification:1.0"
 LAB_NOTIF_NS = "urn:emspool:lab:notifications"
+# yuma123's interfaces-notifications module (link-up/link-down with if-name), sent by
+# netconfd's ietf-interfaces implementation.
+IFNOTIF_NS = "http://yuma123.org/ns/interfaces-notifications"
+# IF-MIB translated to YANG (RFC 6643): Cisco IOS-XE sends linkDown/linkUp like this.
+IF_MIB_NS = "urn:ietf:params:xml:ns:yang:smiv2:IF-MIB"
+NCN_NS = "urn:ietf:params:xml:ns:yang:ietf-netconf-notifications"  # RFC 6470
 
-# One subtree filter that brings everything a poll needs in a single <get>.
+# One subtree filter that brings everything a poll needs in a single <get>. Both interface
+# trees: NMDA devices put state in /interfaces, RFC 7223 ones in /interfaces-state.
 POLL_FILTER = (
     f'<interfaces xmlns="{IF_NS}"/>'
+    f'<interfaces-state xmlns="{IF_NS}"/>'
     f'<system xmlns="{SYS_NS}"/>'
     f'<system-state xmlns="{SYS_NS}"/>'
     f'<alarms xmlns="{AL_NS}"/>'
@@ -76,10 +92,25 @@ class AlarmNotification:
 
 @dataclass(frozen=True, slots=True)
 class InterfaceChange:
+    """A link went up or down; the device names the port, its ifIndex, or both."""
+
     time: float | None
-    name: str
+    name: str | None
     if_index: int | None
     oper_up: bool
+    admin_up: bool | None = None  # when the notification says (IF-MIB ifAdminStatus)
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigChange:
+    """RFC 6470 netconf-config-change: who changed which datastore, and where."""
+
+    time: float | None
+    user: str | None  # None: the server itself (changed-by/server)
+    session_id: int | None
+    source_host: str | None
+    datastore: str
+    edits: tuple[tuple[str, str], ...]  # (operation, target instance-identifier)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +121,7 @@ class OtherNotification:
     tag: str
 
 
-Notification = AlarmNotification | InterfaceChange | OtherNotification
+Notification = AlarmNotification | InterfaceChange | ConfigChange | OtherNotification
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -107,13 +138,6 @@ def _text(el: Element | None, path: str = "", ns: str = "") -> str | None:
             return None
     t = el.text
     return t.strip() if isinstance(t, str) else ""
-
-
-def _int(s: str | None) -> int | None:
-    try:
-        return int(s) if s not in (None, "") else None
-    except ValueError:
-        return None
 
 
 def _find_all(root: Element, ns: str, name: str) -> list[Element]:
@@ -149,46 +173,7 @@ def resource_name(resource: str) -> str:
     return m.group(1) if m else resource.strip()
 
 
-# -- ietf-interfaces ----------------------------------------------------------------------
-# ietf-interfaces oper-status enumeration (RFC 8343 / RFC 7223), same states as IF-MIB.
-OPER_STATUS_VALUES: dict[str, OperStatus] = {
-    "up": OperStatus.UP,
-    "down": OperStatus.DOWN,
-    "testing": OperStatus.TESTING,
-    "unknown": OperStatus.UNKNOWN,
-    "dormant": OperStatus.DORMANT,
-    "not-present": OperStatus.NOT_PRESENT,
-    "lower-layer-down": OperStatus.LOWER_LAYER_DOWN,
-}
-
-
-def interfaces(root: Element) -> dict[int, InterfaceState]:
-    out: dict[int, InterfaceState] = {}
-    containers = _find_all(root, IF_NS, "interfaces")
-    entries = [e for c in containers for e in c.findall(_q(IF_NS, "interface"))]
-    for pos, e in enumerate(entries, start=1):
-        idx = _int(_text(e, "if-index", IF_NS)) or pos
-        name = _text(e, "name", IF_NS) or str(idx)
-        admin = _text(e, "admin-status", IF_NS)
-        if admin is None:
-            admin = "up" if _text(e, "enabled", IF_NS) != "false" else "down"
-        stats = e.find(_q(IF_NS, "statistics"))
-        oper = OPER_STATUS_VALUES.get(_text(e, "oper-status", IF_NS) or "", OperStatus.UNKNOWN)
-        out[idx] = InterfaceState(
-            index=idx,
-            name=name,
-            admin_up=admin == "up",
-            oper_up=oper is OperStatus.UP,
-            oper_status=oper,
-            speed_bps=_int(_text(e, "speed", IF_NS)) or 0,
-            in_octets=_int(_text(stats, "in-octets", IF_NS)) or 0,
-            out_octets=_int(_text(stats, "out-octets", IF_NS)) or 0,
-            in_errors=_int(_text(stats, "in-errors", IF_NS)) or 0,
-            out_errors=_int(_text(stats, "out-errors", IF_NS)) or 0,
-        )
-    return out
-
-
+# -- ietf-interfaces: shared/yang_interfaces.py ----------------------------------------------
 # -- ietf-system ---------------------------------------------------------------------------
 def system(root: Element) -> SystemInfo:
     sysc = next(iter(_find_all(root, SYS_NS, "system")), None)
@@ -216,16 +201,34 @@ def config_summary(root: Element) -> dict[str, object]:
     }
 
 
+_BASE_CAPABILITY = re.compile(r"urn:ietf:params:netconf:base:(\d+\.\d+)")
+_FEATURE_PREFIX = "urn:ietf:params:netconf:capability:"
+_MODULE_PARAM = re.compile(r"(?:^|&)module=([^&]+)")
+
+
 def capability_summary(capabilities: list[str]) -> dict[str, object]:
-    """The hello's capabilities as an operator reads them: NETCONF features and modules."""
-    base = sorted(c.rsplit(":", 1)[-1] for c in capabilities if ":netconf:base:" in c)
-    features = sorted(
-        c.split(":capability:", 1)[1].split("?")[0]
-        for c in capabilities
-        if ":netconf:capability:" in c
-    )
-    modules = sorted(m.group(1) for c in capabilities if (m := re.search(r"[?&]module=([^&]+)", c)))
-    return {"netconf_base": base, "netconf_features": features, "yang_modules": modules}
+    """The hello's capabilities as an operator reads them: NETCONF features and modules.
+
+    Base versions come only from ``urn:ietf:params:netconf:base:X.Y`` (RFC 6241 10.x);
+    the ietf-netconf module's own capability (``urn:ietf:params:xml:ns:netconf:base:1.0
+    ?module=ietf-netconf&...``) is a module, not a base version.
+    """
+    base: set[str] = set()
+    features: set[str] = set()
+    modules: set[str] = set()
+    for raw in capabilities:
+        uri, _, query = raw.strip().partition("?")
+        if m := _BASE_CAPABILITY.fullmatch(uri):
+            base.add(m.group(1))
+        elif uri.startswith(_FEATURE_PREFIX):
+            features.add(uri[len(_FEATURE_PREFIX) :])
+        if mm := _MODULE_PARAM.search(query):
+            modules.add(mm.group(1))
+    return {
+        "netconf_base": sorted(base),
+        "netconf_features": sorted(features),
+        "yang_modules": sorted(modules),
+    }
 
 
 def uptime_ticks(info: SystemInfo, now: float) -> int | None:
@@ -327,6 +330,88 @@ def poll_result(ne: str, data: Element, now: float) -> PollResult:
 
 
 # -- notifications -------------------------------------------------------------------------
+NotificationParser = Callable[[float, Element], Notification]
+
+
+def _alarm_notification(when: float, b: Element) -> Notification:
+    sev_text = _text(b, "perceived-severity", AL_NS)
+    if sev_text is None:
+        raise ValueError("alarm-notification without perceived-severity")
+    if sev_text != "cleared" and sev_text.upper() not in Severity.__members__:
+        raise ValueError(f"alarm-notification with unknown severity {sev_text[:40]!r}")
+    return AlarmNotification(when, _alarm(b, cleared=sev_text == "cleared"))
+
+
+def _lab_interface_change(when: float, b: Element) -> Notification:
+    name = _text(b, "name", LAB_NOTIF_NS)
+    oper = _text(b, "oper-status", LAB_NOTIF_NS)
+    if not name or oper not in ("up", "down"):
+        raise ValueError("interface-state-change without name or a valid oper-status")
+    return InterfaceChange(when, name, _int(_text(b, "if-index", LAB_NOTIF_NS)), oper == "up")
+
+
+def _named_link(up: bool) -> NotificationParser:
+    """interfaces-notifications link-up/link-down: the port by name (leaf if-name)."""
+
+    def parse(when: float, b: Element) -> Notification:
+        name = _text(b, "if-name", IFNOTIF_NS)
+        if not name:
+            raise ValueError(f"{local_name(str(b.tag))} without if-name")
+        return InterfaceChange(when, name[:255], None, up)
+
+    return parse
+
+
+def _if_mib_link(up: bool) -> NotificationParser:
+    """IF-MIB linkDown/linkUp as RFC 6643 YANG: the port by ifIndex, carried as the index
+    of each object-N container (object-2 ifAdminStatus, object-3 ifOperStatus)."""
+
+    def parse(when: float, b: Element) -> Notification:
+        admin = _val(next(b.iter(_q(IF_MIB_NS, "ifAdminStatus")), None))
+        for el in b.iter(_q(IF_MIB_NS, "ifIndex")):
+            idx = _int(_val(el))
+            if idx is not None and 1 <= idx <= MAX_IF_INDEX:
+                return InterfaceChange(when, None, idx, up, admin == "up" if admin else None)
+        raise ValueError(f"{local_name(str(b.tag))} without a valid ifIndex")
+
+    return parse
+
+
+_MAX_EDITS = 64
+
+
+def _config_change(when: float, b: Element) -> Notification:
+    by = b.find(_q(NCN_NS, "changed-by"))
+    user = _text(by, "username", NCN_NS) if by is not None else None
+    if by is not None and by.find(_q(NCN_NS, "server")) is not None:
+        user = None
+    edits = tuple(
+        ((_text(e, "operation", NCN_NS) or "")[:32], (_text(e, "target", NCN_NS) or "")[:512])
+        for e in b.findall(_q(NCN_NS, "edit"))[:_MAX_EDITS]
+    )
+    return ConfigChange(
+        time=when,
+        user=user[:128] if user else None,
+        session_id=_int(_text(by, "session-id", NCN_NS)),
+        source_host=(_text(by, "source-host", NCN_NS) or None),
+        datastore=(_text(b, "datastore", NCN_NS) or "running")[:32],  # RFC 6470 default
+        edits=edits,
+    )
+
+
+# The one table of notifications emspool understands: body element (namespace + name) ->
+# parser. Anything else is an OtherNotification (kept as an event).
+NOTIFICATIONS: dict[str, NotificationParser] = {
+    _q(AL_NS, "alarm-notification"): _alarm_notification,
+    _q(LAB_NOTIF_NS, "interface-state-change"): _lab_interface_change,
+    _q(IFNOTIF_NS, "link-down"): _named_link(up=False),
+    _q(IFNOTIF_NS, "link-up"): _named_link(up=True),
+    _q(IF_MIB_NS, "linkDown"): _if_mib_link(up=False),
+    _q(IF_MIB_NS, "linkUp"): _if_mib_link(up=True),
+    _q(NCN_NS, "netconf-config-change"): _config_change,
+}
+
+
 def parse_notification(root: Element) -> Notification:
     """An RFC 5277 <notification> -> one of our notification types; ValueError if malformed."""
     if root.tag != _q(NOTIF_NS, "notification"):
@@ -339,17 +424,7 @@ def parse_notification(root: Element) -> Notification:
     if len(body) != 1:
         raise ValueError(f"notification with {len(body)} body elements (expected 1)")
     b = body[0]
-    if b.tag == _q(AL_NS, "alarm-notification"):
-        sev_text = _text(b, "perceived-severity", AL_NS)
-        if sev_text is None:
-            raise ValueError("alarm-notification without perceived-severity")
-        if sev_text != "cleared" and sev_text.upper() not in Severity.__members__:
-            raise ValueError(f"alarm-notification with unknown severity {sev_text[:40]!r}")
-        return AlarmNotification(when, _alarm(b, cleared=sev_text == "cleared"))
-    if b.tag == _q(LAB_NOTIF_NS, "interface-state-change"):
-        name = _text(b, "name", LAB_NOTIF_NS)
-        oper = _text(b, "oper-status", LAB_NOTIF_NS)
-        if not name or oper not in ("up", "down"):
-            raise ValueError("interface-state-change without name or a valid oper-status")
-        return InterfaceChange(when, name, _int(_text(b, "if-index", LAB_NOTIF_NS)), oper == "up")
+    parser = NOTIFICATIONS.get(b.tag)
+    if parser is not None:
+        return parser(when, b)
     return OtherNotification(when, str(b.tag)[:200])

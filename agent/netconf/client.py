@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import logging
 import socket
 import threading
@@ -180,8 +181,9 @@ class NetconfClient:
 
     async def aclose(self) -> None:
         self._closed = True
-        for key in list(self._conns):
-            await self.close(self._conns[key].target)
+        # close() of a released NE may already be running and pop entries meanwhile.
+        for conn in list(self._conns.values()):
+            await self.close(conn.target)
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     # -- internals ---------------------------------------------------------------------
@@ -286,11 +288,13 @@ class NetconfClient:
                 allow_agent=False,
                 look_for_keys=False,
             )
-        except nc_errors.SSHUnknownHostError as e:
+        except nc_errors.SSHUnknownHostError:
+            presented = _presented_key(session)
             sock.close()
+            expected = host_key_fingerprint(base64.b64decode(pinned))
             raise HostKeyError(
-                f"{target.where}: host key {e.fingerprint} does not match the expected key;"
-                " refused before authentication"
+                f"{target.where}: host key {presented} does not match the expected"
+                f" {expected}; refused before authentication"
             ) from None
         except nc_errors.AuthenticationError:
             sock.close()
@@ -393,6 +397,23 @@ def _filter(subtree: str | None) -> str:
 def _data(reply: Any) -> Any:
     data = reply.find("{urn:ietf:params:xml:ns:netconf:base:1.0}data")
     return reply if data is None else data
+
+
+def host_key_fingerprint(blob: bytes) -> str:
+    """An SSH public key blob as ``ssh-keygen -l`` shows it: SHA256, base64, no padding.
+    Operators compare this with the device's console; the key itself is never shown."""
+    return "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
+
+
+def _presented_key(session: GuardedSession) -> str:
+    transport = getattr(session, "_transport", None)
+    try:
+        key = transport.get_remote_server_key() if transport is not None else None
+    except paramiko.SSHException:
+        key = None
+    if key is None:
+        return "(not seen)"
+    return f"{host_key_fingerprint(key.asbytes())} ({key.get_name()})"
 
 
 def _expected_host_key(target: NetconfTarget) -> str:

@@ -63,12 +63,19 @@ class NetconfPoller(ScheduledPoller[NetconfPollTarget, _NeSchedule]):
             {"notifications": 0, "resubscribed": 0, "host_key_refused": 0},
         )
         self.client = client
+        self._closing: set[asyncio.Task[None]] = set()  # sessions of released NEs
 
     def _new_schedule(self, target: NetconfPollTarget) -> _NeSchedule:
         return _NeSchedule(target)
 
     def _released(self, sched: _NeSchedule) -> None:
-        asyncio.get_running_loop().create_task(self.client.close(sched.target.target))
+        task = asyncio.get_running_loop().create_task(self.client.close(sched.target.target))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    async def close(self) -> None:
+        await super().close()
+        await asyncio.gather(*self._closing, return_exceptions=True)
 
     def malformed_notifications(self) -> int:
         return sum(self.client.malformed_notifications(s.target.target) for s in self._nes.values())

@@ -26,6 +26,15 @@ MAX_LINE = 64 * 1024
 # AF_UNIX paths are limited to 108 bytes on Linux, terminator included.
 MAX_SOCKET_PATH = 107
 
+# What "configure" may change (lab.netconf.shapes describes each).
+DEVICE_SETTINGS = (
+    "shape",
+    "sparse",
+    "shuffle",
+    "link_notifications",
+    "link_alarm",
+    "config_change",
+)
 # cmd -> (simulator method, argument names, required count)
 COMMANDS: dict[str, tuple[str, tuple[str, ...], int]] = {
     "if_down": ("if_down", ("device", "ifindex"), 2),
@@ -42,6 +51,8 @@ COMMANDS: dict[str, tuple[str, tuple[str, ...], int]] = {
     "slow": ("slow", ("device", "ms"), 2),
     "restart": ("restart", ("device",), 1),
     "hostile": ("hostile", ("device", "mode", "path", "size"), 2),
+    "configure": ("configure", ("device", *DEVICE_SETTINGS), 1),
+    "set_description": ("set_description", ("device", "ifindex", "text", "user", "session_id"), 3),
     "status": ("status", (), 0),
 }
 
@@ -126,6 +137,10 @@ class ControlServer:
             missing = [n for n in names[:required] if n not in request]
             if missing:
                 raise ValueError(f"{cmd} needs {', '.join(missing)}")
+            if cmd == "configure":  # settings by name: any subset may be given
+                settings = {n: request[n] for n in names[1:] if n in request}
+                result = self.sim.configure(request["device"], **settings)
+                return {"ok": True, "result": result}
             args = [request[n] for n in names if n in request]
             result = getattr(self.sim, method)(*args)
             if asyncio.iscoroutine(result):
@@ -230,6 +245,22 @@ class NetconfControl:
         self, name: str, mode: str, path: str | None = None, size: int | None = None
     ) -> None:
         self.call("hostile", device=name, mode=mode, path=path, size=size)
+
+    def configure(self, name: str, **settings: object) -> dict[str, object]:
+        """e.g. ``configure("rtr001", shape="legacy", sparse=True)``: see lab.netconf.shapes."""
+        return dict(self.call("configure", device=name, **settings))
+
+    def set_description(
+        self, name: str, ifindex: int, text: str, user: str = "admin", session_id: int = 0
+    ) -> None:
+        self.call(
+            "set_description",
+            device=name,
+            ifindex=ifindex,
+            text=text,
+            user=user,
+            session_id=session_id,
+        )
 
     def stop(self) -> None:
         self.call("stop")

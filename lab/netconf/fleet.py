@@ -30,6 +30,7 @@ from typing import Any
 
 import asyncssh
 
+from lab.netconf import shapes
 from lab.netconf.control import NetconfControl, socket_path
 from lab.netconf.model import DeviceSpec, Neighbour, chassis_id
 from lab.netconf.sim import Credentials, load_host_key
@@ -55,15 +56,39 @@ def _write_private(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+# A fleet mixes the ways real devices report interfaces and announce link changes (see
+# lab.netconf.shapes), k-th NETCONF device -> FLEET_MIX[k % 3]: an NMDA server with the lab's
+# notifications and ietf-alarms link alarms; one serving both trees in a new order on every
+# reply that sends IF-MIB linkDown/linkUp (as IOS-XE does); a pre-NMDA one with a sparse
+# /interfaces-state (no if-index, admin-status, type) and yuma123 link-down/link-up.
+FLEET_MIX: tuple[dict[str, object], ...] = (
+    {"shape": shapes.NMDA},
+    {
+        "shape": shapes.BOTH,
+        "shuffle": True,
+        "link_notifications": (shapes.IF_MIB,),
+        "link_alarm": False,
+    },
+    {
+        "shape": shapes.LEGACY,
+        "sparse": True,
+        "shuffle": True,
+        "link_notifications": (shapes.IFNOTIF,),
+        "link_alarm": False,
+    },
+)
+
+
 def specs_from_topology(
     topo: Topology, addresses: list[str], port: int, names: set[str] | None = None
 ) -> list[DeviceSpec]:
     """Device specs with LLDP neighbours from a lab topology (``names``: only these).
 
     Far ends are named as the SNMP lab names them, so mixed fleets share one topology.
+    Devices take their reporting shape from ``FLEET_MIX`` in turn.
     """
     kinds = {d.name: d.kind for d in topo.devices}
-    specs = []
+    specs: list[DeviceSpec] = []
     for plan, addr in zip(topo.devices, addresses, strict=True):
         if names is not None and plan.name not in names:
             continue
@@ -71,7 +96,9 @@ def specs_from_topology(
             local: Neighbour(remote, if_name(kinds[remote], rport), chassis_id(remote))
             for local, (remote, rport) in topo.neighbours(plan.name).items()
         }
-        specs.append(DeviceSpec(plan.name, addr, port, plan.kind, plan.ports, neighbours))
+        mix = FLEET_MIX[len(specs) % len(FLEET_MIX)]
+        spec = DeviceSpec(plan.name, addr, port, plan.kind, plan.ports, neighbours)
+        specs.append(DeviceSpec.from_json(spec.to_json() | mix))
     return specs
 
 

@@ -2,35 +2,37 @@
 
 Pure state, no I/O: the server asks for XML, the fault methods change the state
 and return the notifications to send. Namespaces and element names follow the
-shared data contract (ietf-interfaces, ietf-system, ietf-alarms, openconfig-lldp).
+shared data contract (ietf-interfaces, ietf-system, ietf-alarms, openconfig-lldp);
+how interfaces and link changes look depends on the device's shape (``lab.netconf.shapes``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import random
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
+from lab.netconf import shapes
 from lab.recording import if_name, mac
 from shared.errors import LabError
 
 NS_IF = "urn:ietf:params:xml:ns:yang:ietf-interfaces"
-NS_IANAIFT = "urn:ietf:params:xml:ns:yang:iana-if-type"
 NS_SYS = "urn:ietf:params:xml:ns:yang:ietf-system"
 NS_ALARMS = "urn:ietf:params:xml:ns:yang:ietf-alarms"
 NS_LLDP = "http://openconfig.net/yang/lldp"
 NS_LAB_ALARMS = "urn:emspool:lab:alarms"
-NS_LAB_NOTIF = "urn:emspool:lab:notifications"
 NS_NOTIF = "urn:ietf:params:xml:ns:netconf:notification:1.0"
 
 LINK_DOWN = "lab:link-down"
 SEVERITIES = ("indeterminate", "warning", "minor", "major", "critical")
-SPEED_BPS = 1_000_000_000
 # Containers a subtree filter may select, by (namespace, local name).
 TOP_LEVEL = {
     "interfaces": NS_IF,
+    "interfaces-state": NS_IF,
     "system": NS_SYS,
     "system-state": NS_SYS,
     "alarms": NS_ALARMS,
@@ -67,6 +69,34 @@ class DeviceSpec:
     kind: str = "router"  # lab.topology.ROUTER or SWITCH: picks interface names
     ports: int = 24
     neighbours: dict[int, Neighbour] = field(default_factory=dict)  # local ifIndex -> far end
+    # How the device reports and announces (see lab.netconf.shapes).
+    shape: str = shapes.NMDA
+    sparse: bool = False
+    shuffle: bool = False
+    link_notifications: tuple[str, ...] = (shapes.LAB,)
+    link_alarm: bool = True  # a cut cable also raises lab:link-down in ietf-alarms
+    config_change: bool = True  # RFC 6470 netconf-config-change on configuration edits
+
+    def __post_init__(self) -> None:
+        self.link_notifications = tuple(self.link_notifications)
+        if self.shape not in shapes.SHAPES:
+            raise LabError(f"{self.name}: shape must be one of {', '.join(shapes.SHAPES)}")
+        bad = [s for s in self.link_notifications if s not in shapes.LINK_STYLES]
+        if bad:
+            raise LabError(
+                f"{self.name}: link notifications must be among"
+                f" {', '.join(shapes.LINK_STYLES)}, not {bad}"
+            )
+
+    def behaviour(self) -> dict[str, object]:
+        return {
+            "shape": self.shape,
+            "sparse": self.sparse,
+            "shuffle": self.shuffle,
+            "link_notifications": list(self.link_notifications),
+            "link_alarm": self.link_alarm,
+            "config_change": self.config_change,
+        }
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -75,6 +105,7 @@ class DeviceSpec:
             "port": self.port,
             "kind": self.kind,
             "ports": self.ports,
+            **self.behaviour(),
             "neighbours": {
                 str(i): {
                     "system_name": n.system_name,
@@ -97,9 +128,28 @@ class DeviceSpec:
                 kind=str(raw.get("kind", "router")),
                 ports=int(str(raw.get("ports", 24))),
                 neighbours={int(k): Neighbour(**v) for k, v in neighbours.items()},
+                **_behaviour(raw),
             )
         except (KeyError, TypeError, ValueError, AssertionError) as exc:
             raise LabError(f"bad NETCONF device spec {raw!r}: {exc}") from None
+
+
+def _behaviour(raw: dict[str, object]) -> dict[str, Any]:
+    """The shape settings present in ``raw``, type-checked (absent ones keep defaults)."""
+    out: dict[str, Any] = {}
+    if "shape" in raw:
+        out["shape"] = str(raw["shape"])
+    for flag in ("sparse", "shuffle", "link_alarm", "config_change"):
+        if flag in raw:
+            if not isinstance(raw[flag], bool):
+                raise TypeError(f"{flag} must be true or false")
+            out[flag] = raw[flag]
+    if "link_notifications" in raw:
+        styles = raw["link_notifications"]
+        if not isinstance(styles, list | tuple) or not all(isinstance(s, str) for s in styles):
+            raise TypeError("link_notifications must be a list of names")
+        out["link_notifications"] = tuple(styles)
+    return out
 
 
 @dataclass(slots=True)
@@ -123,6 +173,7 @@ class _Port:
     oper_up: bool
     rate_in: int
     rate_out: int
+    description: str = ""
     # Counters grow only while the port is up: octets so far, and since when it counts.
     acc_in: float = 0.0
     acc_out: float = 0.0
@@ -146,11 +197,27 @@ class DeviceModel:
         self.alarms_changed = time.time()
         self.boot_time = 0.0
         self.ports: dict[int, _Port] = {}
+        self._rng = random.Random(spec.name)  # shuffled orders differ per reply, not per run
         for i in range(1, spec.ports + 1):
             in_use = i in spec.neighbours or i <= spec.ports // 2
             rin, rout = _rates(spec.name, i) if in_use else (0, 0)
-            self.ports[i] = _Port(i, if_name(spec.kind, i), in_use, in_use, rin, rout)
+            descr = "in use" if in_use else "unused"
+            self.ports[i] = _Port(i, if_name(spec.kind, i), in_use, in_use, rin, rout, descr)
         self.boot()
+
+    def reconfigure(self, **changes: object) -> dict[str, object]:
+        """Change how the device reports (shape, sparse, ...); validated like a spec."""
+        unknown = set(changes) - set(self.spec.behaviour())
+        if unknown:
+            raise LabError(f"unknown device settings {sorted(unknown)}")
+        new = DeviceSpec.from_json(self.spec.to_json() | changes)
+        for key in self.spec.behaviour():
+            setattr(self.spec, key, getattr(new, key))
+        return self.spec.behaviour()
+
+    def capabilities(self) -> list[str]:
+        s = self.spec
+        return shapes.capabilities(s.shape, s.link_notifications, s.config_change)
 
     def boot(self) -> None:
         """A (re)started device: fresh boot time, counters from zero; faults stay."""
@@ -180,16 +247,30 @@ class DeviceModel:
             return []
         port.settle(time.time())
         port.oper_up = up
-        change = (
-            f'<interface-state-change xmlns="{NS_LAB_NOTIF}"><name>{escape(port.name)}</name>'
-            f"<if-index>{ifindex}</if-index><oper-status>{'up' if up else 'down'}"
-            "</oper-status></interface-state-change>"
-        )
+        bodies = shapes.link_bodies(self.spec.link_notifications, self._view(port), up)
+        if not self.spec.link_alarm:
+            return bodies
         if up:
             alarm = self.clear_alarm(LINK_DOWN, port.name)
         else:
             alarm = self.raise_alarm(LINK_DOWN, port.name, "major", f"Link down on {port.name}")
-        return [change, *alarm]
+        return [*bodies, *alarm]
+
+    def set_description(
+        self, ifindex: int, text: str, user: str = "admin", session_id: int = 0
+    ) -> list[str]:
+        """An operator edits a port's description (session 0: not over NETCONF, RFC 6470)."""
+        port = self.port(ifindex)
+        if len(text) > 255 or any(ord(c) < 32 for c in text):
+            raise LabError("description must be at most 255 printable characters")
+        if not user or len(user) > 64:
+            raise LabError("user must be 1..64 characters")
+        op = "replace" if port.description else "create"
+        port.description = text
+        if not self.spec.config_change:
+            return []
+        target = shapes.if_target(port.name, "description")
+        return [shapes.config_change(user, int(session_id), None, [(op, target)])]
 
     def raise_alarm(
         self, type_id: str, resource: str, severity: str, text: str, qualifier: str = ""
@@ -231,10 +312,18 @@ class DeviceModel:
     # ---- rendering -----------------------------------------------------------------
 
     def data(self, wanted: set[str] | None = None) -> str:
-        """Operational state (NMDA ``<get>``): every top-level container, or ``wanted``."""
+        """Operational state (``<get>``): every top-level container, or ``wanted``."""
         parts: list[str] = []
+        shape, sparse = self.spec.shape, self.spec.sparse
+        if wanted is None or "interfaces" in wanted or "interfaces-state" in wanted:
+            now = time.time()
+            for p in self.ports.values():
+                p.settle(now)
+        boot = rfc3339(self.boot_time)
         if wanted is None or "interfaces" in wanted:
-            parts.append(self._interfaces(state=True))
+            parts.append(shapes.interfaces(self._listed(), shape, sparse, boot))
+        if shape != shapes.NMDA and (wanted is None or "interfaces-state" in wanted):
+            parts.append(shapes.interfaces_state(self._listed(), sparse, boot))
         if wanted is None or "system" in wanted:
             parts.append(self._system())
         if wanted is None or "system-state" in wanted:
@@ -246,32 +335,27 @@ class DeviceModel:
         return "".join(parts)
 
     def config(self) -> str:
-        return self._interfaces(state=False) + self._system()
+        return shapes.config(self._view(p) for p in self.ports.values()) + self._system()
 
-    def _interfaces(self, state: bool) -> str:
-        now = time.time()
-        boot = rfc3339(self.boot_time)
-        out = [f'<interfaces xmlns="{NS_IF}" xmlns:ianaift="{NS_IANAIFT}">']
-        for p in self.ports.values():
-            out.append(
-                f"<interface><name>{escape(p.name)}</name><type>ianaift:ethernetCsmacd</type>"
-                f"<enabled>{'true' if p.in_use else 'false'}</enabled>"
-                f"<description>{'in use' if p.in_use else 'unused'}</description>"
-            )
-            if state:
-                p.settle(now)
-                out.append(
-                    f"<admin-status>{'up' if p.in_use else 'down'}</admin-status>"
-                    f"<oper-status>{'up' if p.oper_up else 'down'}</oper-status>"
-                    f"<if-index>{p.ifindex}</if-index><speed>{SPEED_BPS}</speed>"
-                    f"<statistics><discontinuity-time>{boot}</discontinuity-time>"
-                    f"<in-octets>{int(p.acc_in)}</in-octets>"
-                    f"<out-octets>{int(p.acc_out)}</out-octets>"
-                    "<in-errors>0</in-errors><out-errors>0</out-errors></statistics>"
-                )
-            out.append("</interface>")
-        out.append("</interfaces>")
-        return "".join(out)
+    def _view(self, p: _Port) -> shapes.PortView:
+        raw = mac(self.spec.name, p.ifindex % 256)
+        return shapes.PortView(
+            ifindex=p.ifindex,
+            name=p.name,
+            enabled=p.in_use,
+            oper_up=p.oper_up,
+            description=p.description,
+            in_octets=int(p.acc_in),
+            out_octets=int(p.acc_out),
+            phys_address=":".join(raw[i : i + 2] for i in range(0, 12, 2)),
+        )
+
+    def _listed(self) -> list[shapes.PortView]:
+        """The ports in the order this reply lists them (a new order each time if shuffled)."""
+        views = [self._view(p) for p in self.ports.values()]
+        if self.spec.shuffle:
+            self._rng.shuffle(views)
+        return views
 
     def _system(self) -> str:
         return f'<system xmlns="{NS_SYS}"><hostname>{escape(self.spec.name)}</hostname></system>'

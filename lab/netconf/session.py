@@ -18,7 +18,7 @@ from lxml import etree
 
 from lab.netconf import hostile
 from lab.netconf.framing import Decoder, FramingError, chunk_header, frame
-from lab.netconf.model import NS_ALARMS, NS_IF, NS_LLDP, NS_SYS, TOP_LEVEL
+from lab.netconf.model import NS_ALARMS, NS_LLDP, NS_SYS, TOP_LEVEL
 
 if TYPE_CHECKING:
     from lab.netconf.sim import SimDevice
@@ -34,7 +34,8 @@ CAPABILITIES = (
     BASE_11,
     "urn:ietf:params:netconf:capability:notification:1.0",
     "urn:ietf:params:netconf:capability:interleave:1.0",
-    f"{NS_IF}?module=ietf-interfaces&revision=2018-02-20",
+    # The ietf-netconf module's own capability: not a base version (RFC 6241 has both).
+    "urn:ietf:params:xml:ns:netconf:base:1.0?module=ietf-netconf&revision=2011-06-01",
     "urn:ietf:params:xml:ns:yang:iana-if-type?module=iana-if-type&revision=2017-01-19",
     f"{NS_SYS}?module=ietf-system&revision=2014-08-06",
     f"{NS_ALARMS}?module=ietf-alarms&revision=2019-09-11",
@@ -71,8 +72,8 @@ def error_reply(attrs: str, err: RpcError) -> bytes:
     ).encode()
 
 
-def hello_message(session_id: int) -> bytes:
-    caps = "".join(f"<capability>{escape(c)}</capability>" for c in CAPABILITIES)
+def hello_message(session_id: int, extra: tuple[str, ...] | list[str] = ()) -> bytes:
+    caps = "".join(f"<capability>{escape(c)}</capability>" for c in (*CAPABILITIES, *extra))
     return (
         f'<hello xmlns="{NS_BASE}"><capabilities>{caps}</capabilities>'
         f"<session-id>{session_id}</session-id></hello>"
@@ -104,7 +105,8 @@ class NetconfSession:
         self._task = asyncio.current_task()
         self.device.sessions.add(self)
         try:
-            await self._send(hello_message(self.id), chunked=False)
+            hello = hello_message(self.id, self.device.model.capabilities())
+            await self._send(hello, chunked=False)
             while not self._closing:
                 data = await self._stdin.read(READ_SIZE)
                 if not data:

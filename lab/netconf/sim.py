@@ -272,6 +272,7 @@ class SimDevice:
             "delay_ms": round(self.delay * 1000),
             "oper_down": self.model.oper_down(),
             "alarms": sum(1 for a in self.model.alarms.values() if not a.is_cleared),
+            **self.spec.behaviour(),
         }
 
 
@@ -349,6 +350,17 @@ class NetconfSimulator:
     def clear_alarm(self, name: str, type_id: str, resource: str, qualifier: str = "") -> None:
         dev = self.device(name)
         dev.notify(dev.model.clear_alarm(type_id, resource, qualifier))
+
+    def configure(self, name: str, **settings: object) -> dict[str, object]:
+        """Change how a device reports (see ``lab.netconf.shapes``); returns the settings."""
+        return self.device(name).model.reconfigure(**settings)
+
+    def set_description(
+        self, name: str, ifindex: int, text: str, user: str = "admin", session_id: int = 0
+    ) -> None:
+        """An operator edits a port's description: RFC 6470 netconf-config-change."""
+        dev = self.device(name)
+        dev.notify(dev.model.set_description(ifindex, text, user, session_id))
 
     def hang(self, name: str) -> None:
         """Sessions stay open but get no replies; new TCP connections get no SSH banner."""

@@ -8,6 +8,7 @@ import asyncio
 import secrets
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
+from xml.sax.saxutils import escape
 
 import asyncssh
 
@@ -22,6 +23,8 @@ CAPS = [
     "urn:ietf:params:netconf:base:1.1",
     "urn:ietf:params:netconf:capability:notification:1.0",
     "urn:ietf:params:netconf:capability:interleave:1.0",
+    # What real servers also send: the ietf-netconf module, whose namespace says "base".
+    "urn:ietf:params:xml:ns:netconf:base:1.0?module=ietf-netconf&revision=2011-06-01",
     f"{IF}?module=ietf-interfaces",
     f"{SYS}?module=ietf-system",
     f"{AL}?module=ietf-alarms",
@@ -178,7 +181,7 @@ class NcServer:
             return
         peer = _Peer(proc)
         self.peers.append(peer)
-        caps = "".join(f"<capability>{c}</capability>" for c in CAPS)
+        caps = "".join(f"<capability>{escape(c)}</capability>" for c in CAPS)
         peer.write(
             f'<hello xmlns="{BASE}"><capabilities>{caps}</capabilities><session-id>{len(self.peers)}</session-id></hello>'
         )

@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import os
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -118,13 +119,35 @@ async def test_key_auth_and_wrong_password(srv, client, tmp_path):
     assert srv.password not in repr(target(srv))
 
 
+def ssh_keygen_fingerprint(public_line: str, tmp_path) -> str:
+    """What OpenSSH's own ssh-keygen -l prints as the key's fingerprint."""
+    path = tmp_path / f"key{len(list(tmp_path.iterdir()))}.pub"
+    path.write_text(public_line.strip() + "\n")
+    out = subprocess.run(
+        ["ssh-keygen", "-l", "-E", "sha256", "-f", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=10,
+    ).stdout
+    return out.split()[1]
+
+
 async def test_changed_host_key_refused_before_auth(srv, client, tmp_path):
     import asyncssh
 
     other = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode()
-    with pytest.raises(HostKeyError):
+    with pytest.raises(HostKeyError) as ei:
         await client.connect(target(srv, host_key=other))
     assert srv.auth_attempts == 0 and srv.rpcs == 0
+    # Fingerprints as ssh-keygen -l shows them, of the key presented and the one expected;
+    # never a key itself.
+    msg = str(ei.value)
+    presented = ssh_keygen_fingerprint(srv.host_key_line, tmp_path)
+    expected = ssh_keygen_fingerprint(other, tmp_path)
+    assert presented.startswith("SHA256:") and not presented.endswith("=")
+    assert f"host key {presented} (ssh-ed25519)" in msg and f"expected {expected}" in msg
+    assert srv.host_key_line.split()[1] not in msg and other.split()[1] not in msg
     # known_hosts: listed -> OK; not listed -> refused without even connecting
     kh = tmp_path / "known_hosts"
     kh.write_text(f"[127.0.0.1]:{srv.port} {srv.host_key_line}\n")
@@ -254,6 +277,25 @@ async def test_hostile_xml_rejected(srv, client, tmp_path, mode):
     assert any(w in str(ei.value) for w in ("DOCTYPE", "deep", "cap")), str(ei.value)
 
 
+async def test_malformed_standard_notifications_counted_session_kept(srv, client):
+    t = target(srv)
+    got: list[yang.Notification] = []
+    await client.subscribe(t, got.append)
+    head = f'<notification xmlns="{yang.NOTIF_NS}"><eventTime>2024-01-01T00:00:00Z</eventTime>'
+    srv.push_raw(f'{head}<link-down xmlns="{yang.IFNOTIF_NS}"/></notification>')
+    srv.push_raw(
+        f'{head}<linkDown xmlns="{yang.IF_MIB_NS}"><object-3><ifOperStatus>down'
+        "</ifOperStatus></object-3></linkDown></notification>"
+    )
+    srv.push_raw(
+        f'{head}<link-up xmlns="{yang.IFNOTIF_NS}"><if-name>ge-0/0/1</if-name></link-up>'
+        "</notification>"
+    )
+    await wait_for(lambda: got, 2.0, "the well-formed one after two malformed")
+    assert client.malformed_notifications(t) == 2 and client.is_connected(t)
+    assert got == [yang.InterfaceChange(got[0].time, "ge-0/0/1", None, True)]
+
+
 async def test_malformed_notifications_counted_session_kept(srv, client):
     t = target(srv)
     got: list[yang.Notification] = []
@@ -317,20 +359,34 @@ async def test_poller_reconnects_resubscribes_and_rereads_alarms(srv, client):
         await poller.close()
 
 
-async def test_poller_host_key_mismatch_raises_alarm_sends_nothing(srv, client):
+async def test_poller_host_key_mismatch_raises_alarm_sends_nothing(srv, client, tmp_path):
     import asyncssh
 
     events: list[Event] = []
     model, poller = _poller(client, events)
     other = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode()
+    pt = NetconfPollTarget(_ne("rtr001", srv), target(srv))
+    sched = poller._new_schedule(pt)
+    poller._nes["rtr001"] = sched
     try:
-        poller.set_targets(
-            {"rtr001": NetconfPollTarget(_ne("rtr001", srv), target(srv, host_key=other))}
-        )
+        await poller.poll_once(sched)  # a good poll first: the NE was reachable
+        assert model.states["rtr001"].reachable is True
+        auth, rpcs = srv.auth_attempts, srv.rpcs
+        client2 = NetconfClient(workers=1)  # a fresh session: the host key is checked again
+        poller.client = client2
+        try:
+            bad = poller._new_schedule(NetconfPollTarget(pt.ne, target(srv, host_key=other)))
+            await poller.poll_once(bad)
+        finally:
+            await client2.aclose()
         key = AlarmKey("rtr001", "", nodal_netconf.HOST_KEY_MISMATCH)
-        await wait_for(lambda: model.alarms.get(key) is not None, 15.0, "host-key alarm")
         alarm = model.alarms.get(key)
         assert alarm is not None and alarm.severity is Severity.CRITICAL
-        assert srv.auth_attempts == 0 and srv.rpcs == 0
+        assert (srv.auth_attempts, srv.rpcs) == (auth, rpcs)  # nothing sent to the NE
+        assert ssh_keygen_fingerprint(srv.host_key_line, tmp_path) in alarm.text
+        assert srv.host_key_line.split()[1] not in alarm.text
+        st = model.states["rtr001"]
+        assert st.reachable is False and st.summary()["reachable"] is False
     finally:
+        poller.client = client
         await poller.close()

@@ -51,10 +51,13 @@ def notif(body: str, when: str = "2024-05-01T10:00:00Z") -> ET.Element:
 
 def test_interfaces_mapping():
     itf = yang.interfaces(ET.fromstring(DATA))
-    assert sorted(itf) == [1, 2, 3]  # index 3 falls back to position
+    # ge-0/0/3 has no if-index: its index comes from its name, above the int32 range
+    assert sorted(itf) == [1, 2, yang.stable_index("ge-0/0/3")]
+    assert yang.stable_index("ge-0/0/3") > yang.MAX_IF_INDEX
     assert itf[1].in_octets == 2**64 - 1 and itf[1].speed_bps == 10**9 and itf[1].out_errors == 2
     assert itf[2].admin_up and not itf[2].oper_up
-    assert not itf[3].admin_up  # from <enabled>false when admin-status is absent
+    third = itf[yang.stable_index("ge-0/0/3")]
+    assert third.name == "ge-0/0/3" and not third.admin_up  # <enabled>false, no admin-status
 
 
 def test_system_and_uptime():
