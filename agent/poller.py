@@ -38,9 +38,8 @@ class _NeSchedule:
     target: PollTarget
     task: asyncio.Task[None] | None = None
     cycle: int = 0
-    # Octet counters to walk (mib.counter_mode): "hc", "mixed" (some interfaces have only
-    # 32-bit ones) or "32"; learnt from each poll.
-    counters: str = "hc"
+    # Which octet counters to read (HC, 32-bit or both, per interface): learnt each poll.
+    counters: mib.CounterPlan = field(default_factory=mib.CounterPlan)
     # Per area ("interfaces", "lldp"): polls in which the agent served a table out of
     # order, and whether the last poll of that area did (to log once per episode).
     disorder: dict[str, int] = field(default_factory=dict)
@@ -100,33 +99,45 @@ class Poller(ScheduledPoller[PollTarget, _NeSchedule]):
             timeout=self.config.timeout,
             retries=self.config.retries,
         )
-        scalars = [mib.SYS_UPTIME, mib.SYS_NAME, mib.SYS_DESCR] if full else [mib.SYS_UPTIME]
-        got = await self.client.get(snmp_target, scalars)
         v1 = profile.version is SnmpVersion.V1  # no Counter64 in SNMPv1
-        mode = "32" if v1 else sched.counters
+        plan = mib.CounterPlan("32") if v1 else sched.counters
+        scalars = [mib.SYS_UPTIME, mib.SYS_NAME, mib.SYS_DESCR] if full else [mib.SYS_UPTIME]
+        got = await self.client.get(snmp_target, scalars + plan.instances())
         columns = {
             "hc": mib.FAST_COLUMNS_HC,
             "mixed": mib.FAST_COLUMNS_MIXED,
             "32": mib.FAST_COLUMNS_32,
-        }[mode]
+        }[plan.mode]
         if full:
             columns = columns + mib.SLOW_COLUMNS
-            if mode == "32" and not v1:
+            if plan.mode == "32" and not v1:
                 columns = columns + mib.HC_OCTETS  # has the device gained them since?
         walked = await self.client.walk_many(snmp_target, columns)
         out_of_order = dict(walked.out_of_order)
+        mib.add_instances(walked, got)
         st = self.model.states.get(ne.name)
         previous = st.interfaces if st else {}
         interfaces = mib.interfaces(walked, previous)
-        if mode == "hc" and any(i.counter_bits != 64 for i in interfaces.values()):
-            # Some interfaces lack HC counters: read their 32-bit ones in this poll already,
-            # and from now on in the same walk as the rest (mode "mixed").
-            extra = await self.client.walk_many(snmp_target, mib.OCTETS_32)
-            walked.update(extra)
-            out_of_order |= extra.out_of_order
-            interfaces = mib.interfaces(walked, previous)
-        if not v1:
-            sched.counters = mib.counter_mode(interfaces)
+        if plan.mode == "hc":
+            new_plan = mib.counter_plan(interfaces)
+            unread = set(new_plan.get_32) - set(plan.get_32)
+            if new_plan.mode != "hc" or unread:
+                # Interfaces without HC counters that this poll did not read the 32-bit
+                # counters of (first poll, or new interfaces): read them now.
+                if new_plan.mode == "hc":
+                    mib.add_instances(
+                        walked,
+                        await self.client.get(
+                            snmp_target, mib.CounterPlan("hc", tuple(sorted(unread))).instances()
+                        ),
+                    )
+                else:
+                    extra = await self.client.walk_many(snmp_target, mib.OCTETS_32)
+                    walked.update(extra)
+                    out_of_order |= extra.out_of_order
+                interfaces = mib.interfaces(walked, previous)
+        if not v1 and interfaces:
+            sched.counters = mib.counter_plan(interfaces)
         self._disorder(sched, "interfaces", out_of_order, problems)
         neighbours = None
         if full:

@@ -7,6 +7,7 @@ OID tuple, str, None) from the SNMP adapter, so this module never sees pysnmp.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 from .model import InterfaceState, Neighbour, OperStatus
 
@@ -266,13 +267,42 @@ def interfaces(
     return out
 
 
-def counter_mode(interfaces: Mapping[int, InterfaceState]) -> str:
-    """Which octet counters to walk next time: "hc" (every interface had HC counters),
-    "32" (none had) or "mixed"."""
-    widths = {i.counter_bits == 64 for i in interfaces.values()}
-    if widths == {True} or not widths:
-        return "hc"
-    return "32" if widths == {False} else "mixed"
+# Up to this many interfaces without HC counters get their 32-bit ones by GET, in the
+# request the poll sends anyway (sysUpTime): no extra round trip, two varbinds each. More,
+# and walking both columns for every interface is cheaper.
+GET_32_MAX = 8
+
+
+@dataclass(frozen=True, slots=True)
+class CounterPlan:
+    """Which octet counters the next poll reads. mode "hc": the HC columns, plus the 32-bit
+    counters of ``get_32`` by GET; "mixed": both columns walked; "32": the 32-bit columns
+    only (no interface has HC counters, or SNMPv1, which has no Counter64)."""
+
+    mode: str = "hc"
+    get_32: tuple[int, ...] = ()
+
+    def instances(self) -> list[Oid]:
+        return [(*col, i) for i in self.get_32 for col in OCTETS_32]
+
+
+def counter_plan(interfaces: Mapping[int, InterfaceState]) -> CounterPlan:
+    """The plan for the next poll, from what this one found."""
+    lacking = tuple(sorted(i for i, st in interfaces.items() if st.counter_bits != 64))
+    if not lacking:
+        return CounterPlan()
+    if len(lacking) == len(interfaces):
+        return CounterPlan("32")
+    if len(lacking) > GET_32_MAX:
+        return CounterPlan("mixed")
+    return CounterPlan("hc", lacking)
+
+
+def add_instances(columns: dict[Oid, list[Row]], got: Mapping[Oid, Value]) -> None:
+    """Put instances read by GET (e.g. ifInOctets.5001) into walked columns, as rows."""
+    for o, v in got.items():
+        if isinstance(v, int) and o[:-1] in OCTETS_32:
+            columns.setdefault(o[:-1], []).append((o, v))
 
 
 # Rates above this are counter resets, not traffic (400 Gb/s).

@@ -170,7 +170,8 @@ async def test_management_port_without_hc_counters_gets_rates_across_its_counter
     mgmt, uplink = st.interfaces[MGMT], st.interfaces[1]
     assert (mgmt.counter_bits, uplink.counter_bits) == (32, 64)
     assert mgmt.in_octets > 2**31 and mgmt.speed_bps == recording.MGMT_SPEED
-    assert sched.counters == "mixed"  # from now on one walk carries both widths
+    # From now on its two 32-bit counters ride in the GET every poll sends anyway.
+    assert sched.counters == mib.CounterPlan("hc", (MGMT,))
     readings: list[tuple[int, float | None, float | None]] = []
     deadline = time.monotonic() + 40
     while await _uptime(client, t) < recording.MGMT_WRAP_AFTER + 5:
@@ -276,3 +277,34 @@ def test_recording_quirks_are_checked(tmp_path: Path) -> None:
         Lab.create(tmp_path / "a", 3, "ring", quirks={SWITCH: ["lldp-sideways"]})
     with pytest.raises(LabError, match="no such device"):
         Lab.create(tmp_path / "b", 3, "ring", quirks={"sw999": [recording.LLDP_BY_PORT]})
+
+
+@pytest.mark.timeout(60)
+async def test_v1_and_mixed_plans_read_the_right_counter_of_each_interface(
+    lab: Lab, client: SnmpClient
+) -> None:
+    import dataclasses
+
+    from shared.model import SnmpVersion
+
+    events: list[Event] = []
+    poller = _poller(client, events)
+    t = _target(lab, SWITCH)
+    poller.model.add_ne(SWITCH, t.ne)
+    # Walking both columns for every interface (what a device with many slow ports gets).
+    sched = poller._new_schedule(t)
+    sched.counters = mib.CounterPlan("mixed")
+    await poller.poll_once(sched)
+    ifs = poller.model.states[SWITCH].interfaces
+    assert (ifs[MGMT].counter_bits, ifs[1].counter_bits) == (32, 64)
+    assert ifs[MGMT].in_octets > 0 and ifs[1].in_octets > 0
+    assert sched.counters == mib.CounterPlan("hc", (MGMT,))  # back to the cheaper plan
+    # SNMPv1 (no Counter64): every interface on 32-bit counters, the LLDP table read by
+    # GETNEXT out of order all the same.
+    v1 = dataclasses.replace(t.profile, version=SnmpVersion.V1)
+    poller.model.add_ne("v1", t.ne)
+    v1_sched = poller._new_schedule(PollTarget(dataclasses.replace(t.ne, name="v1"), v1))
+    await poller.poll_once(v1_sched)
+    st = poller.model.states["v1"]
+    assert st.reachable and {i.counter_bits for i in st.interfaces.values()} == {32}
+    assert len(st.neighbours) == 2 and "lldpRemTable" in st.problems["lldp"]

@@ -67,9 +67,21 @@ def test_interfaces_without_hc_counters_fall_back_to_32_bit_ones_each() -> None:
         4_000_000_000,
         32,
     )
-    assert mib.counter_mode(got) == "mixed"
-    assert mib.counter_mode({i: got[i] for i in (1, 2)}) == "hc"
-    assert mib.counter_mode({3: got[3]}) == "32"
+    # Next poll: HC columns walked, the management port's two counters by GET.
+    assert mib.counter_plan(got) == mib.CounterPlan("hc", (3,))
+    assert mib.counter_plan(got).instances() == [(*mib.IF_IN_OCTETS, 3), (*mib.IF_OUT_OCTETS, 3)]
+    assert mib.counter_plan({i: got[i] for i in (1, 2)}) == mib.CounterPlan("hc", ())
+    assert mib.counter_plan({3: got[3]}) == mib.CounterPlan("32")
+
+
+def test_many_interfaces_without_hc_counters_walk_both_columns() -> None:
+    ifs = {i: InterfaceState(i, counter_bits=32) for i in range(1, 50)}
+    ifs[49].counter_bits = 64  # e.g. 48 Fast Ethernet ports and one gigabit uplink
+    assert mib.counter_plan(ifs) == mib.CounterPlan("mixed")
+    got = {(*mib.IF_IN_OCTETS, 7): 5, (*mib.IF_OUT_OCTETS, 7): None, mib.SYS_UPTIME: 1}
+    cols: dict[mib.Oid, list[mib.Row]] = {}
+    mib.add_instances(cols, got)
+    assert cols == {mib.IF_IN_OCTETS: [((*mib.IF_IN_OCTETS, 7), 5)]}
 
 
 def test_counter_rate() -> None:
