@@ -1,10 +1,13 @@
-"""The polling rhythm shared by the SNMP and NETCONF pollers."""
+"""The polling rhythm shared by the SNMP and NETCONF pollers, and its supervision."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 import zlib
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from shared.config import PollingConfig
@@ -14,6 +17,12 @@ from shared.nodal import NodalModel
 T = TypeVar("T", bound="_Target")
 T_co = TypeVar("T_co", covariant=True)
 S = TypeVar("S", bound="_Schedule[Any]")
+
+log = logging.getLogger(__name__)
+
+# After the first crash of an NE's poll (logged with its traceback), at most one line per
+# NE per this many seconds: a parser bug on odd data would otherwise log every cycle.
+CRASH_LOG_EVERY = 600.0
 
 
 async def every(
@@ -41,6 +50,13 @@ async def every(
         slot = max(slot + 1, elapsed_slots)
 
 
+@dataclass(slots=True)
+class _Crashes:
+    count: int = 0
+    logged_at: float = 0.0
+    unlogged: int = 0  # crashes since the last line logged
+
+
 class _Target(Protocol):
     @property
     def ne(self) -> NetworkElement: ...
@@ -61,6 +77,12 @@ class ScheduledPoller(Generic[T, S]):
 
     Subclasses say how to make a schedule for a target, how to poll once, and what to
     release when an NE stops being polled.
+
+    Supervision: an exception a poll did not expect (a bug, e.g. a parser meeting odd data)
+    must not end that NE's polling for good. It is logged (once with its traceback, then
+    rate-limited), counted (``stats["poll_crashes"]``), shown in the NE state (``last_error``
+    and ``problems["poll"]``), and the NE is polled again at its next slot. Every task this
+    class starts is kept until it has ended, and ``close()`` waits for all of them.
     """
 
     task_prefix = "poll"
@@ -79,7 +101,10 @@ class ScheduledPoller(Generic[T, S]):
         self.clock = clock
         self._sem = asyncio.Semaphore(config.concurrency)
         self._nes: dict[str, S] = {}
-        self.stats = {"polls": 0, "failures": 0, "skipped_slots": 0} | stats
+        self._crashes: dict[str, _Crashes] = {}
+        # Tasks cancelled or started on the side (releases) that have not ended yet.
+        self._ending: set[asyncio.Future[None]] = set()
+        self.stats = {"polls": 0, "failures": 0, "skipped_slots": 0, "poll_crashes": 0} | stats
 
     @property
     def names(self) -> set[str]:
@@ -91,39 +116,103 @@ class ScheduledPoller(Generic[T, S]):
     async def poll_once(self, sched: S) -> None:
         raise NotImplementedError
 
-    def _released(self, sched: S) -> None:
-        """An NE stopped being polled (removed or changed): free what it held."""
+    def _released(self, sched: S) -> Awaitable[None] | None:
+        """An NE stopped being polled (removed or changed): free what it held. What it
+        returns is awaited in a task of its own that close() waits for."""
+        return None
 
     def set_targets(self, targets: Mapping[str, T]) -> None:
         """Start polling new NEs, stop polling gone ones, restart changed ones."""
         for name in list(self._nes):
             if name not in targets or targets[name] != self._nes[name].target:
-                self._stop(self._nes.pop(name))
+                self._stop(name, self._nes.pop(name))
         for name, target in targets.items():
             if name not in self._nes:
                 sched = self._new_schedule(target)
-                sched.task = asyncio.create_task(
+                task = asyncio.create_task(
                     self._loop(sched, target.ne), name=f"{self.task_prefix}:{name}"
                 )
+                task.add_done_callback(self._task_ended)
+                sched.task = task
                 self._nes[name] = sched
 
     async def close(self) -> None:
-        scheds = list(self._nes.values())
+        scheds = list(self._nes.items())
         self._nes.clear()
-        for s in scheds:
-            self._stop(s)
-        await asyncio.gather(*(s.task for s in scheds if s.task), return_exceptions=True)
+        for name, s in scheds:
+            self._stop(name, s)
+        # Bounded: the tasks are cancelled, and the releases have deadlines of their own.
+        while self._ending:
+            await asyncio.gather(*list(self._ending), return_exceptions=True)
 
     def interval_of(self, ne: NetworkElement) -> float:
         return ne.poll_interval or self.config.interval
 
-    def _stop(self, sched: S) -> None:
+    def _stop(self, name: str, sched: S) -> None:
         if sched.task is not None:
             sched.task.cancel()
-        self._released(sched)
+            self._keep(sched.task)
+        self._crashes.pop(name, None)
+        release = self._released(sched)
+        if release is not None:
+            self._keep(asyncio.ensure_future(release))
+
+    def _keep(self, task: asyncio.Future[None]) -> None:
+        """Hold a reference until the task has ended (close() waits for these)."""
+        self._ending.add(task)
+        task.add_done_callback(self._ending.discard)
 
     async def _loop(self, sched: S, ne: NetworkElement) -> None:
-        await every(ne.name, self.interval_of(ne), lambda: self.poll_once(sched), self._skipped)
+        await every(
+            ne.name, self.interval_of(ne), lambda: self.poll_supervised(sched), self._skipped
+        )
+
+    async def poll_supervised(self, sched: S) -> None:
+        """poll_once, with an unexpected exception turned into a logged, counted, visible
+        failure of this one poll (cancellation still propagates)."""
+        name = sched.target.ne.name
+        try:
+            await self.poll_once(sched)
+        except Exception as e:  # the point: whatever bug one NE's data hits
+            self._crashed(name, e)
+        else:
+            st = self.model.states.get(name)
+            if st is not None:
+                st.problems.pop("poll", None)
+
+    def _crashed(self, name: str, e: Exception) -> None:
+        self.stats["poll_crashes"] += 1
+        crashes = self._crashes.setdefault(name, _Crashes())
+        crashes.count += 1
+        what = f"{type(e).__name__}: {e}"[:300]
+        st = self.model.states.get(name)
+        if st is not None:
+            st.last_error = f"internal error while polling: {what}"
+            st.problems["poll"] = (
+                f"internal error while polling ({crashes.count} times), last: {what}"
+            )
+        now = time.monotonic()
+        if crashes.count == 1:
+            crashes.logged_at = now
+            log.error("poll crashed; polling goes on", exc_info=e, extra={"ne": name})
+        elif now - crashes.logged_at >= CRASH_LOG_EVERY:
+            log.error(
+                "poll crashed again (%d times since the last report, %d in all): %s",
+                crashes.unlogged + 1,
+                crashes.count,
+                what,
+                extra={"ne": name},
+            )
+            crashes.logged_at, crashes.unlogged = now, 0
+        else:
+            crashes.unlogged += 1
+
+    def _task_ended(self, task: asyncio.Task[None]) -> None:
+        # A poll loop only ends by cancellation; anything else is a bug in the schedule
+        # itself, which must not vanish silently either.
+        if not task.cancelled() and task.exception() is not None:
+            self.stats["poll_crashes"] += 1
+            log.error("poll task %s ended", task.get_name(), exc_info=task.exception())
 
     def _skipped(self, slots: int) -> None:
         self.stats["skipped_slots"] += slots

@@ -37,6 +37,7 @@ def facts(state: LabState, dev: DeviceRuntime) -> recording.DeviceFacts:
         neighbours=neighbours,
         oper_down=frozenset(dev.oper_down),
         last_change={int(k): v for k, v in dev.last_change.items()},
+        quirks=frozenset(dev.quirks),
     )
 
 

@@ -23,12 +23,12 @@ import secrets
 import signal
 import subprocess
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
-from lab import devicefiles, process, snmpio
+from lab import devicefiles, process, recording, snmpio
 from lab.netconf import fleet as nc_fleet
 from lab.netconf.control import NetconfControl
 from lab.state import (
@@ -127,12 +127,14 @@ class Lab:
         v3_user: str = DEFAULT_V3_USER,
         netconf_share: float = 0.0,
         netconf_port: int = DEFAULT_NETCONF_PORT,
+        quirks: Mapping[str, Iterable[str]] | None = None,
     ) -> Lab:
         """Write recordings, engine options, NETCONF keys and the inventory; start nothing.
 
         ``netconf_share`` of the devices (spread evenly, see ``_netconf_devices``) are
         NETCONF devices on TCP ``netconf_port`` of their address; the others are SNMP
-        devices on UDP ``port``, ``v3_share`` of those over SNMPv3.
+        devices on UDP ``port``, ``v3_share`` of those over SNMPv3. ``quirks`` maps SNMP
+        device names to agent misbehaviours to reproduce (``lab.recording.QUIRKS``).
         """
         lab = cls(Path(state_dir))
         sdir = lab.state_dir
@@ -147,6 +149,8 @@ class Lab:
             raise LabError(str(exc)) from None
         names = [d.name for d in topo.devices]
         netconf = _netconf_devices(names, netconf_share)
+        wanted = {name: sorted(set(q)) for name, q in (quirks or {}).items()}
+        _check_quirks(wanted, names, netconf)
         v3 = _v3_devices([n for n in names if n not in netconf], v3_share)
         addrs = _addresses(base_address, count)
         if netconf and not 0 < netconf_port < 65536:
@@ -173,6 +177,7 @@ class Lab:
                 dev = DeviceRuntime(
                     plan.name, plan.kind, plan.ports, addr, port, profile, engine_id(plan.name)
                 )
+                dev.quirks = wanted.get(plan.name, [])
             state.devices.append(dev)
         with locked(sdir):
             for dev in state.by_protocol(SNMP):
@@ -606,6 +611,20 @@ class Lab:
         if self.device(name).protocol != SNMP:  # say so before starting an event loop
             raise LabError(f"{name} is a NETCONF device: it sends notifications, not traps")
         _run(self.send_trap_async(name, kind, target, ifindex, version))
+
+
+def _check_quirks(quirks: dict[str, list[str]], names: list[str], netconf: set[str]) -> None:
+    for name, wanted in quirks.items():
+        if name not in names:
+            raise LabError(f"quirks for {name!r}: no such device in this lab")
+        if name in netconf:
+            raise LabError(f"quirks for {name!r}: it is a NETCONF device (quirks are SNMP)")
+        unknown = set(wanted) - recording.QUIRKS.keys()
+        if unknown:
+            raise LabError(
+                f"quirks for {name!r}: unknown {sorted(unknown)} "
+                f"(known: {', '.join(recording.QUIRKS)})"
+            )
 
 
 def _create_netconf(sdir: Path, state: LabState, topo: Topology, addrs: list[str]) -> None:

@@ -61,6 +61,7 @@ class DeviceRuntime:
     last_change: dict[str, int] = field(default_factory=dict)  # ifIndex -> TimeTicks
     protocol: str = SNMP  # SNMP or NETCONF
     host_key: str = ""  # NETCONF: "ssh-ed25519 AAAA..." as the device presents it
+    quirks: list[str] = field(default_factory=list)  # SNMP: keys of lab.recording.QUIRKS
 
 
 @dataclass(slots=True)

@@ -175,6 +175,10 @@ class InterfaceState:
     out_errors: int = 0
     in_bps: float | None = None  # rates need two polls
     out_bps: float | None = None
+    # Width of the octet counters read (IF-MIB: 64 = ifHCIn/OutOctets, 32 = ifIn/OutOctets,
+    # which interfaces of 20 Mb/s or less may be limited to); 0 = the device gave none.
+    counter_bits: int = 64
+    discontinuity: int | None = None  # ifCounterDiscontinuityTime (TimeTicks), once read
 
 
 def status_of(i: InterfaceState) -> OperStatus:
@@ -210,6 +214,9 @@ class NeState:
     polls: int = 0
     config: dict[str, object] = field(default_factory=dict)  # e.g. a NETCONF get-config summary
     ever_up: set[int] = field(default_factory=set)  # ifIndexes seen up since managed
+    # What the NOC should know besides reachability, by area ("poll", "lldp", "interfaces"):
+    # e.g. an agent serving a table out of order, or a poll that crashed on odd data.
+    problems: dict[str, str] = field(default_factory=dict)
 
     def summary(self) -> dict[str, object]:
         return {
@@ -228,6 +235,7 @@ class NeState:
             "neighbours": len(self.neighbours),
             "polls": self.polls,
             "config": self.config,
+            "problems": dict(self.problems),
         }
 
 

@@ -23,9 +23,6 @@ from .model import (
     status_of,
 )
 
-# Interface rates above this are counter resets, not traffic (400 Gb/s).
-_MAX_RATE_BPS = 4e11
-
 
 @dataclass(slots=True)
 class PollResult:
@@ -34,8 +31,7 @@ class PollResult:
     ne: str
     time: float
     sys_uptime: int | None
-    interfaces: dict[int, InterfaceState]
-    counter_bits: int = 64
+    interfaces: dict[int, InterfaceState]  # each says its counters' width (counter_bits)
     sys_name: str | None = None  # None: not polled this cycle
     sys_descr: str | None = None
     neighbours: list[Neighbour] | None = None
@@ -240,15 +236,13 @@ class NodalModel:
     def _update_rates(self, st: NeState, r: PollResult) -> None:
         if st.last_poll is None or not st.reachable:
             return
+        if r.sys_uptime is not None and st.sys_uptime is not None and r.sys_uptime < st.sys_uptime:
+            return  # the agent restarted: its counters did too
         dt = r.time - st.last_poll
         for idx, new in r.interfaces.items():
             old = st.interfaces.get(idx)
-            if old is None:
-                continue
-            rin = mib.counter_rate(old.in_octets, new.in_octets, dt, r.counter_bits)
-            rout = mib.counter_rate(old.out_octets, new.out_octets, dt, r.counter_bits)
-            new.in_bps = rin if rin is not None and rin < _MAX_RATE_BPS else None
-            new.out_bps = rout if rout is not None and rout < _MAX_RATE_BPS else None
+            if old is not None:
+                new.in_bps, new.out_bps = mib.interface_rates(old, new, dt)
 
     def _events(self, transitions: Sequence[Transition], now: float) -> list[Event]:
         return [t.to_event(self.agent, now) for t in transitions]

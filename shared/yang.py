@@ -322,7 +322,6 @@ def poll_result(ne: str, data: Element, now: float) -> PollResult:
         time=now,
         sys_uptime=uptime_ticks(info, now),
         interfaces=interfaces(data),
-        counter_bits=64,
         sys_name=info.hostname,
         sys_descr=" ".join(p for p in (info.os_name, info.os_release) if p) or None,
         neighbours=neighbours(data) if has_lldp else None,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from agent.schedule import ScheduledPoller
@@ -63,19 +63,12 @@ class NetconfPoller(ScheduledPoller[NetconfPollTarget, _NeSchedule]):
             {"notifications": 0, "resubscribed": 0, "host_key_refused": 0},
         )
         self.client = client
-        self._closing: set[asyncio.Task[None]] = set()  # sessions of released NEs
 
     def _new_schedule(self, target: NetconfPollTarget) -> _NeSchedule:
         return _NeSchedule(target)
 
-    def _released(self, sched: _NeSchedule) -> None:
-        task = asyncio.get_running_loop().create_task(self.client.close(sched.target.target))
-        self._closing.add(task)
-        task.add_done_callback(self._closing.discard)
-
-    async def close(self) -> None:
-        await super().close()
-        await asyncio.gather(*self._closing, return_exceptions=True)
+    def _released(self, sched: _NeSchedule) -> Awaitable[None]:
+        return self.client.close(sched.target.target)
 
     def malformed_notifications(self) -> int:
         return sum(self.client.malformed_notifications(s.target.target) for s in self._nes.values())
@@ -137,7 +130,7 @@ class NetconfPoller(ScheduledPoller[NetconfPollTarget, _NeSchedule]):
         async def on_reconnect() -> None:
             self.stats["resubscribed"] += 1
             if self._nes.get(name) is sched:
-                await self.poll_once(sched)
+                await self.poll_supervised(sched)
 
         try:
             await self.client.subscribe(target, on_notification, on_reconnect)

@@ -11,9 +11,10 @@ every varbind into ObjectType/ObjectIdentity objects and back, and its LCD cache
 shrinks. Here requests carry bare ObjectName/Null pairs, answers are converted straight to our
 types, and the per-target engine rows live in a bounded LRU (see _targets.py).
 
-Walk results are all-or-nothing: a walk either returns every row of every subtree asked for, or
-raises (SnmpTimeout, SnmpAuthError, SnmpProtocolError) and the rows read so far are discarded,
-so a caller never mistakes half a table for the whole one.
+Walk results are all-or-nothing: a walk either returns every row of every subtree asked for
+(sorted, even from an agent that serves them out of order: see _walk.py), or raises
+(SnmpTimeout, SnmpAuthError, SnmpProtocolError) and the rows read so far are discarded, so a
+caller never mistakes half a table for the whole one.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ from ._targets import Target, TargetKey, TargetRegistry
 from ._udp import RequestTimeout
 from ._v2c import V2cTransport
 from ._v3 import UsmReport, V3Transport
-from ._walk import ColumnWalk, WalkLoop
+from ._walk import ColumnWalk, WalkLoop, WalkResult
 from .types import Oid, SnmpTarget, SnmpValue
 
 _NULL = Null("")
@@ -229,17 +230,25 @@ class SnmpClient:
         return (await self.walk_many(target, [root], max_rows=max_rows))[tuple(root)]
 
     async def walk_many(
-        self, target: SnmpTarget, roots: Sequence[Oid], *, max_rows: int = 100_000
-    ) -> dict[Oid, list[tuple[Oid, SnmpValue]]]:
+        self,
+        target: SnmpTarget,
+        roots: Sequence[Oid],
+        *,
+        max_rows: int = 100_000,
+        strict: bool = False,
+    ) -> WalkResult:
         """Walk several subtrees (e.g. table columns) together, several varbinds per request.
 
-        Each subtree stops on its own at its end. ``max_rows`` bounds each subtree; more rows,
-        a non-increasing OID or an empty answer raise SnmpProtocolError. All or nothing: on any
-        error no partial result is returned.
+        Each subtree stops on its own at its end. An agent that serves a subtree out of OID
+        order is followed as ``snmpwalk -Cc`` would, with a cycle guard (see _walk.py): the
+        rows come back sorted and ``result.out_of_order`` says which roots needed it
+        (``strict=True`` makes any non-increasing OID an error instead). ``max_rows`` bounds
+        each subtree; more rows, a repeated OID or an empty answer raise SnmpProtocolError.
+        All or nothing: on any error no partial result is returned.
         """
         if not roots:
-            return {}
-        walk = ColumnWalk(roots, max_rows=max_rows)
+            return WalkResult({}, {})
+        walk = ColumnWalk(roots, max_rows=max_rows, strict=strict)
         v1 = target.profile.version.value == "1"
         repetitions = self._max_repetitions
         while not walk.done:
@@ -264,7 +273,7 @@ class SnmpClient:
                 raise SnmpProtocolError(f"{target.where}: {exc}") from None
             except TypeError as exc:
                 raise SnmpProtocolError(f"{target.where}: {exc}") from None
-        return {root: rows for root, rows in zip(walk.roots, walk.rows, strict=True)}
+        return walk.result()
 
     def invalidate_profile(self, name: str) -> int:
         """Drop the cached engine rows of every target using profile ``name``.

@@ -163,7 +163,8 @@ def test_walks_return_iftable_and_lldp_tables_agree(lab: Lab) -> None:
     tables = {}
     for name, dev in devices.items():
         if_table = walk(lab, dev, "1.3.6.1.2.1.2.2")
-        ports = 24 if dev.kind == "router" else 48
+        # Routers: 24 ports and 2 VLAN sub-interfaces; switches: 48 and a management port.
+        ports = 26 if dev.kind == "router" else 49
         assert sum(1 for oid in if_table if oid.startswith(f"{IF_OPER}.")) == ports
         assert snmpget(lab, dev, SYS_NAME)[SYS_NAME] == name
         tables[name] = walk(lab, dev, "1.0.8802.1.1.2.1")
@@ -358,3 +359,51 @@ def test_start_failure_shows_the_device_stderr(tmp_path: Path) -> None:
     assert lab.profiles()[V3_PROFILE].auth_key not in str(info.value)
     # The healthy device was stopped too: nothing leaks.
     assert all(not s["alive"] and s["pid"] is None for s in lab.status())
+
+
+IF_ADMIN = f"{recording.IF_ENTRY}.{recording.IF_ADMIN_STATUS}"
+IF_IN_OCTETS = f"{recording.IF_ENTRY}.10"
+IF_HC_IN = f"{recording.IFX_ENTRY}.6"
+STATUS_NAMES = {"1": "up", "2": "down", "6": "notPresent", "7": "lowerLayerDown"}
+
+
+def _status(values: dict[str, str], idx: int) -> str:
+    v = values[str(idx)]  # -OQ prints enumerations by name where net-snmp knows IF-MIB
+    return STATUS_NAMES.get(v, v)
+
+
+def _column(lab: Lab, dev: DeviceRuntime, oid: str) -> dict[str, str]:
+    return {o.rsplit(".", 1)[1]: v for o, v in walk(lab, dev, oid).items()}
+
+
+@pytest.mark.timeout(60)
+def test_devices_look_like_real_ones_empty_slots_unconnected_ports_sub_interfaces(
+    lab: Lab,
+) -> None:
+    by_kind = {d.kind: d for d in lab.devices}
+    switch, router = by_kind["switch"], by_kind["router"]
+    oper, admin = _column(lab, switch, IF_OPER), _column(lab, switch, IF_ADMIN)
+    assert all(_status(oper, i) == "up" for i in range(1, 25))
+    assert all(_status(admin, i) == "up" and _status(oper, i) == "down" for i in range(25, 31))
+    assert all(_status(admin, i) == "down" for i in range(31, 45))  # spares
+    assert all(
+        _status(admin, i) == "up" and _status(oper, i) == "notPresent" for i in range(45, 49)
+    )
+    # The 10 Mb/s management port: 32-bit counters only, no ifXTable counters.
+    mgmt = str(recording.MGMT_IFINDEX)
+    assert _status(oper, recording.MGMT_IFINDEX) == "up"
+    assert f"{IF_IN_OCTETS}.{mgmt}" in walk(lab, switch, IF_IN_OCTETS)
+    hc = walk(lab, switch, IF_HC_IN)
+    assert f"{IF_HC_IN}.1" in hc and f"{IF_HC_IN}.{mgmt}" not in hc
+    # Router sub-interfaces follow their parent: .100 on port 2 (up), .101 on an
+    # unconnected port (lowerLayerDown); cutting port 2 takes its unit down with it.
+    sub_up, sub_dead = router.ports + 1, router.ports + 2
+    r_oper = _column(lab, router, IF_OPER)
+    assert _status(r_oper, sub_up) == "up" and _status(r_oper, sub_dead) == "lowerLayerDown"
+    key = f"{IF_OPER}.{sub_up}"
+    lab.if_down(router.name, 2)
+    try:
+        assert STATUS_NAMES.get(v := snmpget(lab, router, key)[key], v) == "lowerLayerDown"
+    finally:
+        lab.if_up(router.name, 2)
+    assert STATUS_NAMES.get(v := snmpget(lab, router, key)[key], v) == "up"

@@ -14,6 +14,7 @@ from agent import busclient
 from agent.db import Database
 from agent.demo import free_port, start_agent, wait_for_agent
 from lab.fleet import Lab
+from shared.model import LinkAlarms
 from tests.helpers.agentproc import agent_for_lab
 from tests.helpers.waiting import random_base, wait_until
 
@@ -193,6 +194,91 @@ def test_unmanaging_or_removing_an_ne_closes_its_alarms_with_a_reason(pool):
         db.import_inventory(json.loads(lab.inventory_path.read_text()))
         db.close()
         busclient.request(router, "reload")
+
+
+def _never_up(kind: str) -> set[int]:
+    """ifIndexes a lab device boots with admin up but not up: unconnected ports, empty SFP
+    cages (notPresent) and, on routers, the VLAN unit of an unconnected port."""
+    if kind == "switch":
+        return set(range(25, 31)) | set(range(45, 49))
+    return {13, 14, 15, 26}
+
+
+def test_onboarded_devices_raise_no_alarm_for_ports_never_up_but_do_for_ports_that_fail(pool):
+    lab, router = pool["lab"], pool["router"]
+    sw = lab.devices[2]
+    assert sw.kind == "switch"
+
+    def polled():
+        states = {s["name"]: s for s in busclient.request(router, "ne_states")}
+        st = states.get(sw.name)
+        return states if st and st["reachable"] and st["polls"] >= 2 else None
+
+    states = wait_until(polled, 30, what="the switch polled twice")
+    # The lab switch really has such ports (6 unconnected + 4 empty cages report down/...).
+    assert states[sw.name]["interfaces"] == 49 and states[sw.name]["interfaces_down"] >= 6
+    assert all(s["problems"] == {} for s in states.values())
+    db = Database.open(pool["db_url"])
+    try:
+        for dev in lab.devices:
+            raised = {
+                e.obj
+                for e in db.query_events(ne=dev.name, types=["alarm-raised"], limit=1000)
+                if e.alarm_type == "link-down"
+            }
+            quiet = {f"ifIndex={i}" for i in _never_up(dev.kind)}
+            assert not raised & quiet, (dev.name, sorted(raised & quiet))
+    finally:
+        db.close()
+    # A port that was up and goes down does alarm; on a router its VLAN unit goes
+    # lowerLayerDown with it and alarms too (it was up before).
+    rtr = lab.devices[0]
+    lab.if_down(rtr.name, 2)
+    try:
+        wait_until(lambda: find(router, rtr.name, "link-down", "ifIndex=2"), 15, what="port")
+        sub = wait_until(
+            lambda: find(router, rtr.name, "link-down", f"ifIndex={rtr.ports + 1}"), 15
+        )
+        assert sub["active"] and "ge-0/0/1.100" in sub["text"]
+    finally:
+        lab.if_up(rtr.name, 2)
+    wait_until(lambda: find(router, rtr.name, "link-down", "ifIndex=2") is None, 15, what="clear")
+    wait_until(lambda: find(router, rtr.name, "link-down", f"ifIndex={rtr.ports + 1}") is None, 15)
+
+
+def test_ne_with_link_alarms_monitor_alarms_its_never_up_ports(pool):
+    lab, router = pool["lab"], pool["router"]
+    sw = lab.devices[2]
+    quiet = {f"ifIndex={i}" for i in _never_up("switch")}
+
+    def link_down_objects() -> set[str]:
+        return {a["obj"] for a in alarms(router, ne=sw.name) if a["type"] == "link-down"}
+
+    db = Database.open(pool["db_url"])
+    try:
+        assert not link_down_objects() & quiet
+        db.update_ne(sw.name, link_alarms=LinkAlarms.MONITOR)
+        busclient.request(router, "reload")
+        got = wait_until(lambda: quiet <= link_down_objects() or None, 20, what="monitor")
+        assert got
+        texts = {a["obj"]: a["text"] for a in alarms(router, ne=sw.name)}
+        assert "Ethernet1/45" in texts["ifIndex=45"]  # an empty cage, alarmed on request
+    finally:
+        # Back to the default. The alarms raised meanwhile would stand (the policy counts a
+        # port with a standing alarm as once up: see the report of this change), so the NE
+        # is unmanaged, which closes them, and managed again.
+        db.update_ne(sw.name, link_alarms=LinkAlarms.DEFAULT, managed=False)
+        busclient.request(router, "reload")
+        wait_until(lambda: sw.name not in _states(router), 20, what="unmanaged")
+        db.update_ne(sw.name, managed=True)
+        db.close()
+        busclient.request(router, "reload")
+    wait_until(lambda: _states(router).get(sw.name, {}).get("polls"), 20, what="managed again")
+    assert not link_down_objects() & quiet
+
+
+def _states(router: str) -> dict[str, dict]:
+    return {s["name"]: s for s in busclient.request(router, "ne_states")}
 
 
 def test_sigterm_flushes_and_exits_cleanly(pool):

@@ -65,7 +65,11 @@ def test_system_and_uptime():
     assert info.hostname == "rtr007" and info.os_name == "LabOS"
     assert yang.uptime_ticks(info, now=0.0) == 60 * 100  # device clock, timezones honoured
     r = yang.poll_result("rtr007", ET.fromstring(DATA), 1000.0)
-    assert r.sys_uptime == 6000 and r.sys_descr == "LabOS 2.1" and r.counter_bits == 64
+    assert (
+        r.sys_uptime == 6000
+        and r.sys_descr == "LabOS 2.1"
+        and all(i.counter_bits == 64 for i in r.interfaces.values())
+    )
 
 
 def test_alarm_list_and_lldp():
