@@ -256,7 +256,7 @@ class Agent:
             if a.key.ne in self.model.states and self.model.alarms.get(a.key) is None
         ]
         if alarms:
-            self.model.alarms.restore(alarms)
+            self.model.restore(alarms)
             log.info("restored %d standing alarms from the event log", len(alarms))
 
     async def _sync_links(self) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from . import mib
-from .alarms import AlarmStore, Transition
+from .alarms import Alarm, AlarmStore, Transition
 from .model import (
     AlarmKey,
     AlarmType,
@@ -95,10 +95,18 @@ class NodalModel:
             return False
         if mode is LinkAlarms.MONITOR or self.policy.alarm_never_up_ports:
             return True
-        # A port with a standing alarm (restored from the event log) was up once.
-        return i.index in st.ever_up or (
-            self.alarms.get(AlarmKey(ne, f"ifIndex={i.index}", AlarmType.LINK_DOWN)) is not None
-        )
+        return i.index in st.ever_up
+
+    def restore(self, alarms: Sequence[Alarm]) -> None:
+        """Standing alarms rebuilt from the event log (a restart or a takeover). A port with
+        a restored link-down alarm was up before it went down: it counts as seen up."""
+        self.alarms.restore(alarms)
+        for a in alarms:
+            st = self.states.get(a.key.ne)
+            if st is not None and a.key.type == AlarmType.LINK_DOWN:
+                idx = a.key.obj.removeprefix("ifIndex=")
+                if idx.isdigit():
+                    st.ever_up.add(int(idx))
 
     def link_change(
         self, ne: str, idx: int | None, up: bool, now: float, label: str = ""

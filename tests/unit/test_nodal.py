@@ -181,9 +181,19 @@ def test_restored_alarm_is_not_cleared_by_the_never_up_rule():
     m = NodalModel("a1")
     m.add_ne("sw1")
     key = AlarmKey("sw1", "ifIndex=2", "link-down")
-    m.alarms.restore([Alarm(key, Severity.MAJOR, "Interface ge-2 is down (admin up)", 1, 1, 1)])
+    m.restore([Alarm(key, Severity.MAJOR, "Interface ge-2 is down (admin up)", 1, 1, 1)])
     assert m.poll_ok(PollResult("sw1", 60.0, 2, _ports(p2=OperStatus.DOWN))) == []
     assert m.alarms.get(key).active
+
+
+def test_an_alarm_raised_under_monitor_clears_when_the_ne_goes_back_to_default():
+    m = NodalModel("a1")
+    m.add_ne("sw1", NetworkElement("sw1", "127.0.0.1", link_alarms=LinkAlarms.MONITOR))
+    evs = m.poll_ok(PollResult("sw1", 0.0, 1, _ports(p3=OperStatus.DOWN)))
+    assert [e.obj for e in evs] == ["ifIndex=3"]
+    m.add_ne("sw1", NetworkElement("sw1", "127.0.0.1"))  # the inventory says default again
+    evs = m.poll_ok(PollResult("sw1", 60.0, 2, _ports(p3=OperStatus.DOWN)))
+    assert [(e.type, e.obj) for e in evs] == [("alarm-cleared", "ifIndex=3")]
 
 
 def test_removed_ne_closes_its_alarms_with_a_reason_moved_ne_does_not():
