@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from agent.schedule import ScheduledPoller
 from agent.snmp import SnmpClient, SnmpTarget
+from agent.snmp.types import v3_fields
 from shared import mib
 from shared.config import PollingConfig
 from shared.errors import SnmpAuthError, SnmpError, SnmpProtocolError, SnmpTimeout
@@ -81,6 +82,7 @@ class Poller(ScheduledPoller[PollTarget, _NeSchedule]):
             profile=profile,
             timeout=self.config.timeout,
             retries=self.config.retries,
+            **v3_fields(ne, profile),
         )
         scalars = [mib.SYS_UPTIME, mib.SYS_NAME, mib.SYS_DESCR] if full else [mib.SYS_UPTIME]
         got = await self.client.get(snmp_target, scalars)

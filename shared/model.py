@@ -6,6 +6,8 @@ import enum
 import uuid
 from dataclasses import dataclass, field
 
+from shared.snmp_security import AUTH_NAMES, PRIV_NAMES
+
 
 class Severity(enum.IntEnum):
     """ITU-T X.733 perceived severity; ordering is meaningful (higher = worse)."""
@@ -68,8 +70,9 @@ class LinkAlarms(enum.StrEnum):
     IGNORE = "ignore"
 
 
-AUTH_PROTOCOLS = ("none", "md5", "sha", "sha224", "sha256", "sha384", "sha512")
-PRIV_PROTOCOLS = ("none", "des", "aes", "aes128", "aes192", "aes256")
+# The profile names of the SNMPv3 protocols: the one table is shared/snmp_security.py.
+AUTH_PROTOCOLS = AUTH_NAMES
+PRIV_PROTOCOLS = PRIV_NAMES
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +213,11 @@ class NeState:
     polls: int = 0
     config: dict[str, object] = field(default_factory=dict)  # e.g. a NETCONF get-config summary
     ever_up: set[int] = field(default_factory=set)  # ifIndexes seen up since managed
+    # SNMPv3: the NE's authoritative engine ID (hex) and where it comes from ("pinned" in
+    # the inventory, "learnt" from an authenticated trap), and the context name polled.
+    engine_id: str = ""
+    engine_source: str = ""
+    context: str = ""
 
     def summary(self) -> dict[str, object]:
         return {
@@ -228,6 +236,9 @@ class NeState:
             "neighbours": len(self.neighbours),
             "polls": self.polls,
             "config": self.config,
+            "engine_id": self.engine_id,
+            "engine_source": self.engine_source,
+            "context": self.context,
         }
 
 
