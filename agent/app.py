@@ -236,15 +236,16 @@ class Agent:
         events = [
             Event(
                 time=time.time(),
-                ne=a,
+                ne=ne,
                 type="agent",
                 severity=Severity.WARNING,
-                text=f"traps from {address} cannot always be told from {b}'s: {why} "
+                text=f"traps from {address} cannot always be told from {other}'s: {why} "
                 "(pin engine_id or use different credentials)",
                 agent=self.node_id,
             )
             for address, a, b, why in pairs
             if (address, a, b, why) not in self._ambiguous_told
+            for ne, other in ((a, b), (b, a))
         ]
         self._ambiguous_told.update(pairs)
         if events:
