@@ -110,9 +110,7 @@ def _normalise(address: str, spec: SourceSpec) -> TrapSource:
 
 
 def _is_v3(profile: CredentialProfile) -> bool:
-    return profile.version is SnmpVersion.V3 or (
-        profile.version is not SnmpVersion.NONE and bool(profile.user) and not profile.community
-    )
+    return profile.version is SnmpVersion.V3
 
 
 def ambiguous_pairs(
@@ -173,7 +171,6 @@ class TrapReceiver:
         if engine is None:
             engine = LocalEngine(engine_id or new_engine_id(), 1)
         self._sources: dict[str, _Address] = {}
-        self._listed: dict[str, tuple[TrapSource, ...]] = {}
         self.counters: dict[str, int] = dict.fromkeys(COUNTER_NAMES, 0)
         self.ambiguous: list[tuple[str, str, str, str]] = []
         self._warned: dict[str, float] = {}
@@ -284,7 +281,6 @@ class TrapReceiver:
                     address,
                     why,
                 )
-        self._listed = listed
         self._sources = prepared
         self._warned.clear()
         self.usm.set_sources(v3_all)

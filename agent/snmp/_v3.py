@@ -178,11 +178,6 @@ class V3Transport:
         except RequestTimeout:
             raise UsmTimeout(_note(notes)) from None
 
-    def engine_id(self, address: tuple[str, int]) -> bytes | None:
-        """The engine ID last confirmed at ``address`` (for display), if any."""
-        engine = self._engines.get(address)
-        return engine.engine_id if engine else None
-
     def forget(self, address: tuple[str, int]) -> None:
         """Drop what we know of the engine at ``address`` (the next request rediscovers)."""
         self._engines.pop(address, None)
@@ -313,7 +308,7 @@ class V3Transport:
         user, keys, engine = pending.user, pending.keys, pending.engine
         if user is None or engine is None:  # discovery: any report naming an engine
             if message.engine_id:
-                self._settle(pending, message, data)
+                self._settle(pending, message)
             else:
                 stats["malformed"] += 1
             return
@@ -355,7 +350,7 @@ class V3Transport:
                 if not timely:
                     stats["not_in_time_window"] += 1
                     return
-                self._settle(pending, message, data, scoped, _Engine(engine.engine_id, clock))
+                self._settle(pending, message, scoped, _Engine(engine.engine_id, clock))
                 return
         elif (
             not message.authenticated
@@ -363,7 +358,7 @@ class V3Transport:
             and not self._may_act_on(pending, message, usm.report_name(pdu))
         ):
             return
-        self._settle(pending, message, data, scoped)
+        self._settle(pending, message, scoped)
 
     def _may_act_on(self, pending: _Pending, message: usm.V3Message, name: str) -> bool:
         """Whether an unauthenticated Report may steer this request (RFC 3414 3.2, 4)."""
@@ -383,7 +378,6 @@ class V3Transport:
     def _settle(
         pending: _Pending,
         message: usm.V3Message,
-        data: bytes,
         scoped: usm.ScopedPdu | None = None,
         engine: _Engine | None = None,
     ) -> None:
