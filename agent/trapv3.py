@@ -235,26 +235,31 @@ class NotificationUsm:
                     "its boots (emspool ne reset-engine clears what was learnt)",
                 )
                 return None
-        source, keys = verified[0]
-        payload = plaintext(source.user, keys, msg)
-        try:
-            if payload is None:
-                raise BerDecodeError("undecryptable")
-            scoped = usm.decode_scoped_notification(payload)
-        except BerDecodeError as exc:
+        # Decrypted with each candidate's keys (one, but for NEs sharing an auth key).
+        opened: list[tuple[V3Source, Keys, usm.ScopedNotification]] = []
+        error = "undecryptable"
+        for s, k in verified:
+            payload = plaintext(s.user, k, msg)
+            try:
+                if payload is not None:
+                    opened.append((s, k, usm.decode_scoped_notification(payload)))
+            except BerDecodeError as exc:
+                error = str(exc)
+        if not opened:
             if not msg.encrypted:
-                self._drop("malformed", address, str(exc))
+                self._drop("malformed", address, error)
                 return None
             return self._refuse(msg, address, ours, "decryptionError", "v3 decryption failed")
-        if scoped.notification.pdu_type == ber.PDU_INFORM and not ours:
-            self._drop("bad_v3", address, "inform not addressed to our engine ID")
-            return None
-        if len(verified) > 1:
-            picked = self._by_context(verified, scoped.context_engine_id)
+        source, keys, scoped = opened[0]
+        if len(opened) > 1:
+            picked = self._by_context(opened, scoped.context_engine_id)
             if picked is None:
                 self._drop("ambiguous_source", address, "v3 notification fits several NEs")
                 return None
-            source, keys = picked
+            source, keys, scoped = picked
+        if scoped.notification.pdu_type == ber.PDU_INFORM and not ours:
+            self._drop("bad_v3", address, "inform not addressed to our engine ID")
+            return None
         if not ours:
             assert clock is not None
             if len(self._peers) >= _MAX_PEERS:
@@ -303,11 +308,13 @@ class NotificationUsm:
         return (exact, True) if exact else (learnable, False)
 
     def _by_context(
-        self, verified: list[tuple[V3Source, Keys]], context_engine_id: bytes
-    ) -> tuple[V3Source, Keys] | None:
+        self,
+        opened: list[tuple[V3Source, Keys, usm.ScopedNotification]],
+        context_engine_id: bytes,
+    ) -> tuple[V3Source, Keys, usm.ScopedNotification] | None:
         # Informs name our engine; the contextEngineID is the sender's own (RFC 3413 3.2).
         fits = [
-            (s, k) for s, k in verified if (s.pinned or self.learned.get(s.ne)) == context_engine_id
+            o for o in opened if (o[0].pinned or self.learned.get(o[0].ne)) == context_engine_id
         ]
         return fits[0] if len(fits) == 1 else None
 

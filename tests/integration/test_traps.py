@@ -531,3 +531,16 @@ def test_our_engine_id_and_boots_are_kept_in_the_data_dir(tmp_path: Path) -> Non
     # No data directory: boots still never go back (derived from the clock).
     a, b = local_engine(None), local_engine(None)
     assert b.boots >= a.boots > 100_000_000
+
+
+async def test_same_auth_key_other_privacy_key_on_one_address(sink: Sink) -> None:
+    """Both digests check; only one NE's privacy key opens the trap: that NE gets it."""
+    other_priv = CredentialProfile(**{**{f: getattr(V3, f) for f in V3.__dataclass_fields__},
+                                      "name": "v3-p2", "priv_key": "priv-passphrase-2"})  # fmt: skip
+    args = [{"priv-passphrase-1": "priv-passphrase-2"}.get(a, a) for a in V3_ARGS]
+    rx = TrapReceiver(sink, "127.0.0.1", 0)
+    rx.set_sources({"127.0.0.2": [("first", V3), ("second", other_priv)]})
+    async with rx:
+        await v3_trap(rx, "127.0.0.2", "-e", f"0x{OTHER_ENGINE}", args=args)
+        await wait_until(lambda: len(sink.items) == 1)
+    assert sink.items[0].ne == "second" and rx.counters["bad_v3"] == 0
