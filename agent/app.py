@@ -19,11 +19,21 @@ from agent.netconf.poller import NetconfPoller, NetconfPollTarget
 from agent.outbox import Outbox, OutboxWriter
 from agent.poller import Poller, PollTarget
 from agent.snmp import SnmpClient
-from agent.traps import Notification, TrapReceiver
+from agent.snmp.types import resolve_context
+from agent.traps import Notification, TrapReceiver, TrapSource
+from agent.trapv3 import local_engine
 from shared.alarms import Change, rebuild
 from shared.config import AgentConfig
 from shared.errors import DatabaseError, NotFound
-from shared.model import AlarmKey, CredentialProfile, Event, NetworkElement, Protocol, Severity
+from shared.model import (
+    AlarmKey,
+    CredentialProfile,
+    Event,
+    NetworkElement,
+    Protocol,
+    Severity,
+    SnmpVersion,
+)
 from shared.nodal import NodalModel, Policy
 from shared.schema import Link
 from shared.wire import Topic
@@ -68,6 +78,10 @@ class Agent:
         self.ready = asyncio.Event()
         self._inventory_changed = asyncio.Event()
         self._links_written: dict[str, tuple[tuple[str, str, str], ...]] = {}
+        # SNMPv3 engine IDs learnt from traps (hex): the database's, plus those not saved yet.
+        self._engines_learned: dict[str, str] = {}
+        self._engines_unsaved: dict[str, str] = {}
+        self._ambiguous_told: set[tuple[str, str, str, str]] = set()
 
     # -- lifecycle ------------------------------------------------------------------
     async def run(self) -> None:
@@ -89,6 +103,8 @@ class Agent:
                 cfg.traps.host,
                 cfg.traps.port,
                 max_datagram=cfg.traps.max_datagram,
+                engine=local_engine(cfg.data_dir),
+                on_engine_learned=self.on_engine_learned,
             )
             await self.receiver.start()
         log.info(
@@ -134,12 +150,19 @@ class Agent:
 
     # -- the managed set ----------------------------------------------------------------
     def set_managed(
-        self, nes: list[NetworkElement], profiles: dict[str, CredentialProfile]
+        self,
+        nes: list[NetworkElement],
+        profiles: dict[str, CredentialProfile],
+        learned_engines: dict[str, str] | None = None,
     ) -> None:
+        """``learned_engines``: NE -> v3 engine ID (hex) as the database has it; None keeps
+        what this agent knows (an NE missing from it was reset: it learns afresh)."""
         assert self.poller is not None and self.nc_poller is not None
+        if learned_engines is not None:
+            self._engines_learned = {**learned_engines, **self._engines_unsaved}
         targets: dict[str, PollTarget] = {}
         nc_targets: dict[str, NetconfPollTarget] = {}
-        sources: dict[str, tuple[str, CredentialProfile]] = {}
+        sources: dict[str, list[TrapSource]] = {}
         for ne in nes:
             if not ne.managed:
                 continue
@@ -150,7 +173,7 @@ class Agent:
             if Protocol.SNMP in ne.protocols:
                 if profile.has_snmp:
                     targets[ne.name] = PollTarget(ne, profile)
-                    sources[ne.address] = (ne.name, profile)
+                    sources.setdefault(ne.address, []).append(self._trap_source(ne, profile))
                 else:
                     log.error(
                         "profile %r has no SNMP credentials", profile.name, extra={"ne": ne.name}
@@ -172,16 +195,88 @@ class Agent:
         for ne in nes:
             if ne.name in managed:
                 self.model.add_ne(ne.name, ne)
+                if ne.name in targets:
+                    self._show_v3(ne, targets[ne.name].profile)
         if closed:
             self.emit(closed)
+        # Targets and v3 keys of changed or deleted profiles must not stay cached.
+        self.poller.client.retain_profiles(profiles.values())
         self.poller.set_targets(targets)
         self.nc_poller.set_targets(nc_targets)
         if self.receiver is not None:
             self.receiver.set_sources(sources)
+            self._tell_ambiguous(self.receiver.ambiguous)
         added, removed = managed - before, before - managed
         if added or removed:
             log.info("managing %d NEs (+%d -%d)", len(managed), len(added), len(removed))
             self.publish(Topic.AGENT, {"managed": sorted(managed)})
+
+    def _trap_source(self, ne: NetworkElement, profile: CredentialProfile) -> TrapSource:
+        learned = self._engines_learned.get(ne.name)
+        return TrapSource(
+            ne.name,
+            profile,
+            engine_id=bytes.fromhex(ne.engine_id) if ne.engine_id else None,
+            learned=bytes.fromhex(learned) if learned else None,
+        )
+
+    def _show_v3(self, ne: NetworkElement, profile: CredentialProfile) -> None:
+        """The NE state shows the v3 engine ID (pinned or learnt) and the context polled."""
+        st = self.model.states.get(ne.name)
+        if st is None:
+            return
+        v3 = profile.version is SnmpVersion.V3
+        learned = self._engines_learned.get(ne.name, "")
+        st.context = resolve_context(ne, profile) if v3 else ""
+        st.engine_id = ne.engine_id or learned
+        st.engine_source = "pinned" if ne.engine_id else ("learnt" if learned else "")
+
+    def _tell_ambiguous(self, pairs: list[tuple[str, str, str, str]]) -> None:
+        """An event (once per agent run) for each pair of NEs whose traps look alike."""
+        events = [
+            Event(
+                time=time.time(),
+                ne=ne,
+                type="agent",
+                severity=Severity.WARNING,
+                text=f"traps from {address} cannot always be told from {other}'s: {why} "
+                "(pin engine_id or use different credentials)",
+                agent=self.node_id,
+            )
+            for address, a, b, why in pairs
+            if (address, a, b, why) not in self._ambiguous_told
+            for ne, other in ((a, b), (b, a))
+        ]
+        self._ambiguous_told.update(pairs)
+        if events:
+            self.emit(events)
+
+    def on_engine_learned(self, ne: str, engine_id: bytes) -> None:
+        """The receiver saw an NE's engine ID in an authenticated trap for the first time:
+        keep it (the inventory loop writes it to the database) and show it."""
+        self._engines_learned[ne] = self._engines_unsaved[ne] = engine_id.hex()
+        st = self.model.states.get(ne)
+        if st is not None and st.engine_source != "pinned":
+            st.engine_id, st.engine_source = engine_id.hex(), "learnt"
+        self._inventory_changed.set()
+
+    async def _save_engines(self, db: Database) -> None:
+        unsaved = dict(self._engines_unsaved)
+        if not unsaved:
+            return
+
+        def save() -> None:
+            for ne, engine_id in unsaved.items():
+                db.save_engine(ne, engine_id, agent=self.node_id, source="trap")
+
+        try:
+            await asyncio.to_thread(save)
+        except DatabaseError as e:
+            log.warning("learnt engine IDs not saved, retrying later: %s", e)
+            return
+        for ne, engine_id in unsaved.items():
+            if self._engines_unsaved.get(ne) == engine_id:
+                del self._engines_unsaved[ne]
 
     def _netconf_target(self, ne: NetworkElement, profile: CredentialProfile) -> NetconfTarget:
         cfg = self.config
@@ -201,8 +296,11 @@ class Agent:
         db = self.db
         failing = False
         while True:
+            await self._save_engines(db)
             try:
-                nes, profiles = await asyncio.to_thread(lambda: (db.list_nes(), db.get_profiles()))
+                nes, profiles, engines = await asyncio.to_thread(
+                    lambda: (db.list_nes(), db.get_profiles(), db.learned_engines())
+                )
             except DatabaseError as e:
                 if not failing:
                     log.warning("inventory not readable, keeping the current set: %s", e)
@@ -215,7 +313,7 @@ class Agent:
                 profiles.update({p.name: p for p in self.config.profiles})
                 new = [ne.name for ne in nes if ne.name not in self.model.states]
                 history = await self._alarm_history(new) if new else []
-                self.set_managed(nes, profiles)
+                self.set_managed(nes, profiles, engines)
                 self._restore(history)
             self._inventory_changed.clear()
             try:

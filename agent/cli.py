@@ -57,6 +57,7 @@ def cmd_ne_list(args: argparse.Namespace) -> int:
     db = _open_db(args)
     try:
         nes = db.list_nes()
+        learned = db.learned_engines()
     finally:
         db.close()
     rows = [
@@ -65,9 +66,26 @@ def cmd_ne_list(args: argparse.Namespace) -> int:
     ]
     _print(
         args,
-        [n.to_dict() for n in nes],
+        [n.to_dict() | {"learned_engine_id": learned.get(n.name, "")} for n in nes],
         table(("name", "kind", "address", "profile", "protocols"), rows),
     )
+    return 0
+
+
+def cmd_ne_reset_engine(args: argparse.Namespace) -> int:
+    db = _open_db(args)
+    try:
+        db.get_ne(args.name)  # NotFound for a name that is not in the inventory
+        had = db.reset_engine(args.name)
+    finally:
+        db.close()
+    what = "forgot its learnt SNMP engine ID" if had else "no learnt SNMP engine ID to forget"
+    try:
+        busclient.request(_agent(args), "reload", timeout=args.timeout)
+    except busclient.Unreachable as e:
+        print(f"{args.name}: {what}; no running agent told ({e})")
+        return 0
+    print(f"{args.name}: {what}; the agent reloads and learns it from the next trap")
     return 0
 
 
@@ -277,6 +295,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = ne.add_parser("remove", help="remove NEs")
     p.add_argument("names", nargs="+")
     p.set_defaults(func=cmd_ne_remove)
+    p = ne.add_parser(
+        "reset-engine",
+        help="forget an NE's learnt SNMPv3 engine ID and clock (a replaced device)",
+    )
+    p.add_argument("name")
+    p.set_defaults(func=cmd_ne_reset_engine)
     p = ne.add_parser("import", help="import an inventory JSON file (e.g. the lab's)")
     p.add_argument("file")
     p.set_defaults(func=cmd_ne_import)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from agent.schedule import ScheduledPoller
 from agent.snmp import SnmpClient, SnmpTarget
+from agent.snmp.types import v3_fields
 from shared import mib
 from shared.config import PollingConfig
 from shared.errors import SnmpAuthError, SnmpError, SnmpProtocolError, SnmpTimeout
@@ -98,6 +99,7 @@ class Poller(ScheduledPoller[PollTarget, _NeSchedule]):
             profile=profile,
             timeout=self.config.timeout,
             retries=self.config.retries,
+            **v3_fields(ne, profile),
         )
         v1 = profile.version is SnmpVersion.V1  # no Counter64 in SNMPv1
         plan = mib.CounterPlan("32") if v1 else sched.counters

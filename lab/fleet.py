@@ -597,7 +597,7 @@ class Lab:
         oper_up = kind != "linkDown"
         spec = snmpio.TrapSpec(kind, ifindex, admin_up=True, oper_up=oper_up)
         await snmpio.send_trap(
-            dev.address, dev.engine_id, profile, target, spec, _uptime_ticks(dev)
+            dev.address, dev.engine_id, profile, target, spec, _uptime_ticks(dev), _clock(dev)
         )
 
     def send_trap(
@@ -639,6 +639,13 @@ def _create_netconf(sdir: Path, state: LabState, topo: Topology, addrs: list[str
     keys = {str(d["name"]): str(d["host_key"]) for d in fragment["devices"]}
     for dev in state.by_protocol(NETCONF):
         dev.host_key = keys[dev.name]
+
+
+def _clock(dev: DeviceRuntime) -> tuple[int, float]:
+    """The device's SNMP engine clock for its traps: boots grow with each (re)start of its
+    process, time counts from it."""
+    started = dev.started_at or time.time()
+    return max(1, int(started) - 1_577_836_800), started
 
 
 def _uptime_ticks(dev: DeviceRuntime) -> int:

@@ -185,6 +185,16 @@ def _trap_var_binds(spec: TrapSpec, uptime: int) -> list[tuple[str, object]]:
     return binds
 
 
+def _set_engine_clock(engine: SnmpEngine, boots: int, started: float) -> None:
+    """snmpEngineBoots and the start of snmpEngineTime (pysnmp counts from a wall time)."""
+    mib = engine.get_mib_builder()
+    boots_i, time_i = mib.import_symbols(
+        "__SNMP-FRAMEWORK-MIB", "snmpEngineBoots", "snmpEngineTime"
+    )
+    boots_i.syntax = boots_i.syntax.clone(boots)
+    time_i.syntax = time_i.syntax.clone(int(started))
+
+
 async def send_trap(
     source: str,
     engine_id: str,
@@ -192,13 +202,18 @@ async def send_trap(
     target: tuple[str, int],
     spec: TrapSpec,
     uptime: int = 0,
+    clock: tuple[int, float] | None = None,
 ) -> None:
     """Send one trap from ``source`` (a device's address) to ``target``.
 
     The sending engine carries the device's engine ID, so a v3 trap is authored
-    by the same authoritative engine the device answers GETs with.
+    by the same authoritative engine the device answers GETs with; ``clock`` is that
+    engine's (boots, wall time of its start): a real device's boots and time only go
+    forward, and receivers refuse v3 traps whose clock goes back (RFC 3414 3.2.7).
     """
     engine = _new_engine(engine_id)
+    if clock is not None:
+        _set_engine_clock(engine, *clock)
     try:
         transport = await UdpTransportTarget.create(target, timeout=1.0, retries=0)
         # Bind the sender to the device's own address so the trap's source is the device.

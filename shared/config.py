@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import ConfigError
-from .model import AUTH_PROTOCOLS, PRIV_PROTOCOLS, CredentialProfile, SnmpVersion
+from .model import CredentialProfile, SnmpVersion
+from .snmp_security import AUTH_NAMES, PRIV_NAMES
 
 _NODE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _ZMQ_ENDPOINT = re.compile(r"^(tcp://[^\s]+:\d+|ipc://[^\s]+|inproc://[^\s]+)$")
@@ -149,9 +150,9 @@ def _profile(p: _Reader) -> CredentialProfile:
         version=version,
         community=p.get_str("community", ""),
         user=p.get_str("user", ""),
-        auth_protocol=p.choice("auth_protocol", "none", AUTH_PROTOCOLS, lower=True),
+        auth_protocol=p.choice("auth_protocol", "none", AUTH_NAMES, lower=True),
         auth_key=p.get_str("auth_key", ""),
-        priv_protocol=p.choice("priv_protocol", "none", PRIV_PROTOCOLS, lower=True),
+        priv_protocol=p.choice("priv_protocol", "none", PRIV_NAMES, lower=True),
         priv_key=p.get_str("priv_key", ""),
         password=p.get_str("password", ""),
         key_file=p.get_str("key_file", ""),

@@ -6,6 +6,8 @@ import enum
 import uuid
 from dataclasses import dataclass, field
 
+from shared.snmp_security import AUTH_NAMES, PRIV_NAMES
+
 
 class Severity(enum.IntEnum):
     """ITU-T X.733 perceived severity; ordering is meaningful (higher = worse)."""
@@ -68,8 +70,9 @@ class LinkAlarms(enum.StrEnum):
     IGNORE = "ignore"
 
 
-AUTH_PROTOCOLS = ("none", "md5", "sha", "sha224", "sha256", "sha384", "sha512")
-PRIV_PROTOCOLS = ("none", "des", "aes", "aes128", "aes192", "aes256")
+# The profile names of the SNMPv3 protocols: the one table is shared/snmp_security.py.
+AUTH_PROTOCOLS = AUTH_NAMES
+PRIV_PROTOCOLS = PRIV_NAMES
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +220,11 @@ class NeState:
     # What the NOC should know besides reachability, by area ("poll", "lldp", "interfaces"):
     # e.g. an agent serving a table out of order, or a poll that crashed on odd data.
     problems: dict[str, str] = field(default_factory=dict)
+    # SNMPv3: the NE's authoritative engine ID (hex) and where it comes from ("pinned" in
+    # the inventory, "learnt" from an authenticated trap), and the context name polled.
+    engine_id: str = ""
+    engine_source: str = ""
+    context: str = ""
 
     def summary(self) -> dict[str, object]:
         return {
@@ -236,6 +244,9 @@ class NeState:
             "polls": self.polls,
             "config": self.config,
             "problems": dict(self.problems),
+            "engine_id": self.engine_id,
+            "engine_source": self.engine_source,
+            "context": self.context,
         }
 
 

@@ -1,4 +1,11 @@
-"""CredentialProfile -> the pysnmp USM / community settings, with our names checked."""
+"""CredentialProfile -> checked security settings, and pysnmp's names for the fallback path.
+
+The protocol names come from the one table (shared/snmp_security.py). pysnmp is only used
+for v3 when SnmpClient(native_v3=False) asks for it (comparison benchmarks); its constants
+are mapped by what each protocol IS (hash; cipher, key length, key extension), not by
+name: pysnmp files the Blumenthal and Reeder AES-192/256 variants under confusing names
+and object identifiers.
+"""
 
 from __future__ import annotations
 
@@ -7,29 +14,36 @@ from typing import Any
 
 from pysnmp.entity import config
 
+from shared import snmp_security as sec
 from shared.errors import ConfigError
 from shared.model import CredentialProfile, SnmpVersion
 
-_AUTH: dict[str, Any] = {
-    "none": config.USM_AUTH_NONE,
+_PYSNMP_AUTH: dict[str, Any] = {
     "md5": config.USM_AUTH_HMAC96_MD5,
-    "sha": config.USM_AUTH_HMAC96_SHA,
+    "sha1": config.USM_AUTH_HMAC96_SHA,
     "sha224": config.USM_AUTH_HMAC128_SHA224,
     "sha256": config.USM_AUTH_HMAC192_SHA256,
     "sha384": config.USM_AUTH_HMAC256_SHA384,
     "sha512": config.USM_AUTH_HMAC384_SHA512,
 }
-
-# aes192/aes256 follow draft-blumenthal-aes-usm, as net-snmp's AES192/AES256 do; the Cisco
-# ("Reeder") key extension is a different, non-standard protocol we do not offer yet.
-_PRIV: dict[str, Any] = {
-    "none": config.USM_PRIV_NONE,
-    "des": config.USM_PRIV_CBC56_DES,
-    "aes": config.USM_PRIV_CFB128_AES,
-    "aes128": config.USM_PRIV_CFB128_AES,
-    "aes192": config.USM_PRIV_CFB192_AES_BLUMENTHAL,
-    "aes256": config.USM_PRIV_CFB256_AES_BLUMENTHAL,
+_B, _R, _N = sec.KeyExtension.BLUMENTHAL, sec.KeyExtension.REEDER, sec.KeyExtension.NONE
+_PYSNMP_PRIV: dict[tuple[str, int, sec.KeyExtension], Any] = {
+    ("des", 16, _N): config.USM_PRIV_CBC56_DES,
+    ("aes", 16, _N): config.USM_PRIV_CFB128_AES,
+    ("aes", 24, _B): config.USM_PRIV_CFB192_AES_BLUMENTHAL,
+    ("aes", 32, _B): config.USM_PRIV_CFB256_AES_BLUMENTHAL,
+    # pysnmp's "non-standard but used by many vendors" classes use the Reeder extension.
+    ("aes", 24, _R): config.USM_PRIV_CFB192_AES,
+    ("aes", 32, _R): config.USM_PRIV_CFB256_AES,
 }
+
+
+def pysnmp_auth(protocol: sec.AuthProtocol) -> Any:
+    return _PYSNMP_AUTH[protocol.hash_name]
+
+
+def pysnmp_priv(protocol: sec.PrivProtocol) -> Any:
+    return _PYSNMP_PRIV[(protocol.cipher, protocol.key_length, protocol.extension)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +52,7 @@ class Security:
 
     mp_model: int  # 0: v1, 1: v2c, 3: v3
     level: str  # noAuthNoPriv | authNoPriv | authPriv
-    auth_protocol: Any = None
+    auth_protocol: Any = None  # pysnmp's constant, for the fallback path
     priv_protocol: Any = None
 
 
@@ -55,26 +69,24 @@ def security_for(profile: CredentialProfile) -> Security:
         raise ConfigError(f"{where}: unknown SNMP version {profile.version!r}")
     if not profile.user:
         raise ConfigError(f"{where}: SNMPv3 needs a user name")
-    auth_name = profile.auth_protocol.strip().lower()
-    priv_name = profile.priv_protocol.strip().lower()
-    if auth_name not in _AUTH:
-        raise ConfigError(f"{where}: unknown auth protocol {profile.auth_protocol!r}")
-    if priv_name not in _PRIV:
-        raise ConfigError(f"{where}: unknown privacy protocol {profile.priv_protocol!r}")
-    if auth_name == "none":
-        if priv_name != "none":
-            raise ConfigError(f"{where}: privacy without authentication is not allowed")
+    try:
+        level = sec.security_level(profile.auth_protocol, profile.priv_protocol)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    if level == sec.NO_AUTH_NO_PRIV:
         return Security(mp_model=3, level="noAuthNoPriv")
+    auth = sec.AUTH_PROTOCOLS[profile.auth_protocol.strip().lower()]
     # RFC 3414 2.6: pass phrases shorter than 8 characters are rejected by agents.
     if len(profile.auth_key) < 8:
         raise ConfigError(f"{where}: the auth key must be at least 8 characters")
-    if priv_name == "none":
-        return Security(mp_model=3, level="authNoPriv", auth_protocol=_AUTH[auth_name])
+    if level == sec.AUTH_NO_PRIV:
+        return Security(mp_model=3, level="authNoPriv", auth_protocol=pysnmp_auth(auth))
     if len(profile.priv_key) < 8:
         raise ConfigError(f"{where}: the privacy key must be at least 8 characters")
+    priv = sec.PRIV_PROTOCOLS[profile.priv_protocol.strip().lower()]
     return Security(
         mp_model=3,
         level="authPriv",
-        auth_protocol=_AUTH[auth_name],
-        priv_protocol=_PRIV[priv_name],
+        auth_protocol=pysnmp_auth(auth),
+        priv_protocol=pysnmp_priv(priv),
     )

@@ -11,8 +11,12 @@ pysnmp's USM table is indexed by (engine ID, user name): one engine cannot hold 
 key sets for the same v3 user name. A profile that reuses a user name with other keys goes to
 an extra engine ("slot"); in the common case there is only the first one.
 
-With ``lean_v3``, v3 targets whose protocols _v3.py speaks (all but DES) are lean too and
-go through _v3.V3Transport.
+With ``lean_v3``, v3 targets are lean too and go through _v3.V3Transport (every protocol of
+shared/snmp_security.py, DES included).
+
+``retain_profiles`` is how a changed or deleted profile leaves no trace: every target built
+from a profile that is no longer current goes, with its engine rows, and the caller drops
+the keys no remaining target uses (``v3_users``).
 
 With ``lean_v1v2c`` (the default of SnmpClient), v1/v2c targets write no engine rows at all:
 they only carry the resolved address and the community for our own transport (_v2c.py), and
@@ -25,17 +29,17 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from pysnmp.carrier.asyncio.dgram import udp, udp6
 from pysnmp.entity import config
 
+from agent.usm import UsmUser, usm_user
 from shared.model import CredentialProfile
 
 from ._security import Security, security_for
-from ._v3 import UsmUser, usm_user
 
 TargetKey = tuple[str, int, CredentialProfile, float, int]
 
@@ -159,6 +163,20 @@ class TargetRegistry:
         for key in stale:
             self._drop(key)
         return len(stale)
+
+    def retain_profiles(self, current: Iterable[CredentialProfile]) -> int:
+        """Drop every target whose profile is not in ``current`` as it is there (by name and
+        content); returns how many were dropped."""
+        wanted = {p.name: p for p in current}
+        stale = [k for k in self._targets if wanted.get(k[2].name) != k[2]]
+        for key in stale:
+            self._drop(key)
+        self._profiles = {n: p for n, p in self._profiles.items() if wanted.get(n) == p}
+        return len(stale)
+
+    def v3_users(self) -> set[UsmUser]:
+        """The USM users of the cached lean v3 targets (whose keys may stay cached)."""
+        return {t.usm for t in self._targets.values() if t.usm is not None}
 
     def close(self) -> None:
         """Delete every row, close the sockets and the engines' dispatchers."""

@@ -2,8 +2,9 @@
 
 SNMP v1/v2c requests go through ``_v2c.V2cTransport`` (one shared UDP socket, ``shared.ber``
 codec): pyasn1 decoding was ~85 % of a poll's CPU. SNMPv3 goes through ``_v3.V3Transport``
-(``shared.usm`` codec, our own USM: discovery, keys, HMAC, AES) except DES profiles, which stay
-on pysnmp; ``native_v2c=False`` / ``native_v3=False`` send those versions through pysnmp too.
+(``shared.usm`` codec, our own USM: discovery, keys, HMAC, DES and AES, the same machinery as
+the trap receiver); ``native_v2c=False`` / ``native_v3=False`` send those versions through
+pysnmp instead (comparison benchmarks).
 
 This is the only module that talks to pysnmp's command generators. For those it uses the
 low-level ``pysnmp.entity.rfc3413.cmdgen`` API rather than the hlapi coroutines: the hlapi wraps
@@ -22,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,12 +43,13 @@ from shared.errors import (
     SnmpProtocolError,
     SnmpTimeout,
 )
+from shared.model import CredentialProfile
 
 from . import _values
 from ._targets import Target, TargetKey, TargetRegistry
 from ._udp import RequestTimeout
 from ._v2c import V2cTransport
-from ._v3 import UsmReport, V3Transport
+from ._v3 import UsmReport, UsmTimeout, V3Transport
 from ._walk import ColumnWalk, WalkLoop, WalkResult
 from .types import Oid, SnmpTarget, SnmpValue
 
@@ -276,15 +278,26 @@ class SnmpClient:
         return walk.result()
 
     def invalidate_profile(self, name: str) -> int:
-        """Drop the cached engine rows of every target using profile ``name``.
+        """Drop the cached engine rows and keys of every target using profile ``name``.
 
         A profile that reappears with changed settings is detected on its own; call this when
         a profile is deleted, so its secrets do not linger in the engine.
         """
+        dropped = self._registry.invalidate_profile(name) if self._registry else 0
+        self._retain_keys()
+        return dropped
+
+    def retain_profiles(self, current: Iterable[CredentialProfile]) -> int:
+        """Keep only what was built from these profiles as they are now: targets, engine rows
+        and v3 keys of changed or deleted profiles go. Returns the targets dropped."""
+        dropped = self._registry.retain_profiles(current) if self._registry else 0
+        self._retain_keys()
+        return dropped
+
+    def _retain_keys(self) -> None:
         if self._v3_transport is not None:
-            # Keys are cached by credentials, not by profile name: recomputing costs ~2 ms each.
-            self._v3_transport.forget_keys()
-        return self._registry.invalidate_profile(name) if self._registry else 0
+            users = self._registry.v3_users() if self._registry else set()
+            self._v3_transport.retain(users)
 
     @property
     def cached_targets(self) -> int:
@@ -443,6 +456,12 @@ class SnmpClient:
                 raise SnmpError("SNMP client is closed")
             transport = self._v3_transport = V3Transport()
         try:
+            pinned = bytes.fromhex(target.engine_id)
+        except ValueError:
+            raise ConfigError(
+                f"{target.where}: engine ID {target.engine_id!r} is not hex"
+            ) from None
+        try:
             pdu = await transport.request(
                 entry.address,
                 entry.ipv6,
@@ -450,12 +469,13 @@ class SnmpClient:
                 target.context.encode(),
                 pdu_type,
                 oids,
+                pinned=pinned,
                 max_repetitions=repetitions or 0,
                 timeout=target.timeout,
                 retries=target.retries,
             )
-        except RequestTimeout:
-            raise self._timeout_error(target) from None
+        except UsmTimeout as exc:
+            raise self._timeout_error(target, exc.note) from None
         except UsmReport as report:
             # Report names are fixed USM counter names; they never carry a key.
             if report.name in _AUTH_REPORTS:
@@ -537,10 +557,10 @@ class SnmpClient:
         return SnmpProtocolError(f"{target.where}: {text}")
 
     @staticmethod
-    def _timeout_error(target: SnmpTarget) -> SnmpTimeout:
+    def _timeout_error(target: SnmpTarget, note: str = "") -> SnmpTimeout:
         return SnmpTimeout(
             f"{target.where}: no response within {target.timeout:g} s x "
-            f"{target.retries + 1} attempts"
+            f"{target.retries + 1} attempts" + (f" ({note})" if note else "")
         )
 
     @staticmethod

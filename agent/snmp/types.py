@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypedDict
 
-from shared.model import CredentialProfile
+from shared.model import CredentialProfile, NetworkElement
 
 Oid = tuple[int, ...]
 
@@ -24,11 +25,28 @@ class SnmpTarget:
     timeout: float = 2.0
     retries: int = 1
     context: str = ""  # SNMPv3 context name
+    engine_id: str = ""  # SNMPv3: the NE's pinned authoritative engine ID (hex); "": discover
 
     @property
     def where(self) -> str:
         """host:port for messages (never the credentials)."""
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+def resolve_context(ne: NetworkElement, profile: CredentialProfile) -> str:
+    """The SNMPv3 context name to poll an NE in: its own, else its profile's (else "")."""
+    return ne.context or profile.context
+
+
+class V3Fields(TypedDict):
+    context: str
+    engine_id: str
+
+
+def v3_fields(ne: NetworkElement, profile: CredentialProfile) -> V3Fields:
+    """The SnmpTarget fields an NE's inventory record sets for SNMPv3: the context name and
+    the pinned engine ID (``SnmpTarget(..., **v3_fields(ne, profile))``)."""
+    return {"context": resolve_context(ne, profile), "engine_id": ne.engine_id}
 
 
 def parse_oid(text: str) -> Oid:

@@ -18,7 +18,6 @@ import pytest
 from agent.snmp import SnmpClient, SnmpTarget
 from shared.errors import (
     ConfigError,
-    SnmpAuthError,
     SnmpError,
     SnmpProtocolError,
     SnmpTimeout,
@@ -343,9 +342,11 @@ async def test_wrong_community_times_out(snmpsim_port: int, client: SnmpClient) 
 
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("field", ["auth_key", "priv_key"])
-async def test_wrong_v3_key_is_auth_error(
+async def test_wrong_v3_key_is_a_timeout_naming_the_report(
     snmpsim_port: int, client: SnmpClient, field: str
 ) -> None:
+    # The agent's report about a wrong key cannot be authenticated (RFC 3414 3.1.1), so
+    # anybody could have sent it: it names the failure but never ends the request (item 9).
     keys = {"auth_key": V3_AUTH, "priv_key": V3_PRIV, field: "WRONG-secret-9"}
     profile = CredentialProfile(
         name="lab-v3-wrong",
@@ -356,8 +357,10 @@ async def test_wrong_v3_key_is_auth_error(
         **keys,
     )
     target = _target(snmpsim_port, profile, timeout=0.5, retries=0)
-    with pytest.raises(SnmpAuthError) as err:
+    with pytest.raises(SnmpTimeout) as err:
         await client.get(target, [SYS_DESCR])
+    report = "wrongDigest" if field == "auth_key" else "decryptionError"
+    assert f"(agent reported {report}, unauthenticated)" in str(err.value)
     assert f"127.0.0.1:{snmpsim_port}" in str(err.value)
     assert "WRONG-secret-9" not in str(err.value)
     assert "WRONG-secret-9" not in repr(target)
@@ -383,11 +386,13 @@ async def test_same_v3_user_with_other_keys_does_not_disturb(
             client.get(good, [SYS_DESCR]), client.get(bad, [SYS_DESCR]), return_exceptions=True
         )
         assert results[0] == {SYS_DESCR: b"emspool test NE"}
-        assert isinstance(results[1], SnmpAuthError)
+        assert isinstance(results[1], SnmpTimeout)
 
 
 @pytest.mark.timeout(30)
-async def test_unknown_v3_user_is_auth_error(snmpsim_port: int, client: SnmpClient) -> None:
+async def test_unknown_v3_user_is_a_timeout_naming_the_report(
+    snmpsim_port: int, client: SnmpClient
+) -> None:
     profile = CredentialProfile(
         name="nouser",
         version=SnmpVersion.V3,
@@ -397,7 +402,7 @@ async def test_unknown_v3_user_is_auth_error(snmpsim_port: int, client: SnmpClie
         priv_protocol="aes",
         priv_key=V3_PRIV,
     )
-    with pytest.raises(SnmpAuthError):
+    with pytest.raises(SnmpTimeout, match="agent reported unknownUserName, unauthenticated"):
         await client.get(_target(snmpsim_port, profile, timeout=0.5, retries=0), [SYS_DESCR])
 
 
@@ -838,10 +843,9 @@ async def test_native_v3_against_net_snmp(snmpd_port: int, client: SnmpClient, u
 async def test_native_v3_wrong_auth_key_against_net_snmp(
     snmpd_port: int, client: SnmpClient
 ) -> None:
-    # (A wrong privacy key is not reported by net-snmp: it drops what it cannot parse, so that
-    # case is a timeout there; snmpsim reports it, see test_wrong_v3_key_is_auth_error.)
+    # (A wrong privacy key is not reported by net-snmp: it drops what it cannot parse.)
     profile = _snmpd_profile("emsuser", auth_key="WRONG-secret-9")
     target = SnmpTarget("127.0.0.1", snmpd_port, profile, timeout=0.5, retries=0)
-    with pytest.raises(SnmpAuthError) as err:
+    with pytest.raises(SnmpTimeout, match="agent reported wrongDigest, unauthenticated") as err:
         await client.get(target, [SYS_UPTIME])
     assert "WRONG-secret-9" not in str(err.value)

@@ -9,12 +9,15 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import pytest
 
 from agent.traps import Notification, TrapReceiver, TrapSource
+from agent.trapv3 import local_engine
 from shared.ber import SNMP_TRAP_OID_0, encode_notification
 from shared.model import CredentialProfile, SnmpVersion
 
@@ -355,3 +358,189 @@ async def test_cancelled_start_leaks_no_socket() -> None:
         await rx.close()
         await asyncio.sleep(0.01)
     assert open_fds() <= before
+
+
+# -- the native v3 path: timeliness, our engine, attribution, caches (issue 11 items 5, 9, 15)
+
+OTHER_ENGINE = "80001f8804aabbccdd"
+
+
+async def v3_trap(rx: TrapReceiver, source: str, *extra: str, args: list[str] = V3_ARGS) -> None:
+    r = await run_tool("snmptrap", *args, *extra, f"--clientaddr={source}", target(rx), "5",
+                       LINK_DOWN, f"{IF_INDEX}.5", "i", "5")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+
+
+async def test_v3_replays_outside_the_time_window_are_refused(
+    receiver: TrapReceiver, sink: Sink
+) -> None:
+    """RFC 3414 3.2.7 b: the sender's boots/time are learnt and followed; a trap more than
+    150 s behind them, or from an earlier boot, is a replay (net-snmp's -Z sets them)."""
+    sent = [("5,1000", True), ("5,900", True), ("5,849", False), ("4,5000", False)]
+    sent += [("6,3", True), ("5,99999", False)]
+    for boots_time, _ok in sent:
+        await v3_trap(receiver, "127.0.0.2", "-e", f"0x{NE_ENGINE_ID}", "-Z", boots_time)
+    await wait_until(lambda: receiver.counters["received"] == len(sent))
+    await asyncio.sleep(0.1)
+    assert len(sink.items) == sum(ok for _, ok in sent)
+    assert receiver.counters["not_in_time_window"] == sum(not ok for _, ok in sent)
+
+
+async def test_v3_inform_discovers_our_engine_and_is_resynchronised(
+    receiver: TrapReceiver, sink: Sink
+) -> None:
+    """Informs are authoritative on OUR engine: snmpinform's probe gets an unknownEngineID
+    Report with our ID, and an inform outside our time window an authenticated
+    notInTimeWindow Report, after which net-snmp resends and gets our Response."""
+    r = await run_tool("snmpinform", "-r", "1", "-t", "3", *V3_ARGS, "--clientaddr=127.0.0.2",
+                       target(receiver), "9", LINK_DOWN)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert receiver.usm.usm_stats["unknownEngineID"] == 1
+    r = await run_tool("snmpinform", "-r", "1", "-t", "3", *V3_ARGS, "--clientaddr=127.0.0.2",
+                       "-e", f"0x{receiver.engine_id.hex()}", "-Z", "7,123456",
+                       target(receiver), "10", LINK_DOWN)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert receiver.usm.usm_stats["notInTimeWindow"] == 1
+    assert receiver.counters["informs_answered"] == 2
+    assert [n.uptime for n in sink.items] == [9, 10]
+
+
+async def test_v3_pinned_engine_id_enforced_and_learnt_one_kept(sink: Sink) -> None:
+    learnt: list[tuple[str, bytes]] = []
+    rx = TrapReceiver(sink, "127.0.0.1", 0, on_engine_learned=lambda n, e: learnt.append((n, e)))
+    rx.set_sources(
+        {
+            "127.0.0.2": TrapSource("pinned", V3, engine_id=bytes.fromhex(NE_ENGINE_ID)),
+            "127.0.0.3": TrapSource("known", V3, learned=bytes.fromhex(OTHER_ENGINE)),
+        }
+    )
+    async with rx:
+        await v3_trap(rx, "127.0.0.2", "-e", f"0x{OTHER_ENGINE}")  # not the pinned one
+        await v3_trap(rx, "127.0.0.3", "-e", f"0x{NE_ENGINE_ID}")  # not the learnt one
+        await wait_until(lambda: rx.counters["bad_v3"] == 2)
+        await v3_trap(rx, "127.0.0.2", "-e", f"0x{NE_ENGINE_ID}")
+        await v3_trap(rx, "127.0.0.3", "-e", f"0x{OTHER_ENGINE}")
+        await wait_until(lambda: len(sink.items) == 2)
+    assert [n.ne for n in sink.items] == ["pinned", "known"]
+    # The pinned NE's engine is reported once (its clock is now learnt); the known one is not.
+    assert learnt == [("pinned", bytes.fromhex(NE_ENGINE_ID))]
+
+
+V3_OTHER_KEYS = CredentialProfile(
+    "v3-other",
+    SnmpVersion.V3,
+    user="ne-user",
+    auth_protocol="sha256",
+    auth_key="auth-passphrase-2",
+    priv_protocol="aes",
+    priv_key="priv-passphrase-2",
+)
+V3_OTHER_ARGS = [{"auth-passphrase-1": "auth-passphrase-2"}.get(a, a) for a in V3_ARGS]
+V3_OTHER_ARGS = [{"priv-passphrase-1": "priv-passphrase-2"}.get(a, a) for a in V3_OTHER_ARGS]
+
+
+async def test_two_v3_senders_on_one_address_are_told_apart(sink: Sink) -> None:
+    """Same address, same v3 user: by pinned engine ID (traps), by contextEngineID (informs,
+    which all name our engine), by keys where they differ; what nothing separates is
+    counted, never given to the wrong NE."""
+    a, b = bytes.fromhex(NE_ENGINE_ID), bytes.fromhex(OTHER_ENGINE)
+    rx = TrapReceiver(sink, "127.0.0.1", 0)
+    rx.set_sources(
+        {
+            "127.0.0.2": [TrapSource("agent-a", V3, engine_id=a), TrapSource("agent-b", V3, b)],
+            "127.0.0.3": [TrapSource("keys-1", V3), TrapSource("keys-2", V3_OTHER_KEYS)],
+            "127.0.0.4": [("twin-1", V3), ("twin-2", V3)],
+        }
+    )
+    assert [(addr, x, y) for addr, x, y, _ in rx.ambiguous] == [
+        ("127.0.0.3", "keys-1", "keys-2"),  # told apart only because their keys differ
+        ("127.0.0.4", "twin-1", "twin-2"),
+    ]
+    async with rx:
+        await v3_trap(rx, "127.0.0.2", "-e", f"0x{OTHER_ENGINE}")
+        await v3_trap(rx, "127.0.0.2", "-e", f"0x{NE_ENGINE_ID}")
+        for ctx in (NE_ENGINE_ID, OTHER_ENGINE):
+            r = await run_tool("snmpinform", "-r", "1", "-t", "3", *V3_ARGS, "-E", f"0x{ctx}",
+                               "--clientaddr=127.0.0.2", target(rx), "1", LINK_DOWN)  # fmt: skip
+            assert r.returncode == 0, r.stderr
+        await v3_trap(rx, "127.0.0.3", "-e", f"0x{OTHER_ENGINE}", args=V3_OTHER_ARGS)
+        await v3_trap(rx, "127.0.0.3", "-e", f"0x{NE_ENGINE_ID}")
+        await v3_trap(rx, "127.0.0.4", "-e", f"0x{NE_ENGINE_ID}")
+        await wait_until(lambda: rx.counters["ambiguous_source"] == 1)
+        await wait_until(lambda: len(sink.items) == 6)
+    assert [n.ne for n in sink.items] == ["agent-b", "agent-a", "agent-a", "agent-b",
+                                          "keys-2", "keys-1"]  # fmt: skip
+    assert rx.usm.learned == {"agent-a": a, "agent-b": b, "keys-1": a, "keys-2": b}
+
+
+async def test_two_v2c_senders_on_one_address(sink: Sink) -> None:
+    other = CredentialProfile("v2b", SnmpVersion.V2C, community="other-community")
+    rx = TrapReceiver(sink, "127.0.0.1", 0)
+    rx.set_sources({"127.0.0.2": [("port-161", V2), ("port-1161", other), ("twin", V2)]})
+    assert [(x, y) for _, x, y, _ in rx.ambiguous] == [("port-161", "twin")]
+    async with rx:
+        for community in ("other-community", "trap-community"):
+            r = await run_tool("snmptrap", "-v2c", "-c", community, "--clientaddr=127.0.0.2",
+                               target(rx), "1", LINK_DOWN)  # fmt: skip
+            assert r.returncode == 0, r.stderr
+        await wait_until(lambda: rx.counters["received"] == 2)
+        await asyncio.sleep(0.05)
+    assert [n.ne for n in sink.items] == ["port-1161"]
+    assert rx.counters["ambiguous_source"] == 1
+
+
+async def test_changed_or_removed_profile_leaves_no_key_behind(sink: Sink) -> None:
+    """Item 15 on the trap side: a changed key stops working at once, a removed source
+    leaves nothing derived from its secrets in the receiver's USM."""
+    rx = TrapReceiver(sink, "127.0.0.1", 0)
+    rx.set_sources({"127.0.0.2": TrapSource("ne", V3, engine_id=bytes.fromhex(NE_ENGINE_ID))})
+    async with rx:
+        await v3_trap(rx, "127.0.0.2", "-e", f"0x{NE_ENGINE_ID}")
+        await wait_until(lambda: len(sink.items) == 1)
+        assert rx.usm.keys.holds(b"auth-passphrase-1")
+        changed = TrapSource("ne", V3_OTHER_KEYS, engine_id=bytes.fromhex(NE_ENGINE_ID))
+        rx.set_sources({"127.0.0.2": changed})
+        assert not rx.usm.keys.holds(b"auth-passphrase-1")
+        assert not rx.usm.keys.holds(b"priv-passphrase-1")
+        await v3_trap(rx, "127.0.0.2", "-e", f"0x{NE_ENGINE_ID}")  # the old key
+        await wait_until(lambda: rx.counters["bad_v3"] == 1)
+        await v3_trap(rx, "127.0.0.2", "-e", f"0x{NE_ENGINE_ID}", args=V3_OTHER_ARGS)
+        await wait_until(lambda: len(sink.items) == 2)
+        rx.set_sources({})
+        assert len(rx.usm.keys) == 0 and rx.usm.learned == {}
+
+
+def test_trap_path_needs_no_pysnmp() -> None:
+    code = (
+        "import sys, agent.traps, agent.trapv3\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('pysnmp', 'pyasn1'))\n"
+        "assert not loaded, loaded\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+
+
+def test_our_engine_id_and_boots_are_kept_in_the_data_dir(tmp_path: Path) -> None:
+    first = local_engine(str(tmp_path))
+    second = local_engine(str(tmp_path))
+    assert second.engine_id == first.engine_id and second.boots == first.boots + 1
+    assert 5 <= len(first.engine_id) <= 32 and first.engine_id[0] & 0x80
+    (tmp_path / "snmp-engine.json").write_text("{broken")
+    fresh = local_engine(str(tmp_path))
+    assert fresh.engine_id != first.engine_id and fresh.boots == 1
+    # No data directory: boots still never go back (derived from the clock).
+    a, b = local_engine(None), local_engine(None)
+    assert b.boots >= a.boots > 100_000_000
+
+
+async def test_same_auth_key_other_privacy_key_on_one_address(sink: Sink) -> None:
+    """Both digests check; only one NE's privacy key opens the trap: that NE gets it."""
+    other_priv = CredentialProfile(**{**{f: getattr(V3, f) for f in V3.__dataclass_fields__},
+                                      "name": "v3-p2", "priv_key": "priv-passphrase-2"})  # fmt: skip
+    args = [{"priv-passphrase-1": "priv-passphrase-2"}.get(a, a) for a in V3_ARGS]
+    rx = TrapReceiver(sink, "127.0.0.1", 0)
+    rx.set_sources({"127.0.0.2": [("first", V3), ("second", other_priv)]})
+    async with rx:
+        await v3_trap(rx, "127.0.0.2", "-e", f"0x{OTHER_ENGINE}", args=args)
+        await wait_until(lambda: len(sink.items) == 1)
+    assert sink.items[0].ne == "second" and rx.counters["bad_v3"] == 0
