@@ -27,6 +27,7 @@ from pysnmp.entity import config, engine
 from pysnmp.entity.rfc3413 import ntfrcv
 from pysnmp.proto import rfc1902, rfc3411
 
+from agent.aiotools import with_deadline
 from shared.ber import (
     PDU_INFORM,
     VERSION_V1,
@@ -305,7 +306,7 @@ class TrapReceiver:
                 # asyncio closes the socket one loop turn later (even if we are cancelled
                 # right here); wait so a caller can rebind the port as soon as we return.
                 try:
-                    await asyncio.wait_for(asyncio.shield(transport.lost), 2.0)
+                    await with_deadline(asyncio.shield(transport.lost), 2.0)
                 except TimeoutError:
                     log.warning("trap socket did not report closing within 2 s")
         sock, self._sock = self._sock, None
