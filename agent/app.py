@@ -365,6 +365,7 @@ class Agent:
         bus.route("status", self._status)
         bus.route("alarms", self._alarms)
         bus.route("ne_states", self._ne_states)
+        bus.route("ne_detail", self._ne_detail)
         bus.route("ack", self._ack)
         bus.route("events", self._events)
         bus.route("nes", self._nes)
@@ -407,6 +408,17 @@ class Agent:
 
     async def _ne_states(self, args: dict[str, Any]) -> list[dict[str, object]]:
         return [st.summary() for st in self.model.states.values()]
+
+    async def _ne_detail(self, args: dict[str, Any]) -> dict[str, object]:
+        """One NE's whole live state and standing alarms (``emspool ne show``); ``state`` is
+        None when this agent does not poll the NE."""
+        name = str(args["ne"])
+        st = self.model.states.get(name)
+        alarms = sorted(
+            (a.to_dict() | {"agent": self.node_id} for a in self.model.alarms.active(name)),
+            key=lambda d: (-Severity.parse(str(d["severity"])), -float(d["last_seen"])),  # type: ignore[arg-type]
+        )
+        return {"agent": self.node_id, "state": st.detail() if st else None, "alarms": alarms}
 
     async def _ack(self, args: dict[str, Any]) -> dict[str, object]:
         key = AlarmKey(str(args["ne"]), str(args.get("obj", "")), str(args["type"]))

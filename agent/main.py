@@ -86,7 +86,14 @@ async def _run(agent: Agent) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="emspool-agent", description=__doc__)
+    ap = argparse.ArgumentParser(
+        prog="emspool-agent",
+        description=__doc__,
+        epilog="Stopping: SIGTERM or SIGINT stops the agent in order and flushes its event log "
+        "(up to 10 s for the database; whatever is not written stays in the local outbox and "
+        "goes first at the next start). A second signal cuts that flush to 1 s; later ones "
+        "are ignored.",
+    )
     ap.add_argument("--config", required=True, help="agent configuration (TOML)")
     ap.add_argument("--check", action="store_true", help="validate the config and exit")
     args = ap.parse_args(argv)

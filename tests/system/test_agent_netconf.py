@@ -8,8 +8,8 @@ import socket
 import pytest
 
 from agent import busclient
-from agent.demo import free_port
 from lab.fleet import Lab
+from lab.harness import free_port
 from tests.helpers.agentproc import agent_for_lab
 from tests.helpers.waiting import random_base, wait_until
 
