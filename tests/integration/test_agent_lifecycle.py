@@ -249,9 +249,10 @@ def test_second_sigterm_during_a_stuck_flush_loses_nothing(tmp_path):
     log = log_path.read_text()
     assert "Traceback" not in log, log
     assert "already stopping" in log and "agent stopped" in log.splitlines()[-1], log
-    # FLUSH_GRACE after the second signal, plus an insert already waiting on the lock
-    # (SQLite busy timeout 5 s): well under the 10 s flush deadline plus that.
-    assert took < 12, f"stopping took {took:.1f} s"
+    # FLUSH_GRACE (1 s) after the second signal, then the exit waits for the insert thread
+    # already blocked on the lock (SQLite busy timeout 5 s); without the second signal
+    # the flush alone could take its whole 10 s.
+    assert took < 15, f"stopping took {took:.1f} s"  # measured: about 6.5 s
     in_db, in_outbox, agent_texts = stored_ids(tmp_path)
     assert published <= in_db | in_outbox
     assert "agent stopped" in agent_texts
