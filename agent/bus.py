@@ -27,6 +27,7 @@ class Bus:
         self.handlers: dict[str, Handler] = {}
         self.stats = {"requests": 0, "errors": 0, "published": 0, "dropped": 0}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._closed = False
         self.ctx = zmq.asyncio.Context()
         self.router = self.ctx.socket(zmq.ROUTER)
         self.pub = self.ctx.socket(zmq.PUB)
@@ -60,6 +61,9 @@ class Bus:
         self.handlers[op] = handler
 
     def publish(self, topic: str, body: dict[str, Any]) -> None:
+        if self._closed:  # shutting down: the event still reaches the log via the outbox
+            self.stats["dropped"] += 1
+            return
         try:
             self.pub.send_multipart(encode_publish(topic, body), flags=zmq.NOBLOCK)
             self.stats["published"] += 1
@@ -116,6 +120,7 @@ class Bus:
         self._close_sockets()
 
     def _close_sockets(self) -> None:
+        self._closed = True
         self.router.close(linger=0)
         self.pub.close(linger=0)
         self.ctx.term()

@@ -230,11 +230,12 @@ def _show_text(
     ne: NetworkElement, learnt: str, live: dict[str, Any], events: list[dict[str, Any]]
 ) -> str:
     overrides = ", ".join(f"{k}={m.value}" for k, m in ne.interface_alarms)
-    engine = (
-        f"{ne.engine_id} (pinned)"
-        if ne.engine_id
-        else (f"{learnt} (learnt)" if learnt else "- (not learnt yet)")
-    )
+    if ne.engine_id:
+        engine = f"{ne.engine_id} (pinned)"
+        if learnt and learnt != ne.engine_id:
+            engine += f"; the agents learnt {learnt}"
+    else:
+        engine = f"{learnt} (learnt)" if learnt else "- (not learnt yet)"
     policy = ne.link_alarms.value + (f"; overrides {overrides}" if overrides else "")
     lines = [
         f"{ne.name}  ({ne.kind}, {'managed' if ne.managed else 'NOT managed'})",
@@ -242,10 +243,10 @@ def _show_text(
         f"  protocols    {_protocols(ne)}",
         f"  profile      {ne.profile}",
         f"  link alarms  {policy}",
-        f"  engine id    {engine}",
-        f"  context      {ne.context or '-'}",
-        "",
     ]
+    if Protocol.SNMP in ne.protocols:  # SNMPv3 facts; a NETCONF-only NE has none
+        lines += [f"  engine id    {engine}", f"  context      {ne.context or '-'}"]
+    lines.append("")
     st = live.get("state")
     if not live["reachable"]:
         lines.append(f"agent not reachable ({live.get('error')}): no live state")
