@@ -7,11 +7,13 @@ issue brings assignment, the inventory watcher hands it every NE in the DB.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from pathlib import Path
 from typing import Any
 
+from agent.aiotools import with_deadline
 from agent.bus import Bus
 from agent.db import Database, migrate
 from agent.netconf import NetconfClient, NetconfTarget
@@ -24,7 +26,7 @@ from agent.traps import Notification, TrapReceiver, TrapSource
 from agent.trapv3 import local_engine
 from shared.alarms import Change, rebuild
 from shared.config import AgentConfig
-from shared.errors import DatabaseError, NotFound
+from shared.errors import DatabaseError, EmspoolError, NotFound
 from shared.model import (
     AlarmKey,
     CredentialProfile,
@@ -45,6 +47,8 @@ REBUILD_WINDOW = 30 * 86400.0  # how far back the event log is read to rebuild a
 ALARM_EVENT_TYPES = [c.value for c in Change]
 HISTORY_MAX = 1_000_000  # events read at most when rebuilding (bounded start-up cost)
 LINK_SYNC = 10.0  # seconds between writes of changed LLDP neighbours to the links table
+FLUSH_TIMEOUT = 10.0  # seconds the start-up and the final event-log flush may take
+FLUSH_GRACE = 1.0  # what is left of the final flush after a second stop signal
 
 
 def _why_unmanaged(ne: NetworkElement | None) -> str:
@@ -82,23 +86,55 @@ class Agent:
         self._engines_learned: dict[str, str] = {}
         self._engines_unsaved: dict[str, str] = {}
         self._ambiguous_told: set[tuple[str, str, str, str]] = set()
+        self._announced = False  # "agent started" emitted: "agent stopped" will follow
+        self._hurried = False
 
     # -- lifecycle ------------------------------------------------------------------
     async def run(self) -> None:
+        """Start every component, run until cancelled (SIGTERM), then stop them.
+
+        Each component's closer is registered the moment it is opened, so a failure at any
+        step of start-up (trap port taken, database down, a bus port in use) or a cancel
+        closes exactly what was opened, newest first; the event log is flushed after every
+        event source has stopped, then the outbox and the database are closed.
+        """
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                writer, bus = await self._start(stack)
+                async with asyncio.TaskGroup() as tg:
+                    tg.create_task(writer.run(), name="outbox")
+                    tg.create_task(bus.serve(), name="bus")
+                    tg.create_task(self._watch_inventory(), name="inventory")
+                    tg.create_task(self._tick(), name="tick")
+                    tg.create_task(self._sync_links(), name="links")
+                    self.ready.set()
+        finally:
+            log.info("agent stopped")
+
+    async def _start(self, stack: contextlib.AsyncExitStack) -> tuple[OutboxWriter, Bus]:
         cfg = self.config
         Path(cfg.data_dir).mkdir(parents=True, exist_ok=True)
         url = cfg.effective_database_url
         await asyncio.to_thread(migrate, url)
-        self.db = await asyncio.to_thread(Database.open, url)
-        self.writer = OutboxWriter(Outbox(str(Path(cfg.data_dir) / "outbox.sqlite")), self.db)
+        self.db = db = await asyncio.to_thread(Database.open, url)
+        stack.callback(db.close)
+        outbox = Outbox(str(Path(cfg.data_dir) / "outbox.sqlite"))
+        stack.callback(outbox.close)
+        self.writer = writer = OutboxWriter(outbox, db)
+        stack.push_async_callback(self._final_flush)
+        self.bus = bus = Bus(cfg.router_endpoint, cfg.pub_endpoint)
+        stack.push_async_callback(bus.aclose)
+        self._routes(bus)
         client = SnmpClient(max_repetitions=cfg.polling.max_repetitions)
+        stack.callback(client.close)
         self.poller = Poller(client, self.model, self.emit, cfg.polling)
+        stack.push_async_callback(self.poller.close)
         nc_client = NetconfClient(workers=cfg.netconf.workers)
+        stack.push_async_callback(nc_client.aclose)
         self.nc_poller = NetconfPoller(nc_client, self.model, self.emit, cfg.polling)
-        self.bus = Bus(cfg.router_endpoint, cfg.pub_endpoint)
-        self._routes(self.bus)
+        stack.push_async_callback(self.nc_poller.close)
         if cfg.traps.enabled:
-            self.receiver = TrapReceiver(
+            receiver = TrapReceiver(
                 self.on_notification,
                 cfg.traps.host,
                 cfg.traps.port,
@@ -106,47 +142,58 @@ class Agent:
                 engine=local_engine(cfg.data_dir),
                 on_engine_learned=self.on_engine_learned,
             )
-            await self.receiver.start()
+            stack.push_async_callback(receiver.close)
+            try:
+                await receiver.start()
+            except OSError as e:
+                raise EmspoolError(
+                    f"traps: cannot listen on {cfg.traps.host}:{cfg.traps.port}: "
+                    f"{e.strerror or e} (another trap receiver running? change traps.port, "
+                    "or set traps.enabled = false)"
+                ) from None
+            self.receiver = receiver
+        stack.callback(log.info, "agent stopping")  # runs first on the way out
         log.info(
             "agent started: bus %s, events %s, traps %s, database %s",
-            self.bus.router_endpoint,
-            self.bus.pub_endpoint,
+            bus.router_endpoint,
+            bus.pub_endpoint,
             self.receiver.address if self.receiver else "off",
-            self.db.url,
+            db.url,
         )
         self.emit([self._agent_event("agent started")])
+        self._announced = True
         # Events a crash left in the outbox must reach the log before alarms are rebuilt
         # from it; if the database is down they simply wait there.
-        await self.writer.flush(timeout=10.0)
-        try:
-            async with asyncio.TaskGroup() as tg:
-                tg.create_task(self.writer.run(), name="outbox")
-                tg.create_task(self.bus.serve(), name="bus")
-                tg.create_task(self._watch_inventory(), name="inventory")
-                tg.create_task(self._tick(), name="tick")
-                tg.create_task(self._sync_links(), name="links")
-                self.ready.set()
-        finally:
-            await self._shutdown(client, nc_client)
+        await writer.flush(timeout=FLUSH_TIMEOUT)
+        return writer, bus
 
-    async def _shutdown(self, client: SnmpClient, nc_client: NetconfClient) -> None:
-        log.info("agent stopping")
-        if self.poller is not None:
-            await self.poller.close()
-        if self.nc_poller is not None:
-            await self.nc_poller.close()
-        await nc_client.aclose()
-        if self.receiver is not None:
-            await self.receiver.close()
-        if self.writer is not None:
+    async def _final_flush(self) -> None:
+        """After every event source has stopped: the last events go to the outbox file
+        (always) and then, within FLUSH_TIMEOUT, to the database."""
+        assert self.writer is not None
+        if self._announced:
             self.writer.submit(self._agent_event("agent stopped"))
-            await self.writer.flush(timeout=10.0)
-        client.close()
-        if self.bus is not None:
-            self.bus.close()
-        if self.db is not None:
-            self.db.close()
-        log.info("agent stopped")
+        if not await self.writer.flush(timeout=FLUSH_TIMEOUT):
+            log.warning(
+                "event log: %d events kept in the outbox for the next start", self.writer.pending
+            )
+
+    def hurry(self) -> None:
+        """Another stop signal while stopping. The shutdown is never abandoned half way
+        (that is what loses events), but the first extra signal cuts the final database
+        flush to FLUSH_GRACE seconds: what is not written by then stays in the outbox file
+        and goes first at the next start. Later signals are logged and ignored."""
+        if self._hurried:
+            log.warning("already stopping; signal ignored")
+            return
+        self._hurried = True
+        log.warning(
+            "already stopping; the event-log flush now ends within %g s "
+            "(events not written stay in the outbox for the next start)",
+            FLUSH_GRACE,
+        )
+        if self.writer is not None:
+            self.writer.hurry(FLUSH_GRACE)
 
     # -- the managed set ----------------------------------------------------------------
     def set_managed(
@@ -316,10 +363,8 @@ class Agent:
                 self.set_managed(nes, profiles, engines)
                 self._restore(history)
             self._inventory_changed.clear()
-            try:
-                await asyncio.wait_for(self._inventory_changed.wait(), INVENTORY_REFRESH)
-            except TimeoutError:
-                pass
+            with contextlib.suppress(TimeoutError):
+                await with_deadline(self._inventory_changed.wait(), INVENTORY_REFRESH)
 
     async def _alarm_history(self, names: list[str]) -> list[Event]:
         assert self.db is not None
@@ -418,6 +463,7 @@ class Agent:
         bus.route("status", self._status)
         bus.route("alarms", self._alarms)
         bus.route("ne_states", self._ne_states)
+        bus.route("ne_detail", self._ne_detail)
         bus.route("ack", self._ack)
         bus.route("events", self._events)
         bus.route("nes", self._nes)
@@ -460,6 +506,17 @@ class Agent:
 
     async def _ne_states(self, args: dict[str, Any]) -> list[dict[str, object]]:
         return [st.summary() for st in self.model.states.values()]
+
+    async def _ne_detail(self, args: dict[str, Any]) -> dict[str, object]:
+        """One NE's whole live state and standing alarms (``emspool ne show``); ``state`` is
+        None when this agent does not poll the NE."""
+        name = str(args["ne"])
+        st = self.model.states.get(name)
+        alarms = sorted(
+            (a.to_dict() | {"agent": self.node_id} for a in self.model.alarms.active(name)),
+            key=lambda d: (-Severity.parse(str(d["severity"])), -float(d["last_seen"])),  # type: ignore[arg-type]
+        )
+        return {"agent": self.node_id, "state": st.detail() if st else None, "alarms": alarms}
 
     async def _ack(self, args: dict[str, Any]) -> dict[str, object]:
         key = AlarmKey(str(args["ne"]), str(args.get("obj", "")), str(args["type"]))

@@ -24,28 +24,36 @@ Handler = Callable[[dict[str, Any]], Awaitable[Any]]
 
 class Bus:
     def __init__(self, router_endpoint: str, pub_endpoint: str) -> None:
-        self.ctx = zmq.asyncio.Context()
-        self.router = self.ctx.socket(zmq.ROUTER)
-        self.pub = self.ctx.socket(zmq.PUB)
-        for s in (self.router, self.pub):
-            s.setsockopt(zmq.LINGER, 0)
-            s.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE)
-        self.router.setsockopt(zmq.ROUTER_MANDATORY, 1)
-        # A console that goes away must not make the PUB queue grow without bound.
-        self.pub.setsockopt(zmq.SNDHWM, 100_000)
-        self.router_endpoint = self._bind(self.router, router_endpoint)
-        self.pub_endpoint = self._bind(self.pub, pub_endpoint)
         self.handlers: dict[str, Handler] = {}
         self.stats = {"requests": 0, "errors": 0, "published": 0, "dropped": 0}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._closed = False
+        self.ctx = zmq.asyncio.Context()
+        self.router = self.ctx.socket(zmq.ROUTER)
+        self.pub = self.ctx.socket(zmq.PUB)
+        try:
+            for s in (self.router, self.pub):
+                s.setsockopt(zmq.LINGER, 0)
+                s.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE)
+            self.router.setsockopt(zmq.ROUTER_MANDATORY, 1)
+            # A console that goes away must not make the PUB queue grow without bound.
+            self.pub.setsockopt(zmq.SNDHWM, 100_000)
+            self.router_endpoint = self._bind(self.router, router_endpoint, "bus.router")
+            self.pub_endpoint = self._bind(self.pub, pub_endpoint, "bus.pub")
+        except BaseException:
+            self._close_sockets()  # a half-built bus must not keep the other port bound
+            raise
 
     @staticmethod
-    def _bind(sock: zmq.asyncio.Socket, endpoint: str) -> str:
+    def _bind(sock: zmq.asyncio.Socket, endpoint: str, key: str) -> str:
         # tcp://host:0 binds a free port; report the real one.
-        if endpoint.startswith("tcp://") and endpoint.endswith(":0"):
-            sock.bind(endpoint[:-2] + ":*")
-        else:
-            sock.bind(endpoint)
+        try:
+            if endpoint.startswith("tcp://") and endpoint.endswith(":0"):
+                sock.bind(endpoint[:-2] + ":*")
+            else:
+                sock.bind(endpoint)
+        except zmq.ZMQError as e:
+            raise EmspoolError(f"{key}: cannot listen on {endpoint}: {e.strerror}") from None
         last = sock.getsockopt(zmq.LAST_ENDPOINT)
         return last.decode() if isinstance(last, bytes) else str(last)
 
@@ -53,6 +61,9 @@ class Bus:
         self.handlers[op] = handler
 
     def publish(self, topic: str, body: dict[str, Any]) -> None:
+        if self._closed:  # shutting down: the event still reaches the log via the outbox
+            self.stats["dropped"] += 1
+            return
         try:
             self.pub.send_multipart(encode_publish(topic, body), flags=zmq.NOBLOCK)
             self.stats["published"] += 1
@@ -99,9 +110,17 @@ class Bus:
         except zmq.ZMQError as e:  # EHOSTUNREACH: the requester left (ROUTER_MANDATORY)
             log.debug("reply to a departed peer dropped: %s", e)
 
-    def close(self) -> None:
-        for t in list(self._tasks):
+    async def aclose(self) -> None:
+        """Cancel the requests in progress, wait for them, then release both ports."""
+        tasks = list(self._tasks)
+        for t in tasks:
             t.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        self._close_sockets()
+
+    def _close_sockets(self) -> None:
+        self._closed = True
         self.router.close(linger=0)
         self.pub.close(linger=0)
         self.ctx.term()

@@ -727,7 +727,7 @@ def _field(where: str, d: Mapping[str, Any], key: str, default: Any = None) -> A
     if key in d and d[key] is not None:
         return d[key]
     if default is None:
-        raise ConfigError(f"inventory: {where}: missing {key!r}")
+        raise ConfigError(f"{where}: missing {key!r}")
     return default
 
 
@@ -742,9 +742,14 @@ def _parse_profile(i: int, d: Any) -> CredentialProfile:
 
 
 def _parse_device(i: int, d: Any) -> NetworkElement:
-    where = f"devices[{i}]"
+    return parse_ne(d, f"inventory: devices[{i}]")
+
+
+def parse_ne(d: Any, where: str) -> NetworkElement:
+    """One NE record in the inventory's JSON form (also what `emspool ne add/set` build);
+    ConfigError names ``where``, the NE and the bad field."""
     if not isinstance(d, Mapping):
-        raise ConfigError(f"inventory: {where}: expected an object")
+        raise ConfigError(f"{where}: expected an object")
     name = str(_field(where, d, "name"))
     where = f"{where} ({name})"
     try:
@@ -761,9 +766,9 @@ def _parse_device(i: int, d: Any) -> NetworkElement:
             raise ValueError(f"managed must be true or false, got {managed!r}")
         link_alarms = LinkAlarms(str(d.get("link_alarms") or "default").lower())
     except (TypeError, ValueError) as e:
-        raise ConfigError(f"inventory: {where}: {e}") from None
+        raise ConfigError(f"{where}: {e}") from None
     if not 0 < port < 65536:
-        raise ConfigError(f"inventory: {where}: port {port} out of range")
+        raise ConfigError(f"{where}: port {port} out of range")
     return NetworkElement(
         name=name,
         address=str(_field(where, d, "address")),
@@ -775,17 +780,17 @@ def _parse_device(i: int, d: Any) -> NetworkElement:
         netconf_port=netconf_port,
         host_key=str(d.get("host_key") or ""),
         managed=managed,
-        engine_id=_engine_id(d.get("engine_id"), f"inventory: {where}"),
+        engine_id=_engine_id(d.get("engine_id"), where),
         context=str(d.get("context") or ""),
         link_alarms=link_alarms,
-        interface_alarms=_interface_alarms(d.get("interface_alarms") or {}, f"inventory: {where}"),
+        interface_alarms=_interface_alarms(d.get("interface_alarms") or {}, where),
     )
 
 
 def _parse_link(i: int, d: Any) -> Link:
-    where = f"links[{i}]"
+    where = f"inventory: links[{i}]"
     if not isinstance(d, Mapping):
-        raise ConfigError(f"inventory: {where}: expected an object")
+        raise ConfigError(f"{where}: expected an object")
     return Link(
         a_ne=str(_field(where, d, "a")),
         a_port=str(_field(where, d, "a_port")),

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import signal
 import sys
 from pathlib import Path
+from types import FrameType
 
 from agent import logs
 from agent.app import Agent
 from shared.config import AgentConfig, parse_config
 from shared.errors import ConfigError, EmspoolError
+
+log = logging.getLogger("agent.main")
 
 
 def load_config(path: str) -> AgentConfig:
@@ -24,20 +28,72 @@ def load_config(path: str) -> AgentConfig:
     return parse_config(text, path)
 
 
+class _StopSignals:
+    """SIGTERM/SIGINT for a running agent. The first cancels it, and it then stops in order
+    and flushes its event log; the second only shortens that flush (``Agent.hurry``); any
+    later one is logged and ignored: no signal abandons a shutdown half way. (systemd's
+    SIGKILL after TimeoutStopSec is the hard stop; the outbox file survives that.)
+
+    Plain ``signal.signal`` handlers rather than ``loop.add_signal_handler``: those are
+    removed when the loop closes, and a signal arriving after that (a second SIGTERM
+    while asyncio.run winds down) would kill the process with the default action.
+    """
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self, agent: Agent) -> None:
+        self.agent = agent
+        self.received = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[object] | None = None
+
+    def install(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._task = asyncio.current_task()
+        for sig in self.SIGNALS:
+            signal.signal(sig, self._on_signal)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        loop = self._loop
+        try:
+            if loop is not None and not loop.is_closed():
+                loop.call_soon_threadsafe(self._handle, signal.Signals(signum))
+                return
+        except RuntimeError:  # the loop closed meanwhile
+            pass
+        self.received += 1  # after the agent ended: nothing left to stop
+
+    def _handle(self, sig: signal.Signals) -> None:
+        self.received += 1
+        if self.received == 1:
+            log.info("%s received: stopping", sig.name)
+            if self._task is not None:
+                self._task.cancel()
+        else:
+            log.warning("%s received again while stopping", sig.name)
+            self.agent.hurry()
+
+
 async def _run(agent: Agent) -> None:
-    task = asyncio.current_task()
-    assert task is not None
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, task.cancel)
+    stop = _StopSignals(agent)
+    stop.install()
     try:
         await agent.run()
     except asyncio.CancelledError:
-        pass  # the clean way out: run() has flushed the outbox on its way
+        if stop.received == 0:
+            raise  # not a stop signal: let asyncio.run report it
+        # the clean way out: run() has closed everything and flushed the outbox
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="emspool-agent", description=__doc__)
+    ap = argparse.ArgumentParser(
+        prog="emspool-agent",
+        description=__doc__,
+        epilog="Stopping: SIGTERM or SIGINT stops the agent in order and flushes its event log "
+        "(up to 10 s for the database; whatever is not written stays in the local outbox and "
+        "goes first at the next start). A second signal cuts that flush to 1 s; later ones "
+        "are ignored.",
+    )
     ap.add_argument("--config", required=True, help="agent configuration (TOML)")
     ap.add_argument("--check", action="store_true", help="validate the config and exit")
     args = ap.parse_args(argv)
@@ -55,6 +111,11 @@ def main(argv: list[str] | None = None) -> int:
     except EmspoolError as e:
         print(f"emspool-agent: {e}", file=sys.stderr)
         return 1
+    finally:
+        # The agent has stopped; Python's finalisation would put back the default action,
+        # and a late second SIGTERM would then end a clean exit as "killed by SIGTERM".
+        for sig in _StopSignals.SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
     return 0
 
 

@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from agent.aiotools import shorten, with_deadline
 from agent.db import Database
 from shared.errors import DatabaseError
 from shared.model import Event, Severity
@@ -216,6 +217,8 @@ class OutboxWriter:
         self._io = asyncio.Lock()  # one append/drain at a time: run() and flush() share it
         self._backoff = 0.0
         self._retry_at = 0.0
+        self._flush_deadline: asyncio.Timeout | None = None
+        self._hurry: float | None = None
         self._outage_since: float | None = None
         self._outage_failures = 0
         self.submitted = 0
@@ -258,11 +261,8 @@ class OutboxWriter:
                     # The local outbox file failed (disk full, permissions): keep the events
                     # in memory and try again next tick rather than killing the agent.
                     self._local_failure(e)
-                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel() that
-                # lands as it times out, and the writer would then never stop.
                 with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self._next_timeout()):
-                        await self._wake.wait()
+                    await with_deadline(self._wake.wait(), self._next_timeout())
                 self._wake.clear()
         except asyncio.CancelledError:
             # Make the memory buffer durable before we go; the DB drain is flush()'s job.
@@ -270,16 +270,29 @@ class OutboxWriter:
             raise
 
     async def flush(self, timeout: float) -> bool:
-        """Shutdown: persist the buffer and try one last drain. True if nothing is pending."""
+        """Shutdown: persist the buffer and try one last drain. True if nothing is pending.
+
+        Whatever the database does, the buffer ends up in the outbox file before this
+        returns; ``hurry`` may bring the deadline forward while it runs."""
         try:
-            async with asyncio.timeout(timeout):
+            if self._hurry is not None:
+                timeout = min(timeout, self._hurry)
+            async with asyncio.timeout(timeout) as self._flush_deadline:
                 await self._cycle(force=True)
         except TimeoutError:
-            log.warning("event-log flush timed out after %.1f s", timeout)
+            log.warning("event-log flush stopped at its deadline (%d pending)", self.pending)
         except DatabaseError as e:
             self._local_failure(e)
+        finally:
+            self._flush_deadline = None
         self._append_now()
         return self.pending == 0
+
+    def hurry(self, seconds: float) -> None:
+        """Let a flush in progress (or the next one) run at most ``seconds`` more."""
+        self._hurry = seconds if self._hurry is None else min(self._hurry, seconds)
+        if self._flush_deadline is not None:
+            shorten(self._flush_deadline, seconds)
 
     def _next_timeout(self) -> float:
         if self._outage_since is None:

@@ -37,7 +37,7 @@ if str(ROOT) not in sys.path:
 
 from agent import busclient  # noqa: E402
 from agent.db import Database, migrate  # noqa: E402
-from agent.demo import free_port, start_agent, stop_process, wait_for_agent  # noqa: E402
+from lab.harness import free_port, start_agent, stop_process, wait_for_agent  # noqa: E402
 from shared import mib  # noqa: E402
 from shared.ber import encode_notification  # noqa: E402
 

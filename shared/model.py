@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import uuid
 from dataclasses import dataclass, field
@@ -248,6 +249,33 @@ class NeState:
             "engine_source": self.engine_source,
             "context": self.context,
         }
+
+    def detail(self) -> dict[str, object]:
+        """Everything known of the NE as JSON-ready data (``emspool ne show``): every field,
+        so one added to NeState shows up without touching this; interfaces in ifIndex
+        order with their effective status."""
+        out = {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        out["interfaces"] = [
+            _plain(i) | {"status": status_of(i).value}  # type: ignore[operator]
+            for _, i in sorted(self.interfaces.items())
+        ]
+        out["interfaces_down"] = self.summary()["interfaces_down"]
+        return out
+
+
+def _plain(v: object) -> object:
+    """Dataclasses, enums, sets and maps as JSON-ready values (map keys become text)."""
+    if isinstance(v, enum.Enum):
+        return v.value
+    if dataclasses.is_dataclass(v) and not isinstance(v, type):
+        return {f.name: _plain(getattr(v, f.name)) for f in dataclasses.fields(v)}
+    if isinstance(v, dict):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, set | frozenset):
+        return sorted(_plain(x) for x in v)  # type: ignore[type-var]
+    if isinstance(v, list | tuple):
+        return [_plain(x) for x in v]
+    return v
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ import paramiko
 from ncclient.manager import make_device_handler
 from ncclient.transport import errors as nc_errors
 
+from agent.aiotools import with_deadline
 from shared import yang
 
 from ._session import NOTIF_NS, GuardedSession
@@ -234,7 +235,7 @@ class NetconfClient:
         try:
             # The blocking call has its own timeout; this outer one is the safety net that
             # also covers phases ncclient does not time out (SSH banner, kex, auth).
-            return await asyncio.wait_for(asyncio.shield(fut), deadline + _ABORT_GRACE / 2)
+            return await with_deadline(asyncio.shield(fut), deadline + _ABORT_GRACE / 2)
         except TimeoutError:
             if abort is not None:
                 abort.fire()

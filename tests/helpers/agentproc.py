@@ -11,8 +11,8 @@ from pathlib import Path
 from subprocess import Popen
 
 from agent.db import Database, migrate
-from agent.demo import start_agent, wait_for_agent, write_agent_config
 from lab.fleet import Lab
+from lab.harness import start_agent, wait_for_agent, write_agent_config
 
 
 @dataclass

@@ -12,8 +12,8 @@ import pytest
 
 from agent import busclient
 from agent.db import Database
-from agent.demo import free_port, start_agent, wait_for_agent
 from lab.fleet import Lab
+from lab.harness import free_port, start_agent, wait_for_agent
 from shared.model import LinkAlarms
 from tests.helpers.agentproc import agent_for_lab
 from tests.helpers.waiting import random_base, wait_until

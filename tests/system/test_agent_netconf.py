@@ -14,8 +14,8 @@ import socket
 import pytest
 
 from agent import busclient
-from agent.demo import free_port
 from lab.fleet import Lab
+from lab.harness import free_port
 from lab.netconf.control import NetconfControl
 from lab.netconf.fleet import FLEET_MIX
 from lab.recording import if_name

@@ -1,5 +1,8 @@
 """`emspool demo`: the main job on one host — a lab of simulated NEs, one agent on
-the embedded SQLite database, scripted faults, and the live view in the terminal."""
+the embedded SQLite database, scripted faults, and the live view in the terminal.
+
+It is part of the lab, not of the agent package: `emspool` finds it through the
+``emspool.cli`` entry-point group (see ``register``)."""
 
 from __future__ import annotations
 
@@ -8,95 +11,19 @@ import itertools
 import json
 import logging
 import os
-import signal
-import socket
 import subprocess
-import sys
 import threading
-import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from agent import busclient
-from agent.db import Database, migrate
 from agent.watch import watch
-from lab.fleet import Lab
-from shared.errors import EmspoolError, LabError
+from lab.harness import free_port, start_agent, stop_process, wait_for_agent, write_agent_config
+from shared.errors import LabError
+
+if TYPE_CHECKING:
+    from lab.fleet import Lab
 
 log = logging.getLogger(__name__)
-
-
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def write_agent_config(
-    path: Path, node_id: str, data_dir: Path, db_url: str, interval: float
-) -> tuple[str, int]:
-    router = f"tcp://127.0.0.1:{free_port()}"
-    pub = f"tcp://127.0.0.1:{free_port()}"
-    trap_port = free_port(socket.SOCK_DGRAM)
-    path.write_text(
-        f"""# written by `emspool demo`
-[agent]
-node_id = "{node_id}"
-data_dir = "{data_dir}"
-
-[database]
-url = "{db_url}"
-
-[bus]
-router = "{router}"
-pub = "{pub}"
-
-[traps]
-host = "127.0.0.1"
-port = {trap_port}
-
-[polling]
-interval = {interval}
-timeout = 1.0
-retries = 1
-
-[alarms]
-restart_hold = 60
-""",
-        encoding="utf-8",
-    )
-    return router, trap_port
-
-
-def start_agent(config: Path, log_path: Path) -> subprocess.Popen[bytes]:
-    with open(log_path, "ab") as logf:
-        return subprocess.Popen(
-            [sys.executable, "-m", "agent.main", "--config", str(config)],
-            stdout=logf,
-            stderr=subprocess.STDOUT,
-        )
-
-
-def wait_for_agent(endpoint: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise EmspoolError(f"the agent exited with code {proc.returncode}; see its log")
-        try:
-            busclient.request(endpoint, "ping", timeout=0.5)
-            return
-        except busclient.Unreachable:
-            continue
-    raise EmspoolError(f"the agent did not answer on {endpoint} within {timeout:g} s")
-
-
-def stop_process(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
 
 
 def fault_scenario(lab: Lab, trap_target: tuple[str, int], stop: threading.Event) -> None:
@@ -142,6 +69,10 @@ def fault_scenario(lab: Lab, trap_target: tuple[str, int], stop: threading.Event
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    # Heavy (pysnmp, snmpsim, SQLAlchemy): loaded only when the demo runs, not for --help.
+    from agent.db import Database, migrate
+    from lab.fleet import Lab
+
     root = Path(args.dir).resolve()
     root.mkdir(parents=True, exist_ok=True)
     lab_dir = root / "lab"
@@ -193,3 +124,16 @@ def run_demo(args: argparse.Namespace) -> int:
             stop_process(agent_proc)
         lab.stop()
         print("demo stopped: agent and lab processes ended", flush=True)
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``demo`` to the ``emspool`` sub-commands (the ``emspool.cli`` entry point)."""
+    p = subparsers.add_parser("demo", help="lab + agent + live view, with scripted faults")
+    p.add_argument("--count", type=int, default=8, help="simulated NEs")
+    p.add_argument("--topology", default="ring", choices=("ring", "mesh", "leaf-spine"))
+    p.add_argument("--dir", default="var/demo", help="state directory")
+    p.add_argument("--interval", type=float, default=5.0, help="poll interval (s)")
+    p.add_argument("--duration", type=float, default=0.0, help="stop after N s (0: Ctrl-C)")
+    p.add_argument("--netconf-share", type=float, default=0.25, help="share of NETCONF NEs")
+    p.add_argument("--no-faults", action="store_true", help="do not inject faults")
+    p.set_defaults(func=run_demo)
