@@ -134,8 +134,13 @@ def test_v1_trap_converted_per_rfc3584(generic: int, expected: tuple[int, ...]) 
 
 
 def test_v1_bad_generic_trap_rejected() -> None:
-    with pytest.raises(BerDecodeError):
-        decode_message(encode_v1_trap(b"p", (1, 3, 6, 1, 4, 1, 9), "10.0.0.1", 7, 0, 0))
+    with pytest.raises(ValueError, match="generic-trap"):
+        encode_v1_trap(b"p", (1, 3, 6, 1, 4, 1, 9), "10.0.0.1", 7, 0, 0)
+    good = encode_v1_trap(b"p", (1, 3, 6, 1, 4, 1, 9), "10.0.0.1", 6, 0, 0)
+    field = b"\x40\x04\x0a\x00\x00\x01\x02\x01\x06"
+    assert good.count(field) == 1
+    with pytest.raises(BerDecodeError, match="generic-trap"):
+        decode_message(good.replace(field, field[:-1] + b"\x07"))
 
 
 def test_decodes_what_pysnmp_encodes() -> None:
@@ -231,6 +236,17 @@ def _trap_with(varbind_list_body: bytes) -> bytes:
 TRAP_OID_VB = _seq(ber._enc_oid(SNMP_TRAP_OID_0) + ber._enc_oid(LINK_DOWN))
 
 
+def _raw_oid(arcs: tuple[int, ...]) -> bytes:
+    """An OID TLV written without the encoder's checks, to build what an agent must not send."""
+    body = bytearray()
+    for arc in (arcs[0] * 40 + arcs[1], *arcs[2:]):
+        chunk = [arc & 0x7F]
+        while arc := arc >> 7:
+            chunk.append(0x80 | (arc & 0x7F))
+        body.extend(reversed(chunk))
+    return _seq(bytes(body), 0x06)
+
+
 @pytest.mark.parametrize(
     ("name", "data"),
     [
@@ -251,7 +267,7 @@ TRAP_OID_VB = _seq(ber._enc_oid(SNMP_TRAP_OID_0) + ber._enc_oid(LINK_DOWN))
         ),
         (
             "OID of 129 arcs",
-            _trap_with(TRAP_OID_VB + _seq(ber._enc_oid((1, 3, *([1] * 127))) + b"\x05\x00")),
+            _trap_with(TRAP_OID_VB + _seq(_raw_oid((1, 3, *([1] * 127))) + b"\x05\x00")),
         ),
         (
             "OID arc over 32 bits",
