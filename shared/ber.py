@@ -262,7 +262,9 @@ def _header(data: bytes, pos: int, end: int) -> tuple[int, int, int]:
         n &= 0x7F
         if n == 0:
             raise BerDecodeError("indefinite length")
-        if n > 4 or pos + n > end:
+        # Any number of length octets is legal BER (RFC 3417 section 8 allows more than
+        # needed); 0x7f is reserved (X.690 8.1.3.5 c). The value is bounded by the datagram.
+        if n == 0x7F or pos + n > end:
             raise BerDecodeError("bad length")
         length = int.from_bytes(data[pos : pos + n], "big")
         pos += n
@@ -540,6 +542,11 @@ def _typed_notification_value(data: bytes, tag: int, start: int, stop: int) -> R
     return None if isinstance(value, ExceptionValue) else value
 
 
+def _is_ticks(value: Value) -> bool:
+    # sysUpTime.0 is TimeTicks; a plain decode cannot tell it from an INTEGER, its range can.
+    return isinstance(value, int) and 0 <= value <= TIMETICKS.high
+
+
 def _decode_message(data: bytes, *, typed: bool = False) -> SnmpMessage:
     version, community, _, pdu_type, p_start, p_stop = _message_header(data)
     if pdu_type not in _NOTIFICATION_PDUS:
@@ -562,14 +569,14 @@ def _decode_message(data: bytes, *, typed: bool = False) -> SnmpMessage:
         if isinstance(candidate, tuple):
             trap_oid = candidate
         first = varbinds[0]
-        if first[0] == SYS_UPTIME_0 and isinstance(first[1], int):
-            uptime = first[1]
+        if first[0] == SYS_UPTIME_0 and _is_ticks(first[1]):
+            uptime = first[1]  # type: ignore[assignment]
     else:
         for oid, v in varbinds:
             if oid == SNMP_TRAP_OID_0 and isinstance(v, tuple):
                 trap_oid = v
-            elif oid == SYS_UPTIME_0 and isinstance(v, int):
-                uptime = v
+            elif oid == SYS_UPTIME_0 and _is_ticks(v):
+                uptime = v  # type: ignore[assignment]
     if trap_oid is None:
         raise BerDecodeError("notification without snmpTrapOID.0")
     return SnmpMessage(
@@ -660,9 +667,11 @@ def v1_trap_oid(enterprise: Oid, generic: int, specific: int) -> Oid:
     """snmpTrapOID for a v1 trap, RFC 3584 section 3.1 (3)."""
     if 0 <= generic <= 5:
         return (*SNMP_TRAPS, generic + 1)
-    if generic == 6:
-        return (*enterprise, 0, specific)
-    raise BerDecodeError("generic-trap out of range 0..6")
+    if generic != 6:
+        raise BerDecodeError("generic-trap out of range 0..6")
+    if len(enterprise) + 2 > MAX_OID_ARCS:
+        raise BerDecodeError("enterprise too long for snmpTrapOID (128 arcs)")
+    return (*enterprise, 0, specific)
 
 
 def _decode_v1_trap(

@@ -119,7 +119,9 @@ ERROR_INDEX: Final = IntegerType("error-index", 0, MAX_BINDINGS, "0..max-binding
 NON_REPEATERS: Final = IntegerType("non-repeaters", 0, MAX_BINDINGS, "0..max-bindings")
 MAX_REPETITIONS: Final = IntegerType("max-repetitions", 0, MAX_BINDINGS, "0..max-bindings")
 GENERIC_TRAP: Final = IntegerType("generic-trap", 0, 6, "0..6")
-SPECIFIC_TRAP: Final = IntegerType("specific-trap", MIN_INT32, MAX_INT32, "-2^31..2^31-1")
+# RFC 1157 leaves specific-trap an INTEGER, but RFC 3584 3.1 makes it the last arc of
+# snmpTrapOID, and an OID arc is never negative.
+SPECIFIC_TRAP: Final = IntegerType("specific-trap", 0, MAX_INT32, "0..2^31-1")
 # SNMPv3 header fields (RFC 3412 section 6; msgSecurityModel 0 is reserved but still read).
 MSG_ID: Final = IntegerType("msgID", 0, MAX_INT32, "0..2^31-1")
 MSG_MAX_SIZE: Final = IntegerType("msgMaxSize", 0, MAX_INT32, "0..2^31-1")
