@@ -101,10 +101,29 @@ def _enc_int(tag: int, value: int, unsigned: bool = False) -> bytes:
     return _tlv(tag, body)
 
 
+# Encoded OIDs by value: requests ask for the same columns and rows every cycle, so this skips
+# the checks and the per-arc loop. Only valid OIDs go in; bounded by clearing when full.
+_oid_cache: dict[Oid, bytes] = {}
+_OID_CACHE_MAX = 8192
+
+
 def _enc_oid(oid: Oid) -> bytes:
+    if type(oid) is not tuple:
+        oid = tuple(oid)  # a list, say: hashable for the cache
+    cached = _oid_cache.get(oid)
+    if cached is not None:
+        return cached
     problem = check_oid(oid)
     if problem is not None:
         raise ValueError(f"cannot encode OID: {problem}")
+    encoded = _tlv(TAG_OID, _subids(oid))
+    if len(_oid_cache) >= _OID_CACHE_MAX:
+        _oid_cache.clear()
+    _oid_cache[oid] = encoded
+    return encoded
+
+
+def _subids(oid: Oid) -> bytes:
     out = bytearray()
     for arc in (oid[0] * 40 + oid[1], *oid[2:]):
         chunk = [arc & 0x7F]
@@ -113,7 +132,7 @@ def _enc_oid(oid: Oid) -> bytes:
             chunk.append(0x80 | (arc & 0x7F))
             arc >>= 7
         out.extend(reversed(chunk))
-    return _tlv(TAG_OID, bytes(out))
+    return bytes(out)
 
 
 def _enc_octets(tag: int, value: bytes) -> bytes:
