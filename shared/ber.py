@@ -160,8 +160,6 @@ _OID: Final = 0x06
 _IPADDR: Final = 0x40
 _TIMETICKS: Final = 0x43
 _NOTIFICATION_PDUS: Final = frozenset({PDU_TRAP_V1, PDU_INFORM, PDU_TRAP_V2})
-_REQUEST_PDUS: Final = frozenset({PDU_GET, PDU_GETNEXT, PDU_GETBULK})
-_MAX_INT32: Final = 0x7FFFFFFF
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,8 +309,15 @@ def _decode_message(data: bytes, *, typed: bool = False) -> SnmpMessage:
         return _decode_v1_trap(data, community, p_start, p_stop, typed)
     if version != VERSION_V2C:
         raise BerDecodeError("v2 PDU in a v1 message")
+    return _notification(data, version, community, pdu_type, p_start, p_stop, typed)
+
+
+def _notification(
+    data: bytes, version: int, community: bytes, pdu_type: int, start: int, stop: int, typed: bool
+) -> SnmpMessage:
+    """An SNMPv2-Trap or Inform PDU whose content is data[start:stop]."""
     value = _typed_notification_value if typed else _notification_value
-    request_id, _, _, found, vbl_pos = _pdu_body(data, p_start, p_stop, pdu_type, value)
+    request_id, _, _, found, vbl_pos = _pdu_body(data, start, stop, pdu_type, value)
     varbinds: list[VarBind] = found  # type: ignore[assignment]  # exceptions mapped to None
 
     trap_oid: Oid | None = None
@@ -341,8 +346,25 @@ def _decode_message(data: bytes, *, typed: bool = False) -> SnmpMessage:
         varbinds=tuple(varbinds),
         trap_oid=trap_oid,
         uptime=uptime,
-        raw_varbinds=data[vbl_pos:p_stop],
+        raw_varbinds=data[vbl_pos:stop],
     )
+
+
+def _decode_notification_pdu(
+    data: bytes, pos: int, end: int, *, version: int = VERSION_V3, typed: bool = False
+) -> SnmpMessage:
+    pdu_type, p_start, p_stop = _header(data, pos, end)
+    if p_stop != end:
+        raise BerDecodeError("trailing data after PDU")
+    if pdu_type not in (PDU_TRAP_V2, PDU_INFORM):
+        raise BerDecodeError(f"not an SNMPv2-Trap/Inform PDU: 0x{pdu_type:02x}")
+    return _notification(data, version, b"", pdu_type, p_start, p_stop, typed)
+
+
+decode_notification_pdu = _guarded("PDU")(_decode_notification_pdu)
+decode_notification_pdu.__doc__ = """Decode the SNMPv2-Trap or InformRequest PDU that fills
+data[pos:end] (what a v3 ScopedPDU carries), with the checks and the sysUpTime.0 /
+snmpTrapOID.0 reading of decode_message; ``version`` and an empty community are recorded."""
 
 
 decode_message = _guarded("message")(_decode_message)

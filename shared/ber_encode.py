@@ -197,9 +197,6 @@ def encode_message(version: int, community: bytes, pdu: bytes) -> bytes:
     return _tlv(TAG_SEQUENCE, _enc_int(TAG_INTEGER, version) + _tlv(TAG_OCTETS, community) + pdu)
 
 
-_message = encode_message
-
-
 def encode_pdu(
     pdu_type: int,
     request_id: int,

@@ -175,6 +175,31 @@ def check_notification(data: bytes) -> list[str]:
     return problems
 
 
+def check_notification_pdu(data: bytes) -> list[str]:
+    """The bare-PDU notification decoder (v3 ScopedPDU contents) on the PDU of the input."""
+    try:
+        _, _, pdu_pos, _, _, _ = ber._message_header(data)
+    except BerDecodeError:
+        pdu_pos = 0  # then the whole input, as if it were a PDU
+    try:
+        bare = ber._decode_notification_pdu(data, pdu_pos, len(data))
+    except BerDecodeError:
+        return []
+    try:
+        whole = ber._decode_message(data)
+    except BerDecodeError:
+        # Only the wrapper may make the difference: a v2c message around an accepted PDU is
+        # accepted (a v1 one is refused for carrying a v2 PDU).
+        refused_for_pdu = pdu_pos and ber.peek_version(data) == ber.VERSION_V2C
+        return ["a bare PDU accepted inside a refused v2c message"] if refused_for_pdu else []
+    same = (whole.varbinds, whole.trap_oid, whole.uptime) == (
+        bare.varbinds,
+        bare.trap_oid,
+        bare.uptime,
+    )
+    return [] if same else ["bare notification PDU decodes differently"]
+
+
 def check_v3_header(data: bytes) -> list[str]:
     try:
         header = ber._decode_v3_header(data)
@@ -188,6 +213,7 @@ def check_v3_header(data: bytes) -> list[str]:
 CHECKS: list[Callable[[bytes], list[str]]] = [
     check_pdu_message,
     check_notification,
+    check_notification_pdu,
     check_v3_header,
 ]
 

@@ -292,6 +292,11 @@ def test_v2_trap_and_inform_round_trip(
     assert got.trap_oid == trap_oid
     expected = [(ber.SYS_UPTIME_0, TimeTicks(uptime)), (ber.SNMP_TRAP_OID_0, trap_oid), *varbinds]
     assert _tagged(got.varbinds) == _tagged(expected)
+    # The same PDU bare, as a v3 ScopedPDU carries it.
+    pdu = ber.encode_pdu(PDU_INFORM if inform else PDU_TRAP_V2, request_id, expected)
+    bare = ber._decode_notification_pdu(pdu, 0, len(pdu), typed=True)
+    assert (bare.version, bare.community, bare.trap_oid, bare.uptime) == (3, b"", trap_oid, uptime)
+    assert _tagged(bare.varbinds) == _tagged(expected)
     if inform:  # the acknowledgement echoes the varbinds verbatim
         ack = ber._decode_response(ber.encode_response(got), typed=True)
         assert (ack.request_id, _tagged(ack.varbinds)) == (request_id, _tagged(expected))
