@@ -14,7 +14,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' NETCONF server
 
 import ncclient.transport.session as nc_session
 from ncclient import manager
