@@ -25,7 +25,7 @@ Handler = Callable[[dict[str, Any]], Awaitable[Any]]
 class Bus:
     def __init__(self, router_endpoint: str, pub_endpoint: str) -> None:
         self.handlers: dict[str, Handler] = {}
-        self.stats = {"requests": 0, "errors": 0, "published": 0, "dropped": 0}
+        self.stats = {"requests": 0, "notifications": 0, "errors": 0, "published": 0, "dropped": 0}
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
         self.ctx = zmq.asyncio.Context()
@@ -102,6 +102,9 @@ class Bus:
                 reply = Reply.error(req.id, ErrorCode.INTERNAL, type(e).__name__)
         if not reply.ok:
             self.stats["errors"] += 1
+        if req.oneway:
+            self.stats["notifications"] += 1
+            return  # a notification: the sender does not wait for an answer
         await self._send(peer, reply)
 
     async def _send(self, peer: bytes, reply: Reply) -> None:

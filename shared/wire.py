@@ -1,6 +1,6 @@
 """Request/reply envelopes and published events on the agents' bus (JSON over ZeroMQ).
 
-Request:  {"v": 1, "id": str, "op": str, "args": {...}}
+Request:  {"v": 1, "id": str, "op": str, "args": {...}}   (+ "oneway": true: no reply)
 Reply:    {"v": 1, "id": str, "ok": true, "result": ...}
           {"v": 1, "id": str, "ok": false, "error": {"code": str, "message": str}}
 Publish:  two frames: topic (ascii) and a JSON body.
@@ -43,9 +43,13 @@ class Request:
     op: str
     args: dict[str, Any] = field(default_factory=dict)
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    oneway: bool = False  # a notification (heartbeat, announcement): the server never replies
 
     def encode(self) -> bytes:
-        return json.dumps({"v": VERSION, "id": self.id, "op": self.op, "args": self.args}).encode()
+        body: dict[str, Any] = {"v": VERSION, "id": self.id, "op": self.op, "args": self.args}
+        if self.oneway:
+            body["oneway"] = True
+        return json.dumps(body).encode()
 
     @classmethod
     def decode(cls, data: bytes) -> Request:
@@ -53,7 +57,10 @@ class Request:
         op, args, rid = d.get("op"), d.get("args", {}), d.get("id")
         if not isinstance(op, str) or not isinstance(args, dict) or not isinstance(rid, str):
             raise WireError("request needs string 'op' and 'id' and an object 'args'")
-        return cls(op=op, args=args, id=rid)
+        oneway = d.get("oneway", False)
+        if not isinstance(oneway, bool):
+            raise WireError("'oneway' must be true or false")
+        return cls(op=op, args=args, id=rid, oneway=oneway)
 
 
 @dataclass(frozen=True, slots=True)

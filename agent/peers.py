@@ -1,0 +1,232 @@
+"""Persistent links from this agent to every other agent of the pool (ZeroMQ DEALERs).
+
+One DEALER per peer, connected to that peer's ROUTER, kept open while the peer is a member;
+ZeroMQ reconnects on its own. Two ways to talk:
+
+- ``request``: a reply is awaited, with a deadline (no request waits forever); a peer that
+  does not answer in time raises ``PeerTimeout``;
+- ``notify``: one-way (election heartbeats, assignment announcements), never blocks: if the
+  peer is not connected or its queue is full the message is dropped and counted, which is
+  what a heartbeat should do (the next one carries the news).
+
+``gather`` asks several peers at once under one deadline and says who answered and who did
+not: the building block of the federated service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import zmq
+import zmq.asyncio
+
+from shared.errors import EmspoolError
+from shared.wire import MAX_MESSAGE, Reply, Request, WireError
+
+log = logging.getLogger(__name__)
+
+_SNDHWM = 1000  # messages queued per peer before notify() drops
+
+
+class PeerTimeout(EmspoolError):
+    """A peer did not answer before the deadline."""
+
+
+class PeerError(EmspoolError):
+    """A peer answered with an error."""
+
+    def __init__(self, node: str, code: str, message: str) -> None:
+        super().__init__(f"{node}: {code}: {message}")
+        self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class Curve:
+    """CURVE settings of a client link: our keypair and the server's public key (Z85)."""
+
+    public: bytes
+    secret: bytes
+    server: bytes
+
+
+class PeerLink:
+    """One persistent DEALER to one peer's ROUTER."""
+
+    def __init__(
+        self,
+        ctx: zmq.asyncio.Context,
+        node: str,
+        endpoint: str,
+        stats: dict[str, int],
+        curve: Curve | None = None,
+    ) -> None:
+        self.node = node
+        self.endpoint = endpoint
+        self._stats = stats
+        sock = ctx.socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE)
+        sock.setsockopt(zmq.SNDHWM, _SNDHWM)
+        # Queue nothing for a peer that is not connected: a heartbeat sent into the void
+        # must be dropped now, not delivered stale when the peer comes back.
+        sock.setsockopt(zmq.IMMEDIATE, 1)
+        if curve is not None:
+            sock.curve_publickey = curve.public
+            sock.curve_secretkey = curve.secret
+            sock.curve_serverkey = curve.server
+        sock.connect(endpoint)
+        self._sock = sock
+        self._waiting: dict[str, asyncio.Future[Reply]] = {}
+        self._reader: asyncio.Task[None] | None = None
+
+    def _ensure_reader(self) -> None:
+        if self._reader is None or self._reader.done():
+            self._reader = asyncio.get_running_loop().create_task(
+                self._read(), name=f"peer:{self.node}"
+            )
+
+    async def _read(self) -> None:
+        while True:
+            frames = await self._sock.recv_multipart()
+            try:
+                reply = Reply.decode(frames[-1])
+            except WireError:
+                self._stats["bad_replies"] += 1
+                continue
+            fut = self._waiting.pop(reply.id, None)
+            if fut is not None and not fut.done():
+                fut.set_result(reply)
+
+    def notify(self, op: str, args: Mapping[str, Any]) -> bool:
+        # An asyncio socket reports a refused send through its future, not by raising:
+        # ask first whether it can take a message now (connected, queue not full).
+        if not self._sock.getsockopt(zmq.EVENTS) & zmq.POLLOUT:
+            self._stats["dropped"] += 1
+            return False
+        req = Request(op=op, args=dict(args), oneway=True)
+        sent = self._sock.send_multipart([b"", req.encode()], flags=zmq.NOBLOCK)
+        sent.add_done_callback(self._sent)
+        self._stats["notified"] += 1
+        return True
+
+    def _sent(self, fut: asyncio.Future[Any]) -> None:
+        if not fut.cancelled() and fut.exception() is not None:
+            self._stats["dropped"] += 1
+
+    async def request(self, op: str, args: Mapping[str, Any], timeout: float) -> Any:
+        self._ensure_reader()
+        req = Request(op=op, args=dict(args))
+        fut: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+        self._waiting[req.id] = fut
+        try:
+            async with asyncio.timeout(timeout):
+                # Waits for the connection (IMMEDIATE) within the same deadline.
+                await self._sock.send_multipart([b"", req.encode()])
+                reply = await fut
+        except TimeoutError:
+            self._stats["timeouts"] += 1
+            raise PeerTimeout(f"{self.node} did not answer {op!r} within {timeout:g} s") from None
+        finally:
+            self._waiting.pop(req.id, None)
+        self._stats["requests"] += 1
+        if not reply.ok:
+            raise PeerError(self.node, reply.code, reply.message)
+        return reply.result
+
+    async def aclose(self) -> None:
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+        for fut in self._waiting.values():
+            if not fut.done():
+                fut.cancel()
+        self._waiting.clear()
+        self._sock.close(linger=0)
+
+
+@dataclass(frozen=True, slots=True)
+class Gathered:
+    """Answers of a fan-out: per node, its result or why it has none."""
+
+    results: dict[str, Any]
+    failed: dict[str, str]
+
+    @property
+    def partial(self) -> bool:
+        return bool(self.failed)
+
+
+class Peers:
+    """Links to every other member, kept in step with the membership."""
+
+    def __init__(self, ctx: zmq.asyncio.Context, me: str, curve: Curve | None = None) -> None:
+        self._ctx = ctx
+        self.me = me
+        self._curve = curve
+        self._links: dict[str, PeerLink] = {}
+        self.stats: dict[str, int] = dict.fromkeys(
+            ("notified", "dropped", "requests", "timeouts", "bad_replies"), 0
+        )
+
+    @property
+    def nodes(self) -> list[str]:
+        return sorted(self._links)
+
+    async def update(self, endpoints: Mapping[str, str]) -> None:
+        """Open links to new members, close those of departed ones (or moved endpoints)."""
+        for node in list(self._links):
+            if endpoints.get(node) != self._links[node].endpoint:
+                await self._links.pop(node).aclose()
+        for node, endpoint in endpoints.items():
+            if node != self.me and node not in self._links and endpoint:
+                self._links[node] = PeerLink(self._ctx, node, endpoint, self.stats, self._curve)
+
+    def notify(self, node: str, op: str, args: Mapping[str, Any]) -> bool:
+        link = self._links.get(node)
+        if link is None:
+            self.stats["dropped"] += 1
+            return False
+        return link.notify(op, args)
+
+    def broadcast(self, op: str, args: Mapping[str, Any]) -> int:
+        return sum(link.notify(op, args) for link in list(self._links.values()))
+
+    async def request(self, node: str, op: str, args: Mapping[str, Any], timeout: float) -> Any:
+        link = self._links.get(node)
+        if link is None:
+            raise PeerTimeout(f"{node} is not a known member")
+        return await link.request(op, args, timeout)
+
+    async def gather(
+        self,
+        op: str,
+        args: Mapping[str, Any],
+        timeout: float,
+        nodes: Iterable[str] | None = None,
+    ) -> Gathered:
+        """Ask several peers in parallel under one deadline (a dead peer costs at most it)."""
+        targets = sorted(self._links if nodes is None else set(nodes) & set(self._links))
+        answers = await asyncio.gather(
+            *(self._links[n].request(op, args, timeout) for n in targets),
+            return_exceptions=True,
+        )
+        results: dict[str, Any] = {}
+        failed: dict[str, str] = {}
+        for node, answer in zip(targets, answers, strict=True):
+            if isinstance(answer, BaseException):
+                failed[node] = str(answer) if isinstance(answer, EmspoolError) else repr(answer)
+            else:
+                results[node] = answer
+        return Gathered(results, failed)
+
+    async def aclose(self) -> None:
+        links, self._links = list(self._links.values()), {}
+        for link in links:
+            await link.aclose()

@@ -1,0 +1,82 @@
+"""Links between agents: real ZeroMQ ROUTERs (agent.bus.Bus) and DEALERs on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+import zmq.asyncio
+
+from agent.bus import Bus
+from agent.peers import PeerError, Peers, PeerTimeout
+
+pytestmark = pytest.mark.timeout(30)
+
+
+async def start_bus(seen: list) -> tuple[Bus, asyncio.Task]:
+    bus = Bus("tcp://127.0.0.1:0", "tcp://127.0.0.1:0")
+
+    async def echo(args):
+        return {"echo": args}
+
+    async def note(args):
+        seen.append(args)
+
+    async def slow(args):
+        await asyncio.sleep(5)
+
+    async def broken(args):
+        raise KeyError("missing")
+
+    bus.route("echo", echo)
+    bus.route("note", note)
+    bus.route("slow", slow)
+    bus.route("broken", broken)
+    return bus, asyncio.create_task(bus.serve())
+
+
+async def wait_for(probe, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not probe():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.01)
+
+
+async def test_request_notify_gather_and_a_dead_peer_costs_one_deadline():
+    seen1: list = []
+    seen2: list = []
+    bus1, t1 = await start_bus(seen1)
+    bus2, t2 = await start_bus(seen2)
+    ctx = zmq.asyncio.Context()
+    peers = Peers(ctx, "me")
+    try:
+        await peers.update(
+            {"a1": bus1.router_endpoint, "a2": bus2.router_endpoint, "gone": "tcp://127.0.0.1:9"}
+        )
+        assert await peers.request("a1", "echo", {"x": 1}, timeout=5) == {"echo": {"x": 1}}
+        await wait_for(lambda: peers.broadcast("note", {"n": 1}) >= 2, 5)
+        await wait_for(lambda: seen1 and seen2, 5)
+        assert bus1.stats["notifications"] >= 1
+        t0 = time.monotonic()
+        got = await peers.gather("echo", {"y": 2}, timeout=0.5)
+        took = time.monotonic() - t0
+        assert got.results == {"a1": {"echo": {"y": 2}}, "a2": {"echo": {"y": 2}}}
+        assert set(got.failed) == {"gone"} and got.partial
+        assert took < 3.0  # one deadline for all, not one per peer
+        with pytest.raises(PeerTimeout):
+            await peers.request("a1", "slow", {}, timeout=0.3)
+        with pytest.raises(PeerError) as ei:
+            await peers.request("a2", "broken", {}, timeout=5)
+        assert ei.value.code == "bad-request"
+        # a member that leaves is no longer asked
+        await peers.update({"a1": bus1.router_endpoint})
+        assert peers.nodes == ["a1"]
+        assert not peers.notify("a2", "note", {})
+    finally:
+        await peers.aclose()
+        ctx.term()
+        for t in (t1, t2):
+            t.cancel()
+        for b in (bus1, bus2):
+            await b.aclose()
