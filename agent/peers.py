@@ -105,11 +105,13 @@ class PeerLink:
     def notify(self, op: str, args: Mapping[str, Any]) -> bool:
         # An asyncio socket reports a refused send through its future, not by raising:
         # ask first whether it can take a message now (connected, queue not full).
-        if not self._sock.getsockopt(zmq.EVENTS) & zmq.POLLOUT:
+        if not int(self._sock.getsockopt(zmq.EVENTS)) & zmq.POLLOUT:
             self._stats["dropped"] += 1
             return False
         req = Request(op=op, args=dict(args), oneway=True)
-        sent = self._sock.send_multipart([b"", req.encode()], flags=zmq.NOBLOCK)
+        sent = asyncio.ensure_future(
+            self._sock.send_multipart([b"", req.encode()], flags=zmq.NOBLOCK)
+        )
         sent.add_done_callback(self._sent)
         self._stats["notified"] += 1
         return True
