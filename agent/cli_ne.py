@@ -126,7 +126,7 @@ def _record(args: argparse.Namespace, base: dict[str, Any]) -> dict[str, Any]:
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    from agent.db import parse_ne
+    from agent.inventory import parse_ne
 
     ne = parse_ne(_record(args, {"name": args.name, "address": args.address}), "ne add")
     db = open_db(args, create=True)
@@ -139,7 +139,7 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_set(args: argparse.Namespace) -> int:
-    from agent.db import parse_ne
+    from agent.inventory import parse_ne
 
     db = open_db(args)
     try:
