@@ -29,7 +29,9 @@ from shared.smi import (
     PDU_TRAP_V1,
     PDU_TRAP_V2,
     REQUEST_ID,
+    SNMP_TRAP_OID_0,
     SPECIFIC_TRAP,
+    SYS_UPTIME_0,
     TAG_COUNTER32,
     TAG_COUNTER64,
     TAG_GAUGE32,
@@ -61,10 +63,8 @@ from shared.smi import (
 )
 
 if TYPE_CHECKING:
-    from shared.ber import SnmpMessage
+    from shared.ber_notify import SnmpMessage
 
-SYS_UPTIME_0: Oid = (1, 3, 6, 1, 2, 1, 1, 3, 0)
-SNMP_TRAP_OID_0: Oid = (1, 3, 6, 1, 6, 3, 1, 1, 4, 1, 0)
 _NULL_VALUE = b"\x05\x00"
 _REQUEST_PDUS = frozenset({PDU_GET, PDU_GETNEXT, PDU_GETBULK})
 

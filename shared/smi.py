@@ -49,6 +49,14 @@ PDU_NAMES: Final = {
     PDU_REPORT: "Report",
 }
 
+# The varbinds every notification starts with (RFC 3416 4.2.6), and those RFC 3584 3.1
+# appends when it turns a v1 Trap-PDU into the v2 form.
+SYS_UPTIME_0: Final[Oid] = (1, 3, 6, 1, 2, 1, 1, 3, 0)
+SNMP_TRAP_OID_0: Final[Oid] = (1, 3, 6, 1, 6, 3, 1, 1, 4, 1, 0)
+SNMP_TRAP_ENTERPRISE_0: Final[Oid] = (1, 3, 6, 1, 6, 3, 1, 1, 4, 3, 0)
+SNMP_TRAP_ADDRESS_0: Final[Oid] = (1, 3, 6, 1, 6, 3, 18, 1, 3, 0)
+SNMP_TRAPS: Final[Oid] = (1, 3, 6, 1, 6, 3, 1, 1, 5)  # snmpTraps: the generic traps' OIDs
+
 TAG_SEQUENCE: Final = 0x30
 TAG_INTEGER: Final = 0x02
 TAG_OCTETS: Final = 0x04
