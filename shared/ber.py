@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
-from shared.ber_decode import _INT, _OCTETS, _SEQ
+from shared.ber_decode import _INT, _SEQ
 from shared.ber_decode import MAX_INT_OCTETS as MAX_INT_OCTETS
 from shared.ber_decode import MAX_VARBINDS as MAX_VARBINDS
 from shared.ber_decode import _expect as _expect
@@ -69,9 +69,6 @@ from shared.errors import BerDecodeError
 from shared.smi import (
     END_OF_MIB_VIEW,
     MAX_OID_ARCS,
-    MSG_ID,
-    MSG_MAX_SIZE,
-    MSG_SECURITY_MODEL,
     NO_SUCH_INSTANCE,
     NO_SUCH_OBJECT,
     PDU_GET,
@@ -173,25 +170,6 @@ class Response:
     error_status: int
     error_index: int
     varbinds: tuple[ResponseVarBind, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class V3Header:
-    """What the receiver needs from a v3 message before handing it to the USM."""
-
-    msg_id: int
-    flags: int
-    security_model: int
-    engine_id: bytes
-    user: bytes
-
-    @property
-    def reportable(self) -> bool:
-        return bool(self.flags & 0x04)
-
-    @property
-    def authenticated(self) -> bool:
-        return bool(self.flags & 0x01)
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,36 +278,3 @@ def _decode_pdu_message(data: bytes, *, typed: bool = False) -> PduMessage:
 
 decode_pdu_message = _guarded("message")(_decode_pdu_message)
 decode_pdu_message.__doc__ = "Decode a whole v1/v2c message whose PDU has the RFC 3416 shape."
-
-
-def _decode_v3_header(data: bytes) -> V3Header:
-    end = len(data)
-    m_start, m_stop = _expect(data, 0, end, _SEQ)
-    v_start, v_stop = _expect(data, m_start, m_stop, _INT)
-    if _int(data, v_start, v_stop) != VERSION_V3:
-        raise BerDecodeError("not a v3 message")
-    g_start, g_stop = _expect(data, v_stop, m_stop, _SEQ)
-    msg_id, pos = _field(data, g_start, g_stop, MSG_ID)
-    _, pos = _field(data, pos, g_stop, MSG_MAX_SIZE)
-    f_start, f_stop = _expect(data, pos, g_stop, _OCTETS)
-    if f_stop - f_start != 1:
-        raise BerDecodeError("msgFlags must be one octet")
-    flags = data[f_start]
-    security_model, _ = _field(data, f_stop, g_stop, MSG_SECURITY_MODEL)
-    sp_start, sp_stop = _expect(data, g_stop, m_stop, _OCTETS)
-    u_start, u_stop = _expect(data, sp_start, sp_stop, _SEQ)
-    e_start, e_stop = _expect(data, u_start, u_stop, _OCTETS)
-    _b_start, b_stop = _expect(data, e_stop, u_stop, _INT)
-    _t_start, t_stop = _expect(data, b_stop, u_stop, _INT)
-    n_start, n_stop = _expect(data, t_stop, u_stop, _OCTETS)
-    return V3Header(
-        msg_id=msg_id,
-        flags=flags,
-        security_model=security_model,
-        engine_id=data[e_start:e_stop],
-        user=data[n_start:n_stop],
-    )
-
-
-decode_v3_header = _guarded("v3 header")(_decode_v3_header)
-decode_v3_header.__doc__ = "Read the v3 header fields (RFC 3412 / 3414), payload untouched."
