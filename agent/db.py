@@ -19,11 +19,31 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Row,
+    Table,
+    and_,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy import exc as sa_exc
 
 from agent import eventlog
-from agent.dbengine import MIGRATIONS_DIR, describe_error, migrate, open_engine, safe_url
+from agent.dbengine import (
+    MIGRATIONS_DIR,
+    clock_sql,
+    describe_error,
+    migrate,
+    open_engine,
+    safe_url,
+)
 from agent.inventory import (
     ne_from_row,
     ne_values,
@@ -49,6 +69,8 @@ __all__ = [
     "migrate",
     "safe_url",
 ]
+
+_MAX_QUERY_LIMIT = 10_000
 
 
 class InventoryConflict(DatabaseError):
@@ -97,12 +119,8 @@ class Database:
 
     def db_time(self) -> float:
         """The database server's clock in epoch seconds (leases are timed by it, not by us)."""
-        if self.dialect == "postgresql":
-            expr = text("SELECT EXTRACT(EPOCH FROM clock_timestamp())")
-        else:
-            expr = text("SELECT (julianday('now') - 2440587.5) * 86400.0")
         with self._transaction("reading the database clock") as conn:
-            return float(conn.execute(expr).scalar_one())
+            return float(conn.execute(text(f"SELECT {clock_sql(self.dialect)}")).scalar_one())
 
     # -- credential profiles ----------------------------------------------------------------
 
@@ -118,9 +136,7 @@ class Database:
 
     def get_profile(self, name: str) -> CredentialProfile:
         with self._transaction(f"reading profile {name!r}") as conn:
-            row = conn.execute(
-                select(credential_profiles).where(credential_profiles.c.name == name)
-            ).first()
+            row = _named_row(conn, credential_profiles, name)
         if row is None:
             raise NotFound(f"credential profile {name!r} not found")
         return profile_from_row(row)
@@ -149,16 +165,10 @@ class Database:
             raise NotFound(f"credential profile {name!r} not found")
 
     def _upsert_profile(self, conn: Connection, p: CredentialProfile, now: float) -> bool:
-        values = profile_values(p)
         t = credential_profiles
-        row = conn.execute(select(t).where(t.c.name == p.name)).first()
-        if row is None:
-            conn.execute(insert(t).values(name=p.name, created=now, updated=now, **values))
-            return True
-        if all(getattr(row, k) == v for k, v in values.items()):
-            return False
-        conn.execute(update(t).where(t.c.name == p.name).values(updated=now, **values))
-        return True
+        return _write_named_row(
+            conn, t, p.name, _named_row(conn, t, p.name), profile_values(p), now
+        )
 
     # -- network elements -------------------------------------------------------------------
 
@@ -185,9 +195,7 @@ class Database:
 
     def get_ne(self, name: str) -> NetworkElement:
         with self._transaction(f"reading NE {name!r}") as conn:
-            row = conn.execute(
-                select(network_elements).where(network_elements.c.name == name)
-            ).first()
+            row = _named_row(conn, network_elements, name)
         if row is None:
             raise NotFound(f"NE {name!r} not found")
         return ne_from_row(row)
@@ -195,9 +203,7 @@ class Database:
     def update_ne(self, name: str, **changes: Any) -> NetworkElement:
         """Change some fields of a stored NE (``managed=False``, ``link_alarms=...``)."""
         with self._transaction(f"updating NE {name!r}") as conn:
-            row = conn.execute(
-                select(network_elements).where(network_elements.c.name == name)
-            ).first()
+            row = _named_row(conn, network_elements, name)
             if row is None:
                 raise NotFound(f"NE {name!r} not found")
             try:
@@ -243,17 +249,10 @@ class Database:
             raise InventoryConflict(
                 f"NE {ne.name!r}: {ne.address}:{ne.port} is already NE {clash!r}"
             )
-        values = ne_values(ne)
-        row = conn.execute(select(t).where(t.c.name == ne.name)).first()
-        if row is None:
-            conn.execute(insert(t).values(name=ne.name, created=now, updated=now, **values))
-            return True
-        if not replace:
+        row = _named_row(conn, t, ne.name)
+        if row is not None and not replace:
             raise InventoryConflict(f"NE {ne.name!r} already exists")
-        if all(getattr(row, k) == v for k, v in values.items()):
-            return False
-        conn.execute(update(t).where(t.c.name == ne.name).values(updated=now, **values))
-        return True
+        return _write_named_row(conn, t, ne.name, row, ne_values(ne), now)
 
     # -- inventory import -------------------------------------------------------------------
 
@@ -369,18 +368,45 @@ class Database:
 
         Paging: pass the (time, id) of the last event of a page as ``before`` for the next.
         """
-        q = eventlog.select_events(
-            ne=ne,
-            since=since,
-            until=until,
-            types=types,
-            min_severity=min_severity,
-            limit=limit,
-            before=before,
-        )
+        t = event_log
+        q = select(t).order_by(t.c.time.desc(), t.c.id.desc())
+        if isinstance(ne, str):
+            q = q.where(t.c.ne == ne)
+        elif ne is not None:
+            q = q.where(t.c.ne.in_(list(ne)))
+        if since is not None:
+            q = q.where(t.c.time >= since)
+        if until is not None:
+            q = q.where(t.c.time < until)
+        if types:
+            q = q.where(t.c.type.in_(list(types)))
+        if min_severity is not None:
+            q = q.where(t.c.severity >= int(min_severity))
+        if before is not None:
+            b_time, b_id = before
+            q = q.where(or_(t.c.time < b_time, and_(t.c.time == b_time, t.c.id < b_id)))
+        q = q.limit(max(1, min(int(limit), _MAX_QUERY_LIMIT)))
         with self._transaction("querying events") as conn:
             return [eventlog.event_from_row(row) for row in conn.execute(q)]
 
     def count_events(self) -> int:
         with self._transaction("counting events") as conn:
             return int(conn.execute(select(func.count()).select_from(event_log)).scalar_one())
+
+
+def _named_row(conn: Connection, t: Table, name: str) -> Row[Any] | None:
+    return conn.execute(select(t).where(t.c.name == name)).first()
+
+
+def _write_named_row(
+    conn: Connection, t: Table, name: str, row: Row[Any] | None, values: dict[str, Any], now: float
+) -> bool:
+    """Insert the row ``name`` (with ``values``), or update the stored ``row`` to them;
+    False when it was stored as is already (its ``updated`` time is then left alone)."""
+    if row is None:
+        conn.execute(insert(t).values(name=name, created=now, updated=now, **values))
+        return True
+    if all(getattr(row, k) == v for k, v in values.items()):
+        return False
+    conn.execute(update(t).where(t.c.name == name).values(updated=now, **values))
+    return True

@@ -115,6 +115,13 @@ def describe_error(e: BaseException, password: str | None) -> str:
     return message
 
 
+def clock_sql(dialect: str) -> str:
+    """An SQL expression for the database server's clock in epoch seconds."""
+    if dialect == "postgresql":
+        return "EXTRACT(EPOCH FROM clock_timestamp())"
+    return "((julianday('now') - 2440587.5) * 86400.0)"
+
+
 def migrate(url: str, *, busy_timeout: float = 5.0, connect_timeout: float = 3.0) -> str:
     """Upgrade the database at ``url`` to the newest schema; returns the head revision."""
     engine = open_engine(url, busy_timeout=busy_timeout, connect_timeout=connect_timeout)

@@ -1,8 +1,8 @@
-"""The event log's rows: batched inserts per backend, the paged query, row -> Event.
+"""The event log's rows: batched inserts per backend, and row -> Event.
 
-One job: the statements behind ``Database.insert_events`` / ``query_events``. Inserts skip
-ids already stored (replaying the outbox is idempotent) and fit every value to its
-column, so one odd event can never make a batch fail forever.
+One job: the statements behind ``Database.insert_events``. Inserts skip ids already stored
+(replaying the outbox is idempotent) and fit every value to its column, so one odd event
+can never make a batch fail forever.
 """
 
 from __future__ import annotations
@@ -10,12 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, and_, or_, select, text
+from sqlalchemy import Connection, Row, text
 
 from shared.model import Event, Severity
-from shared.schema import event_log
-
-MAX_QUERY_LIMIT = 10_000
 
 _SQLITE_INSERT_EVENTS = (
     "INSERT INTO event_log (id, time, ne, type, severity, text, agent, obj, alarm_type) "
@@ -93,34 +90,3 @@ def insert_events(conn: Connection, dialect: str, rows: Sequence[Event]) -> int:
         tuples = [_event_tuple(e) for e in rows]
         result = conn.exec_driver_sql(_SQLITE_INSERT_EVENTS, tuples)
     return max(0, result.rowcount)
-
-
-def select_events(
-    *,
-    ne: str | Sequence[str] | None = None,
-    since: float | None = None,
-    until: float | None = None,
-    types: Sequence[str] | None = None,
-    min_severity: int | None = None,
-    limit: int = 100,
-    before: tuple[float, str] | None = None,
-) -> Select[Any]:
-    """The query of ``Database.query_events``: newest first, at most MAX_QUERY_LIMIT rows."""
-    t = event_log
-    q = select(t).order_by(t.c.time.desc(), t.c.id.desc())
-    if isinstance(ne, str):
-        q = q.where(t.c.ne == ne)
-    elif ne is not None:
-        q = q.where(t.c.ne.in_(list(ne)))
-    if since is not None:
-        q = q.where(t.c.time >= since)
-    if until is not None:
-        q = q.where(t.c.time < until)
-    if types:
-        q = q.where(t.c.type.in_(list(types)))
-    if min_severity is not None:
-        q = q.where(t.c.severity >= int(min_severity))
-    if before is not None:
-        b_time, b_id = before
-        q = q.where(or_(t.c.time < b_time, and_(t.c.time == b_time, t.c.id < b_id)))
-    return q.limit(max(1, min(int(limit), MAX_QUERY_LIMIT)))
