@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from shared import ber
+from shared import ber, ber_encode
 from shared.ber import _enc_int, _expect, _field, _guarded, _header, _int, _tlv
 from shared.ber_encode import _checked
 from shared.errors import BerDecodeError
@@ -320,12 +320,9 @@ def scoped_request_id(data: bytes) -> int | None:
 def encode_report_pdu(request_id: int, name: str, count: int) -> bytes:
     """A Report-PDU naming one usmStats counter (RFC 3414 3.2) with its value."""
     oid = (*USM_STATS, REPORT_ARCS[name], 0)
-    varbinds = ber.encode_varbinds([(oid, ber.Counter32(count & 0xFFFFFFFF))])
-    return _tlv(ber.PDU_REPORT, _enc_int(_INT, request_id) + b"\x02\x01\x00\x02\x01\x00" + varbinds)
+    return ber_encode.encode_report_pdu(request_id, [(oid, ber.Counter32(count & 0xFFFFFFFF))])
 
 
 def encode_response_to(notification: ber.SnmpMessage) -> bytes:
     """The Response-PDU acknowledging an Inform: its request-id and varbinds, verbatim."""
-    body = _enc_int(_INT, notification.request_id) + b"\x02\x01\x00\x02\x01\x00"
-    body += notification.raw_varbinds or ber.encode_varbinds(notification.varbinds)
-    return _tlv(ber.PDU_RESPONSE, body)
+    return ber_encode.encode_ack_pdu(notification)
