@@ -17,22 +17,14 @@ from sqlalchemy import create_engine, make_url, text
 from agent.db import Database, migrate
 from agent.outbox import Outbox, OutboxWriter
 from shared.model import Event, EventType, Severity
-from tests.helpers.pgdb import temp_pg_database
+from tests.helpers.pgdb import BACKENDS, migrated_database, temp_pg_database
 from tests.helpers.tcpproxy import TcpProxy
-
-BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
 @pytest.fixture(params=BACKENDS)
 def db_url(request, tmp_path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path}/pool.db"
-        migrate(url)
+    with migrated_database(request.param, tmp_path) as url:
         yield url
-    else:
-        with temp_pg_database() as url:
-            migrate(url)
-            yield url
 
 
 def dead_database_url() -> str:
