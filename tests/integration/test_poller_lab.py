@@ -7,7 +7,7 @@ import asyncio
 import logging
 import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -52,15 +52,6 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     quirks = {SWITCH: [recording.LLDP_BY_PORT]}
     with Lab.create(sdir, 3, "ring", base_address=base, port=_free_port(base), quirks=quirks) as lb:
         yield lb
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[SnmpClient]:
-    c = SnmpClient()
-    try:
-        yield c
-    finally:
-        c.close()
 
 
 def _target(lab: Lab, name: str) -> PollTarget:
