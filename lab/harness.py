@@ -72,11 +72,8 @@ def sqlite_pool(db_path: Path, inventory: Mapping[str, Any]) -> str:
 
     url = f"sqlite:///{db_path}"
     migrate(url)
-    db = Database.open(url)
-    try:
+    with Database.open(url) as db:
         db.import_inventory(inventory)
-    finally:
-        db.close()
     return url
 
 
