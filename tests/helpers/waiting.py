@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from collections.abc import Callable
@@ -26,3 +27,15 @@ def wait_until(
             return last
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout} s waiting for {what} (last: {last!r})")
+
+
+async def eventually(
+    probe: Callable[[], object], timeout: float = 5.0, what: str = "condition"
+) -> None:
+    """In a test's event loop: until ``probe()`` is true, checked every 10 ms; AssertionError
+    after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not probe():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.01)
