@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import secrets
 import subprocess
 import time
 from collections.abc import Coroutine, Iterable, Mapping
@@ -25,13 +26,18 @@ from lab.state import (
     DEFAULT_NETCONF_PORT,
     DEFAULT_PORT,
     NETCONF,
+    NETCONF_PROFILE,
     SNMP,
+    V2C_PROFILE,
+    V3_PROFILE,
     DeviceRuntime,
     LabState,
     load,
     locked,
     save,
+    write_inventory,
 )
+from lab.topology import build as build_topology
 from shared.errors import LabError, SnmpError
 from shared.model import CredentialProfile
 
@@ -72,7 +78,7 @@ class LabRuntime:
     ) -> Self:
         """Write recordings, engine options, NETCONF keys and the inventory; start nothing.
 
-        ``netconf_share`` of the devices (spread evenly, see ``layout._netconf_devices``)
+        ``netconf_share`` of the devices (spread evenly, see ``layout.netconf_devices``)
         are NETCONF devices on TCP ``netconf_port`` of their address; the others are SNMP
         devices on UDP ``port``, ``v3_share`` of those over SNMPv3. ``quirks`` maps SNMP
         device names to agent misbehaviours to reproduce (``lab.recording.QUIRKS``).
@@ -84,18 +90,58 @@ class LabRuntime:
             raise LabError(f"state directory must not contain whitespace: {sdir}")
         if (sdir / "lab.json").exists() and any(s["alive"] for s in lab.status()):
             raise LabError(f"a lab is already running in {sdir}")
-        layout.write_lab(
-            sdir,
-            count=count,
-            topology_kind=topology_kind,
+        try:
+            topo = build_topology(topology_kind, count)
+        except ValueError as exc:
+            raise LabError(str(exc)) from None
+        names = [d.name for d in topo.devices]
+        netconf = layout.netconf_devices(names, netconf_share)
+        wanted = {name: sorted(set(q)) for name, q in (quirks or {}).items()}
+        layout.check_quirks(wanted, names, netconf)
+        v3 = layout.v3_devices([n for n in names if n not in netconf], v3_share)
+        addrs = layout.addresses(base_address, count)
+        if netconf and not 0 < netconf_port < 65536:
+            raise LabError(f"NETCONF port {netconf_port} out of range")
+        state = LabState(
+            topology=topology_kind,
             base_address=base_address,
             port=port,
-            v3_share=v3_share,
+            community="public-" + secrets.token_hex(6),
             v3_user=v3_user,
-            netconf_share=netconf_share,
+            auth_key=secrets.token_hex(16),
+            priv_key=secrets.token_hex(16),
+            links=list(topo.links),
             netconf_port=netconf_port,
-            quirks=quirks,
         )
+        for plan, addr in zip(topo.devices, addrs, strict=True):
+            if plan.name in netconf:
+                dev = DeviceRuntime(
+                    plan.name, plan.kind, plan.ports, addr, netconf_port, NETCONF_PROFILE, ""
+                )
+                dev.protocol = NETCONF
+            else:
+                profile = V3_PROFILE if plan.name in v3 else V2C_PROFILE
+                dev = DeviceRuntime(
+                    plan.name,
+                    plan.kind,
+                    plan.ports,
+                    addr,
+                    port,
+                    profile,
+                    layout.engine_id(plan.name),
+                )
+                dev.quirks = wanted.get(plan.name, [])
+            state.devices.append(dev)
+        with locked(sdir):
+            for dev in state.by_protocol(SNMP):
+                for sub in ("data", "cache"):
+                    (sdir / "devices" / dev.name / sub).mkdir(parents=True, exist_ok=True)
+                devicefiles.write_recording(sdir, state, dev)
+                devicefiles.write_args(sdir, state, dev)
+            if netconf:
+                layout.create_netconf(sdir, state, topo, addrs)
+            save(sdir, state)
+            write_inventory(sdir, state)
         return lab
 
     @classmethod
