@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import socket
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -14,6 +15,28 @@ T = TypeVar("T")
 def random_base() -> str:
     """A /24 in 127/8 of its own, so parallel runs and other labs do not collide."""
     return f"127.{random.randint(20, 250)}.{random.randint(1, 250)}.0"
+
+
+def device_addresses(base: str, count: int) -> list[str]:
+    """The addresses a lab created on ``base`` gives its ``count`` devices (.1, .2, ...)."""
+    prefix = base.rsplit(".", 1)[0]
+    return [f"{prefix}.{k + 1}" for k in range(count)]
+
+
+def common_free_port(addresses: list[str], kind: int = socket.SOCK_DGRAM) -> int:
+    """A port free on every given address (a lab's devices of one protocol share one)."""
+    for _ in range(20):
+        with socket.socket(socket.AF_INET, kind) as probe:
+            probe.bind((addresses[0], 0))
+            port = int(probe.getsockname()[1])
+        try:
+            for addr in addresses[1:]:
+                with socket.socket(socket.AF_INET, kind) as s:
+                    s.bind((addr, port))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError("no common free port")
 
 
 def wait_until(
