@@ -1,7 +1,9 @@
 """One management server: wires the components together under one TaskGroup.
 
-Which NEs this agent manages is an input (``set_managed``); until the pool
-issue brings assignment, the inventory watcher hands it every NE in the DB.
+Which NEs this agent manages is an input (``set_managed``, the seam where an assignment
+follower will plug in); until the pool issue brings assignment, the inventory watcher
+hands it every NE in the DB. Bus requests are answered in agent/handlers.py, trap
+sources and SNMPv3 engine IDs are kept in agent/trapsources.py.
 """
 
 from __future__ import annotations
@@ -16,26 +18,19 @@ from typing import Any
 from agent.aiotools import with_deadline
 from agent.bus import Bus
 from agent.db import Database, migrate
+from agent.handlers import Handlers
 from agent.netconf import NetconfClient, NetconfTarget
 from agent.netconf.poller import NetconfPoller, NetconfPollTarget
 from agent.outbox import Outbox, OutboxWriter
 from agent.poller import Poller, PollTarget
 from agent.snmp import SnmpClient
-from agent.snmp.types import resolve_context
 from agent.traps import Notification, TrapReceiver, TrapSource
+from agent.trapsources import TrapSources
 from agent.trapv3 import local_engine
 from shared.alarms import Change, rebuild
 from shared.config import AgentConfig
-from shared.errors import DatabaseError, EmspoolError, NotFound
-from shared.model import (
-    AlarmKey,
-    CredentialProfile,
-    Event,
-    NetworkElement,
-    Protocol,
-    Severity,
-    SnmpVersion,
-)
+from shared.errors import DatabaseError, EmspoolError
+from shared.model import CredentialProfile, Event, NetworkElement, Protocol, Severity
 from shared.nodal import NodalModel, Policy
 from shared.schema import Link
 from shared.wire import Topic
@@ -82,10 +77,9 @@ class Agent:
         self.ready = asyncio.Event()
         self._inventory_changed = asyncio.Event()
         self._links_written: dict[str, tuple[tuple[str, str, str], ...]] = {}
-        # SNMPv3 engine IDs learnt from traps (hex): the database's, plus those not saved yet.
-        self._engines_learned: dict[str, str] = {}
-        self._engines_unsaved: dict[str, str] = {}
-        self._ambiguous_told: set[tuple[str, str, str, str]] = set()
+        self.trap_sources = TrapSources(
+            self.node_id, self.model, self.emit, on_learned=self._inventory_changed.set
+        )
         self._announced = False  # "agent started" emitted: "agent stopped" will follow
         self._hurried = False
 
@@ -124,7 +118,7 @@ class Agent:
         stack.push_async_callback(self._final_flush)
         self.bus = bus = Bus(cfg.router_endpoint, cfg.pub_endpoint)
         stack.push_async_callback(bus.aclose)
-        self._routes(bus)
+        Handlers(self).route(bus)
         client = SnmpClient(max_repetitions=cfg.polling.max_repetitions)
         stack.callback(client.close)
         self.poller = Poller(client, self.model, self.emit, cfg.polling)
@@ -140,7 +134,7 @@ class Agent:
                 cfg.traps.port,
                 max_datagram=cfg.traps.max_datagram,
                 engine=local_engine(cfg.data_dir),
-                on_engine_learned=self.on_engine_learned,
+                on_engine_learned=self.trap_sources.engine_learned,
             )
             stack.push_async_callback(receiver.close)
             try:
@@ -206,7 +200,7 @@ class Agent:
         what this agent knows (an NE missing from it was reset: it learns afresh)."""
         assert self.poller is not None and self.nc_poller is not None
         if learned_engines is not None:
-            self._engines_learned = {**learned_engines, **self._engines_unsaved}
+            self.trap_sources.load(learned_engines)
         targets: dict[str, PollTarget] = {}
         nc_targets: dict[str, NetconfPollTarget] = {}
         sources: dict[str, list[TrapSource]] = {}
@@ -220,7 +214,7 @@ class Agent:
             if Protocol.SNMP in ne.protocols:
                 if profile.has_snmp:
                     targets[ne.name] = PollTarget(ne, profile)
-                    sources.setdefault(ne.address, []).append(self._trap_source(ne, profile))
+                    sources.setdefault(ne.address, []).append(self.trap_sources.source(ne, profile))
                 else:
                     log.error(
                         "profile %r has no SNMP credentials", profile.name, extra={"ne": ne.name}
@@ -243,7 +237,7 @@ class Agent:
             if ne.name in managed:
                 self.model.add_ne(ne.name, ne)
                 if ne.name in targets:
-                    self._show_v3(ne, targets[ne.name].profile)
+                    self.trap_sources.show(ne, targets[ne.name].profile)
         if closed:
             self.emit(closed)
         # Targets and v3 keys of changed or deleted profiles must not stay cached.
@@ -252,78 +246,11 @@ class Agent:
         self.nc_poller.set_targets(nc_targets)
         if self.receiver is not None:
             self.receiver.set_sources(sources)
-            self._tell_ambiguous(self.receiver.ambiguous)
+            self.trap_sources.tell_ambiguous(self.receiver.ambiguous)
         added, removed = managed - before, before - managed
         if added or removed:
             log.info("managing %d NEs (+%d -%d)", len(managed), len(added), len(removed))
             self.publish(Topic.AGENT, {"managed": sorted(managed)})
-
-    def _trap_source(self, ne: NetworkElement, profile: CredentialProfile) -> TrapSource:
-        learned = self._engines_learned.get(ne.name)
-        return TrapSource(
-            ne.name,
-            profile,
-            engine_id=bytes.fromhex(ne.engine_id) if ne.engine_id else None,
-            learned=bytes.fromhex(learned) if learned else None,
-        )
-
-    def _show_v3(self, ne: NetworkElement, profile: CredentialProfile) -> None:
-        """The NE state shows the v3 engine ID (pinned or learnt) and the context polled."""
-        st = self.model.states.get(ne.name)
-        if st is None:
-            return
-        v3 = profile.version is SnmpVersion.V3
-        learned = self._engines_learned.get(ne.name, "")
-        st.context = resolve_context(ne, profile) if v3 else ""
-        st.engine_id = ne.engine_id or learned
-        st.engine_source = "pinned" if ne.engine_id else ("learnt" if learned else "")
-
-    def _tell_ambiguous(self, pairs: list[tuple[str, str, str, str]]) -> None:
-        """An event (once per agent run) for each pair of NEs whose traps look alike."""
-        events = [
-            Event(
-                time=time.time(),
-                ne=ne,
-                type="agent",
-                severity=Severity.WARNING,
-                text=f"traps from {address} cannot always be told from {other}'s: {why} "
-                "(pin engine_id or use different credentials)",
-                agent=self.node_id,
-            )
-            for address, a, b, why in pairs
-            if (address, a, b, why) not in self._ambiguous_told
-            for ne, other in ((a, b), (b, a))
-        ]
-        self._ambiguous_told.update(pairs)
-        if events:
-            self.emit(events)
-
-    def on_engine_learned(self, ne: str, engine_id: bytes) -> None:
-        """The receiver saw an NE's engine ID in an authenticated trap for the first time:
-        keep it (the inventory loop writes it to the database) and show it."""
-        self._engines_learned[ne] = self._engines_unsaved[ne] = engine_id.hex()
-        st = self.model.states.get(ne)
-        if st is not None and st.engine_source != "pinned":
-            st.engine_id, st.engine_source = engine_id.hex(), "learnt"
-        self._inventory_changed.set()
-
-    async def _save_engines(self, db: Database) -> None:
-        unsaved = dict(self._engines_unsaved)
-        if not unsaved:
-            return
-
-        def save() -> None:
-            for ne, engine_id in unsaved.items():
-                db.save_engine(ne, engine_id, agent=self.node_id, source="trap")
-
-        try:
-            await asyncio.to_thread(save)
-        except DatabaseError as e:
-            log.warning("learnt engine IDs not saved, retrying later: %s", e)
-            return
-        for ne, engine_id in unsaved.items():
-            if self._engines_unsaved.get(ne) == engine_id:
-                del self._engines_unsaved[ne]
 
     def _netconf_target(self, ne: NetworkElement, profile: CredentialProfile) -> NetconfTarget:
         cfg = self.config
@@ -338,12 +265,16 @@ class Agent:
             timeout=cfg.netconf.timeout,
         )
 
+    def reload_inventory(self) -> None:
+        """Read the inventory now instead of at the next refresh."""
+        self._inventory_changed.set()
+
     async def _watch_inventory(self) -> None:
         assert self.db is not None
         db = self.db
         failing = False
         while True:
-            await self._save_engines(db)
+            await self.trap_sources.save(db)
             try:
                 nes, profiles, engines = await asyncio.to_thread(
                     lambda: (db.list_nes(), db.get_profiles(), db.learned_engines())
@@ -456,108 +387,3 @@ class Agent:
             text=text,
             agent=self.node_id,
         )
-
-    # -- requests ---------------------------------------------------------------------
-    def _routes(self, bus: Bus) -> None:
-        bus.route("ping", self._ping)
-        bus.route("status", self._status)
-        bus.route("alarms", self._alarms)
-        bus.route("ne_states", self._ne_states)
-        bus.route("ne_detail", self._ne_detail)
-        bus.route("ack", self._ack)
-        bus.route("events", self._events)
-        bus.route("nes", self._nes)
-        bus.route("reload", self._reload)
-        bus.route("links", self._links)
-
-    async def _ping(self, args: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "node_id": self.node_id,
-            "time": time.time(),
-            "pub_endpoint": self.bus.pub_endpoint if self.bus else None,
-        }
-
-    async def _status(self, args: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "node_id": self.node_id,
-            "priority": self.config.priority,
-            "uptime": time.time() - self.started,
-            "managed": len(self.model.states),
-            "alarms_active": len(self.model.alarms.active()),
-            "poller": dict(self.poller.stats) if self.poller else {},
-            "netconf": dict(self.nc_poller.stats) if self.nc_poller else {},
-            "traps": dict(self.receiver.counters) if self.receiver else {},
-            "outbox": self.writer.counters() if self.writer else {},
-            "bus": dict(self.bus.stats) if self.bus else {},
-        }
-
-    async def _alarms(self, args: dict[str, Any]) -> list[dict[str, object]]:
-        ne = args.get("ne")
-        include_cleared = bool(args.get("include_cleared", False))
-        min_sev = Severity.parse(str(args.get("min_severity", "indeterminate")))
-        alarms = self.model.alarms.for_ne(ne) if ne else list(self.model.alarms)
-        out = [
-            a.to_dict() | {"agent": self.node_id}
-            for a in alarms
-            if (include_cleared or a.active) and a.severity >= min_sev
-        ]
-        out.sort(key=lambda d: (-Severity.parse(str(d["severity"])), -float(d["last_seen"])))  # type: ignore[arg-type]
-        return out
-
-    async def _ne_states(self, args: dict[str, Any]) -> list[dict[str, object]]:
-        return [st.summary() for st in self.model.states.values()]
-
-    async def _ne_detail(self, args: dict[str, Any]) -> dict[str, object]:
-        """One NE's whole live state and standing alarms (``emspool ne show``); ``state`` is
-        None when this agent does not poll the NE."""
-        name = str(args["ne"])
-        st = self.model.states.get(name)
-        alarms = sorted(
-            (a.to_dict() | {"agent": self.node_id} for a in self.model.alarms.active(name)),
-            key=lambda d: (-Severity.parse(str(d["severity"])), -float(d["last_seen"])),  # type: ignore[arg-type]
-        )
-        return {"agent": self.node_id, "state": st.detail() if st else None, "alarms": alarms}
-
-    async def _ack(self, args: dict[str, Any]) -> dict[str, object]:
-        key = AlarmKey(str(args["ne"]), str(args.get("obj", "")), str(args["type"]))
-        if self.model.alarms.get(key) is None:
-            raise NotFound(f"no alarm {key}")
-        user = str(args.get("user") or "unknown")
-        events = self.model.ack(key, user, time.time(), undo=bool(args.get("undo", False)))
-        self.emit(events)
-        alarm = self.model.alarms.get(key)
-        return alarm.to_dict() if alarm else {}
-
-    async def _events(self, args: dict[str, Any]) -> list[dict[str, object]]:
-        assert self.db is not None
-        db = self.db
-        limit = min(int(args.get("limit", 100)), 1000)
-        rows = await asyncio.to_thread(
-            lambda: db.query_events(
-                ne=args.get("ne"),
-                since=args.get("since"),
-                limit=limit,
-            )
-        )
-        return [e.to_dict() for e in rows]
-
-    async def _nes(self, args: dict[str, Any]) -> list[dict[str, object]]:
-        assert self.db is not None
-        nes = await asyncio.to_thread(self.db.list_nes)
-        states = self.model.states
-        return [
-            ne.to_dict() | {"state": states[ne.name].summary() if ne.name in states else None}
-            for ne in nes
-        ]
-
-    async def _links(self, args: dict[str, Any]) -> list[dict[str, object]]:
-        assert self.db is not None
-        found = await asyncio.to_thread(self.db.list_links, args.get("source"))
-        return [
-            {"a": k.a_ne, "a_port": k.a_port, "b": k.b_ne, "b_port": k.b_port, "source": k.source}
-            for k in found
-        ]
-
-    async def _reload(self, args: dict[str, Any]) -> dict[str, object]:
-        self._inventory_changed.set()
-        return {"reloading": True}

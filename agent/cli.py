@@ -26,11 +26,8 @@ OPTIONAL_COMMANDS = {
 
 # -- profiles ------------------------------------------------------------------------
 def cmd_profile_list(args: argparse.Namespace) -> int:
-    db = open_db(args)
-    try:
+    with open_db(args) as db:
         profiles = db.get_profiles()
-    finally:
-        db.close()
     data = [p.redacted() for p in profiles.values()]
     rows = [
         (d["name"], d["version"], d["user"], d["auth_protocol"], d["priv_protocol"]) for d in data
@@ -50,12 +47,9 @@ def cmd_profile_import(args: argparse.Namespace) -> int:
     if not isinstance(items, list):
         raise ConfigError(f"{args.file}: expected [[profiles]] tables")
     profiles = [parse_profile(p, f"{args.file}: profiles[{i}]") for i, p in enumerate(items)]
-    db = open_db(args, create=True)
-    try:
+    with open_db(args, create=True) as db:
         for p in profiles:
             db.upsert_profile(p)
-    finally:
-        db.close()
     print(f"stored {len(profiles)} profiles (secrets are not shown)")
     return 0
 
@@ -103,11 +97,8 @@ def cmd_ack(args: argparse.Namespace) -> int:
 
 
 def cmd_events(args: argparse.Namespace) -> int:
-    db = open_db(args)
-    try:
+    with open_db(args) as db:
         events = db.query_events(ne=args.ne, limit=args.limit)
-    finally:
-        db.close()
     rows = [(when(e.time), e.severity.label, e.ne, e.type, e.obj, e.agent, e.text) for e in events]
     output(
         args,
@@ -118,11 +109,8 @@ def cmd_events(args: argparse.Namespace) -> int:
 
 
 def cmd_links(args: argparse.Namespace) -> int:
-    db = open_db(args)
-    try:
+    with open_db(args) as db:
         found = db.list_links(args.source)
-    finally:
-        db.close()
     data = [
         {
             "a": k.a_ne,

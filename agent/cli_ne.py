@@ -49,12 +49,9 @@ def _protocols(ne: NetworkElement) -> str:
 
 # -- list / add / set / remove / import ------------------------------------------------------
 def cmd_list(args: argparse.Namespace) -> int:
-    db = open_db(args)
-    try:
+    with open_db(args) as db:
         nes = db.list_nes()
         learned = db.learned_engines()
-    finally:
-        db.close()
     rows = [
         (
             n.name,
@@ -75,12 +72,9 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_reset_engine(args: argparse.Namespace) -> int:
     """Forget the learnt SNMPv3 engine ID of a replaced device; the agent relearns it."""
-    db = open_db(args)
-    try:
+    with open_db(args) as db:
         db.get_ne(args.name)  # NotFound for a name that is not in the inventory
         had = db.reset_engine(args.name)
-    finally:
-        db.close()
     what = "forgot its learnt SNMP engine ID" if had else "no learnt SNMP engine ID to forget"
     try:
         busclient.request(agent_endpoint(args), "reload", timeout=args.timeout)
@@ -126,23 +120,19 @@ def _record(args: argparse.Namespace, base: dict[str, Any]) -> dict[str, Any]:
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    from agent.db import parse_ne
+    from agent.inventory import parse_ne
 
     ne = parse_ne(_record(args, {"name": args.name, "address": args.address}), "ne add")
-    db = open_db(args, create=True)
-    try:
+    with open_db(args, create=True) as db:
         db.add_ne(ne, replace=args.replace)
-    finally:
-        db.close()
     print(f"added {ne.name}")
     return 0
 
 
 def cmd_set(args: argparse.Namespace) -> int:
-    from agent.db import parse_ne
+    from agent.inventory import parse_ne
 
-    db = open_db(args)
-    try:
+    with open_db(args) as db:
         old = db.get_ne(args.name)
         base = old.to_dict()
         if args.address is not None:
@@ -155,8 +145,6 @@ def cmd_set(args: argparse.Namespace) -> int:
         }
         if changes:
             db.update_ne(args.name, **changes)
-    finally:
-        db.close()
     shown = ", ".join(f"{k}={_shown(v)}" for k, v in changes.items())
     print(f"{args.name}: {shown}" if changes else f"{args.name}: unchanged")
     return 0
@@ -173,13 +161,10 @@ def _shown(v: object) -> str:
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
-    db = open_db(args)
-    try:
+    with open_db(args) as db:
         for name in args.names:
             db.remove_ne(name)
             print(f"removed {name}")
-    finally:
-        db.close()
     return 0
 
 
@@ -188,24 +173,18 @@ def cmd_import(args: argparse.Namespace) -> int:
         data = json.loads(Path(args.file).read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise ConfigError(f"{args.file}: cannot read inventory: {e}") from None
-    db = open_db(args, create=True)
-    try:
+    with open_db(args, create=True) as db:
         profiles, nes = db.import_inventory(data)
-    finally:
-        db.close()
     print(f"imported {profiles} profiles and {nes} NEs from {args.file}")
     return 0
 
 
 # -- show -----------------------------------------------------------------------------------
 def cmd_show(args: argparse.Namespace) -> int:
-    db = open_db(args)
-    try:
+    with open_db(args) as db:
         ne = db.get_ne(args.name)
         learnt = db.learned_engines().get(ne.name, "")
         events = db.query_events(ne=ne.name, limit=args.events)
-    finally:
-        db.close()
     endpoint = agent_endpoint(args)
     live: dict[str, Any] = {"endpoint": endpoint, "reachable": False}
     try:
@@ -214,15 +193,16 @@ def cmd_show(args: argparse.Namespace) -> int:
         live["error"] = str(e)
     else:
         live.update(reply, reachable=True)
+    recent = [e.to_dict() for e in events]
     data = {
         "ne": ne.to_dict(),
         "engine_id": {"pinned": ne.engine_id, "learnt": learnt},
         "agent": {k: v for k, v in live.items() if k not in ("state", "alarms")},
         "state": live.get("state"),
         "alarms": live.get("alarms"),
-        "events": [e.to_dict() for e in events],
+        "events": recent,
     }
-    output(args, data, _show_text(ne, learnt, live, data["events"]))
+    output(args, data, _show_text(ne, learnt, live, recent))
     return 0
 
 

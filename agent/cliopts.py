@@ -9,9 +9,12 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.errors import EmspoolError
+
+if TYPE_CHECKING:
+    from agent.db import Database
 
 DEFAULT_DB = "sqlite:///var/emspool.db"
 DEFAULT_AGENT = "tcp://127.0.0.1:7700"
@@ -93,7 +96,7 @@ def sqlite_file(url: str) -> Path | None:
     return Path(database)
 
 
-def open_db(args: argparse.Namespace, *, create: bool = False) -> Any:
+def open_db(args: argparse.Namespace, *, create: bool = False) -> Database:
     """The database the command works on. Said on stderr when it is the built-in default,
     so nobody fills or reads a database they did not mean. Only commands that write
     (``create``) may create a missing SQLite file; the others say it is not there."""

@@ -4,35 +4,30 @@ Sync on purpose: the agent calls it from worker threads (``asyncio.to_thread``).
 Engine and its pool are thread-safe and every method runs in its own short transaction.
 SQLAlchemy and DBAPI errors never leave this module: they become ``DatabaseError`` (or
 ``NotFound`` / ``InventoryConflict``) with a message that names the URL without its password.
+
+Opening and migrating live in agent/dbengine.py, the inventory's record forms in
+agent/inventory.py, the event-log statements in agent/eventlog.py; this module re-exports
+``migrate``, ``safe_url`` and ``MIGRATIONS_DIR``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import logging
-import math
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import (
-    URL,
     Connection,
     Engine,
     Row,
+    Table,
     and_,
-    create_engine,
     delete,
-    event,
     func,
     insert,
-    make_url,
     or_,
     select,
     text,
@@ -40,17 +35,24 @@ from sqlalchemy import (
 )
 from sqlalchemy import exc as sa_exc
 
-from shared.config import parse_profile
-from shared.errors import ConfigError, DatabaseError, NotFound
-from shared.model import (
-    CredentialProfile,
-    Event,
-    LinkAlarms,
-    NetworkElement,
-    Protocol,
-    Severity,
-    SnmpVersion,
+from agent import eventlog
+from agent.dbengine import (
+    MIGRATIONS_DIR,
+    clock_sql,
+    describe_error,
+    migrate,
+    open_engine,
+    safe_url,
 )
+from agent.inventory import (
+    ne_from_row,
+    ne_values,
+    parse_inventory,
+    profile_from_row,
+    profile_values,
+)
+from shared.errors import ConfigError, DatabaseError, NotFound
+from shared.model import CredentialProfile, Event, NetworkElement
 from shared.schema import (
     Link,
     credential_profiles,
@@ -60,127 +62,19 @@ from shared.schema import (
     snmp_engines,
 )
 
-log = logging.getLogger(__name__)
+__all__ = [
+    "MIGRATIONS_DIR",
+    "Database",
+    "InventoryConflict",
+    "migrate",
+    "safe_url",
+]
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
-# Serialises concurrent migrations of agents starting together on PostgreSQL.
-_MIGRATION_LOCK_KEY = 0x656D73706F6F6C
 _MAX_QUERY_LIMIT = 10_000
-_SQLITE_CACHE_KIB = 64 * 1024
 
 
 class InventoryConflict(DatabaseError):
     """An inventory change conflicts with what is stored (duplicate, still in use)."""
-
-
-def safe_url(url: str | URL) -> str:
-    """The URL fit for logs and error messages: the password replaced by ***."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except (sa_exc.ArgumentError, ValueError):
-        return "<unparseable database URL>"
-
-
-def _parse_url(url: str | URL) -> URL:
-    try:
-        u = make_url(url)
-    except (sa_exc.ArgumentError, ValueError):
-        raise DatabaseError(
-            "invalid database URL (expected sqlite:///PATH or postgresql+psycopg://...)"
-        ) from None
-    backend = u.get_backend_name()
-    if backend == "postgresql":
-        # psycopg 3 is the only PostgreSQL driver we ship; accept the short scheme too.
-        return u.set(drivername="postgresql+psycopg")
-    if backend != "sqlite":
-        raise DatabaseError(
-            f"unsupported database {backend!r} in {safe_url(u)} (use sqlite or postgresql)"
-        )
-    return u
-
-
-def _create_engine(url: str | URL, *, busy_timeout: float, connect_timeout: float) -> Engine:
-    u = _parse_url(url)
-    if u.get_backend_name() == "sqlite":
-        return _sqlite_engine(u, busy_timeout)
-    return create_engine(
-        u,
-        hide_parameters=True,  # parameters may be secrets (profiles): keep them out of errors
-        pool_pre_ping=True,
-        pool_size=4,
-        max_overflow=4,
-        pool_timeout=connect_timeout + 2,
-        connect_args={
-            "connect_timeout": max(1, math.ceil(connect_timeout)),
-            # A server that vanishes without RST must not hang a worker thread forever.
-            "keepalives": 1,
-            "keepalives_idle": 5,
-            "keepalives_interval": 2,
-            "keepalives_count": 3,
-            "tcp_user_timeout": 15_000,
-            "application_name": "emspool",
-        },
-    )
-
-
-def _sqlite_engine(u: URL, busy_timeout: float) -> Engine:
-    database = u.database or ""
-    if database and database != ":memory:" and not database.startswith("file:"):
-        try:
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise DatabaseError(f"cannot create the directory of {safe_url(u)}: {e}") from None
-    engine = create_engine(u, hide_parameters=True, connect_args={"timeout": busy_timeout})
-    busy_ms = int(busy_timeout * 1000)
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
-        cur = dbapi_conn.cursor()
-        try:
-            cur.execute(f"PRAGMA busy_timeout={busy_ms}")
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA foreign_keys=ON")
-            # The event log's random-UUID key spreads inserts over the whole index; the 2 MB
-            # default cache then misses on almost every row once the log has ~100k rows.
-            cur.execute(f"PRAGMA cache_size=-{_SQLITE_CACHE_KIB}")
-        finally:
-            cur.close()
-
-    return engine
-
-
-def _describe(e: BaseException, password: str | None) -> str:
-    """One line about a driver error, without SQL, parameters or the password."""
-    orig = getattr(e, "orig", None)
-    source = orig if isinstance(orig, BaseException) else e
-    lines = str(source).strip().splitlines()
-    message = f"{type(source).__name__}: {lines[0] if lines else 'no detail'}"
-    if password:
-        message = message.replace(password, "***")
-    return message
-
-
-def migrate(url: str, *, busy_timeout: float = 5.0, connect_timeout: float = 3.0) -> str:
-    """Upgrade the database at ``url`` to the newest schema; returns the head revision."""
-    engine = _create_engine(url, busy_timeout=busy_timeout, connect_timeout=connect_timeout)
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    try:
-        with engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_KEY})
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
-            revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
-    except (sa_exc.SQLAlchemyError, sqlite3.Error) as e:
-        raise DatabaseError(
-            f"migrating {safe_url(engine.url)} failed: {_describe(e, engine.url.password)}"
-        ) from e
-    finally:
-        engine.dispose()
-    log.info("database %s at schema revision %s", safe_url(engine.url), revision)
-    return str(revision)
 
 
 class Database:
@@ -195,10 +89,16 @@ class Database:
     @classmethod
     def open(cls, url: str, *, busy_timeout: float = 5.0, connect_timeout: float = 3.0) -> Database:
         """Open (lazily connect to) ``sqlite:///path`` or ``postgresql+psycopg://...``."""
-        return cls(_create_engine(url, busy_timeout=busy_timeout, connect_timeout=connect_timeout))
+        return cls(open_engine(url, busy_timeout=busy_timeout, connect_timeout=connect_timeout))
 
     def close(self) -> None:
         self._engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def __repr__(self) -> str:
         return f"Database({self.url!r})"
@@ -212,11 +112,11 @@ class Database:
                 yield conn
         except sa_exc.IntegrityError as e:
             raise InventoryConflict(
-                f"{what}: conflicts with stored data ({_describe(e, self._password)})"
+                f"{what}: conflicts with stored data ({describe_error(e, self._password)})"
             ) from e
         except (sa_exc.SQLAlchemyError, sqlite3.Error) as e:
             raise DatabaseError(
-                f"{what} failed on {self.url}: {_describe(e, self._password)}"
+                f"{what} failed on {self.url}: {describe_error(e, self._password)}"
             ) from e
 
     def transaction(self, what: str) -> AbstractContextManager[Connection]:
@@ -225,12 +125,8 @@ class Database:
 
     def db_time(self) -> float:
         """The database server's clock in epoch seconds (leases are timed by it, not by us)."""
-        if self.dialect == "postgresql":
-            expr = text("SELECT EXTRACT(EPOCH FROM clock_timestamp())")
-        else:
-            expr = text("SELECT (julianday('now') - 2440587.5) * 86400.0")
         with self._transaction("reading the database clock") as conn:
-            return float(conn.execute(expr).scalar_one())
+            return float(conn.execute(text(f"SELECT {clock_sql(self.dialect)}")).scalar_one())
 
     # -- credential profiles ----------------------------------------------------------------
 
@@ -242,16 +138,14 @@ class Database:
     def get_profiles(self) -> dict[str, CredentialProfile]:
         with self._transaction("reading profiles") as conn:
             rows = conn.execute(select(credential_profiles).order_by(credential_profiles.c.name))
-            return {row.name: _profile_from_row(row) for row in rows}
+            return {row.name: profile_from_row(row) for row in rows}
 
     def get_profile(self, name: str) -> CredentialProfile:
         with self._transaction(f"reading profile {name!r}") as conn:
-            row = conn.execute(
-                select(credential_profiles).where(credential_profiles.c.name == name)
-            ).first()
+            row = _named_row(conn, credential_profiles, name)
         if row is None:
             raise NotFound(f"credential profile {name!r} not found")
-        return _profile_from_row(row)
+        return profile_from_row(row)
 
     def remove_profile(self, name: str) -> None:
         with self._transaction(f"removing profile {name!r}") as conn:
@@ -277,16 +171,10 @@ class Database:
             raise NotFound(f"credential profile {name!r} not found")
 
     def _upsert_profile(self, conn: Connection, p: CredentialProfile, now: float) -> bool:
-        values = _profile_values(p)
         t = credential_profiles
-        row = conn.execute(select(t).where(t.c.name == p.name)).first()
-        if row is None:
-            conn.execute(insert(t).values(name=p.name, created=now, updated=now, **values))
-            return True
-        if all(getattr(row, k) == v for k, v in values.items()):
-            return False
-        conn.execute(update(t).where(t.c.name == p.name).values(updated=now, **values))
-        return True
+        return _write_named_row(
+            conn, t, p.name, _named_row(conn, t, p.name), profile_values(p), now
+        )
 
     # -- network elements -------------------------------------------------------------------
 
@@ -309,27 +197,23 @@ class Database:
     def list_nes(self) -> list[NetworkElement]:
         with self._transaction("listing NEs") as conn:
             rows = conn.execute(select(network_elements).order_by(network_elements.c.name))
-            return [_ne_from_row(row) for row in rows]
+            return [ne_from_row(row) for row in rows]
 
     def get_ne(self, name: str) -> NetworkElement:
         with self._transaction(f"reading NE {name!r}") as conn:
-            row = conn.execute(
-                select(network_elements).where(network_elements.c.name == name)
-            ).first()
+            row = _named_row(conn, network_elements, name)
         if row is None:
             raise NotFound(f"NE {name!r} not found")
-        return _ne_from_row(row)
+        return ne_from_row(row)
 
     def update_ne(self, name: str, **changes: Any) -> NetworkElement:
         """Change some fields of a stored NE (``managed=False``, ``link_alarms=...``)."""
         with self._transaction(f"updating NE {name!r}") as conn:
-            row = conn.execute(
-                select(network_elements).where(network_elements.c.name == name)
-            ).first()
+            row = _named_row(conn, network_elements, name)
             if row is None:
                 raise NotFound(f"NE {name!r} not found")
             try:
-                ne = dataclasses.replace(_ne_from_row(row), **changes)
+                ne = dataclasses.replace(ne_from_row(row), **changes)
             except TypeError as e:
                 raise ConfigError(f"NE {name!r}: {e}") from None
             self._put_ne(conn, ne, replace=True, now=time.time())
@@ -371,17 +255,10 @@ class Database:
             raise InventoryConflict(
                 f"NE {ne.name!r}: {ne.address}:{ne.port} is already NE {clash!r}"
             )
-        values = _ne_values(ne)
-        row = conn.execute(select(t).where(t.c.name == ne.name)).first()
-        if row is None:
-            conn.execute(insert(t).values(name=ne.name, created=now, updated=now, **values))
-            return True
-        if not replace:
+        row = _named_row(conn, t, ne.name)
+        if row is not None and not replace:
             raise InventoryConflict(f"NE {ne.name!r} already exists")
-        if all(getattr(row, k) == v for k, v in values.items()):
-            return False
-        conn.execute(update(t).where(t.c.name == ne.name).values(updated=now, **values))
-        return True
+        return _write_named_row(conn, t, ne.name, row, ne_values(ne), now)
 
     # -- inventory import -------------------------------------------------------------------
 
@@ -391,7 +268,7 @@ class Database:
         Returns how many profiles and NEs were created or changed: importing the same
         document twice returns (0, 0) the second time. Links are added as 'manual' ones.
         """
-        profiles, nes, manual_links = _parse_inventory(data)
+        profiles, nes, manual_links = parse_inventory(data)
         now = time.time()
         with self._transaction("importing the inventory") as conn:
             n_profiles = sum(self._upsert_profile(conn, p, now) for p in profiles)
@@ -480,14 +357,7 @@ class Database:
         if not rows:
             return 0
         with self._transaction(f"writing {len(rows)} events") as conn:
-            if self.dialect == "postgresql":
-                # One statement over arrays: ~2x executemany, and its rowcount is exact.
-                result = conn.execute(_PG_INSERT_EVENTS, _event_arrays(rows))
-            else:
-                # Driver-level executemany: ~30% less CPU than Core's per-row dict processing.
-                tuples = [_event_tuple(e) for e in rows]
-                result = conn.exec_driver_sql(_SQLITE_INSERT_EVENTS, tuples)
-            return max(0, result.rowcount)
+            return eventlog.insert_events(conn, self.dialect, rows)
 
     def query_events(
         self,
@@ -523,278 +393,26 @@ class Database:
             q = q.where(or_(t.c.time < b_time, and_(t.c.time == b_time, t.c.id < b_id)))
         q = q.limit(max(1, min(int(limit), _MAX_QUERY_LIMIT)))
         with self._transaction("querying events") as conn:
-            return [_event_from_row(row) for row in conn.execute(q)]
+            return [eventlog.event_from_row(row) for row in conn.execute(q)]
 
     def count_events(self) -> int:
         with self._transaction("counting events") as conn:
             return int(conn.execute(select(func.count()).select_from(event_log)).scalar_one())
 
 
-_SQLITE_INSERT_EVENTS = (
-    "INSERT INTO event_log (id, time, ne, type, severity, text, agent, obj, alarm_type) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"
-)
-_PG_INSERT_EVENTS = text(
-    "INSERT INTO event_log (id, time, ne, type, severity, text, agent, obj, alarm_type) "
-    "SELECT * FROM unnest(CAST(:id AS text[]), CAST(:time AS float8[]), CAST(:ne AS text[]), "
-    "CAST(:type AS text[]), CAST(:severity AS int2[]), CAST(:text AS text[]), "
-    "CAST(:agent AS text[]), CAST(:obj AS text[]), CAST(:alarm_type AS text[])) "
-    "ON CONFLICT (id) DO NOTHING"
-)
+def _named_row(conn: Connection, t: Table, name: str) -> Row[Any] | None:
+    return conn.execute(select(t).where(t.c.name == name)).first()
 
 
-def _clean(value: str, size: int) -> str:
-    """Fit a string to its column: a too-long name or a NUL (PostgreSQL refuses it in text)
-    must not turn one event into a batch that fails forever and blocks the outbox."""
-    if "\x00" in value:
-        value = value.replace("\x00", "")
-    return value[:size]
-
-
-_TEXT_MAX = 65_536
-
-
-def _event_tuple(e: Event) -> tuple[object, ...]:
-    return (
-        e.id,
-        float(e.time),
-        _clean(e.ne, 100),
-        _clean(e.type, 30),
-        int(e.severity),
-        _clean(e.text, _TEXT_MAX),
-        _clean(e.agent, 100),
-        _clean(e.obj, 255),
-        _clean(e.alarm_type, 100),
-    )
-
-
-def _event_arrays(rows: Sequence[Event]) -> dict[str, list[Any]]:
-    return {
-        "id": [e.id for e in rows],
-        "time": [float(e.time) for e in rows],
-        "ne": [_clean(e.ne, 100) for e in rows],
-        "type": [_clean(e.type, 30) for e in rows],
-        "severity": [int(e.severity) for e in rows],
-        "text": [_clean(e.text, _TEXT_MAX) for e in rows],
-        "agent": [_clean(e.agent, 100) for e in rows],
-        "obj": [_clean(e.obj, 255) for e in rows],
-        "alarm_type": [_clean(e.alarm_type, 100) for e in rows],
-    }
-
-
-# -- row mapping ------------------------------------------------------------------------------
-
-
-def _profile_values(p: CredentialProfile) -> dict[str, str]:
-    return {
-        "version": p.version.value,
-        "community": p.community,
-        "user": p.user,
-        "auth_protocol": p.auth_protocol,
-        "auth_key": p.auth_key,
-        "priv_protocol": p.priv_protocol,
-        "priv_key": p.priv_key,
-        "password": p.password,
-        "key_file": p.key_file,
-        "context": p.context,
-    }
-
-
-def _profile_from_row(row: Row[Any]) -> CredentialProfile:
-    return CredentialProfile(
-        name=row.name,
-        version=SnmpVersion(row.version),
-        community=row.community,
-        user=row.user,
-        auth_protocol=row.auth_protocol,
-        auth_key=row.auth_key,
-        priv_protocol=row.priv_protocol,
-        priv_key=row.priv_key,
-        password=row.password,
-        key_file=row.key_file,
-        context=row.context,
-    )
-
-
-def _ne_values(ne: NetworkElement) -> dict[str, object]:
-    return {
-        "address": ne.address,
-        "port": ne.port,
-        "profile": ne.profile,
-        "kind": ne.kind,
-        "protocols": ",".join(sorted(p.value for p in ne.protocols)),
-        "poll_interval": ne.poll_interval,
-        "netconf_port": ne.netconf_port,
-        "host_key": ne.host_key,
-        "managed": ne.managed,
-        "engine_id": ne.engine_id,
-        "context": ne.context,
-        "link_alarms": ne.link_alarms.value,
-        "interface_alarms": json.dumps(dict(ne.interface_alarms), sort_keys=True),
-    }
-
-
-def _ne_from_row(row: Row[Any]) -> NetworkElement:
-    return NetworkElement(
-        name=row.name,
-        address=row.address,
-        port=row.port,
-        profile=row.profile,
-        kind=row.kind,
-        protocols=frozenset(Protocol(p) for p in row.protocols.split(",") if p),
-        poll_interval=row.poll_interval,
-        netconf_port=row.netconf_port,
-        host_key=row.host_key,
-        managed=bool(row.managed),
-        engine_id=row.engine_id,
-        context=row.context,
-        link_alarms=LinkAlarms(row.link_alarms),
-        interface_alarms=_interface_alarms(json.loads(row.interface_alarms or "{}"), "stored"),
-    )
-
-
-def _interface_alarms(raw: Any, where: str) -> tuple[tuple[str, LinkAlarms], ...]:
-    """{"ge-0/0/1": "ignore", "3": "monitor"} -> sorted pairs; ConfigError names the bad one."""
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{where}: interface_alarms must be an object of name -> mode")
-    out: list[tuple[str, LinkAlarms]] = []
-    for key, mode in raw.items():
-        try:
-            out.append((str(key), LinkAlarms(str(mode).lower())))
-        except ValueError:
-            modes = ", ".join(m.value for m in LinkAlarms)
-            raise ConfigError(
-                f"{where}: interface_alarms[{key!r}]: {mode!r} is not one of {modes}"
-            ) from None
-    return tuple(sorted(out))
-
-
-def _engine_id(raw: Any, where: str) -> str:
-    """A pinned engine ID as hex (RFC 3411: 5..32 octets); ConfigError otherwise."""
-    text = str(raw or "").strip().lower().removeprefix("0x").replace(":", "")
-    if not text:
-        return ""
-    try:
-        octets = bytes.fromhex(text)
-    except ValueError:
-        raise ConfigError(f"{where}: engine_id {raw!r} is not hex") from None
-    if not 5 <= len(octets) <= 32:
-        raise ConfigError(f"{where}: engine_id must be 5 to 32 octets, got {len(octets)}")
-    return octets.hex()
-
-
-def _event_from_row(row: Row[Any]) -> Event:
-    return Event(
-        id=row.id,
-        time=row.time,
-        ne=row.ne,
-        type=row.type,
-        severity=Severity(row.severity),
-        text=row.text,
-        agent=row.agent,
-        obj=row.obj,
-        alarm_type=row.alarm_type,
-    )
-
-
-# -- inventory document -----------------------------------------------------------------------
-
-
-def _parse_inventory(
-    data: Mapping[str, Any],
-) -> tuple[list[CredentialProfile], list[NetworkElement], list[Link]]:
-    """Validate the whole document before touching the database; ConfigError says where."""
-    if not isinstance(data, Mapping):
-        raise ConfigError("inventory: expected a JSON object")
-    profiles = [_parse_profile(i, p) for i, p in enumerate(_list(data, "profiles"))]
-    nes = [_parse_device(i, d) for i, d in enumerate(_list(data, "devices"))]
-    for kind, names in (("profile", [p.name for p in profiles]), ("device", [n.name for n in nes])):
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ConfigError(f"inventory: duplicate {kind} name(s): {', '.join(dupes)}")
-    found_links = [_parse_link(i, x) for i, x in enumerate(_list(data, "links"))]
-    return profiles, nes, found_links
-
-
-def _list(data: Mapping[str, Any], key: str) -> list[Any]:
-    value = data.get(key, [])
-    if not isinstance(value, list):
-        raise ConfigError(f"inventory: {key!r} must be a list")
-    return value
-
-
-def _field(where: str, d: Mapping[str, Any], key: str, default: Any = None) -> Any:
-    if key in d and d[key] is not None:
-        return d[key]
-    if default is None:
-        raise ConfigError(f"{where}: missing {key!r}")
-    return default
-
-
-def _parse_profile(i: int, d: Any) -> CredentialProfile:
-    # The same validation as profiles in an agent's config file.
-    if not isinstance(d, Mapping):
-        raise ConfigError(f"inventory: profiles[{i}]: expected an object")
-    fields = {k: v for k, v in d.items() if v is not None}
-    if isinstance(fields.get("version"), str):
-        fields["version"] = fields["version"].lower().removeprefix("v")
-    return parse_profile(fields, f"inventory: profiles[{i}]")
-
-
-def _parse_device(i: int, d: Any) -> NetworkElement:
-    return parse_ne(d, f"inventory: devices[{i}]")
-
-
-def parse_ne(d: Any, where: str) -> NetworkElement:
-    """One NE record in the inventory's JSON form (also what `emspool ne add/set` build);
-    ConfigError names ``where``, the NE and the bad field."""
-    if not isinstance(d, Mapping):
-        raise ConfigError(f"{where}: expected an object")
-    name = str(_field(where, d, "name"))
-    where = f"{where} ({name})"
-    try:
-        port = int(_field(where, d, "port", 161))
-        raw_protocols = d.get("protocols") or ["snmp"]
-        if isinstance(raw_protocols, str):
-            raw_protocols = raw_protocols.split(",")
-        protocols = frozenset(Protocol(str(p).strip().lower()) for p in raw_protocols)
-        interval = d.get("poll_interval")
-        poll_interval = None if interval is None else float(interval)
-        netconf_port = int(d.get("netconf_port") or 830)
-        managed = d.get("managed", True)
-        if not isinstance(managed, bool):
-            raise ValueError(f"managed must be true or false, got {managed!r}")
-        link_alarms = LinkAlarms(str(d.get("link_alarms") or "default").lower())
-    except (TypeError, ValueError) as e:
-        raise ConfigError(f"{where}: {e}") from None
-    if not 0 < port < 65536:
-        raise ConfigError(f"{where}: port {port} out of range")
-    return NetworkElement(
-        name=name,
-        address=str(_field(where, d, "address")),
-        port=port,
-        profile=str(_field(where, d, "profile", "default")),
-        kind=str(_field(where, d, "kind", "router")),
-        protocols=protocols,
-        poll_interval=poll_interval,
-        netconf_port=netconf_port,
-        host_key=str(d.get("host_key") or ""),
-        managed=managed,
-        engine_id=_engine_id(d.get("engine_id"), where),
-        context=str(d.get("context") or ""),
-        link_alarms=link_alarms,
-        interface_alarms=_interface_alarms(d.get("interface_alarms") or {}, where),
-    )
-
-
-def _parse_link(i: int, d: Any) -> Link:
-    where = f"inventory: links[{i}]"
-    if not isinstance(d, Mapping):
-        raise ConfigError(f"{where}: expected an object")
-    return Link(
-        a_ne=str(_field(where, d, "a")),
-        a_port=str(_field(where, d, "a_port")),
-        b_ne=str(_field(where, d, "b")),
-        b_port=str(_field(where, d, "b_port")),
-        source="manual",
-    )
+def _write_named_row(
+    conn: Connection, t: Table, name: str, row: Row[Any] | None, values: dict[str, Any], now: float
+) -> bool:
+    """Insert the row ``name`` (with ``values``), or update the stored ``row`` to them;
+    False when it was stored as is already (its ``updated`` time is then left alone)."""
+    if row is None:
+        conn.execute(insert(t).values(name=name, created=now, updated=now, **values))
+        return True
+    if all(getattr(row, k) == v for k, v in values.items()):
+        return False
+    conn.execute(update(t).where(t.c.name == name).values(updated=now, **values))
+    return True

@@ -14,18 +14,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from agent.schedule import ScheduledPoller
+from agent.schedule import EventSink, ScheduledPoller
 from agent.snmp import SnmpClient, SnmpTarget
 from agent.snmp.types import v3_fields
 from shared import mib
 from shared.config import PollingConfig
 from shared.errors import SnmpAuthError, SnmpError, SnmpProtocolError, SnmpTimeout
-from shared.model import CredentialProfile, Event, NetworkElement, SnmpVersion
+from shared.model import CredentialProfile, NetworkElement, SnmpVersion
 from shared.nodal import NodalModel, PollResult
 
 log = logging.getLogger(__name__)
-
-EventSink = Callable[[list[Event]], None]
 
 
 @dataclass(frozen=True, slots=True)

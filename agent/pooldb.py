@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, delete, insert, select, text, update
 
 from agent.db import Database
+from agent.dbengine import clock_sql
 from shared.schema import agents, assignment_state, assignments, master_lease
 
 
@@ -70,16 +71,10 @@ class AssignmentTable:
     owners: dict[str, str]  # NE -> node id
 
 
-def _now_sql(dialect: str) -> str:
-    if dialect == "postgresql":
-        return "EXTRACT(EPOCH FROM clock_timestamp())"
-    return "((julianday('now') - 2440587.5) * 86400.0)"
-
-
 class PoolDb:
     def __init__(self, db: Database) -> None:
         self.db = db
-        now = _now_sql(db.dialect)
+        now = clock_sql(db.dialect)
         # One statement each, so two agents racing for the lease cannot both win.
         self._acquire = text(
             "INSERT INTO master_lease (id, holder, epoch, expires) "
@@ -222,8 +217,7 @@ class PoolDb:
         return row is not None and row.holder == me and row.epoch == epoch and row.left > 0
 
     def db_time(self) -> float:
-        with self.db.transaction("reading the database clock") as conn:
-            return float(conn.execute(self._now).scalar_one())
+        return self.db.db_time()
 
 
 __all__ = ["AssignmentTable", "LeaseAnswer", "MemberRow", "PoolDb", "master_lease"]

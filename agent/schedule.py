@@ -20,6 +20,8 @@ S = TypeVar("S", bound="_Schedule[Any]")
 
 log = logging.getLogger(__name__)
 
+EventSink = Callable[[list[Event]], None]
+
 # After the first crash of an NE's poll (logged with its traceback), at most one line per
 # NE per this many seconds: a parser bug on odd data would otherwise log every cycle.
 CRASH_LOG_EVERY = 600.0
@@ -90,7 +92,7 @@ class ScheduledPoller(Generic[T, S]):
     def __init__(
         self,
         model: NodalModel,
-        emit: Callable[[list[Event]], None],
+        emit: EventSink,
         config: PollingConfig,
         clock: Callable[[], float],
         stats: dict[str, int],

@@ -36,8 +36,14 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from agent import busclient  # noqa: E402
-from agent.db import Database, migrate  # noqa: E402
-from lab.harness import free_port, start_agent, stop_process, wait_for_agent  # noqa: E402
+from lab.harness import (  # noqa: E402
+    free_port,
+    sqlite_pool,
+    start_agent,
+    stop_process,
+    wait_for_agent,
+    write_agent_config,
+)
 from shared import mib  # noqa: E402
 from shared.ber import encode_notification  # noqa: E402
 
@@ -48,39 +54,6 @@ def ne_addresses(count: int) -> list[str]:
     """Distinct loopback addresses in a random 127.a.0.0/16 away from 127.0.x.x."""
     a = random.randint(100, 250)
     return [f"127.{a}.{1 + i // 250}.{1 + i % 250}" for i in range(count)]
-
-
-def write_config(path: Path, data_dir: Path, db_url: str) -> tuple[str, int]:
-    router = f"tcp://127.0.0.1:{free_port()}"
-    pub = f"tcp://127.0.0.1:{free_port()}"
-    trap_port = free_port(socket.SOCK_DGRAM)
-    path.write_text(
-        f"""# written by bench/memory.py
-[agent]
-node_id = "mem-bench"
-data_dir = "{data_dir}"
-log_level = "WARNING"
-
-[database]
-url = "{db_url}"
-
-[bus]
-router = "{router}"
-pub = "{pub}"
-
-[traps]
-host = "127.0.0.1"
-port = {trap_port}
-
-[polling]
-interval = 3600
-timeout = 1.0
-retries = 0
-concurrency = 200
-""",
-        encoding="utf-8",
-    )
-    return router, trap_port
 
 
 def make_inventory(addresses: list[str], port: int, community: str) -> dict[str, Any]:
@@ -160,19 +133,23 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="emspool-mem-"))
     agent: subprocess.Popen[bytes] | None = None
     try:
-        db_url = f"sqlite:///{tmp / 'emspool.db'}"
-        migrate(db_url)
         community = "mem-" + secrets.token_hex(6)
         addresses = ne_addresses(opts.nes)
         # A UDP port nobody listens on (bound for a moment, then closed): polls time out.
         dead_port = free_port(socket.SOCK_DGRAM)
-        db = Database.open(db_url)
-        try:
-            db.import_inventory(make_inventory(addresses, dead_port, community))
-        finally:
-            db.close()
+        inventory = make_inventory(addresses, dead_port, community)
+        db_url = sqlite_pool(tmp / "emspool.db", inventory)
         config = tmp / "agent.toml"
-        router, trap_port = write_config(config, tmp / "agent", db_url)
+        router, trap_port = write_agent_config(
+            config,
+            "mem-bench",
+            tmp / "agent",
+            db_url,
+            3600,
+            agent={"log_level": "WARNING"},
+            polling={"retries": 0, "concurrency": 200},
+            alarms={"restart_hold": 300},  # the agent's default
+        )
         log_path = tmp / "agent.log"
         agent = start_agent(config, log_path)
         wait_for_agent(router, agent, 60.0)

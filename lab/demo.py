@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agent.watch import watch
-from lab.harness import free_port, start_agent, stop_process, wait_for_agent, write_agent_config
+from lab.harness import (
+    free_port,
+    sqlite_pool,
+    start_agent,
+    stop_process,
+    wait_for_agent,
+    write_agent_config,
+)
 from shared.errors import LabError
 
 if TYPE_CHECKING:
@@ -69,8 +76,7 @@ def fault_scenario(lab: Lab, trap_target: tuple[str, int], stop: threading.Event
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    # Heavy (pysnmp, snmpsim, SQLAlchemy): loaded only when the demo runs, not for --help.
-    from agent.db import Database, migrate
+    # Heavy (pysnmp, snmpsim): loaded only when the demo runs, not for --help.
     from lab.fleet import Lab
 
     root = Path(args.dir).resolve()
@@ -95,13 +101,7 @@ def run_demo(args: argparse.Namespace) -> int:
     try:
         took = lab.start()
         print(f"lab up in {took:.1f} s; inventory {lab.inventory_path}", flush=True)
-        db_url = f"sqlite:///{root / 'emspool.db'}"
-        migrate(db_url)
-        db = Database.open(db_url)
-        try:
-            db.import_inventory(json.loads(lab.inventory_path.read_text()))
-        finally:
-            db.close()
+        db_url = sqlite_pool(root / "emspool.db", json.loads(lab.inventory_path.read_text()))
         config = root / "agent.toml"
         router, trap_port = write_agent_config(
             config, "demo-agent", root / "agent", db_url, args.interval

@@ -7,12 +7,15 @@ started by systemd from a config an operator wrote).
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from agent import busclient
 from shared.errors import EmspoolError
@@ -25,40 +28,53 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
 
 
 def write_agent_config(
-    path: Path, node_id: str, data_dir: Path, db_url: str, interval: float
+    path: Path,
+    node_id: str,
+    data_dir: Path,
+    db_url: str,
+    interval: float,
+    **sections: Mapping[str, object],
 ) -> tuple[str, int]:
-    """An agent config on free loopback ports; returns (request endpoint, trap port)."""
+    """An agent config on free loopback ports; returns (request endpoint, trap port).
+
+    ``sections`` add to or override the defaults, e.g. ``polling={"retries": 0}``."""
     router = f"tcp://127.0.0.1:{free_port()}"
     pub = f"tcp://127.0.0.1:{free_port()}"
     trap_port = free_port(socket.SOCK_DGRAM)
-    path.write_text(
-        f"""# written by the emspool lab harness
-[agent]
-node_id = "{node_id}"
-data_dir = "{data_dir}"
-
-[database]
-url = "{db_url}"
-
-[bus]
-router = "{router}"
-pub = "{pub}"
-
-[traps]
-host = "127.0.0.1"
-port = {trap_port}
-
-[polling]
-interval = {interval}
-timeout = 1.0
-retries = 1
-
-[alarms]
-restart_hold = 60
-""",
-        encoding="utf-8",
-    )
+    config: dict[str, dict[str, object]] = {
+        "agent": {"node_id": node_id, "data_dir": str(data_dir)},
+        "database": {"url": db_url},
+        "bus": {"router": router, "pub": pub},
+        "traps": {"host": "127.0.0.1", "port": trap_port},
+        "polling": {"interval": interval, "timeout": 1.0, "retries": 1},
+        "alarms": {"restart_hold": 60},
+    }
+    for name, values in sections.items():
+        config.setdefault(name, {}).update(values)
+    text = "# written by the emspool lab harness\n"
+    for name, values in config.items():
+        text += f"\n[{name}]\n" + "".join(f"{k} = {_toml(v)}\n" for k, v in values.items())
+    path.write_text(text, encoding="utf-8")
     return router, trap_port
+
+
+def _toml(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return json.dumps(str(value))  # a TOML basic string: JSON's escapes are TOML's
+
+
+def sqlite_pool(db_path: Path, inventory: Mapping[str, Any]) -> str:
+    """A migrated SQLite pool database at ``db_path`` holding ``inventory``; its URL."""
+    from agent.db import Database, migrate  # SQLAlchemy: loaded only to build a database
+
+    url = f"sqlite:///{db_path}"
+    migrate(url)
+    with Database.open(url) as db:
+        db.import_inventory(inventory)
+    return url
 
 
 def start_agent(config: Path, log_path: Path) -> subprocess.Popen[bytes]:

@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from lab.recording import if_name
 from lab.topology import Link
@@ -134,14 +135,18 @@ def save(state_dir: Path, state: LabState) -> None:
     _write_private(state_dir / STATE_FILE, json.dumps(asdict(state), indent=1))
 
 
-def load(state_dir: Path) -> LabState:
-    path = state_dir / STATE_FILE
+def read_json(path: Path, missing: str) -> Any:
+    """A JSON file of a lab: LabError(``missing``) when there is none, or why it is unreadable."""
     try:
-        raw = json.loads(path.read_text())
+        return json.loads(path.read_text())
     except FileNotFoundError:
-        raise LabError(f"no lab in {state_dir} (missing {STATE_FILE})") from None
+        raise LabError(missing) from None
     except (OSError, ValueError) as exc:
         raise LabError(f"cannot read {path}: {exc}") from exc
+
+
+def load(state_dir: Path) -> LabState:
+    raw = read_json(state_dir / STATE_FILE, f"no lab in {state_dir} (missing {STATE_FILE})")
     raw["devices"] = [DeviceRuntime(**d) for d in raw["devices"]]
     raw["links"] = [Link(**link) for link in raw["links"]]
     return LabState(**raw)

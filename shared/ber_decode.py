@@ -1,5 +1,5 @@
-"""The decoding core of shared.ber: TLV headers, integers with their SMI ranges, OIDs, values
-and the varbind loop (import it through ``shared.ber``).
+"""The decoding core of shared.ber: TLV headers, integers with their SMI ranges, OIDs, values,
+the varbind loop and the v1/v2c message wrapper (import it through ``shared.ber``).
 
 Every malformed input raises BerDecodeError, and so does every value outside its SMI range
 (``shared.smi``): a Counter32 above 2^32-1 is a protocol error, never a silently huge number.
@@ -29,10 +29,25 @@ from typing import Final, ParamSpec, TypeVar
 
 from shared.errors import BerDecodeError
 from shared.smi import (
+    ERROR_INDEX,
+    ERROR_STATUS,
     INTEGER_TYPES,
     MAX_OCTETS,
     MAX_OID_ARCS,
+    MAX_REPETITIONS,
+    NON_REPEATERS,
+    PDU_GETBULK,
+    REQUEST_ID,
+    TAG_INTEGER,
+    TAG_IPADDRESS,
+    TAG_NULL,
+    TAG_OCTETS,
+    TAG_OID,
+    TAG_OPAQUE,
+    TAG_SEQUENCE,
     TYPED_CLASSES,
+    VERSION_V1,
+    VERSION_V2C,
     ExceptionValue,
     IntegerType,
     IpAddress,
@@ -46,13 +61,14 @@ MAX_VARBINDS: Final = 512
 MAX_INT_OCTETS: Final = 9
 _MAX_ARC: Final = 0xFFFFFFFF
 
-_SEQ: Final = 0x30
-_INT: Final = 0x02
-_OCTETS: Final = 0x04
-_NULL: Final = 0x05
-_OID: Final = 0x06
-_IPADDR: Final = 0x40
-_OPAQUE: Final = 0x44
+# Short names of the tags of shared.smi for the decoding loops.
+_SEQ: Final = TAG_SEQUENCE
+_INT: Final = TAG_INTEGER
+_OCTETS: Final = TAG_OCTETS
+_NULL: Final = TAG_NULL
+_OID: Final = TAG_OID
+_IPADDR: Final = TAG_IPADDRESS
+_OPAQUE: Final = TAG_OPAQUE
 
 
 # --------------------------------------------------------------------------- TLV level
@@ -266,6 +282,42 @@ def _varbinds(
         append((oid, value(data, tag, v_start, v_stop)))
         pos = vb_stop
     return out, stop
+
+
+# --------------------------------------------------------------------------- messages
+
+
+def _message_header(data: bytes) -> tuple[int, bytes, int, int, int, int]:
+    """Check the v1/v2c message wrapper that must fill data exactly; return its version,
+    community, and the PDU's position, tag and content bounds."""
+    end = len(data)
+    m_start, m_stop = _expect(data, 0, end, _SEQ)
+    if m_stop != end:
+        raise BerDecodeError("trailing data after message")
+    v_start, v_stop = _expect(data, m_start, m_stop, _INT)
+    version = _int(data, v_start, v_stop)
+    if version not in (VERSION_V1, VERSION_V2C):
+        raise BerDecodeError(f"unsupported version {version}")
+    c_start, c_stop = _expect(data, v_stop, m_stop, _OCTETS)
+    pdu_type, p_start, p_stop = _header(data, c_stop, m_stop)
+    if p_stop != m_stop:
+        raise BerDecodeError("trailing data after PDU")
+    return version, data[c_start:c_stop], c_stop, pdu_type, p_start, p_stop
+
+
+def _pdu_body(
+    data: bytes, start: int, stop: int, pdu_type: int, value: _ValueDecoder
+) -> tuple[int, int, int, list[ResponseVarBind], int]:
+    """Decode a PDU's content data[start:stop], which it must fill: request-id, error-status
+    (non-repeaters), error-index (max-repetitions), the varbinds, and where they start."""
+    bulk = pdu_type == PDU_GETBULK
+    request_id, pos = _field(data, start, stop, REQUEST_ID)
+    error_status, pos = _field(data, pos, stop, NON_REPEATERS if bulk else ERROR_STATUS)
+    error_index, vbl_pos = _field(data, pos, stop, MAX_REPETITIONS if bulk else ERROR_INDEX)
+    varbinds, vbl_stop = _varbinds(data, vbl_pos, stop, value)
+    if vbl_stop != stop:
+        raise BerDecodeError("trailing data in PDU")
+    return request_id, error_status, error_index, varbinds, vbl_pos
 
 
 _P = ParamSpec("_P")

@@ -25,11 +25,14 @@ from shared.smi import (
     PDU_GETNEXT,
     PDU_INFORM,
     PDU_NAMES,
+    PDU_REPORT,
     PDU_RESPONSE,
     PDU_TRAP_V1,
     PDU_TRAP_V2,
     REQUEST_ID,
+    SNMP_TRAP_OID_0,
     SPECIFIC_TRAP,
+    SYS_UPTIME_0,
     TAG_COUNTER32,
     TAG_COUNTER64,
     TAG_GAUGE32,
@@ -61,10 +64,8 @@ from shared.smi import (
 )
 
 if TYPE_CHECKING:
-    from shared.ber import SnmpMessage
+    from shared.ber_notify import SnmpMessage
 
-SYS_UPTIME_0: Oid = (1, 3, 6, 1, 2, 1, 1, 3, 0)
-SNMP_TRAP_OID_0: Oid = (1, 3, 6, 1, 6, 3, 1, 1, 4, 1, 0)
 _NULL_VALUE = b"\x05\x00"
 _REQUEST_PDUS = frozenset({PDU_GET, PDU_GETNEXT, PDU_GETBULK})
 
@@ -212,15 +213,22 @@ def encode_pdu(
     """
     if pdu_type not in V2_SHAPED_PDUS:
         raise ValueError(f"not a PDU of the RFC 3416 shape: 0x{pdu_type:02x}")
+    return _pdu(pdu_type, request_id, error_status, error_index, encode_varbinds(varbinds))
+
+
+def _pdu(pdu_type: int, request_id: int, second: int, third: int, varbind_list: bytes) -> bytes:
+    """The RFC 3416 PDU / BulkPDU layout around an encoded varbind list: request-id, then
+    error-status and error-index (a GetBulk's non-repeaters and max-repetitions), each
+    checked against its range."""
     bulk = pdu_type == PDU_GETBULK
     _checked(REQUEST_ID, request_id)
-    _checked(NON_REPEATERS if bulk else ERROR_STATUS, error_status)
-    _checked(MAX_REPETITIONS if bulk else ERROR_INDEX, error_index)
+    _checked(NON_REPEATERS if bulk else ERROR_STATUS, second)
+    _checked(MAX_REPETITIONS if bulk else ERROR_INDEX, third)
     body = (
         _enc_int(TAG_INTEGER, request_id)
-        + _enc_int(TAG_INTEGER, error_status)
-        + _enc_int(TAG_INTEGER, error_index)
-        + encode_varbinds(varbinds)
+        + _enc_int(TAG_INTEGER, second)
+        + _enc_int(TAG_INTEGER, third)
+        + varbind_list
     )
     return _tlv(pdu_type, body)
 
@@ -285,10 +293,19 @@ def encode_response(message: SnmpMessage) -> bytes:
     """The Response-PDU acknowledging an Inform: same request-id, community and varbinds."""
     if message.pdu_type != PDU_INFORM:
         raise ValueError("only an Inform is answered")
-    _checked(REQUEST_ID, message.request_id)
-    pdu_body = _enc_int(TAG_INTEGER, message.request_id) + b"\x02\x01\x00\x02\x01\x00"
-    pdu_body += message.raw_varbinds or encode_varbinds(message.varbinds)
-    return encode_message(message.version, message.community, _tlv(PDU_RESPONSE, pdu_body))
+    return encode_message(message.version, message.community, encode_ack_pdu(message))
+
+
+def encode_ack_pdu(notification: SnmpMessage) -> bytes:
+    """The Response-PDU alone acknowledging an Inform (v2c, or in a v3 ScopedPDU): its
+    request-id and its varbinds, verbatim when the undecoded list was kept."""
+    varbind_list = notification.raw_varbinds or encode_varbinds(notification.varbinds)
+    return _pdu(PDU_RESPONSE, notification.request_id, 0, 0, varbind_list)
+
+
+def encode_report_pdu(request_id: int, varbinds: Sequence[VarBind]) -> bytes:
+    """A Report-PDU (RFC 3412 7.1.3 / RFC 3414 3.2: the usmStats counter that failed)."""
+    return _pdu(PDU_REPORT, request_id, 0, 0, encode_varbinds(varbinds))
 
 
 def encode_request_pdu(
@@ -305,16 +322,7 @@ def encode_request_pdu(
     if pdu_type != PDU_GETBULK and (non_repeaters or max_repetitions):
         raise ValueError("non-repeaters and max-repetitions are GetBulk's")
     vbl = b"".join(_tlv(TAG_SEQUENCE, _enc_oid(oid) + _NULL_VALUE) for oid in oids)
-    _checked(REQUEST_ID, request_id)
-    _checked(NON_REPEATERS, non_repeaters)
-    _checked(MAX_REPETITIONS, max_repetitions)
-    pdu_body = (
-        _enc_int(TAG_INTEGER, request_id)
-        + _enc_int(TAG_INTEGER, non_repeaters)
-        + _enc_int(TAG_INTEGER, max_repetitions)
-        + _tlv(TAG_SEQUENCE, vbl)
-    )
-    return _tlv(pdu_type, pdu_body)
+    return _pdu(pdu_type, request_id, non_repeaters, max_repetitions, _tlv(TAG_SEQUENCE, vbl))
 
 
 def encode_request(

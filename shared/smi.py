@@ -1,4 +1,4 @@
-"""SMIv2 value types, their BER tags and ranges, and the PDU constants of SNMP v1/v2c.
+"""SMIv2 value types, their BER tags and ranges, and the PDU and header fields of SNMP.
 
 One table per protocol fact: the BER decoder (``shared.ber``) and encoder
 (``shared.ber_encode``) both check values against ``INTEGER_TYPES`` and the PDU field bounds
@@ -7,7 +7,8 @@ here, so what we send and what we accept cannot drift apart.
 Sources: RFC 2578 section 7 (ranges of the SMI types, OIDs of at most 128 sub-identifiers of
 at most 2^32-1 each), RFC 3416 section 3 (PDUs: request-id is Integer32, error-index,
 non-repeaters and max-repetitions are INTEGER (0..max-bindings)), RFC 1157 (Trap-PDU),
-X.690 8.19 (the first two OID arcs share one sub-identifier).
+RFC 3412 section 6 and RFC 3414 section 2.4 (the SNMPv3 header and USM parameters), X.690
+8.19 (the first two OID arcs share one sub-identifier).
 """
 
 from __future__ import annotations
@@ -48,6 +49,14 @@ PDU_NAMES: Final = {
     PDU_TRAP_V2: "SNMPv2-Trap",
     PDU_REPORT: "Report",
 }
+
+# The varbinds every notification starts with (RFC 3416 4.2.6), and those RFC 3584 3.1
+# appends when it turns a v1 Trap-PDU into the v2 form.
+SYS_UPTIME_0: Final[Oid] = (1, 3, 6, 1, 2, 1, 1, 3, 0)
+SNMP_TRAP_OID_0: Final[Oid] = (1, 3, 6, 1, 6, 3, 1, 1, 4, 1, 0)
+SNMP_TRAP_ENTERPRISE_0: Final[Oid] = (1, 3, 6, 1, 6, 3, 1, 1, 4, 3, 0)
+SNMP_TRAP_ADDRESS_0: Final[Oid] = (1, 3, 6, 1, 6, 3, 18, 1, 3, 0)
+SNMP_TRAPS: Final[Oid] = (1, 3, 6, 1, 6, 3, 1, 1, 5)  # snmpTraps: the generic traps' OIDs
 
 TAG_SEQUENCE: Final = 0x30
 TAG_INTEGER: Final = 0x02
@@ -123,9 +132,14 @@ GENERIC_TRAP: Final = IntegerType("generic-trap", 0, 6, "0..6")
 # snmpTrapOID, and an OID arc is never negative.
 SPECIFIC_TRAP: Final = IntegerType("specific-trap", 0, MAX_INT32, "0..2^31-1")
 # SNMPv3 header fields (RFC 3412 section 6; msgSecurityModel 0 is reserved but still read).
+# msgMaxSize below 484 means the datagram is not an SNMPv3Message at all (RFC 3412 7.2 step
+# 2): net-snmp and pysnmp discard it too, so no sender that works with them sends one.
 MSG_ID: Final = IntegerType("msgID", 0, MAX_INT32, "0..2^31-1")
-MSG_MAX_SIZE: Final = IntegerType("msgMaxSize", 0, MAX_INT32, "0..2^31-1")
+MSG_MAX_SIZE: Final = IntegerType("msgMaxSize", 484, MAX_INT32, "484..2^31-1")
 MSG_SECURITY_MODEL: Final = IntegerType("msgSecurityModel", 0, MAX_INT32, "0..2^31-1")
+# UsmSecurityParameters (RFC 3414 section 2.4).
+ENGINE_BOOTS: Final = IntegerType("msgAuthoritativeEngineBoots", 0, MAX_INT32, "0..2^31-1")
+ENGINE_TIME: Final = IntegerType("msgAuthoritativeEngineTime", 0, MAX_INT32, "0..2^31-1")
 
 
 class ExceptionValue(enum.Enum):

@@ -13,9 +13,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from shared import ber
-from shared.ber import _enc_int, _expect, _guarded, _header, _int, _tlv
+from shared import ber, ber_encode
+from shared.ber import _enc_int, _expect, _field, _guarded, _header, _int, _tlv
+from shared.ber_encode import _checked
 from shared.errors import BerDecodeError
+from shared.smi import (
+    ENGINE_BOOTS,
+    ENGINE_TIME,
+    MSG_ID,
+    MSG_MAX_SIZE,
+    MSG_SECURITY_MODEL,
+    REQUEST_ID,
+    TAG_INTEGER,
+    TAG_OCTETS,
+    TAG_SEQUENCE,
+)
 from shared.snmp_security import AuthProtocol
 
 SECURITY_MODEL_USM: Final = 3
@@ -25,9 +37,9 @@ FLAG_AUTH: Final = 0x01
 FLAG_PRIV: Final = 0x02
 FLAG_REPORTABLE: Final = 0x04
 
-_SEQ: Final = 0x30
-_INT: Final = 0x02
-_OCTETS: Final = 0x04
+_SEQ: Final = TAG_SEQUENCE
+_INT: Final = TAG_INTEGER
+_OCTETS: Final = TAG_OCTETS
 
 # Report varbinds of RFC 3414 3.1/3.2 (usmStats), by the last arc under 1.3.6.1.6.3.15.1.1.
 USM_STATS: Final = (1, 3, 6, 1, 6, 3, 15, 1, 1)
@@ -108,9 +120,13 @@ def encode_message(
     OCTET STRING). Returns the datagram and the offset of the authentication parameters,
     where the caller writes the digest (see ``sign``).
     """
-    for value in (msg_id, engine_boots, engine_time):
-        if not 0 <= value <= 0x7FFFFFFF:
-            raise ValueError("msgID, engine boots and engine time are 0..2^31-1")
+    for kind, value in (
+        (MSG_ID, msg_id),
+        (MSG_MAX_SIZE, max_size),
+        (ENGINE_BOOTS, engine_boots),
+        (ENGINE_TIME, engine_time),
+    ):
+        _checked(kind, value)
     head = (
         _tlv(_OCTETS, engine_id)
         + _enc_int(_INT, engine_boots)
@@ -178,16 +194,7 @@ def encode_request(
     return encode_scoped_pdu(context_engine_id, context_name, pdu)
 
 
-def _nonneg(data: bytes, start: int, stop: int) -> int:
-    value = _int(data, start, stop)
-    if not 0 <= value <= 0x7FFFFFFF:
-        raise BerDecodeError("field out of range")
-    return value
-
-
-@_guarded("v3 message")
-def decode_message(data: bytes) -> V3Message:
-    """Decode a whole SNMPv3 datagram (USM security model), the ScopedPDU left undecoded."""
+def _decode_message(data: bytes) -> V3Message:
     end = len(data)
     m_start, m_stop = _expect(data, 0, end, _SEQ)
     if m_stop != end:
@@ -196,18 +203,15 @@ def decode_message(data: bytes) -> V3Message:
     if _int(data, v_start, v_stop) != ber.VERSION_V3:
         raise BerDecodeError("not a v3 message")
     g_start, g_stop = _expect(data, v_stop, m_stop, _SEQ)
-    i_start, i_stop = _expect(data, g_start, g_stop, _INT)
-    msg_id = _nonneg(data, i_start, i_stop)
-    x_start, x_stop = _expect(data, i_stop, g_stop, _INT)
-    max_size = _nonneg(data, x_start, x_stop)
-    f_start, f_stop = _expect(data, x_stop, g_stop, _OCTETS)
+    msg_id, pos = _field(data, g_start, g_stop, MSG_ID)
+    max_size, pos = _field(data, pos, g_stop, MSG_MAX_SIZE)
+    f_start, f_stop = _expect(data, pos, g_stop, _OCTETS)
     if f_stop - f_start != 1:
         raise BerDecodeError("msgFlags must be one octet")
     flags = data[f_start]
     if flags & FLAG_PRIV and not flags & FLAG_AUTH:
         raise BerDecodeError("privacy without authentication")
-    sm_start, sm_stop = _expect(data, f_stop, g_stop, _INT)
-    security_model = _int(data, sm_start, sm_stop)
+    security_model, sm_stop = _field(data, f_stop, g_stop, MSG_SECURITY_MODEL)
     if sm_stop != g_stop:
         raise BerDecodeError("trailing data in msgGlobalData")
     sp_start, sp_stop = _expect(data, g_stop, m_stop, _OCTETS)
@@ -215,9 +219,9 @@ def decode_message(data: bytes) -> V3Message:
     if u_stop != sp_stop:
         raise BerDecodeError("trailing data in security parameters")
     e_start, e_stop = _expect(data, u_start, u_stop, _OCTETS)
-    b_start, b_stop = _expect(data, e_stop, u_stop, _INT)
-    t_start, t_stop = _expect(data, b_stop, u_stop, _INT)
-    n_start, n_stop = _expect(data, t_stop, u_stop, _OCTETS)
+    engine_boots, pos = _field(data, e_stop, u_stop, ENGINE_BOOTS)
+    engine_time, pos = _field(data, pos, u_stop, ENGINE_TIME)
+    n_start, n_stop = _expect(data, pos, u_stop, _OCTETS)
     a_start, a_stop = _expect(data, n_stop, u_stop, _OCTETS)
     p_start, p_stop = _expect(data, a_stop, u_stop, _OCTETS)
     if p_stop != u_stop:
@@ -238,14 +242,20 @@ def decode_message(data: bytes) -> V3Message:
         flags=flags,
         security_model=security_model,
         engine_id=data[e_start:e_stop],
-        engine_boots=_nonneg(data, b_start, b_stop),
-        engine_time=_nonneg(data, t_start, t_stop),
+        engine_boots=engine_boots,
+        engine_time=engine_time,
         user=data[n_start:n_stop],
         auth_params=data[a_start:a_stop],
         priv_params=data[p_start:p_stop],
         data=payload,
         auth_offset=a_start,
     )
+
+
+decode_message = _guarded("v3 message")(_decode_message)
+decode_message.__doc__ = """Decode a whole SNMPv3 datagram (USM security model), the ScopedPDU
+left undecoded; every header field is checked against its range in shared.smi. The unguarded
+``_decode_message`` is for fuzz tests."""
 
 
 @_guarded("ScopedPDU")
@@ -304,18 +314,15 @@ def scoped_request_id(data: bytes) -> int | None:
         return None
     r_start, r_stop = _expect(data, p_start, p_stop, _INT)
     value = _int(data, r_start, r_stop)
-    return value if -0x80000000 <= value <= 0x7FFFFFFF else None
+    return value if REQUEST_ID.low <= value <= REQUEST_ID.high else None
 
 
 def encode_report_pdu(request_id: int, name: str, count: int) -> bytes:
     """A Report-PDU naming one usmStats counter (RFC 3414 3.2) with its value."""
     oid = (*USM_STATS, REPORT_ARCS[name], 0)
-    varbinds = ber.encode_varbinds([(oid, ber.Counter32(count & 0xFFFFFFFF))])
-    return _tlv(ber.PDU_REPORT, _enc_int(_INT, request_id) + b"\x02\x01\x00\x02\x01\x00" + varbinds)
+    return ber_encode.encode_report_pdu(request_id, [(oid, ber.Counter32(count & 0xFFFFFFFF))])
 
 
 def encode_response_to(notification: ber.SnmpMessage) -> bytes:
     """The Response-PDU acknowledging an Inform: its request-id and varbinds, verbatim."""
-    body = _enc_int(_INT, notification.request_id) + b"\x02\x01\x00\x02\x01\x00"
-    body += notification.raw_varbinds or ber.encode_varbinds(notification.varbinds)
-    return _tlv(ber.PDU_RESPONSE, body)
+    return ber_encode.encode_ack_pdu(notification)

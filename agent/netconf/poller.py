@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from agent.schedule import ScheduledPoller
+from agent.schedule import EventSink, ScheduledPoller
 from shared import nodal_netconf, yang
 from shared.config import PollingConfig
 from shared.model import Event, NetworkElement
@@ -26,8 +26,6 @@ from .errors import HostKeyError, NetconfAuthError, NetconfError, NetconfTimeout
 from .types import NetconfTarget
 
 log = logging.getLogger(__name__)
-
-EventSink = Callable[[list[Event]], None]
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,11 +6,8 @@ codec): pyasn1 decoding was ~85 % of a poll's CPU. SNMPv3 goes through ``_v3.V3T
 the trap receiver); ``native_v2c=False`` / ``native_v3=False`` send those versions through
 pysnmp instead (comparison benchmarks).
 
-This is the only module that talks to pysnmp's command generators. For those it uses the
-low-level ``pysnmp.entity.rfc3413.cmdgen`` API rather than the hlapi coroutines: the hlapi wraps
-every varbind into ObjectType/ObjectIdentity objects and back, and its LCD cache of targets never
-shrinks. Here requests carry bare ObjectName/Null pairs, answers are converted straight to our
-types, and the per-target engine rows live in a bounded LRU (see _targets.py).
+The pysnmp request path (command generators, its error indications) is in _pysnmp.py; what
+a failed request means (error-status names, auth reports, timeouts) is in _errors.py.
 
 Walk results are all-or-nothing: a walk either returns every row of every subtree asked for
 (sorted, even from an agent that serves them out of order: see _walk.py), or raises
@@ -27,97 +24,21 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pyasn1.type.univ import Null
 from pysnmp.entity.engine import SnmpEngine
-from pysnmp.entity.rfc3413 import cmdgen
-from pysnmp.error import PySnmpError
-from pysnmp.proto import errind
-from pysnmp.proto import error as proto_error
-from pysnmp.proto.rfc1902 import ObjectName
 
 from shared import ber
-from shared.errors import (
-    ConfigError,
-    SnmpAuthError,
-    SnmpError,
-    SnmpProtocolError,
-    SnmpTimeout,
-)
+from shared.errors import ConfigError, SnmpError, SnmpProtocolError
 from shared.model import CredentialProfile
 
 from . import _values
+from ._errors import NO_SUCH_NAME, TOO_BIG, report_error, status_error, timeout_error
+from ._pysnmp import PysnmpRequests
 from ._targets import Target, TargetKey, TargetRegistry
 from ._udp import RequestTimeout
 from ._v2c import V2cTransport
 from ._v3 import UsmReport, UsmTimeout, V3Transport
 from ._walk import ColumnWalk, WalkLoop, WalkResult
 from .types import Oid, SnmpTarget, SnmpValue
-
-_NULL = Null("")
-
-# RFC 3416 error-status names, for messages.
-_ERROR_STATUS = (
-    "noError",
-    "tooBig",
-    "noSuchName",
-    "badValue",
-    "readOnly",
-    "genErr",
-    "noAccess",
-    "wrongType",
-    "wrongLength",
-    "wrongEncoding",
-    "wrongValue",
-    "noCreation",
-    "inconsistentValue",
-    "resourceUnavailable",
-    "commitFailed",
-    "undoFailed",
-    "authorizationError",
-    "notWritable",
-    "inconsistentName",
-)
-_TOO_BIG = 1
-_NO_SUCH_NAME = 2
-
-# USM (and community) outcomes that mean "your credentials are wrong", not "the NE is down".
-_AUTH_INDICATIONS: tuple[type[errind.ErrorIndication], ...] = (
-    errind.UnknownUserName,
-    errind.WrongDigest,
-    errind.DecryptionError,
-    errind.UnknownEngineID,
-    errind.NotInTimeWindow,
-    errind.UnknownSecurityName,
-    errind.UnsupportedSecurityLevel,
-    errind.AuthenticationError,
-    errind.AuthenticationFailure,
-    errind.UnknownCommunityName,
-    errind.NoAuthentication,
-    errind.NoEncryption,
-    errind.EncryptionError,
-    errind.UnsupportedAuthProtocol,
-    errind.UnsupportedPrivProtocol,
-)
-
-# Reports of the native v3 path that mean "your credentials are wrong" (see usm.REPORT_NAMES).
-_AUTH_REPORTS = frozenset(
-    {
-        "unsupportedSecurityLevel",
-        "notInTimeWindow",
-        "unknownUserName",
-        "unknownEngineID",
-        "wrongDigest",
-        "decryptionError",
-    }
-)
-
-# pysnmp counts timeouts in ticks of an asyncio.sleep(0.1) loop, which drifts late on a busy
-# machine (measured: 1.75 s instead of 1.2 s at load 4 on 2 cores). Our own deadline is absolute,
-# so a request never takes longer than timeout x (retries + 1) + this slack, whatever pysnmp's
-# timer does. It is also the whole budget of a first SNMPv3 request, engine discovery included.
-_DEADLINE_SLACK = 0.25
-
-_Raw = tuple[Any, int, int, Sequence[tuple[Any, Any]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,10 +102,7 @@ class SnmpClient:
         self._transport: V2cTransport | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
-        self._pending: set[asyncio.Future[_Raw]] = set()
-        self._get = cmdgen.GetCommandGenerator()
-        self._next = cmdgen.NextCommandGeneratorSingleRun()
-        self._bulk = cmdgen.BulkCommandGeneratorSingleRun()
+        self._pysnmp = PysnmpRequests()
 
     # -- public API -------------------------------------------------------------------------
 
@@ -203,18 +121,18 @@ class SnmpClient:
             batch = queue.pop()
             answer = await self._request(target, ber.PDU_GET, batch)
             status, index, varbinds = answer.status, answer.index, answer.varbinds
-            if status == _NO_SUCH_NAME and 1 <= index <= len(batch):  # SNMPv1 "not there"
+            if status == NO_SUCH_NAME and 1 <= index <= len(batch):  # SNMPv1 "not there"
                 result[batch[index - 1]] = None
                 rest = batch[: index - 1] + batch[index:]
                 if rest:
                     queue.append(rest)
                 continue
-            if status == _TOO_BIG and len(batch) > 1:
+            if status == TOO_BIG and len(batch) > 1:
                 half = len(batch) // 2
                 queue += [batch[:half], batch[half:]]
                 continue
             if status:
-                raise self._status_error(target, status, index)
+                raise status_error(target, status, index)
             if len(varbinds) != len(batch):
                 raise SnmpProtocolError(
                     f"{target.where}: GET answered {len(varbinds)} varbinds for {len(batch)}"
@@ -261,14 +179,14 @@ class SnmpClient:
                 reps = max(1, min(repetitions, self._max_varbinds // len(oids)))
                 answer = await self._request(target, ber.PDU_GETBULK, oids, repetitions=reps)
             status, index = answer.status, answer.index
-            if status == _NO_SUCH_NAME and v1 and 1 <= index <= len(oids):
+            if status == NO_SUCH_NAME and v1 and 1 <= index <= len(oids):
                 walk.finish_position(index - 1)  # SNMPv1 way of saying "end of MIB"
                 continue
-            if status == _TOO_BIG and not v1 and reps > 1:
+            if status == TOO_BIG and not v1 and reps > 1:
                 repetitions = max(1, reps // 2)
                 continue
             if status:
-                raise self._status_error(target, status, index)
+                raise status_error(target, status, index)
             try:
                 walk.feed(answer.varbinds, answer.codec.is_end, answer.codec.convert)
             except WalkLoop as exc:
@@ -318,10 +236,7 @@ class SnmpClient:
         if self._closed:
             return
         self._closed = True
-        for future in self._pending:
-            if not future.done():
-                future.set_exception(SnmpError("SNMP client closed"))
-        self._pending.clear()
+        self._pysnmp.close()
         if self._transport is not None:
             self._transport.close()
         self._transport = None
@@ -403,13 +318,9 @@ class SnmpClient:
             return await self._request_v3(target, entry, pdu_type, oids, repetitions)
         if entry.engine is None:
             return await self._request_native(target, entry, pdu_type, oids, repetitions)
-        generator = {
-            ber.PDU_GET: self._get,
-            ber.PDU_GETNEXT: self._next,
-            ber.PDU_GETBULK: self._bulk,
-        }[pdu_type]
-        status, index, raw = await self._request_pysnmp(target, entry, generator, oids, repetitions)
-        varbinds = [(_values.name_to_oid(name), value) for name, value in raw]
+        status, index, varbinds = await self._pysnmp.request(
+            target, entry, pdu_type, oids, repetitions
+        )
         return _Answer(status, index, varbinds, _PYSNMP)
 
     async def _request_native(
@@ -436,7 +347,7 @@ class SnmpClient:
                 retries=target.retries,
             )
         except RequestTimeout:
-            raise self._timeout_error(target) from None
+            raise timeout_error(target) from None
         except ValueError as exc:  # an OID or field BER cannot carry
             raise SnmpProtocolError(f"{target.where}: request not sent ({exc})") from None
         return _Answer(response.error_status, response.error_index, response.varbinds, _BER)
@@ -475,98 +386,12 @@ class SnmpClient:
                 retries=target.retries,
             )
         except UsmTimeout as exc:
-            raise self._timeout_error(target, exc.note) from None
+            raise timeout_error(target, exc.note) from None
         except UsmReport as report:
-            # Report names are fixed USM counter names; they never carry a key.
-            if report.name in _AUTH_REPORTS:
-                raise SnmpAuthError(f"{target.where}: {report.name}") from None
-            raise SnmpProtocolError(f"{target.where}: agent reported {report.name}") from None
+            raise report_error(target, report.name) from None
         except ValueError as exc:  # an OID or field BER cannot carry
             raise SnmpProtocolError(f"{target.where}: request not sent ({exc})") from None
         return _Answer(pdu.error_status, pdu.error_index, pdu.varbinds, _BER)
-
-    async def _request_pysnmp(
-        self,
-        target: SnmpTarget,
-        entry: Target,
-        generator: Any,
-        oids: Sequence[Oid],
-        repetitions: int | None,
-    ) -> tuple[int, int, Sequence[tuple[Any, Any]]]:
-        """Send one PDU through pysnmp: (error-status, error-index, raw varbinds)."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[_Raw] = loop.create_future()
-
-        def on_response(
-            _engine: Any,
-            _handle: Any,
-            indication: Any,
-            status: Any,
-            index: Any,
-            varbinds: Any,
-            _ctx: Any,
-        ) -> None:
-            # Runs inside pysnmp's dispatcher: hand the raw answer over and nothing more.
-            if not future.done():
-                future.set_result((indication, status, index, varbinds))
-
-        varbinds = [(ObjectName(oid), _NULL) for oid in oids]
-        context = target.context.encode()
-        try:
-            if repetitions is None:
-                generator.send_varbinds(
-                    entry.engine, entry.addr_name, None, context, varbinds, on_response
-                )
-            else:
-                generator.send_varbinds(
-                    entry.engine,
-                    entry.addr_name,
-                    None,
-                    context,
-                    0,
-                    repetitions,
-                    varbinds,
-                    on_response,
-                )
-        except proto_error.StatusInformation as exc:
-            raise self._indication_error(target, exc.get("errorIndication")) from None
-        except PySnmpError as exc:
-            raise SnmpProtocolError(
-                f"{target.where}: request not sent ({type(exc).__name__})"
-            ) from None
-        self._pending.add(future)
-        try:
-            async with asyncio.timeout(target.timeout * (target.retries + 1) + _DEADLINE_SLACK):
-                indication, status, index, answer = await future
-        except TimeoutError:
-            raise self._indication_error(target, errind.requestTimedOut) from None
-        finally:
-            self._pending.discard(future)
-        if indication:
-            raise self._indication_error(target, indication)
-        return int(status), int(index), answer
-
-    @staticmethod
-    def _indication_error(target: SnmpTarget, indication: Any) -> SnmpError:
-        # errind messages are fixed texts; they never carry a community or a key.
-        text = str(indication)
-        if isinstance(indication, errind.RequestTimedOut):
-            return SnmpClient._timeout_error(target)
-        if isinstance(indication, _AUTH_INDICATIONS):
-            return SnmpAuthError(f"{target.where}: {text}")
-        return SnmpProtocolError(f"{target.where}: {text}")
-
-    @staticmethod
-    def _timeout_error(target: SnmpTarget, note: str = "") -> SnmpTimeout:
-        return SnmpTimeout(
-            f"{target.where}: no response within {target.timeout:g} s x "
-            f"{target.retries + 1} attempts" + (f" ({note})" if note else "")
-        )
-
-    @staticmethod
-    def _status_error(target: SnmpTarget, status: int, index: int) -> SnmpProtocolError:
-        name = _ERROR_STATUS[status] if 0 <= status < len(_ERROR_STATUS) else str(status)
-        return SnmpProtocolError(f"{target.where}: agent returned {name} at varbind {index}")
 
     @staticmethod
     def _convert(target: SnmpTarget, codec: _Codec, raw: Any) -> SnmpValue:

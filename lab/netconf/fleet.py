@@ -35,6 +35,7 @@ from lab.netconf.control import NetconfControl, socket_path
 from lab.netconf.model import DeviceSpec, Neighbour, chassis_id
 from lab.netconf.sim import Credentials, load_host_key
 from lab.recording import if_name
+from lab.state import read_json
 from lab.topology import Topology
 from shared.errors import LabError
 
@@ -168,12 +169,7 @@ def create(
 
 def _read_spec(sdir: Path) -> dict[str, Any]:
     path = sdir / SPEC_FILE
-    try:
-        raw = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise LabError(f"no NETCONF lab in {sdir} (missing {SPEC_FILE})") from None
-    except (OSError, ValueError) as exc:
-        raise LabError(f"cannot read {path}: {exc}") from None
+    raw = read_json(path, f"no NETCONF lab in {sdir} (missing {SPEC_FILE})")
     if not isinstance(raw, dict):
         raise LabError(f"{path}: not a JSON object")
     return raw

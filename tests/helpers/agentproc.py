@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from subprocess import Popen
 
-from agent.db import Database, migrate
 from lab.fleet import Lab
-from lab.harness import start_agent, wait_for_agent, write_agent_config
+from lab.harness import sqlite_pool, start_agent, wait_for_agent, write_agent_config
 
 
 @dataclass
@@ -27,13 +26,7 @@ class RunningAgent:
 @contextmanager
 def agent_for_lab(lab: Lab, root: Path, node_id: str, interval: float) -> Iterator[RunningAgent]:
     """Import the lab's inventory, start an agent on it, stop it (SIGTERM) at the end."""
-    db_url = f"sqlite:///{root / 'emspool.db'}"
-    migrate(db_url)
-    db = Database.open(db_url)
-    try:
-        db.import_inventory(json.loads(lab.inventory_path.read_text()))
-    finally:
-        db.close()
+    db_url = sqlite_pool(root / "emspool.db", json.loads(lab.inventory_path.read_text()))
     config = root / "agent.toml"
     router, trap_port = write_agent_config(config, node_id, root / "agent", db_url, interval)
     proc = start_agent(config, root / "agent.log")

@@ -7,10 +7,14 @@ import os
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from shared import snmp_security as sec
+from shared.model import CredentialProfile, SnmpVersion
 
 PROBE_COMMUNITY = "emspool-probe"
 
@@ -38,6 +42,19 @@ class V3User:
                 line += f" {sec.PRIV_PROTOCOLS[self.priv].netsnmp} {self.priv_key}"
         access = {"noAuthNoPriv": "noauth", "authNoPriv": "auth", "authPriv": "priv"}
         return f"{line}\nrouser {self.name} {access[self.level]}\n"
+
+    def profile(self, name: str = "", **changes: str) -> CredentialProfile:
+        """Our credentials profile for this user (``name`` defaults to p-<user>)."""
+        fields: dict[str, Any] = {
+            "name": name or f"p-{self.name}",
+            "version": SnmpVersion.V3,
+            "user": self.name,
+            "auth_protocol": self.auth,
+            "auth_key": self.auth_key if self.auth != "none" else "",
+            "priv_protocol": self.priv,
+            "priv_key": self.priv_key if self.priv != "none" else "",
+        }
+        return CredentialProfile(**(fields | changes))
 
     def args(self) -> list[str]:
         """net-snmp command-line options for this user (secrets: tests only)."""
@@ -88,29 +105,43 @@ def start_snmpd(
         stderr=subprocess.STDOUT,
     )
     log.close()
-    deadline = time.monotonic() + 15
+    wait_answering(proc, port, PROBE_COMMUNITY, "1.3.6.1.2.1.1.3.0", 15, root / "snmpd.log")
+    return proc
+
+
+@contextmanager
+def running_snmpd(
+    root: Path, users: list[V3User], extra: str = "", engine_text: str = ""
+) -> Iterator[int]:
+    """``start_snmpd`` on a free port; yields the port, stops snmpd at the end."""
+    port = free_udp_port()
+    proc = start_snmpd(root, port, users, extra, engine_text)
+    try:
+        yield port
+    finally:
+        stop(proc)
+
+
+def wait_answering(
+    proc: subprocess.Popen[bytes], port: int, community: str, oid: str, timeout: float, log: Path
+) -> None:
+    """Until a v2c GET of ``oid`` (net-snmp's snmpget, not the code under test) is answered
+    on 127.0.0.1:port; stops ``proc`` and raises with its log's end if it never is."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        get = ["snmpget", "-v2c", "-c", community, "-r0", "-t0.3", "-On"]
         probe = subprocess.run(
-            [
-                "snmpget",
-                "-v2c",
-                "-c",
-                PROBE_COMMUNITY,
-                "-r0",
-                "-t0.3",
-                "-On",
-                f"udp:127.0.0.1:{port}",
-                "1.3.6.1.2.1.1.3.0",
-            ],
+            [*get, f"udp:127.0.0.1:{port}", oid],
             capture_output=True,
-            env={**os.environ, "MIBS": ""},
+            env={**os.environ, "MIBS": "", "SNMPCONFPATH": "/nonexistent"},
         )
         if probe.returncode == 0:
-            return proc
+            return
         if proc.poll() is not None:
             break
     stop(proc)
-    raise RuntimeError(f"snmpd did not start: {(root / 'snmpd.log').read_text()[-2000:]}")
+    tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+    raise RuntimeError(f"{log.stem} did not answer within {timeout:g} s: {tail}")
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:

@@ -1,4 +1,5 @@
-"""Throw-away PostgreSQL databases on the local test server (127.0.0.1:5432)."""
+"""Throw-away pool databases for tests: SQLite files, and PostgreSQL databases on the local
+test server (127.0.0.1:5432); ``BACKENDS`` parametrises a fixture over both."""
 
 from __future__ import annotations
 
@@ -6,14 +7,45 @@ import os
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from agent.db import migrate
+from shared.schema import metadata
+
 ADMIN_URL = os.environ.get(
     "EMSPOOL_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@contextmanager
+def migrated_database(backend: str, directory: Path) -> Iterator[str]:
+    """The URL of a pool database at the newest schema: ``backend`` "sqlite" (a file in
+    ``directory``, which need not exist yet) or "postgresql" (dropped afterwards)."""
+    if backend == "sqlite":
+        url = f"sqlite:///{directory}/pool.db"
+        migrate(url)
+        yield url
+    else:
+        with temp_pg_database() as url:
+            migrate(url)
+            yield url
+
+
+def empty_tables(url: str) -> None:
+    """Delete every row, children first: each test starts from the bare schema."""
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            for table in reversed(metadata.sorted_tables):
+                conn.execute(table.delete())
+    finally:
+        engine.dispose()
 
 
 @contextmanager

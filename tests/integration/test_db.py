@@ -26,33 +26,21 @@ from shared.model import (
     SnmpVersion,
 )
 from shared.schema import Link, metadata, network_elements
-from tests.helpers.pgdb import temp_pg_database
+from tests.helpers.pgdb import BACKENDS, empty_tables, migrated_database
 
 pytestmark = pytest.mark.timeout(60)
-
-BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def migrated_url(request, tmp_path_factory):
-    if request.param == "sqlite":
-        # A directory that does not exist yet: open/migrate must create it.
-        url = f"sqlite:///{tmp_path_factory.mktemp('db')}/new/dir/pool.db"
-        migrate(url)
+    # SQLite in a directory that does not exist yet: open/migrate must create it.
+    with migrated_database(request.param, tmp_path_factory.mktemp("db") / "new" / "dir") as url:
         yield url
-    else:
-        with temp_pg_database() as url:
-            migrate(url)
-            yield url
 
 
 @pytest.fixture
 def db(migrated_url):
-    engine = create_engine(migrated_url)
-    with engine.begin() as conn:
-        for table in reversed(metadata.sorted_tables):
-            conn.execute(table.delete())
-    engine.dispose()
+    empty_tables(migrated_url)
     database = Database.open(migrated_url)
     yield database
     database.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import socket
 import subprocess
 import sys
@@ -19,35 +18,11 @@ from lab.fleet import Lab
 from lab.state import V2C_PROFILE, V3_PROFILE, DeviceRuntime
 from shared.errors import LabError, SnmpError, SnmpTimeout
 from shared.model import CredentialProfile, SnmpVersion
+from tests.helpers.waiting import common_free_port, device_addresses, random_base
 
 SYS_NAME = "1.3.6.1.2.1.1.5.0"
 IF_OPER = f"{recording.IF_ENTRY}.{recording.IF_OPER_STATUS}"
 IF_LAST_CHANGE = f"{recording.IF_ENTRY}.{recording.IF_LAST_CHANGE}"
-
-
-def _random_base() -> str:
-    return f"127.{random.randint(20, 250)}.{random.randint(1, 250)}.0"
-
-
-def _free_port(addresses: list[str]) -> int:
-    """A UDP port free on every given address (devices share one port number)."""
-    for _ in range(20):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-            probe.bind((addresses[0], 0))
-            port = int(probe.getsockname()[1])
-        try:
-            for addr in addresses[1:]:
-                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-                    s.bind((addr, port))
-        except OSError:
-            continue
-        return port
-    raise RuntimeError("no common free port")
-
-
-def _device_addresses(base: str, count: int) -> list[str]:
-    prefix = base.rsplit(".", 1)[0]
-    return [f"{prefix}.{k + 1}" for k in range(count)]
 
 
 def _snmp_args(profile: CredentialProfile) -> list[str]:
@@ -119,8 +94,8 @@ def _uptime(lab: Lab, dev: DeviceRuntime) -> int:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    base = _random_base()
-    port = _free_port(_device_addresses(base, 3))
+    base = random_base()
+    port = common_free_port(device_addresses(base, 3))
     state_dir = tmp_path_factory.mktemp("lab")
     with Lab.create(state_dir, 3, "ring", base_address=base, port=port, v3_share=0.5) as lab:
         yield lab
@@ -318,8 +293,8 @@ def test_cli_in_another_process_injects_faults(lab: Lab, trap_socket: socket.soc
 
 @pytest.mark.timeout(90)
 def test_lab_run_stops_its_devices_on_sigterm(tmp_path: Path) -> None:
-    base = _random_base()
-    port = _free_port(_device_addresses(base, 2))
+    base = random_base()
+    port = common_free_port(device_addresses(base, 2))
     sdir = tmp_path / "run"
     runner = subprocess.Popen(
         [sys.executable, "-m", "lab", "run", "--count", "2", "--topology", "leaf-spine",
@@ -345,8 +320,8 @@ def test_lab_run_stops_its_devices_on_sigterm(tmp_path: Path) -> None:
 
 @pytest.mark.timeout(60)
 def test_start_failure_shows_the_device_stderr(tmp_path: Path) -> None:
-    base = _random_base()
-    port = _free_port(_device_addresses(base, 2))
+    base = random_base()
+    port = common_free_port(device_addresses(base, 2))
     lab = Lab.create(tmp_path / "broken", 2, "ring", base_address=base, port=port)
     # Break one device's engine options the way a bad snmpsim upgrade might.
     args = tmp_path / "broken" / "devices" / "rtr002" / "args"

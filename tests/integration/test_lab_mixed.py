@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import random
 import signal
 import socket
 import subprocess
@@ -21,6 +20,7 @@ from ncclient.operations.errors import TimeoutExpiredError
 from lab.fleet import Lab
 from lab.state import NETCONF, NETCONF_PROFILE, SNMP
 from shared.errors import LabError
+from tests.helpers.waiting import common_free_port, device_addresses, random_base
 from tests.integration.test_lab import snmpget, walk
 
 NS = {
@@ -36,31 +36,10 @@ LLDP_REM_PORT_ID = f"{LLDP_REM}.7"
 LLDP_REM_SYS_NAME = f"{LLDP_REM}.9"
 
 
-def _free_ports(addresses: list[str]) -> tuple[int, int]:
-    """(UDP, TCP) ports free on every address: devices of one protocol share a number."""
-    found: list[int] = []
-    for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
-        for _ in range(20):
-            with socket.socket(socket.AF_INET, kind) as probe:
-                probe.bind((addresses[0], 0))
-                port = int(probe.getsockname()[1])
-            try:
-                for addr in addresses[1:]:
-                    with socket.socket(socket.AF_INET, kind) as s:
-                        s.bind((addr, port))
-            except OSError:
-                continue
-            found.append(port)
-            break
-    assert len(found) == 2, "no common free ports"
-    return found[0], found[1]
-
-
 def _plan(count: int) -> tuple[str, int, int]:
-    base = f"127.{random.randint(20, 250)}.{random.randint(1, 250)}.0"
-    prefix = base.rsplit(".", 1)[0]
-    udp, tcp = _free_ports([f"{prefix}.{k + 1}" for k in range(count)])
-    return base, udp, tcp
+    base = random_base()
+    addresses = device_addresses(base, count)
+    return base, common_free_port(addresses), common_free_port(addresses, socket.SOCK_STREAM)
 
 
 @pytest.fixture(scope="module")

@@ -14,15 +14,15 @@ from agent.traps import Notification, TrapReceiver, TrapSource
 from lab.fleet import Lab
 from lab.state import V3_PROFILE
 from shared import usm
-from tests.integration.test_lab import _device_addresses, _free_port, _random_base
+from tests.helpers.waiting import common_free_port, device_addresses, random_base
 
 pytestmark = pytest.mark.timeout(90)
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    base = _random_base()
-    port = _free_port(_device_addresses(base, 2))
+    base = random_base()
+    port = common_free_port(device_addresses(base, 2))
     with Lab.create(tmp_path_factory.mktemp("lab-v3"), 2, "ring", base, port, 1.0) as lab:
         yield lab
 

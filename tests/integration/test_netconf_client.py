@@ -9,7 +9,6 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -28,6 +27,7 @@ from shared.config import PollingConfig
 from shared.model import AlarmKey, Event, NetworkElement, Protocol, Severity
 from shared.nodal import NodalModel, Policy
 from tests.helpers.ncserver import NcServer
+from tests.helpers.waiting import eventually
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -55,15 +55,6 @@ def target(s: NcServer, **kw: Any) -> NetconfTarget:
         "127.0.0.1", s.port, "emsnc", s.password, host_key=s.host_key_line, timeout=2.0
     )
     return dataclasses.replace(base, **kw)
-
-
-async def wait_for(probe: Callable[[], object], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if probe():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def rss_hwm_kb() -> int:
@@ -170,7 +161,7 @@ async def test_subscription_callback_within_a_second(srv, client):
     t0 = time.monotonic()
     srv.set_link("ge-0/0/3", False)
     srv.raise_alarm("ge-0/0/5", "lab:fan-failure", "critical", "fan 2 failed")
-    await wait_for(lambda: len(got) >= 2, 1.0, "two notifications")
+    await eventually(lambda: len(got) >= 2, 1.0, "two notifications")
     assert time.monotonic() - t0 < 1.0
     assert isinstance(got[0], yang.InterfaceChange) and not got[0].oper_up
     assert isinstance(got[1], yang.AlarmNotification)
@@ -291,7 +282,7 @@ async def test_malformed_standard_notifications_counted_session_kept(srv, client
         f'{head}<link-up xmlns="{yang.IFNOTIF_NS}"><if-name>ge-0/0/1</if-name></link-up>'
         "</notification>"
     )
-    await wait_for(lambda: got, 2.0, "the well-formed one after two malformed")
+    await eventually(lambda: got, 2.0, "the well-formed one after two malformed")
     assert client.malformed_notifications(t) == 2 and client.is_connected(t)
     assert got == [yang.InterfaceChange(got[0].time, "ge-0/0/1", None, True)]
 
@@ -307,8 +298,8 @@ async def test_malformed_notifications_counted_session_kept(srv, client):
         f'<alarm-notification xmlns="{yang.AL_NS}"><resource>x</resource></alarm-notification></notification>'
     )
     srv.set_link("ge-0/0/2", False)
-    await wait_for(lambda: len(got) == 1, 1.0, "the good notification")
-    await wait_for(lambda: client.malformed_notifications(t) == 2, 1.0, "two malformed counted")
+    await eventually(lambda: len(got) == 1, 1.0, "the good notification")
+    await eventually(lambda: client.malformed_notifications(t) == 2, 1.0, "two malformed counted")
     assert client._conns[t.key].session is session and client.is_connected(t)
     await client.get(t)
 
@@ -332,16 +323,16 @@ async def test_poller_reconnects_resubscribes_and_rereads_alarms(srv, client):
     srv.set_link("ge-0/0/4", False)
     try:
         poller.set_targets({"rtr001": NetconfPollTarget(_ne("rtr001", srv), target(srv))})
-        await wait_for(lambda: len(model.alarms.active("rtr001")) == 2, 15.0, "first poll")
+        await eventually(lambda: len(model.alarms.active("rtr001")) == 2, 15.0, "first poll")
         keys = {a.key for a in model.alarms.active("rtr001")}
         assert AlarmKey("rtr001", "ifIndex=1", "high-temperature") in keys
         assert AlarmKey("rtr001", "ifIndex=4", "link-down") in keys
-        await wait_for(lambda: poller._nes["rtr001"].subscribed, 2.0, "subscription")
+        await eventually(lambda: poller._nes["rtr001"].subscribed, 2.0, "subscription")
         # Session dropped; meanwhile the device raises an alarm nobody is told about.
         srv.drop_sessions()
         srv.raise_alarm("ge-0/0/2", "lab:fan-failure", "critical", "fan")
         key = AlarmKey("rtr001", "ifIndex=2", "fan-failure")
-        await wait_for(
+        await eventually(
             lambda: model.alarms.get(key) is not None, 5.0, "alarm re-read after reconnect"
         )
         assert poller.stats["resubscribed"] == 1
@@ -349,10 +340,12 @@ async def test_poller_reconnects_resubscribes_and_rereads_alarms(srv, client):
         t0 = time.monotonic()
         srv.set_link("ge-0/0/5", False)
         k5 = AlarmKey("rtr001", "ifIndex=5", "link-down")
-        await wait_for(lambda: model.alarms.get(k5) is not None, 1.0, "link-down via notification")
+        await eventually(
+            lambda: model.alarms.get(k5) is not None, 1.0, "link-down via notification"
+        )
         assert time.monotonic() - t0 < 1.0
         srv.set_link("ge-0/0/5", True)
-        await wait_for(
+        await eventually(
             lambda: not getattr(model.alarms.get(k5), "active", True), 1.0, "clear via notification"
         )
     finally:

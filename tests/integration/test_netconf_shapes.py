@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,18 +19,17 @@ from agent.netconf import NetconfClient, NetconfTarget
 from agent.netconf.poller import NetconfPoller, NetconfPollTarget, _NeSchedule
 from lab.netconf import shapes
 from lab.netconf.model import DeviceSpec, Neighbour
-from lab.netconf.sim import Credentials, ThreadedSimulator
+from lab.netconf.sim import ThreadedSimulator
 from lab.recording import if_name
 from shared import nodal_netconf, yang
 from shared.config import PollingConfig
 from shared.model import AlarmKey, Event, NetworkElement, OperStatus, Protocol
 from shared.nodal import NodalModel, Policy
-from tests.helpers.waiting import random_base
+from tests.helpers.ncsim import CREDS, PASSWORD, ncclient_session
+from tests.helpers.waiting import eventually, random_base
 
 pytestmark = pytest.mark.timeout(60)
 
-PASSWORD = "lab-password-0123456789"
-CREDS = Credentials("emsnc", PASSWORD)
 NS = {"if": shapes.NS_IF, "nc": "urn:ietf:params:xml:ns:netconf:base:1.0"}
 # name -> how it reports (the three shapes of the default fleet, plus a sparse NMDA one)
 DEVICES: dict[str, dict[str, object]] = {
@@ -72,21 +71,6 @@ def lab(tmp_path: Path) -> Iterator[ThreadedSimulator]:
         yield ts
 
 
-def _ncclient(ts: ThreadedSimulator, name: str) -> manager.Manager:
-    dev = ts.sim.devices[name]
-    return manager.connect(
-        host=dev.spec.address,
-        port=dev.spec.port,
-        username="emsnc",
-        password=PASSWORD,
-        hostkey_verify=True,
-        hostkey_b64=dev.public_key.split()[1],
-        look_for_keys=False,
-        allow_agent=False,
-        timeout=5,
-    )
-
-
 def _get(m: manager.Manager) -> etree._Element:
     return etree.fromstring(m.get().xml.encode())
 
@@ -99,7 +83,7 @@ def test_simulator_serves_each_shape_to_a_stock_client(lab: ThreadedSimulator) -
     """Checked with plain ncclient and XPath, not with the parser under test."""
     docs = {}
     for name in DEVICES:
-        with _ncclient(lab, name) as m:
+        with ncclient_session(lab, name) as m:
             docs[name] = (_get(m), _get(m), list(m.server_capabilities))
     nmda, _, nmda_caps = docs["nmda1"]
     assert len(_names(nmda, "interfaces")) == PORTS and not _names(nmda, "interfaces-state")
@@ -137,7 +121,7 @@ def test_simulator_sends_each_link_notification_style(lab: ThreadedSimulator) ->
         "legacy1": f'<link-down xmlns="{shapes.NS_IFNOTIF}"><if-name>ge-0/0/2</if-name>',
     }
     for name, start in want.items():
-        with _ncclient(lab, name) as m:
+        with ncclient_session(lab, name) as m:
             m.create_subscription()
             lab.call(lab.sim.if_down, name, 3)
             n = m.take_notification(timeout=3)
@@ -169,15 +153,6 @@ def _pollers(
         poller._nes[name] = sched
         scheds[name] = sched
     return model, poller, scheds
-
-
-async def _until(probe: Callable[[], object], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if probe():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _key(name: str, port: int) -> str:
@@ -226,18 +201,18 @@ async def test_standard_link_notifications_raise_and_clear_the_poll_alarm(
     try:
         for sched in scheds.values():
             await poller.poll_once(sched)
-        await _until(lambda: all(s.subscribed for s in scheds.values()), 5.0, "subscriptions")
+        await eventually(lambda: all(s.subscribed for s in scheds.values()), 5.0, "subscriptions")
         polls = poller.stats["polls"]
         for name in DEVICES:
             key = AlarmKey(name, _key(name, 3), "link-down")
             t0 = time.monotonic()
             lab.call(lab.sim.if_down, name, 3)
-            await _until(lambda k=key: model.alarms.get(k) is not None, 2.0, f"{name} down")
+            await eventually(lambda k=key: model.alarms.get(k) is not None, 2.0, f"{name} down")
             assert time.monotonic() - t0 < 2.0
             alarm = model.alarms.get(key)
             assert alarm is not None and alarm.active and "ge-0/0/2" in alarm.text
             lab.call(lab.sim.if_up, name, 3)
-            await _until(
+            await eventually(
                 lambda k=key: not getattr(model.alarms.get(k), "active", True), 2.0, f"{name} up"
             )
         assert poller.stats["polls"] == polls  # notifications alone moved the alarms
@@ -247,7 +222,7 @@ async def test_standard_link_notifications_raise_and_clear_the_poll_alarm(
         assert model.alarms.active() == []
         # An operator edit arrives as an informational event naming who did what.
         lab.call(lab.sim.set_description, "legacy1", 2, "uplink to far", "alice", 0)
-        await _until(
+        await eventually(
             lambda: any(e.type == nodal_netconf.CONFIG_CHANGE for e in events), 2.0, "config"
         )
         change = next(e for e in events if e.type == nodal_netconf.CONFIG_CHANGE)

@@ -23,12 +23,11 @@ from lab.netconf import fleet, hostile
 from lab.netconf.control import MAX_LINE, ControlServer, NetconfControl
 from lab.netconf.framing import Decoder, frame
 from lab.netconf.model import NS_ALARMS, NS_IF, NS_LLDP, NS_SYS, DeviceSpec, Neighbour
-from lab.netconf.sim import Credentials, NetconfSimulator, ThreadedSimulator
+from lab.netconf.sim import NetconfSimulator, ThreadedSimulator
 from lab.topology import build
+from tests.helpers.ncsim import CREDS, PASSWORD, ncclient_session
 from tests.helpers.waiting import random_base
 
-PASSWORD = "lab-password-0123456789"
-CREDS = Credentials("emsnc", PASSWORD)
 BASE_10 = "urn:ietf:params:netconf:base:1.0"
 BASE_11 = "urn:ietf:params:netconf:base:1.1"
 NS_BASE = "urn:ietf:params:xml:ns:netconf:base:1.0"
@@ -132,25 +131,9 @@ def threaded(tmp_path: Path) -> Iterator[ThreadedSimulator]:
         yield ts
 
 
-def _ncclient(ts: ThreadedSimulator, **kw: object) -> manager.Manager:
-    dev = ts.sim.devices["rtr001"]
-    return manager.connect(
-        host=dev.spec.address,
-        port=dev.spec.port,
-        username="emsnc",
-        password=PASSWORD,
-        hostkey_verify=True,
-        hostkey_b64=dev.public_key.split()[1],
-        look_for_keys=False,
-        allow_agent=False,
-        timeout=5,
-        **kw,
-    )
-
-
 @pytest.mark.timeout(30)
 def test_get_over_ncclient_returns_the_contract_data(threaded: ThreadedSimulator) -> None:
-    with _ncclient(threaded) as m:
+    with ncclient_session(threaded, "rtr001") as m:
         assert "urn:ietf:params:netconf:capability:notification:1.0" in m.server_capabilities
         assert any("module=ietf-alarms" in c for c in m.server_capabilities)
         threaded.call(
@@ -191,7 +174,7 @@ def test_get_over_ncclient_returns_the_contract_data(threaded: ThreadedSimulator
 
 @pytest.mark.timeout(30)
 def test_filter_get_config_and_unknown_rpc(threaded: ThreadedSimulator) -> None:
-    with _ncclient(threaded) as m:
+    with ncclient_session(threaded, "rtr001") as m:
         only = etree.fromstring(
             m.get(filter=("subtree", f'<alarms xmlns="{NS_ALARMS}"/>')).xml.encode()
         )
@@ -208,7 +191,7 @@ def test_filter_get_config_and_unknown_rpc(threaded: ThreadedSimulator) -> None:
 
 @pytest.mark.timeout(30)
 def test_subscription_gets_interface_and_alarm_notifications(threaded: ThreadedSimulator) -> None:
-    with _ncclient(threaded) as m:
+    with ncclient_session(threaded, "rtr001") as m:
         m.create_subscription()
         threaded.call(threaded.sim.if_down, "rtr001", 3)
         got = [m.take_notification(timeout=3) for _ in range(2)]
@@ -411,6 +394,16 @@ async def test_hostile_replies(sim: NetconfSimulator, tmp_path: Path) -> None:
     assert still.find("nc:data", NS) is not None
 
 
+def _fault_cli(state_dir: Path, *words: str) -> subprocess.CompletedProcess[str]:
+    """``python -m lab.netconf fault`` from a process of its own, as an operator runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "lab.netconf", "fault", "--state-dir", str(state_dir), *words],
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+
+
 @pytest.mark.timeout(60)
 def test_fleet_process_and_control_from_another_process(tmp_path: Path) -> None:
     import socket as sk
@@ -425,38 +418,8 @@ def test_fleet_process_and_control_from_another_process(tmp_path: Path) -> None:
     proc = fleet.start(tmp_path)
     try:
         sock_mode = stat.S_IMODE((tmp_path / "netconf.sock").stat().st_mode)
-        fault = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "lab.netconf",
-                "fault",
-                "--state-dir",
-                str(tmp_path),
-                "if_down",
-                "device=rtr001",
-                "ifindex=1",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=20,
-        )
-        bad = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "lab.netconf",
-                "fault",
-                "--state-dir",
-                str(tmp_path),
-                "if_down",
-                "device=nosuch",
-                "ifindex=1",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=20,
-        )
+        fault = _fault_cli(tmp_path, "if_down", "device=rtr001", "ifindex=1")
+        bad = _fault_cli(tmp_path, "if_down", "device=nosuch", "ifindex=1")
         status = {d["name"]: d for d in NetconfControl(tmp_path).status()}
         dev = inventory["devices"][0]
         profile = inventory["profiles"][0]

@@ -17,22 +17,15 @@ from sqlalchemy import create_engine, make_url, text
 from agent.db import Database, migrate
 from agent.outbox import Outbox, OutboxWriter
 from shared.model import Event, EventType, Severity
-from tests.helpers.pgdb import temp_pg_database
+from tests.helpers.pgdb import BACKENDS, migrated_database, temp_pg_database
 from tests.helpers.tcpproxy import TcpProxy
-
-BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+from tests.helpers.waiting import eventually
 
 
 @pytest.fixture(params=BACKENDS)
 def db_url(request, tmp_path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path}/pool.db"
-        migrate(url)
+    with migrated_database(request.param, tmp_path) as url:
         yield url
-    else:
-        with temp_pg_database() as url:
-            migrate(url)
-            yield url
 
 
 def dead_database_url() -> str:
@@ -68,14 +61,6 @@ def stored_ids(url: str) -> list[str]:
             return list(conn.execute(text("SELECT id FROM event_log")).scalars())
     finally:
         engine.dispose()
-
-
-async def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 @contextlib.asynccontextmanager
@@ -137,7 +122,7 @@ async def test_writer_delivers_in_batches(db_url, tmp_path):
                 for e in events[i : i + 50]:
                     writer.submit(e)
                 await asyncio.sleep(0)
-            await wait_for(lambda: writer.delivered == len(events), 20, "delivery")
+            await eventually(lambda: writer.delivered == len(events), 20, "delivery")
         assert writer.counters() | {"last_error": None} == {
             "submitted": 1050,
             "appended": 1050,
@@ -170,7 +155,7 @@ async def test_crashed_writer_outbox_is_replayed_exactly_once(db_url, tmp_path):
     task = asyncio.create_task(first.run())
     for e in events[:600]:
         first.submit(e)
-    await wait_for(lambda: first.appended == 600 and first.db_failures > 0, 10, "outbox append")
+    await eventually(lambda: first.appended == 600 and first.db_failures > 0, 10, "outbox append")
     task.cancel()  # abandoned: no flush()
     with contextlib.suppress(asyncio.CancelledError):
         await task
@@ -187,7 +172,7 @@ async def test_crashed_writer_outbox_is_replayed_exactly_once(db_url, tmp_path):
         async with running(second):
             for e in events[600:]:
                 second.submit(e)
-            await wait_for(lambda: second.pending == 0, 20, "replay")
+            await eventually(lambda: second.pending == 0, 20, "replay")
         assert second.delivered == 900
         assert second.inserted == 650
         assert_exactly_once(db_url, events)
@@ -216,15 +201,15 @@ async def _submit_through_outage(
     with caplog.at_level(logging.INFO, logger="agent.outbox"):
         async with running(writer):
             await burst(10)
-            await wait_for(lambda: writer.delivered > 0, 10, "first delivery")
+            await eventually(lambda: writer.delivered > 0, 10, "first delivery")
             await start_outage()
             await burst(25)
-            await wait_for(lambda: writer.db_failures >= 2, 10, "failures during the outage")
+            await eventually(lambda: writer.db_failures >= 2, 10, "failures during the outage")
             assert writer.counters()["db_down"] is True
             assert writer.outbox.pending() > 0  # held durably, not only in memory
             await end_outage()
             await burst(10)
-            await wait_for(lambda: writer.pending == 0, 30, "drain after the outage")
+            await eventually(lambda: writer.pending == 0, 30, "drain after the outage")
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     back = [r for r in caplog.records if "database back" in r.getMessage()]
     assert len(warnings) == 1, [r.getMessage() for r in warnings]  # one per outage

@@ -7,7 +7,7 @@ import asyncio
 import logging
 import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,28 +21,10 @@ from shared.config import PollingConfig
 from shared.errors import SnmpProtocolError
 from shared.model import Event, NetworkElement
 from shared.nodal import NodalModel, PollResult
-from tests.helpers.waiting import random_base
+from tests.helpers.waiting import common_free_port, device_addresses, random_base
 
 SWITCH = "sw001"  # ring of 3: rtr001, rtr002 (v3), sw001 (v2c), each with 2 LLDP neighbours
 MGMT = recording.MGMT_IFINDEX
-
-
-def _free_port(base: str) -> int:
-    import socket
-
-    prefix = base.rsplit(".", 1)[0]
-    for _ in range(20):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-            probe.bind((f"{prefix}.1", 0))
-            port = int(probe.getsockname()[1])
-        try:
-            for k in (2, 3):
-                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-                    s.bind((f"{prefix}.{k}", port))
-        except OSError:
-            continue
-        return port
-    raise RuntimeError("no common free port")
 
 
 @pytest.fixture(scope="module")
@@ -50,17 +32,15 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     base = random_base()
     sdir = tmp_path_factory.mktemp("qlab")
     quirks = {SWITCH: [recording.LLDP_BY_PORT]}
-    with Lab.create(sdir, 3, "ring", base_address=base, port=_free_port(base), quirks=quirks) as lb:
+    with Lab.create(
+        sdir,
+        3,
+        "ring",
+        base_address=base,
+        port=common_free_port(device_addresses(base, 3)),
+        quirks=quirks,
+    ) as lb:
         yield lb
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[SnmpClient]:
-    c = SnmpClient()
-    try:
-        yield c
-    finally:
-        c.close()
 
 
 def _target(lab: Lab, name: str) -> PollTarget:

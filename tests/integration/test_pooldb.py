@@ -6,37 +6,23 @@ import threading
 import time
 
 import pytest
-from sqlalchemy import create_engine
 
-from agent.db import Database, migrate
+from agent.db import Database
 from agent.pooldb import PoolDb
-from shared.schema import metadata
-from tests.helpers.pgdb import temp_pg_database
+from tests.helpers.pgdb import BACKENDS, empty_tables, migrated_database
 
 pytestmark = pytest.mark.timeout(60)
-
-BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def url(request, tmp_path_factory):
-    if request.param == "sqlite":
-        u = f"sqlite:///{tmp_path_factory.mktemp('pool')}/pool.db"
-        migrate(u)
+    with migrated_database(request.param, tmp_path_factory.mktemp("pool")) as u:
         yield u
-    else:
-        with temp_pg_database() as u:
-            migrate(u)
-            yield u
 
 
 @pytest.fixture
 def pool(url):
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        for table in reversed(metadata.sorted_tables):
-            conn.execute(table.delete())
-    engine.dispose()
+    empty_tables(url)
     db = Database.open(url)
     yield PoolDb(db)
     db.close()

@@ -4,13 +4,8 @@ UDP proxy and a UDP server that answers garbage."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,6 +18,9 @@ from shared.errors import (
     SnmpTimeout,
 )
 from shared.model import CredentialProfile, SnmpVersion
+from tests.helpers.netsnmp import V3User, free_udp_port, running_snmpd, stop
+from tests.helpers.snmpsim import running_snmpsim, start_snmpsim, write_snmprec
+from tests.helpers.udprelay import UdpRelay, udp_server
 
 SYS_DESCR = (1, 3, 6, 1, 2, 1, 1, 1, 0)
 SYS_OBJECT_ID = (1, 3, 6, 1, 2, 1, 1, 2, 0)
@@ -46,15 +44,8 @@ V3_AUTH = "auth-secret-1"
 V3_PRIV = "priv-secret-1"
 
 V2C = CredentialProfile(name="lab-v2c", community=COMMUNITY)
-V3 = CredentialProfile(
-    name="lab-v3",
-    version=SnmpVersion.V3,
-    user=V3_USER,
-    auth_protocol="sha256",
-    auth_key=V3_AUTH,
-    priv_protocol="aes",
-    priv_key=V3_PRIV,
-)
+SNMPSIM_USER = V3User(V3_USER, "sha256", "aes", V3_AUTH, V3_PRIV)
+V3 = SNMPSIM_USER.profile("lab-v3")
 
 
 def _records() -> dict[tuple[int, ...], tuple[str, str]]:
@@ -79,82 +70,18 @@ def _records() -> dict[tuple[int, ...], tuple[str, str]]:
     return recs
 
 
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _target(port: int, profile: CredentialProfile = V2C, **kw: object) -> SnmpTarget:
     if profile.version is SnmpVersion.V3:
         kw.setdefault("context", COMMUNITY)
     return SnmpTarget("127.0.0.1", port, profile, **kw)  # type: ignore[arg-type]
 
 
-async def _wait_until_answers(port: int, deadline_s: float) -> None:
-    client = SnmpClient()
-    try:
-        end = time.monotonic() + deadline_s
-        while True:
-            try:
-                await client.get(_target(port, timeout=0.3, retries=0), [SYS_DESCR])
-                return
-            except SnmpTimeout:
-                if time.monotonic() > end:
-                    raise
-    finally:
-        client.close()
-
-
 @pytest.fixture(scope="module")
 def snmpsim_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     root = tmp_path_factory.mktemp("snmpsim")
-    data = root / "data"
-    data.mkdir()
-    lines = [f"{'.'.join(map(str, o))}|{t}|{v}" for o, (t, v) in sorted(_records().items())]
-    (data / f"{COMMUNITY}.snmprec").write_text("\n".join(lines) + "\n")
-    port = _free_udp_port()
-    exe = Path(sys.executable).with_name("snmpsim-command-responder")
-    args = [
-        str(exe),
-        f"--cache-dir={root / 'cache'}",
-        "--logging-method=null",
-        "--v3-engine-id=auto",
-        f"--v3-user={V3_USER}",
-        f"--v3-auth-key={V3_AUTH}",
-        "--v3-auth-proto=SHA256",
-        f"--v3-priv-key={V3_PRIV}",
-        "--v3-priv-proto=AES",
-        f"--data-dir={data}",
-        f"--agent-udpv4-endpoint=127.0.0.1:{port}",
-    ]
-    env = {**os.environ, "SNMPSIM_ALLOW_ROOT": "true"}
-    log = (root / "snmpsim.log").open("wb")
-    proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        try:
-            asyncio.run(_wait_until_answers(port, 30.0))
-        except SnmpTimeout:
-            out = (root / "snmpsim.log").read_text(errors="replace")[-2000:]
-            pytest.fail(f"snmpsim did not answer within 30 s (rc={proc.poll()}): {out}")
+    write_snmprec(root / "data", COMMUNITY, [(o, t, v) for o, (t, v) in _records().items()])
+    with running_snmpsim(root, SNMPSIM_USER, (COMMUNITY, "1.3.6.1.2.1.1.1.0")) as port:
         yield port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-        log.close()
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[SnmpClient]:
-    c = SnmpClient()
-    try:
-        yield c
-    finally:
-        c.close()
 
 
 class _Garbage(asyncio.DatagramProtocol):
@@ -174,46 +101,17 @@ class _Garbage(asyncio.DatagramProtocol):
             self.transport.sendto(self.reply if self.reply else data[: len(data) // 2], addr)
 
 
-class _DelayProxy(asyncio.DatagramProtocol):
+class _DelayProxy(UdpRelay):
     """Forwards each request to an upstream agent and relays its answer ``delay`` s late."""
 
     def __init__(self, upstream: tuple[str, int], delay: float) -> None:
-        self.upstream = upstream
+        super().__init__(upstream)
         self.delay = delay
-        self.transport: asyncio.DatagramTransport | None = None
-        self.tasks: set[asyncio.Task[None]] = set()
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        task = asyncio.ensure_future(self._relay(data, addr))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-
-    async def _relay(self, data: bytes, addr: tuple[str, int]) -> None:
-        loop = asyncio.get_running_loop()
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.setblocking(False)
-            s.connect(self.upstream)
-            await loop.sock_sendall(s, data)
-            async with asyncio.timeout(5):
-                answer = await loop.sock_recv(s, 65535)
+    async def handle(self, data: bytes, addr: tuple[str, int]) -> None:
+        answer = await self.ask_upstream(data)
         await asyncio.sleep(self.delay)
-        if self.transport is not None:
-            self.transport.sendto(answer, addr)
-
-
-@contextlib.asynccontextmanager
-async def _udp_server(protocol: asyncio.DatagramProtocol) -> AsyncIterator[int]:
-    loop = asyncio.get_running_loop()
-    transport, _ = await loop.create_datagram_endpoint(
-        lambda: protocol, local_addr=("127.0.0.1", 0)
-    )
-    try:
-        yield int(transport.get_extra_info("sockname")[1])
-    finally:
-        transport.close()
+        self.reply(answer, addr)
 
 
 # -- functional ------------------------------------------------------------------------------
@@ -411,7 +309,7 @@ async def test_unknown_v3_user_is_a_timeout_naming_the_report(
 async def test_nothing_listening_times_out_in_bound(
     client: SnmpClient, profile: CredentialProfile
 ) -> None:
-    port = _free_udp_port()
+    port = free_udp_port()
     timeout, retries = 0.4, 2
     t0 = time.monotonic()
     with pytest.raises(SnmpTimeout):
@@ -424,7 +322,7 @@ async def test_nothing_listening_times_out_in_bound(
 @pytest.mark.timeout(30)
 async def test_slow_ne_does_not_hold_up_others(snmpsim_port: int, client: SnmpClient) -> None:
     proxy = _DelayProxy(("127.0.0.1", snmpsim_port), delay=2.0)
-    async with _udp_server(proxy) as slow_port:
+    async with udp_server(proxy) as slow_port:
         slow = _target(slow_port, timeout=0.5, retries=1)
         fast = _target(snmpsim_port, timeout=0.5, retries=1)
         t0 = time.monotonic()
@@ -458,7 +356,7 @@ async def test_slow_ne_does_not_hold_up_others(snmpsim_port: int, client: SnmpCl
 )
 async def test_garbage_answer_is_timeout_not_crash(client: SnmpClient, reply: bytes) -> None:
     proto = _Garbage(reply)
-    async with _udp_server(proto) as port:
+    async with udp_server(proto) as port:
         with pytest.raises((SnmpTimeout, SnmpProtocolError)):
             await client.get(_target(port, timeout=0.3, retries=1), [SYS_DESCR])
     assert proto.received == 2  # first try and one retry, nothing crashed in between
@@ -495,14 +393,14 @@ class _Misbehaving(asyncio.DatagramProtocol):
 async def test_looping_agent_is_protocol_error(client: SnmpClient) -> None:
     # Always the same row: the second request gets an OID that does not increase.
     looping = _Misbehaving([((*IF_DESCR, 1), 1), ((*IF_DESCR, 2), 2)])
-    async with _udp_server(looping) as port:
+    async with udp_server(looping) as port:
         with pytest.raises(SnmpProtocolError, match="not increasing"):
             await client.walk(_target(port, timeout=1.0), IF_DESCR)
 
 
 @pytest.mark.timeout(20)
 async def test_error_status_is_protocol_error(client: SnmpClient) -> None:
-    async with _udp_server(_Misbehaving([(SYS_DESCR, 0)], error_status=5)) as port:
+    async with udp_server(_Misbehaving([(SYS_DESCR, 0)], error_status=5)) as port:
         with pytest.raises(SnmpProtocolError, match="genErr"):
             await client.get(_target(port, timeout=1.0), [SYS_DESCR])
         with pytest.raises(SnmpProtocolError, match="genErr"):
@@ -512,7 +410,7 @@ async def test_error_status_is_protocol_error(client: SnmpClient) -> None:
 @pytest.mark.timeout(20)
 async def test_cancelled_walk_leaves_client_usable(snmpsim_port: int, client: SnmpClient) -> None:
     proxy = _DelayProxy(("127.0.0.1", snmpsim_port), delay=0.5)
-    async with _udp_server(proxy) as slow_port:
+    async with udp_server(proxy) as slow_port:
         task = asyncio.create_task(client.walk(_target(slow_port, timeout=2.0), SYSTEM))
         await asyncio.sleep(0.2)
         task.cancel()
@@ -521,8 +419,6 @@ async def test_cancelled_walk_leaves_client_usable(snmpsim_port: int, client: Sn
         await asyncio.sleep(0.5)  # the late answer to the cancelled request arrives now
         rows = await client.walk(_target(snmpsim_port), SYSTEM)
         assert len(rows) == sum(1 for o in _records() if o[:7] == SYSTEM)
-        for t in list(proxy.tasks):
-            t.cancel()
 
 
 # -- the native v1/v2c transport ---------------------------------------------------------------
@@ -571,7 +467,7 @@ class _Forging(asyncio.DatagramProtocol):
 
 
 async def _drop_test(client: SnmpClient, proto: _Forging, counter: str) -> None:
-    async with _udp_server(proto) as port:
+    async with udp_server(proto) as port:
         with pytest.raises(SnmpTimeout):
             await client.get(_target(port, timeout=0.3, retries=1), [SYS_DESCR])
     assert proto.received == 2  # both attempts were answered, and both answers dropped
@@ -603,10 +499,10 @@ async def test_answer_with_another_community_is_dropped(client: SnmpClient) -> N
 @pytest.mark.timeout(20)
 async def test_well_formed_answer_is_accepted_and_malformed_counted(client: SnmpClient) -> None:
     # The control for the three tests above: the same forger, answering correctly.
-    async with _udp_server(_Forging()) as port:
+    async with udp_server(_Forging()) as port:
         got = await client.get(_target(port, timeout=0.3, retries=0), [SYS_DESCR])
     assert got == {SYS_DESCR: b"ok"}
-    async with _udp_server(_Garbage(b"\x30\x03\x02\x01")) as port:
+    async with udp_server(_Garbage(b"\x30\x03\x02\x01")) as port:
         with pytest.raises(SnmpTimeout):
             await client.get(_target(port, timeout=0.2, retries=0), [SYS_DESCR])
     stats = client.transport_stats
@@ -639,7 +535,7 @@ async def test_pysnmp_path_still_available_for_v2c(snmpsim_port: int) -> None:
 
 @pytest.mark.timeout(20)
 async def test_close_fails_waiting_native_requests(client: SnmpClient) -> None:
-    async with _udp_server(_Garbage(None)) as port:  # never answers
+    async with udp_server(_Garbage(None)) as port:  # never answers
         task = asyncio.create_task(client.get(_target(port, timeout=5.0), [SYS_DESCR]))
         await asyncio.sleep(0.1)
         client.close()
@@ -672,59 +568,24 @@ async def test_pysnmp_path_still_available_for_v3(snmpsim_port: int) -> None:
     assert len(rows) == N_IF
 
 
-class _TamperProxy(_DelayProxy):
+class _TamperProxy(UdpRelay):
     """Relays to an upstream agent, flipping one octet near the end of authenticated answers."""
 
-    async def _relay(self, data: bytes, addr: tuple[str, int]) -> None:
-        loop = asyncio.get_running_loop()
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.setblocking(False)
-            s.connect(self.upstream)
-            await loop.sock_sendall(s, data)
-            async with asyncio.timeout(5):
-                answer = bytearray(await loop.sock_recv(s, 65535))
+    async def handle(self, data: bytes, addr: tuple[str, int]) -> None:
+        answer = bytearray(await self.ask_upstream(data))
         if b"emsuser" in answer:  # discovery reports carry no user name: leave them intact
             answer[-2] ^= 0x40
-        if self.transport is not None:
-            self.transport.sendto(bytes(answer), addr)
+        self.reply(bytes(answer), addr)
 
 
 @pytest.mark.timeout(30)
 async def test_v3_tampered_answer_is_dropped(snmpsim_port: int, client: SnmpClient) -> None:
-    async with _udp_server(_TamperProxy(("127.0.0.1", snmpsim_port), 0.0)) as port:
+    async with udp_server(_TamperProxy(("127.0.0.1", snmpsim_port))) as port:
         with pytest.raises(SnmpTimeout):
             await client.get(_target(port, V3, timeout=0.4, retries=1), [SYS_DESCR])
     stats = client.v3_transport_stats
     assert stats["discoveries"] == 1
     assert stats["wrong_digest"] >= 2  # both attempts answered, both answers refused
-
-
-def _start_snmpsim(root: Path, port: int, engine_id: str) -> subprocess.Popen[bytes]:
-    exe = Path(sys.executable).with_name("snmpsim-command-responder")
-    args = [
-        str(exe),
-        f"--cache-dir={root / 'cache'}",
-        "--logging-method=null",
-        f"--v3-engine-id={engine_id}",
-        f"--v3-user={V3_USER}",
-        f"--v3-auth-key={V3_AUTH}",
-        "--v3-auth-proto=SHA256",
-        f"--v3-priv-key={V3_PRIV}",
-        "--v3-priv-proto=AES",
-        f"--data-dir={root / 'data'}",
-        f"--agent-udpv4-endpoint=127.0.0.1:{port}",
-    ]
-    env = {**os.environ, "SNMPSIM_ALLOW_ROOT": "true"}
-    return subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
 
 
 async def _get_until(client: SnmpClient, target: SnmpTarget, deadline_s: float) -> object:
@@ -743,20 +604,20 @@ async def test_v3_recovers_after_device_restart(tmp_path: Path, client: SnmpClie
     data = tmp_path / "data"
     data.mkdir()
     (data / f"{COMMUNITY}.snmprec").write_text("1.3.6.1.2.1.1.1.0|4|emspool test NE\n")
-    port = _free_udp_port()
+    port = free_udp_port()
     target = _target(port, V3, timeout=0.5, retries=0)
-    proc = _start_snmpsim(tmp_path, port, "80001f8804656d73706f6f6c")
+    proc = start_snmpsim(tmp_path, port, SNMPSIM_USER, engine_id="80001f8804656d73706f6f6c")
     try:
         assert await _get_until(client, target, 30) == {SYS_DESCR: b"emspool test NE"}
         discoveries = client.v3_transport_stats["discoveries"]
         await asyncio.sleep(2.5)  # let our idea of its clock run ahead of the new process's
     finally:
-        _stop(proc)
-    proc = _start_snmpsim(tmp_path, port, "80001f8804656d73706f6f6c")
+        stop(proc)
+    proc = start_snmpsim(tmp_path, port, SNMPSIM_USER, engine_id="80001f8804656d73706f6f6c")
     try:
         assert await _get_until(client, target, 30) == {SYS_DESCR: b"emspool test NE"}
     finally:
-        _stop(proc)
+        stop(proc)
     stats = client.v3_transport_stats
     assert stats["discoveries"] == discoveries  # recovered by a resync from the report alone
     assert stats["resyncs"] >= 1
@@ -765,67 +626,23 @@ async def test_v3_recovers_after_device_restart(tmp_path: Path, client: SnmpClie
 # -- native SNMPv3 against net-snmp snmpd ----------------------------------------------------
 
 SNMPD_USERS = {
-    "emsuser": ("SHA-256", "AES"),
-    "emsbig": ("SHA-512", "AES256"),
+    u.name: u
+    for u in (
+        V3User("emsuser", "sha256", "aes", V3_AUTH, V3_PRIV),
+        V3User("emsbig", "sha512", "aes256", V3_AUTH, V3_PRIV),
+    )
 }
 SNMPD_SYS_OBJECT = (1, 3, 6, 1, 2, 1, 1, 2, 0)
 
 
 @pytest.fixture(scope="module")
 def snmpd_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    root = tmp_path_factory.mktemp("snmpd")
-    port = _free_udp_port()
-    users = "".join(
-        f"createUser {user} {auth} {V3_AUTH} {priv} {V3_PRIV}\nrouser {user} priv\n"
-        for user, (auth, priv) in SNMPD_USERS.items()
-    )
-    conf = root / "snmpd.conf"
-    conf.write_text(
-        f"[snmp] persistentDir {root / 'persist'}\n"
-        f"agentaddress udp:127.0.0.1:{port}\n"
-        "rocommunity emspool-probe 127.0.0.1\n" + users
-    )
-    conf.chmod(0o600)
-    env = {**os.environ, "SNMP_PERSISTENT_DIR": str(root / "persist"), "MIBS": ""}
-    log = (root / "snmpd.log").open("wb")
-    proc = subprocess.Popen(
-        ["snmpd", "-f", "-Lo", "-I", "-smux", "-C", "-c", str(conf), "-M", "/nonexistent"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    probe = CredentialProfile(name="probe", community="emspool-probe")
-
-    async def ready() -> None:
-        c = SnmpClient()
-        try:
-            await _get_until(c, SnmpTarget("127.0.0.1", port, probe, timeout=0.3, retries=0), 15)
-        finally:
-            c.close()
-
-    try:
-        try:
-            asyncio.run(ready())
-        except SnmpTimeout:
-            out = (root / "snmpd.log").read_text(errors="replace")[-2000:]
-            pytest.fail(f"snmpd did not answer within 15 s (rc={proc.poll()}): {out}")
+    with running_snmpd(tmp_path_factory.mktemp("snmpd"), list(SNMPD_USERS.values())) as port:
         yield port
-    finally:
-        _stop(proc)
-        log.close()
 
 
 def _snmpd_profile(user: str, **keys: str) -> CredentialProfile:
-    auth, priv = SNMPD_USERS.get(user, ("SHA-256", "AES"))
-    return CredentialProfile(
-        name=f"snmpd-{user}",
-        version=SnmpVersion.V3,
-        user=user,
-        auth_protocol=auth.replace("-", "").lower(),
-        auth_key=keys.get("auth_key", V3_AUTH),
-        priv_protocol=priv.lower(),
-        priv_key=keys.get("priv_key", V3_PRIV),
-    )
+    return SNMPD_USERS[user].profile(f"snmpd-{user}", **keys)
 
 
 @pytest.mark.timeout(30)

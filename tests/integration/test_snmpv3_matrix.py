@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -21,8 +21,8 @@ from agent.snmp import SnmpClient, SnmpTarget
 from agent.traps import Notification, TrapReceiver, TrapSource
 from shared import snmp_security as sec
 from shared.errors import SnmpTimeout
-from shared.model import CredentialProfile, SnmpVersion
-from tests.helpers.netsnmp import V3User, free_udp_port, run_tool, start_snmpd, stop
+from shared.model import CredentialProfile
+from tests.helpers.netsnmp import V3User, run_tool, running_snmpd
 
 pytestmark = pytest.mark.skipif(
     shutil.which("snmpd") is None or shutil.which("snmptrap") is None,
@@ -41,36 +41,13 @@ IF_INDEX = "1.3.6.1.2.1.2.2.1.1"
 
 
 def profile(user: V3User, **changes: str) -> CredentialProfile:
-    fields = {
-        "name": f"p-{user.name}",
-        "version": SnmpVersion.V3,
-        "user": user.name,
-        "auth_protocol": user.auth,
-        "auth_key": user.auth_key if user.auth != "none" else "",
-        "priv_protocol": user.priv,
-        "priv_key": user.priv_key if user.priv != "none" else "",
-    }
-    fields.update(changes)
-    return CredentialProfile(**fields)  # type: ignore[arg-type]
+    return user.profile(**changes)
 
 
 @pytest.fixture(scope="module")
 def snmpd_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    port = free_udp_port()
-    proc = start_snmpd(tmp_path_factory.mktemp("snmpd-matrix"), port, USERS)
-    try:
+    with running_snmpd(tmp_path_factory.mktemp("snmpd-matrix"), USERS) as port:
         yield port
-    finally:
-        stop(proc)
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[SnmpClient]:
-    c = SnmpClient()
-    try:
-        yield c
-    finally:
-        c.close()
 
 
 @pytest.mark.timeout(120)

@@ -6,14 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import shutil
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 
@@ -25,52 +20,26 @@ from agent.snmp import SnmpClient, SnmpTarget
 from shared import ber, usm
 from shared.config import AgentConfig, PollingConfig
 from shared.errors import SnmpTimeout
-from shared.model import CredentialProfile, NetworkElement, SnmpVersion
+from shared.model import CredentialProfile, NetworkElement
 from shared.nodal import NodalModel
-from tests.helpers.netsnmp import (
-    V3User,
-    free_udp_port,
-    netsnmp_text_engine_id,
-    start_snmpd,
-    stop,
-)
+from tests.helpers.netsnmp import V3User, netsnmp_text_engine_id, running_snmpd
+from tests.helpers.snmpsim import running_snmpsim, write_snmprec
+from tests.helpers.udprelay import UdpRelay, udp_server
 
 pytestmark = pytest.mark.skipif(shutil.which("snmpd") is None, reason="net-snmp snmpd missing")
 
 USER = V3User("poller", "sha256", "aes")
 SYS_UPTIME = (1, 3, 6, 1, 2, 1, 1, 3, 0)
 SYS_DESCR = (1, 3, 6, 1, 2, 1, 1, 1, 0)
-PROFILE = CredentialProfile(
-    "p3",
-    SnmpVersion.V3,
-    user=USER.name,
-    auth_protocol=USER.auth,
-    auth_key=USER.auth_key,
-    priv_protocol=USER.priv,
-    priv_key=USER.priv_key,
-)
+PROFILE = USER.profile("p3")
 SNMPD_ENGINE = netsnmp_text_engine_id("emspool-test")
 
 
 @pytest.fixture(scope="module")
 def snmpd_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    port = free_udp_port()
-    proc = start_snmpd(
-        tmp_path_factory.mktemp("snmpd-v3"), port, [USER], engine_text="emspool-test"
-    )
-    try:
+    root = tmp_path_factory.mktemp("snmpd-v3")
+    with running_snmpd(root, [USER], engine_text="emspool-test") as port:
         yield port
-    finally:
-        stop(proc)
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[SnmpClient]:
-    c = SnmpClient()
-    try:
-        yield c
-    finally:
-        c.close()
 
 
 def forged_report(request: bytes, name: str) -> bytes:
@@ -85,55 +54,25 @@ def forged_report(request: bytes, name: str) -> bytes:
     return datagram
 
 
-class Spoofer(asyncio.DatagramProtocol):
+class Spoofer(UdpRelay):
     """Between us and the agent: answers each request first with a forged Report, then
     relays the agent's real answer (``relay=False``: the agent is never reached)."""
 
     def __init__(self, upstream: tuple[str, int], report: str, relay: bool = True) -> None:
-        self.upstream, self.report, self.relay = upstream, report, relay
-        self.transport: asyncio.DatagramTransport | None = None
-        self.tasks: set[asyncio.Task[None]] = set()
+        super().__init__(upstream)
+        self.report, self.relay = report, relay
         self.forged = 0
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        task = asyncio.ensure_future(self._relay(data, addr))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-
-    async def _relay(self, data: bytes, addr: tuple[str, int]) -> None:
-        assert self.transport is not None
+    async def handle(self, data: bytes, addr: tuple[str, int]) -> None:
         if usm.decode_message(data).authenticated:  # discovery goes through untouched
-            self.transport.sendto(forged_report(data, self.report), addr)
+            self.reply(forged_report(data, self.report), addr)
             self.forged += 1
             if not self.relay:
                 return
-        loop = asyncio.get_running_loop()
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.setblocking(False)
-            s.connect(self.upstream)
-            await loop.sock_sendall(s, data)
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(3):
-                    answer = await loop.sock_recv(s, 65535)
-                await asyncio.sleep(0.05)  # the forgery always wins the race
-                self.transport.sendto(answer, addr)
-
-
-@contextlib.asynccontextmanager
-async def proxy(protocol: Spoofer) -> AsyncIterator[int]:
-    loop = asyncio.get_running_loop()
-    transport, _ = await loop.create_datagram_endpoint(
-        lambda: protocol, local_addr=("127.0.0.1", 0)
-    )
-    try:
-        yield transport.get_extra_info("sockname")[1]
-    finally:
-        transport.close()
-        for task in list(protocol.tasks):
-            task.cancel()
+        with contextlib.suppress(TimeoutError):
+            answer = await self.ask_upstream(data, timeout=3)
+            await asyncio.sleep(0.05)  # the forgery always wins the race
+            self.reply(answer, addr)
 
 
 @pytest.mark.timeout(30)
@@ -144,7 +83,7 @@ async def test_spoofed_unauthenticated_report_does_not_end_the_request(
     snmpd_port: int, client: SnmpClient, report: str
 ) -> None:
     spoofer = Spoofer(("127.0.0.1", snmpd_port), report)
-    async with proxy(spoofer) as port:
+    async with udp_server(spoofer) as port:
         got = await client.get(SnmpTarget("127.0.0.1", port, PROFILE, timeout=1.0), [SYS_UPTIME])
     assert isinstance(got[SYS_UPTIME], int)
     assert spoofer.forged >= 1
@@ -156,7 +95,7 @@ async def test_only_unauthenticated_reports_make_a_timeout_that_names_them(
     snmpd_port: int, client: SnmpClient
 ) -> None:
     spoofer = Spoofer(("127.0.0.1", snmpd_port), "wrongDigest", relay=False)
-    async with proxy(spoofer) as port:
+    async with udp_server(spoofer) as port:
         target = SnmpTarget("127.0.0.1", port, PROFILE, timeout=0.3, retries=1)
         with pytest.raises(SnmpTimeout) as err:
             await client.get(target, [SYS_UPTIME])
@@ -225,52 +164,14 @@ def _fields(p: CredentialProfile) -> dict[str, object]:
 @pytest.fixture(scope="module")
 def contexts_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     root = tmp_path_factory.mktemp("snmpsim-contexts")
-    data = root / "data"
-    data.mkdir()
     for name, descr in (("self", "default instance"), ("vrf-red", "red"), ("vrf-blue", "blue")):
-        (data / f"{name}.snmprec").write_text(
-            f"1.3.6.1.2.1.1.1.0|4|{descr}\n1.3.6.1.2.1.1.3.0|67|4242\n1.3.6.1.2.1.1.5.0|4|{name}\n"
+        system = (
+            ((1, 3, 6, 1, 2, 1, 1, 1, 0), "4", descr),
+            ((1, 3, 6, 1, 2, 1, 1, 3, 0), "67", "4242"),
         )
-    port = free_udp_port()
-    exe = Path(sys.executable).with_name("snmpsim-command-responder")
-    proc = subprocess.Popen(
-        [
-            str(exe),
-            f"--cache-dir={root / 'cache'}",
-            "--logging-method=null",
-            "--v3-engine-id=auto",
-            f"--v3-user={USER.name}",
-            f"--v3-auth-key={USER.auth_key}",
-            "--v3-auth-proto=SHA256",
-            f"--v3-priv-key={USER.priv_key}",
-            "--v3-priv-proto=AES",
-            f"--data-dir={data}",
-            f"--agent-udpv4-endpoint=127.0.0.1:{port}",
-        ],
-        env={**os.environ, "SNMPSIM_ALLOW_ROOT": "true"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-    async def ready() -> None:
-        c = SnmpClient()
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    await c.get(SnmpTarget("127.0.0.1", port, PROFILE, 0.3, 0), [SYS_DESCR])
-                    return
-                except SnmpTimeout:
-                    assert time.monotonic() < deadline, "snmpsim did not answer"
-        finally:
-            c.close()
-
-    try:
-        asyncio.run(ready())
+        write_snmprec(root / "data", name, [*system, ((1, 3, 6, 1, 2, 1, 1, 5, 0), "4", name)])
+    with running_snmpsim(root, USER, ("vrf-red", "1.3.6.1.2.1.1.1.0")) as port:
         yield port
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 @pytest.mark.timeout(60)

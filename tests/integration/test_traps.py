@@ -10,8 +10,7 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from agent.traps import Notification, TrapReceiver, TrapSource
 from agent.trapv3 import local_engine
 from shared.ber import SNMP_TRAP_OID_0, encode_notification
 from shared.model import CredentialProfile, SnmpVersion
+from tests.helpers.waiting import eventually
 
 pytestmark = [
     pytest.mark.timeout(60),
@@ -93,14 +93,6 @@ def send_raw(rx: TrapReceiver, data: bytes, source_ip: str = "127.0.0.1") -> Non
         s.sendto(data, rx.address)
 
 
-async def wait_until(cond: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
-
-
 def trap(community: str = "trap-community") -> bytes:
     return encode_notification(
         community.encode(), LINK_DOWN_OID, [((1, 3, 6, 1, 2, 1, 2, 2, 1, 1, 4), 4)]
@@ -113,7 +105,7 @@ async def test_v2c_link_down_accepted_and_decoded(receiver: TrapReceiver, sink: 
         f"{IF_INDEX}.7", "i", "7", f"{IF_DESCR}.7", "s", "ge-0/0/7",
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
-    await wait_until(lambda: len(sink.items) == 1)
+    await eventually(lambda: len(sink.items) == 1)
     n = sink.items[0]
     assert n.ne == "ne-a"
     assert n.version == "2c"
@@ -141,7 +133,7 @@ async def test_v1_trap_converted(receiver: TrapReceiver, sink: Sink) -> None:
         "127.0.0.1", "6", "17", "555", f"{IF_INDEX}.2", "i", "2",
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
-    await wait_until(lambda: len(sink.items) == 1)
+    await eventually(lambda: len(sink.items) == 1)
     n = sink.items[0]
     assert n.version == "1"
     assert n.trap_oid == (1, 3, 6, 1, 4, 1, 8072, 0, 17)
@@ -156,7 +148,7 @@ async def test_v3_auth_priv_trap_with_pinned_engine_id(receiver: TrapReceiver, s
         target(receiver), "77", LINK_DOWN, f"{IF_INDEX}.5", "i", "5",
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
-    await wait_until(lambda: len(sink.items) == 1)
+    await eventually(lambda: len(sink.items) == 1)
     n = sink.items[0]
     assert (n.ne, n.version, n.trap_oid, n.uptime) == ("ne-b", "3", LINK_DOWN_OID, 77)
     assert dict(n.varbinds)[(1, 3, 6, 1, 2, 1, 2, 2, 1, 1, 5)] == 5
@@ -171,16 +163,16 @@ async def test_v3_engine_id_learned_only_from_authentic_trap(
     good = [*base, "-A", "auth-passphrase-1", "-X", "priv-passphrase-1"]
     r = await run_tool(*spoofed, target(receiver), "1", LINK_DOWN)
     assert r.returncode == 0, r.stderr
-    await wait_until(lambda: receiver.counters["bad_v3"] == 1)
+    await eventually(lambda: receiver.counters["bad_v3"] == 1)
     await asyncio.sleep(1.1)  # learning attempts per source are rate-limited
     r = await run_tool(*good, target(receiver), "2", LINK_DOWN)
     assert r.returncode == 0, r.stderr
-    await wait_until(lambda: len(sink.items) == 1)
+    await eventually(lambda: len(sink.items) == 1)
     assert sink.items[0].ne == "ne-c"
     # Once learned, another engine ID from that address is refused without crypto.
     other = [*good[:-6], "-e", "0x80000000019999999999", *good[-4:]]
     r = await run_tool(*other, target(receiver), "3", LINK_DOWN)
-    await wait_until(lambda: receiver.counters["bad_v3"] == 2)
+    await eventually(lambda: receiver.counters["bad_v3"] == 2)
     assert len(sink.items) == 1
 
 
@@ -201,7 +193,7 @@ async def test_wrong_community_dropped_and_counted(
     caplog.set_level(logging.DEBUG)
     for _ in range(3):
         send_raw(receiver, trap("guessed-secret"))
-    await wait_until(lambda: receiver.counters["bad_community"] == 3)
+    await eventually(lambda: receiver.counters["bad_community"] == 3)
     assert sink.items == []
     assert "guessed-secret" not in caplog.text
     assert "trap-community" not in caplog.text
@@ -224,7 +216,7 @@ async def test_wrong_v3_key_dropped_and_counted(
         "snmptrap", *args, "-e", f"0x{NE_ENGINE_ID}", "--clientaddr=127.0.0.2",
         target(receiver), "1", LINK_DOWN,
     )  # fmt: skip
-    await wait_until(lambda: receiver.counters["bad_v3"] == 2)
+    await eventually(lambda: receiver.counters["bad_v3"] == 2)
     await asyncio.sleep(0.1)
     assert sink.items == []
     assert "wrong-priv-key" not in caplog.text and "priv-passphrase-1" not in caplog.text
@@ -232,9 +224,9 @@ async def test_wrong_v3_key_dropped_and_counted(
 
 async def test_unknown_source_dropped(receiver: TrapReceiver, sink: Sink) -> None:
     send_raw(receiver, trap(), source_ip="127.0.0.77")
-    await wait_until(lambda: receiver.counters["unknown_source"] == 1)
+    await eventually(lambda: receiver.counters["unknown_source"] == 1)
     send_raw(receiver, trap())
-    await wait_until(lambda: len(sink.items) == 1)
+    await eventually(lambda: len(sink.items) == 1)
     assert [n.ne for n in sink.items] == ["ne-a"]
 
 
@@ -254,7 +246,7 @@ async def test_garbage_then_valid_trap_still_accepted(receiver: TrapReceiver, si
         send_raw(receiver, data)
     send_raw(receiver, good + b"\x00" * (16 * 1024))  # oversized
     send_raw(receiver, good)
-    await wait_until(lambda: len(sink.items) == 1)
+    await eventually(lambda: len(sink.items) == 1)
     assert receiver.counters["malformed"] == len(junk)
     assert receiver.counters["oversized"] == 1
     assert receiver.counters["received"] == len(junk) + 2
@@ -267,7 +259,7 @@ async def test_non_utf8_octet_string_delivered_as_bytes(receiver: TrapReceiver, 
         f"{IF_DESCR}.1", "x", "FF FE 80 00 C3 28",
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
-    await wait_until(lambda: len(sink.items) == 1)
+    await eventually(lambda: len(sink.items) == 1)
     assert dict(sink.items[0].varbinds)[(1, 3, 6, 1, 2, 1, 2, 2, 1, 2, 1)] == (
         b"\xff\xfe\x80\x00\xc3\x28"
     )
@@ -277,7 +269,7 @@ async def test_set_sources_replacement_takes_effect(receiver: TrapReceiver, sink
     receiver.set_sources({"127.0.0.5": ("ne-e", V2)})
     send_raw(receiver, trap())  # from 127.0.0.1, no longer managed
     send_raw(receiver, trap(), source_ip="127.0.0.5")
-    await wait_until(lambda: len(sink.items) == 1)
+    await eventually(lambda: len(sink.items) == 1)
     assert sink.items[0].ne == "ne-e"
     assert receiver.counters["unknown_source"] == 1
     # v3 users of removed NEs are gone from the USM too
@@ -285,14 +277,14 @@ async def test_set_sources_replacement_takes_effect(receiver: TrapReceiver, sink
         "snmptrap", *V3_ARGS, "-e", f"0x{NE_ENGINE_ID}", "--clientaddr=127.0.0.2",
         target(receiver), "1", LINK_DOWN,
     )  # fmt: skip
-    await wait_until(lambda: receiver.counters["unknown_source"] == 2)
+    await eventually(lambda: receiver.counters["unknown_source"] == 2)
     receiver.set_sources({"127.0.0.2": TrapSource("ne-b2", V3, bytes.fromhex(NE_ENGINE_ID))})
     r = await run_tool(
         "snmptrap", *V3_ARGS, "-e", f"0x{NE_ENGINE_ID}", "--clientaddr=127.0.0.2",
         target(receiver), "1", LINK_DOWN,
     )  # fmt: skip
     assert r.returncode == 0
-    await wait_until(lambda: len(sink.items) == 2)
+    await eventually(lambda: len(sink.items) == 2)
     assert sink.items[1].ne == "ne-b2"
 
 
@@ -308,7 +300,7 @@ async def test_callback_error_does_not_stop_receiver() -> None:
         rx.set_sources({"127.0.0.1": ("ne-a", V2)})
         send_raw(rx, trap())
         send_raw(rx, trap())
-        await wait_until(lambda: len(calls) == 2)
+        await eventually(lambda: len(calls) == 2)
         assert rx.counters["callback_errors"] == 1
 
 
@@ -332,7 +324,7 @@ async def test_close_and_cancel_release_the_socket() -> None:
 
     rx2 = TrapReceiver(Sink(), "127.0.0.1", 0)
     task = asyncio.create_task(rx2.serve())
-    await wait_until(lambda: rx2._address is not None)
+    await eventually(lambda: rx2._address is not None)
     port = rx2.address[1]
     await asyncio.sleep(0.05)
     task.cancel()
@@ -380,7 +372,7 @@ async def test_v3_replays_outside_the_time_window_are_refused(
     sent += [("6,3", True), ("5,99999", False)]
     for boots_time, _ok in sent:
         await v3_trap(receiver, "127.0.0.2", "-e", f"0x{NE_ENGINE_ID}", "-Z", boots_time)
-    await wait_until(lambda: receiver.counters["received"] == len(sent))
+    await eventually(lambda: receiver.counters["received"] == len(sent))
     await asyncio.sleep(0.1)
     assert len(sink.items) == sum(ok for _, ok in sent)
     assert receiver.counters["not_in_time_window"] == sum(not ok for _, ok in sent)
@@ -417,10 +409,10 @@ async def test_v3_pinned_engine_id_enforced_and_learnt_one_kept(sink: Sink) -> N
     async with rx:
         await v3_trap(rx, "127.0.0.2", "-e", f"0x{OTHER_ENGINE}")  # not the pinned one
         await v3_trap(rx, "127.0.0.3", "-e", f"0x{NE_ENGINE_ID}")  # not the learnt one
-        await wait_until(lambda: rx.counters["bad_v3"] == 2)
+        await eventually(lambda: rx.counters["bad_v3"] == 2)
         await v3_trap(rx, "127.0.0.2", "-e", f"0x{NE_ENGINE_ID}")
         await v3_trap(rx, "127.0.0.3", "-e", f"0x{OTHER_ENGINE}")
-        await wait_until(lambda: len(sink.items) == 2)
+        await eventually(lambda: len(sink.items) == 2)
     assert [n.ne for n in sink.items] == ["pinned", "known"]
     # The pinned NE's engine is reported once (its clock is now learnt); the known one is not.
     assert learnt == [("pinned", bytes.fromhex(NE_ENGINE_ID))]
@@ -466,8 +458,8 @@ async def test_two_v3_senders_on_one_address_are_told_apart(sink: Sink) -> None:
         await v3_trap(rx, "127.0.0.3", "-e", f"0x{OTHER_ENGINE}", args=V3_OTHER_ARGS)
         await v3_trap(rx, "127.0.0.3", "-e", f"0x{NE_ENGINE_ID}")
         await v3_trap(rx, "127.0.0.4", "-e", f"0x{NE_ENGINE_ID}")
-        await wait_until(lambda: rx.counters["ambiguous_source"] == 1)
-        await wait_until(lambda: len(sink.items) == 6)
+        await eventually(lambda: rx.counters["ambiguous_source"] == 1)
+        await eventually(lambda: len(sink.items) == 6)
     assert [n.ne for n in sink.items] == ["agent-b", "agent-a", "agent-a", "agent-b",
                                           "keys-2", "keys-1"]  # fmt: skip
     assert rx.usm.learned == {"agent-a": a, "agent-b": b, "keys-1": a, "keys-2": b}
@@ -483,7 +475,7 @@ async def test_two_v2c_senders_on_one_address(sink: Sink) -> None:
             r = await run_tool("snmptrap", "-v2c", "-c", community, "--clientaddr=127.0.0.2",
                                target(rx), "1", LINK_DOWN)  # fmt: skip
             assert r.returncode == 0, r.stderr
-        await wait_until(lambda: rx.counters["received"] == 2)
+        await eventually(lambda: rx.counters["received"] == 2)
         await asyncio.sleep(0.05)
     assert [n.ne for n in sink.items] == ["port-1161"]
     assert rx.counters["ambiguous_source"] == 1
@@ -496,16 +488,16 @@ async def test_changed_or_removed_profile_leaves_no_key_behind(sink: Sink) -> No
     rx.set_sources({"127.0.0.2": TrapSource("ne", V3, engine_id=bytes.fromhex(NE_ENGINE_ID))})
     async with rx:
         await v3_trap(rx, "127.0.0.2", "-e", f"0x{NE_ENGINE_ID}")
-        await wait_until(lambda: len(sink.items) == 1)
+        await eventually(lambda: len(sink.items) == 1)
         assert rx.usm.keys.holds(b"auth-passphrase-1")
         changed = TrapSource("ne", V3_OTHER_KEYS, engine_id=bytes.fromhex(NE_ENGINE_ID))
         rx.set_sources({"127.0.0.2": changed})
         assert not rx.usm.keys.holds(b"auth-passphrase-1")
         assert not rx.usm.keys.holds(b"priv-passphrase-1")
         await v3_trap(rx, "127.0.0.2", "-e", f"0x{NE_ENGINE_ID}")  # the old key
-        await wait_until(lambda: rx.counters["bad_v3"] == 1)
+        await eventually(lambda: rx.counters["bad_v3"] == 1)
         await v3_trap(rx, "127.0.0.2", "-e", f"0x{NE_ENGINE_ID}", args=V3_OTHER_ARGS)
-        await wait_until(lambda: len(sink.items) == 2)
+        await eventually(lambda: len(sink.items) == 2)
         rx.set_sources({})
         assert len(rx.usm.keys) == 0 and rx.usm.learned == {}
 
@@ -542,5 +534,5 @@ async def test_same_auth_key_other_privacy_key_on_one_address(sink: Sink) -> Non
     rx.set_sources({"127.0.0.2": [("first", V3), ("second", other_priv)]})
     async with rx:
         await v3_trap(rx, "127.0.0.2", "-e", f"0x{OTHER_ENGINE}", args=args)
-        await wait_until(lambda: len(sink.items) == 1)
+        await eventually(lambda: len(sink.items) == 1)
     assert sink.items[0].ne == "second" and rx.counters["bad_v3"] == 0

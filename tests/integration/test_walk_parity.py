@@ -10,21 +10,16 @@ over SNMPv3 with native_v3 True and False; every pair must match, not only the r
 
 from __future__ import annotations
 
-import asyncio
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from agent.snmp import SnmpClient, SnmpTarget
-from shared.errors import SnmpError, SnmpTimeout
+from shared.errors import SnmpError
 from shared.model import CredentialProfile, SnmpVersion
+from tests.helpers.netsnmp import V3User, running_snmpd
+from tests.helpers.snmpsim import running_snmpsim, write_snmprec
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -70,132 +65,31 @@ def _records() -> list[tuple[tuple[int, ...], str, str]]:
     return sorted(recs)
 
 
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def _wait_answering(target: SnmpTarget, oid: tuple[int, ...], deadline_s: float) -> None:
-    client = SnmpClient()
-    try:
-        end = time.monotonic() + deadline_s
-        while True:
-            try:
-                await client.get(target, [oid])
-                return
-            except SnmpTimeout:
-                if time.monotonic() > end:
-                    raise
-    finally:
-        client.close()
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
-
-
 V2C = CredentialProfile(name="parity-v2c", community=COMMUNITY)
 V1 = CredentialProfile(name="parity-v1", version=SnmpVersion.V1, community=COMMUNITY)
-V3 = CredentialProfile(
-    name="parity-v3",
-    version=SnmpVersion.V3,
-    user=V3_USER,
-    auth_protocol="sha256",
-    auth_key=V3_AUTH,
-    priv_protocol="aes",
-    priv_key=V3_PRIV,
-)
+SNMPSIM_USER = V3User(V3_USER, "sha256", "aes", V3_AUTH, V3_PRIV)
+V3 = SNMPSIM_USER.profile("parity-v3")
 
 
 @pytest.fixture(scope="module")
 def snmpsim_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     root = tmp_path_factory.mktemp("parity-snmpsim")
-    data = root / "data"
-    data.mkdir()
-    lines = [f"{'.'.join(map(str, o))}|{t}|{v}" for o, t, v in _records()]
-    (data / f"{COMMUNITY}.snmprec").write_text("\n".join(lines) + "\n")
-    port = _free_udp_port()
-    exe = Path(sys.executable).with_name("snmpsim-command-responder")
-    args = [
-        str(exe),
-        f"--cache-dir={root / 'cache'}",
-        "--logging-method=null",
-        "--v3-engine-id=auto",
-        f"--v3-user={V3_USER}",
-        f"--v3-auth-key={V3_AUTH}",
-        "--v3-auth-proto=SHA256",
-        f"--v3-priv-key={V3_PRIV}",
-        "--v3-priv-proto=AES",
-        f"--data-dir={data}",
-        f"--agent-udpv4-endpoint=127.0.0.1:{port}",
-    ]
-    env = {**os.environ, "SNMPSIM_ALLOW_ROOT": "true"}
-    log = (root / "snmpsim.log").open("wb")
-    proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        target = SnmpTarget("127.0.0.1", port, V2C, timeout=0.3, retries=0)
-        try:
-            asyncio.run(_wait_answering(target, (*ENT, 1, 1, 0), 30.0))
-        except SnmpTimeout:
-            out = (root / "snmpsim.log").read_text(errors="replace")[-2000:]
-            pytest.fail(f"snmpsim did not answer within 30 s (rc={proc.poll()}): {out}")
+    write_snmprec(root / "data", COMMUNITY, _records())
+    probe = (COMMUNITY, ".".join(map(str, (*ENT, 1, 1, 0))))
+    with running_snmpsim(root, SNMPSIM_USER, probe) as port:
         yield port
-    finally:
-        _stop(proc)
-        log.close()
 
 
 SNMPD_COMMUNITY = "parity-ro"
-SNMPD_V3 = CredentialProfile(
-    name="parity-snmpd-v3",
-    version=SnmpVersion.V3,
-    user="paritynet",
-    auth_protocol="sha256",
-    auth_key=V3_AUTH,
-    priv_protocol="aes",
-    priv_key=V3_PRIV,
-)
+SNMPD_USER = V3User("paritynet", "sha256", "aes", V3_AUTH, V3_PRIV)
+SNMPD_V3 = SNMPD_USER.profile("parity-snmpd-v3")
 
 
 @pytest.fixture(scope="module")
 def snmpd_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    root = tmp_path_factory.mktemp("parity-snmpd")
-    port = _free_udp_port()
-    conf = root / "snmpd.conf"
-    conf.write_text(
-        f"[snmp] persistentDir {root / 'persist'}\n"
-        f"agentaddress udp:127.0.0.1:{port}\n"
-        f"rocommunity {SNMPD_COMMUNITY} 127.0.0.1\n"
-        f"createUser paritynet SHA-256 {V3_AUTH} AES {V3_PRIV}\n"
-        "rouser paritynet priv\n"
-    )
-    conf.chmod(0o600)
-    env = {**os.environ, "SNMP_PERSISTENT_DIR": str(root / "persist"), "MIBS": ""}
-    log = (root / "snmpd.log").open("wb")
-    proc = subprocess.Popen(
-        ["snmpd", "-f", "-Lo", "-I", "-smux", "-C", "-c", str(conf), "-M", "/nonexistent"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        probe = CredentialProfile(name="parity-probe", community=SNMPD_COMMUNITY)
-        target = SnmpTarget("127.0.0.1", port, probe, timeout=0.3, retries=0)
-        try:
-            asyncio.run(_wait_answering(target, (1, 3, 6, 1, 2, 1, 1, 1, 0), 15.0))
-        except SnmpTimeout:
-            out = (root / "snmpd.log").read_text(errors="replace")[-2000:]
-            pytest.fail(f"snmpd did not answer within 15 s (rc={proc.poll()}): {out}")
+    extra = f"rocommunity {SNMPD_COMMUNITY} 127.0.0.1\n"
+    with running_snmpd(tmp_path_factory.mktemp("parity-snmpd"), [SNMPD_USER], extra) as port:
         yield port
-    finally:
-        _stop(proc)
-        log.close()
 
 
 async def _both(

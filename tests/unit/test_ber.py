@@ -7,7 +7,7 @@ from pyasn1.codec.ber import decoder as pyasn1_decoder
 from pyasn1.codec.ber import encoder as pyasn1_encoder
 from pysnmp.proto import api
 
-from shared import ber
+from shared import ber, usm
 from shared.ber import (
     PDU_INFORM,
     PDU_RESPONSE,
@@ -24,7 +24,6 @@ from shared.ber import (
     Opaque,
     TimeTicks,
     decode_message,
-    decode_v3_header,
     encode_notification,
     encode_response,
     encode_v1_trap,
@@ -197,33 +196,6 @@ def test_peek_version() -> None:
     assert peek_version(b"\x30\x03\x02\x01\x03") == 3
 
 
-def test_v3_header() -> None:
-    usm = (
-        b"\x04\x05engid"  # msgAuthoritativeEngineID
-        b"\x02\x01\x01\x02\x01\x02"  # boots, time
-        b"\x04\x04user\x04\x00\x04\x00"
-    )
-    usm_seq = b"\x30" + bytes([len(usm)]) + usm
-    globaldata = b"\x30\x0d\x02\x01\x07\x02\x02\x05\xdc\x04\x01\x07\x02\x01\x03"
-    body = (
-        b"\x02\x01\x03"
-        + globaldata
-        + b"\x04"
-        + bytes([len(usm_seq)])
-        + usm_seq
-        + b"\x04\x02\xaa\xbb"  # encrypted scoped PDU
-    )
-    data = b"\x30" + bytes([len(body)]) + body
-    header = decode_v3_header(data)
-    assert (header.msg_id, header.flags, header.security_model) == (7, 7, 3)
-    assert header.engine_id == b"engid"
-    assert header.user == b"user"
-    assert header.reportable and header.authenticated
-    for cut in range(len(data)):
-        with pytest.raises(BerDecodeError):
-            decode_v3_header(data[:cut])
-
-
 def _seq(body: bytes, tag: int = 0x30) -> bytes:
     return bytes([tag]) + ber._len(len(body)) + body
 
@@ -348,7 +320,7 @@ def test_fuzz_only_ber_decode_error_escapes() -> None:
         except BerDecodeError:
             rejected += 1
         try:
-            ber._decode_v3_header(data)
+            usm._decode_message(data)
         except BerDecodeError:
             pass
         peek_version(data)

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from shared import ber, ber_decode, smi
+from shared import ber, ber_decode, smi, usm
 from shared.ber import (
     PDU_GETBULK,
     PDU_INFORM,
@@ -201,13 +201,19 @@ def check_notification_pdu(data: bytes) -> list[str]:
 
 
 def check_v3_header(data: bytes) -> list[str]:
+    """The SNMPv3 message decoder (unguarded): every header field within its smi range."""
     try:
-        header = ber._decode_v3_header(data)
+        msg = usm._decode_message(data)
     except BerDecodeError:
         return []
-    if not 0 <= header.msg_id <= 2**31 - 1:
-        return ["msgID out of range"]
-    return []
+    fields = (
+        (smi.MSG_ID, msg.msg_id),
+        (smi.MSG_MAX_SIZE, msg.max_size),
+        (smi.MSG_SECURITY_MODEL, msg.security_model),
+        (smi.ENGINE_BOOTS, msg.engine_boots),
+        (smi.ENGINE_TIME, msg.engine_time),
+    )
+    return [f"{kind.name} out of range" for kind, v in fields if not kind.low <= v <= kind.high]
 
 
 CHECKS: list[Callable[[bytes], list[str]]] = [

@@ -195,6 +195,58 @@ def test_encode_sign_decode_verify_round_trip() -> None:
 
 
 @pytest.mark.timeout(10)
+def test_hand_built_v3_header_and_every_truncation() -> None:
+    params = (
+        b"\x04\x05engid"  # msgAuthoritativeEngineID
+        b"\x02\x01\x01\x02\x01\x02"  # boots, time
+        b"\x04\x04user\x04\x00\x04\x00"
+    )
+    params_seq = b"\x30" + bytes([len(params)]) + params
+    globaldata = b"\x30\x0d\x02\x01\x07\x02\x02\x05\xdc\x04\x01\x07\x02\x01\x03"
+    body = (
+        b"\x02\x01\x03"
+        + globaldata
+        + b"\x04"
+        + bytes([len(params_seq)])
+        + params_seq
+        + b"\x04\x02\xaa\xbb"  # encrypted scoped PDU
+    )
+    data = b"\x30" + bytes([len(body)]) + body
+    msg = usm.decode_message(data)
+    assert (msg.msg_id, msg.max_size, msg.flags, msg.security_model) == (7, 1500, 7, 3)
+    assert (msg.engine_id, msg.engine_boots, msg.engine_time) == (b"engid", 1, 2)
+    assert msg.user == b"user" and msg.data == b"\xaa\xbb"
+    assert msg.reportable and msg.authenticated and msg.encrypted
+    for cut in range(len(data)):
+        with pytest.raises(BerDecodeError):
+            usm.decode_message(data[:cut])
+
+
+@pytest.mark.timeout(10)
+def test_header_fields_in_their_smi_ranges_both_ways() -> None:
+    """msgMaxSize is 484..2^31-1 (RFC 3412 section 6; net-snmp and pysnmp discard less), boots
+    and time 0..2^31-1 (RFC 3414 2.4): what we refuse to read we never send either."""
+    for name, bad in (
+        ("max_size", 483),
+        ("max_size", 2**31),
+        ("msg_id", -1),
+        ("engine_boots", 2**31),
+        ("engine_time", -1),
+    ):
+        with pytest.raises(ValueError, match="range"):
+            _message(**{name: bad})
+    assert usm.decode_message(_message(max_size=484)[0]).max_size == 484
+    good, _ = _message(max_size=1500, engine_time=0x7FFFFF00)
+    for ok, bad, what in (
+        (b"\x02\x02\x05\xdc", b"\x02\x02\x01\xe3", "msgMaxSize"),  # 1500 -> 483
+        (b"\x02\x04\x7f\xff\xff\x00", b"\x02\x04\x80\x00\x00\x00", "EngineTime"),  # -> -2^31
+    ):
+        assert good.count(ok) == 1
+        with pytest.raises(BerDecodeError, match=f"{what} value below its range"):
+            usm.decode_message(good.replace(ok, bad))
+
+
+@pytest.mark.timeout(10)
 def test_encrypted_payload_and_scoped_pdu_round_trip() -> None:
     raw, _ = _message(
         flags=0x07, priv_params=b"\x00" * 7 + b"\x01", data=b"\x01\x02ciphertext", encrypted=True

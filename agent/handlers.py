@@ -1,0 +1,139 @@
+"""The agent's answers to bus requests (``ping``, ``status``, ``alarms``, ``ack``, ...).
+
+One job: turn a request's arguments into a reply from the agent's live state (alarms, NE
+states, counters) or from the pool database (events, NEs, links). The handlers only read
+the agent, except ``ack`` (an alarm transition, emitted like any other) and ``reload``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from agent.bus import Bus
+from agent.db import Database
+from shared.alarms import Alarm
+from shared.errors import NotFound
+from shared.model import AlarmKey, Severity
+
+if TYPE_CHECKING:
+    from agent.app import Agent
+
+
+class Handlers:
+    """The request handlers of one agent, routed on its bus by ``route``."""
+
+    def __init__(self, agent: Agent) -> None:
+        self.agent = agent
+
+    def route(self, bus: Bus) -> None:
+        bus.route("ping", self.ping)
+        bus.route("status", self.status)
+        bus.route("alarms", self.alarms)
+        bus.route("ne_states", self.ne_states)
+        bus.route("ne_detail", self.ne_detail)
+        bus.route("ack", self.ack)
+        bus.route("events", self.events)
+        bus.route("nes", self.nes)
+        bus.route("reload", self.reload)
+        bus.route("links", self.links)
+
+    async def ping(self, args: dict[str, Any]) -> dict[str, Any]:
+        a = self.agent
+        return {
+            "node_id": a.node_id,
+            "time": time.time(),
+            "pub_endpoint": a.bus.pub_endpoint if a.bus else None,
+        }
+
+    async def status(self, args: dict[str, Any]) -> dict[str, Any]:
+        a = self.agent
+        return {
+            "node_id": a.node_id,
+            "priority": a.config.priority,
+            "uptime": time.time() - a.started,
+            "managed": len(a.model.states),
+            "alarms_active": len(a.model.alarms.active()),
+            "poller": dict(a.poller.stats) if a.poller else {},
+            "netconf": dict(a.nc_poller.stats) if a.nc_poller else {},
+            "traps": dict(a.receiver.counters) if a.receiver else {},
+            "outbox": a.writer.counters() if a.writer else {},
+            "bus": dict(a.bus.stats) if a.bus else {},
+        }
+
+    async def alarms(self, args: dict[str, Any]) -> list[dict[str, object]]:
+        model = self.agent.model
+        ne = args.get("ne")
+        include_cleared = bool(args.get("include_cleared", False))
+        min_sev = Severity.parse(str(args.get("min_severity", "indeterminate")))
+        alarms = model.alarms.for_ne(ne) if ne else list(model.alarms)
+        return self._worst_first(
+            a for a in alarms if (include_cleared or a.active) and a.severity >= min_sev
+        )
+
+    async def ne_states(self, args: dict[str, Any]) -> list[dict[str, object]]:
+        return [st.summary() for st in self.agent.model.states.values()]
+
+    async def ne_detail(self, args: dict[str, Any]) -> dict[str, object]:
+        """One NE's whole live state and standing alarms (``emspool ne show``); ``state`` is
+        None when this agent does not poll the NE."""
+        model = self.agent.model
+        name = str(args["ne"])
+        st = model.states.get(name)
+        alarms = self._worst_first(model.alarms.active(name))
+        return {"agent": self.agent.node_id, "state": st.detail() if st else None, "alarms": alarms}
+
+    async def ack(self, args: dict[str, Any]) -> dict[str, object]:
+        a = self.agent
+        key = AlarmKey(str(args["ne"]), str(args.get("obj", "")), str(args["type"]))
+        if a.model.alarms.get(key) is None:
+            raise NotFound(f"no alarm {key}")
+        user = str(args.get("user") or "unknown")
+        events = a.model.ack(key, user, time.time(), undo=bool(args.get("undo", False)))
+        a.emit(events)
+        alarm = a.model.alarms.get(key)
+        return alarm.to_dict() if alarm else {}
+
+    async def events(self, args: dict[str, Any]) -> list[dict[str, object]]:
+        db = self._db()
+        limit = min(int(args.get("limit", 100)), 1000)
+        rows = await asyncio.to_thread(
+            lambda: db.query_events(
+                ne=args.get("ne"),
+                since=args.get("since"),
+                limit=limit,
+            )
+        )
+        return [e.to_dict() for e in rows]
+
+    async def nes(self, args: dict[str, Any]) -> list[dict[str, object]]:
+        nes = await asyncio.to_thread(self._db().list_nes)
+        states = self.agent.model.states
+        return [
+            ne.to_dict() | {"state": states[ne.name].summary() if ne.name in states else None}
+            for ne in nes
+        ]
+
+    async def links(self, args: dict[str, Any]) -> list[dict[str, object]]:
+        found = await asyncio.to_thread(self._db().list_links, args.get("source"))
+        return [
+            {"a": k.a_ne, "a_port": k.a_port, "b": k.b_ne, "b_port": k.b_port, "source": k.source}
+            for k in found
+        ]
+
+    async def reload(self, args: dict[str, Any]) -> dict[str, object]:
+        self.agent.reload_inventory()
+        return {"reloading": True}
+
+    def _db(self) -> Database:
+        assert self.agent.db is not None, "requests are routed only once the database is open"
+        return self.agent.db
+
+    def _worst_first(self, alarms: Iterable[Alarm]) -> list[dict[str, object]]:
+        """Alarms as replies carry them (with this agent's id): most severe, then newest."""
+        return sorted(
+            (a.to_dict() | {"agent": self.agent.node_id} for a in alarms),
+            key=lambda d: (-Severity.parse(str(d["severity"])), -float(d["last_seen"])),  # type: ignore[arg-type]
+        )
