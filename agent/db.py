@@ -35,7 +35,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import exc as sa_exc
 
-from agent import eventlog
+from agent import eventlog, eventsearch
 from agent.dbengine import (
     MIGRATIONS_DIR,
     clock_sql,
@@ -52,6 +52,7 @@ from agent.inventory import (
     profile_values,
 )
 from shared.errors import ConfigError, DatabaseError, NotFound
+from shared.eventquery import Counts, Cursor, EventQuery, Page, page_of
 from shared.model import CredentialProfile, Event, NetworkElement
 from shared.schema import (
     Link,
@@ -394,6 +395,22 @@ class Database:
         q = q.limit(max(1, min(int(limit), _MAX_QUERY_LIMIT)))
         with self._transaction("querying events") as conn:
             return [eventlog.event_from_row(row) for row in conn.execute(q)]
+
+    def search_events(
+        self, query: EventQuery, *, cursor: str | None = None, limit: int = 100
+    ) -> Page:
+        """One page of the peered event-log service (see shared/eventquery.py)."""
+        at = Cursor.decode(cursor, query) if cursor else None
+        stmt = eventsearch.page_statement(query, at, limit, self.dialect)
+        with self._transaction("searching events") as conn:
+            rows = [eventlog.event_from_row(row) for row in conn.execute(stmt)]
+        return page_of(rows, limit, query)
+
+    def event_counts(self, query: EventQuery) -> Counts:
+        """How many events match, by severity and by NE."""
+        by_sev, by_ne = eventsearch.count_statements(query, self.dialect)
+        with self._transaction("counting events") as conn:
+            return eventsearch.counts_from(list(conn.execute(by_sev)), list(conn.execute(by_ne)))
 
     def count_events(self) -> int:
         with self._transaction("counting events") as conn:

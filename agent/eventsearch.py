@@ -1,0 +1,88 @@
+"""The peered event-log service's SQL: filtered keyset pages and counts over event_log.
+
+One job: turn a shared.eventquery.EventQuery into SQLAlchemy Core statements that use the
+table's indexes — (time, id) for the keyset order, (ne, time) when NEs are named — and never
+an OFFSET. Free text is a case-insensitive substring match (LIKE on SQLite, whose LIKE is
+case-insensitive for ASCII; ILIKE on PostgreSQL) with the wildcards in the user's text
+escaped, so "50%" finds "50%" and not everything.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, and_, func, or_, select
+
+from shared.eventquery import Counts, Cursor, EventQuery
+from shared.model import Severity
+from shared.schema import event_log
+
+_T = event_log
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _filtered(q: Select[Any], query: EventQuery, dialect: str) -> Select[Any]:
+    t = _T
+    if query.nes:
+        q = (
+            q.where(t.c.ne == query.nes[0])
+            if len(query.nes) == 1
+            else q.where(t.c.ne.in_(query.nes))
+        )
+    if query.since is not None:
+        q = q.where(t.c.time >= query.since)
+    if query.until is not None:
+        q = q.where(t.c.time < query.until)
+    if query.min_severity is not None:
+        q = q.where(t.c.severity >= int(query.min_severity))
+    if query.types:
+        q = q.where(t.c.type.in_(query.types))
+    if query.alarm_types:
+        q = q.where(t.c.alarm_type.in_(query.alarm_types))
+    if query.agents:
+        q = q.where(t.c.agent.in_(query.agents))
+    if query.text:
+        pattern = f"%{_escape_like(query.text)}%"
+        if dialect == "postgresql":
+            q = q.where(t.c.text.ilike(pattern, escape="\\"))
+        else:
+            q = q.where(t.c.text.like(pattern, escape="\\"))
+    return q
+
+
+def page_statement(
+    query: EventQuery, cursor: Cursor | None, limit: int, dialect: str
+) -> Select[Any]:
+    """Rows of one page plus one more (to tell whether another page exists)."""
+    t = _T
+    q = _filtered(select(t), query, dialect)
+    if query.newest_first:
+        q = q.order_by(t.c.time.desc(), t.c.id.desc())
+        if cursor is not None:
+            q = q.where(
+                or_(t.c.time < cursor.time, and_(t.c.time == cursor.time, t.c.id < cursor.id))
+            )
+    else:
+        q = q.order_by(t.c.time.asc(), t.c.id.asc())
+        if cursor is not None:
+            q = q.where(
+                or_(t.c.time > cursor.time, and_(t.c.time == cursor.time, t.c.id > cursor.id))
+            )
+    return q.limit(limit + 1)
+
+
+def count_statements(query: EventQuery, dialect: str) -> tuple[Select[Any], Select[Any]]:
+    """Counts by severity and by NE for the query's filters (the order is irrelevant)."""
+    t = _T
+    by_sev = _filtered(select(t.c.severity, func.count()), query, dialect).group_by(t.c.severity)
+    by_ne = _filtered(select(t.c.ne, func.count()), query, dialect).group_by(t.c.ne)
+    return by_sev, by_ne
+
+
+def counts_from(sev_rows: list[Any], ne_rows: list[Any]) -> Counts:
+    by_severity = {Severity(int(s)).label: int(n) for s, n in sev_rows}
+    by_ne = {str(ne): int(n) for ne, n in ne_rows}
+    return Counts(by_severity, by_ne, sum(by_severity.values()))

@@ -1,0 +1,111 @@
+"""The peered event-log service: filters, keyset paging both ways, counts, on both backends."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.db import Database
+from shared.eventquery import Cursor, EventQuery, QueryError
+from shared.model import Event, EventType, Severity
+from tests.helpers.pgdb import BACKENDS, empty_tables, migrated_database
+
+pytestmark = pytest.mark.timeout(60)
+
+T0 = 1_800_000_000.0
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def url(request, tmp_path_factory):
+    with migrated_database(request.param, tmp_path_factory.mktemp("ev")) as u:
+        yield u
+
+
+@pytest.fixture
+def db(url):
+    empty_tables(url)
+    database = Database.open(url)
+    events = [
+        Event(
+            time=T0 + i // 2,  # pairs share a timestamp: the id breaks the tie
+            ne=f"ne{i % 5}",
+            type=EventType.ALARM_RAISED if i % 3 else EventType.TRAP,
+            severity=Severity(i % 6),
+            text=f"Interface ge-{i} is down (admin up)" if i % 4 else f"50% of {i} LOST",
+            agent=f"a{i % 2}",
+            alarm_type="link-down" if i % 3 else "",
+        )
+        for i in range(500)
+    ]
+    database.insert_events(events)
+    yield database
+    database.close()
+
+
+def all_pages(db: Database, q: EventQuery, limit: int) -> list[Event]:
+    out: list[Event] = []
+    cursor = None
+    for _ in range(1000):  # bounded
+        page = db.search_events(q, cursor=cursor, limit=limit)
+        out += page.events
+        cursor = page.next_cursor
+        if cursor is None:
+            return out
+    raise AssertionError("paging does not end")
+
+
+@pytest.mark.parametrize("newest_first", [True, False])
+def test_keyset_pages_visit_every_match_once_in_order(db, newest_first):
+    q = EventQuery(nes=("ne1", "ne2"), min_severity=Severity.MINOR, newest_first=newest_first)
+    rows = all_pages(db, q, limit=7)
+    keys = [(e.time, e.id) for e in rows]
+    assert keys == sorted(keys, reverse=newest_first)
+    assert len(set(keys)) == len(keys)
+    expected = {i for i in range(500) if i % 5 in (1, 2) and i % 6 >= Severity.MINOR}
+    assert len(rows) == len(expected)
+
+
+def test_filters_combine(db):
+    q = EventQuery(
+        since=T0 + 10,
+        until=T0 + 100,
+        types=(EventType.ALARM_RAISED,),
+        alarm_types=("link-down",),
+        agents=("a1",),
+    )
+    rows = all_pages(db, q, limit=1000)
+    assert rows and all(
+        T0 + 10 <= e.time < T0 + 100 and e.agent == "a1" and e.alarm_type == "link-down"
+        for e in rows
+    )
+
+
+def test_text_is_a_case_insensitive_substring_with_wildcards_escaped(db):
+    lost = all_pages(db, EventQuery(text="lost"), limit=1000)
+    assert len(lost) == 125 and all("LOST" in e.text for e in lost)
+    percent = all_pages(db, EventQuery(text="50%"), limit=1000)
+    assert len(percent) == 125  # '%' is literal, not "anything"
+    assert all_pages(db, EventQuery(text="_"), limit=1000) == []
+
+
+def test_counts_by_severity_and_ne(db):
+    c = db.event_counts(EventQuery(min_severity=Severity.MAJOR))
+    assert c.total == sum(1 for i in range(500) if i % 6 >= Severity.MAJOR)
+    assert set(c.by_severity) == {"major", "critical"}
+    assert sum(c.by_ne.values()) == c.total and set(c.by_ne) == {f"ne{i}" for i in range(5)}
+
+
+def test_bad_queries_and_cursors_are_clear_errors(db):
+    with pytest.raises(QueryError, match="until is before since"):
+        EventQuery(since=10, until=5)
+    with pytest.raises(QueryError, match="unknown query field"):
+        EventQuery.from_args({"sevrity": "major"})
+    with pytest.raises(QueryError, match="min_severity"):
+        EventQuery.from_args({"min_severity": "dire"})
+    q = EventQuery()
+    with pytest.raises(QueryError, match="cursor"):
+        db.search_events(q, cursor="not-a-cursor")
+    other = Cursor(T0, "x", newest_first=False).encode()
+    with pytest.raises(QueryError, match="other order"):
+        db.search_events(q, cursor=other)
+    args = EventQuery.from_args({"ne": "ne1", "order": "oldest", "text": "ge-"})
+    assert args.nes == ("ne1",) and not args.newest_first
