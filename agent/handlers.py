@@ -16,6 +16,7 @@ from agent.bus import Bus
 from agent.db import Database
 from shared.alarms import Alarm
 from shared.errors import NotFound
+from shared.eventquery import EventQuery, QueryError, page_limit
 from shared.model import AlarmKey, Severity
 
 if TYPE_CHECKING:
@@ -36,6 +37,8 @@ class Handlers:
         bus.route("ne_detail", self.ne_detail)
         bus.route("ack", self.ack)
         bus.route("events", self.events)
+        bus.route("events.search", self.events_search)
+        bus.route("events.counts", self.events_counts)
         bus.route("nes", self.nes)
         bus.route("reload", self.reload)
         bus.route("links", self.links)
@@ -107,6 +110,23 @@ class Handlers:
             )
         )
         return [e.to_dict() for e in rows]
+
+    async def events_search(self, args: dict[str, Any]) -> dict[str, object]:
+        """Peered: one page of the event log, the same from any agent (the database's)."""
+        db = self._db()
+        query_args = {k: v for k, v in args.items() if k not in ("cursor", "limit")}
+        query = EventQuery.from_args(query_args)
+        limit = page_limit(args.get("limit", 100))
+        cursor = args.get("cursor") or None
+        if cursor is not None and not isinstance(cursor, str):
+            raise QueryError("cursor: expected a string")
+        page = await asyncio.to_thread(db.search_events, query, cursor=cursor, limit=limit)
+        return page.to_dict()
+
+    async def events_counts(self, args: dict[str, Any]) -> dict[str, object]:
+        query = EventQuery.from_args(args)
+        counts = await asyncio.to_thread(self._db().event_counts, query)
+        return counts.to_dict()
 
     async def nes(self, args: dict[str, Any]) -> list[dict[str, object]]:
         nes = await asyncio.to_thread(self._db().list_nes)

@@ -109,3 +109,44 @@ def test_bad_queries_and_cursors_are_clear_errors(db):
         db.search_events(q, cursor=other)
     args = EventQuery.from_args({"ne": "ne1", "order": "oldest", "text": "ge-"})
     assert args.nes == ("ne1",) and not args.newest_first
+
+
+def test_the_service_answers_over_the_bus_from_a_real_agent(tmp_path):
+    from agent import busclient
+    from lab.harness import (
+        sqlite_pool,
+        start_agent,
+        stop_process,
+        wait_for_agent,
+        write_agent_config,
+    )
+
+    url = sqlite_pool(tmp_path / "pool.db", {"profiles": [], "devices": []})
+    with Database.open(url) as db:
+        db.insert_events(
+            [
+                Event(T0 + i, "ne1", EventType.TRAP, Severity(i % 6), f"event {i}", "a0")
+                for i in range(250)
+            ]
+        )
+    router, _ = write_agent_config(tmp_path / "agent.toml", "ev-agent", tmp_path / "agent", url, 60)
+    proc = start_agent(tmp_path / "agent.toml", tmp_path / "agent.log")
+    try:
+        wait_for_agent(router, proc, 30)
+        seen, cursor = [], None
+        for _ in range(10):
+            args = {"ne": "ne1", "types": ["trap"], "limit": 100, "order": "oldest"}
+            page = busclient.request(router, "events.search", args | {"cursor": cursor})
+            seen += [e["text"] for e in page["events"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        assert seen == [f"event {i}" for i in range(250)]
+        counts = busclient.request(router, "events.counts", {"ne": "ne1", "types": ["trap"]})
+        assert counts["total"] == 250 and counts["by_ne"] == {"ne1": 250}
+        with pytest.raises(busclient.RequestFailed, match="min_severity"):
+            busclient.request(router, "events.search", {"min_severity": "dire"})
+        with pytest.raises(busclient.RequestFailed, match="limit"):
+            busclient.request(router, "events.search", {"limit": 10**6})
+    finally:
+        stop_process(proc)
