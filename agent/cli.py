@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import cast
 
@@ -14,6 +15,8 @@ from agent.cliopts import DEFAULT_AGENT, DEFAULT_DB, Parser, agent_endpoint, ope
 from agent.tables import table, when
 from shared.config import parse_profile
 from shared.errors import ConfigError, EmspoolError
+from shared.eventquery import EventQuery
+from shared.model import Severity
 
 PLUGIN_GROUP = "emspool.cli"
 # Commands that come with optional parts of emspool, by name -> (help, the extra to install),
@@ -96,15 +99,46 @@ def cmd_ack(args: argparse.Namespace) -> int:
     return 0
 
 
+def _since(text: str | None) -> float | None:
+    """'2h', '30m', '7d', '90s' ago, or epoch seconds; None when not given."""
+    if not text:
+        return None
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    try:
+        if text[-1] in units:
+            return time.time() - float(text[:-1]) * units[text[-1]]
+        return float(text)
+    except ValueError:
+        raise ConfigError(f"not a time: {text!r} (use 30m, 2h, 7d or epoch seconds)") from None
+
+
 def cmd_events(args: argparse.Namespace) -> int:
-    with open_db(args) as db:
-        events = db.query_events(ne=args.ne, limit=args.limit)
-    rows = [(when(e.time), e.severity.label, e.ne, e.type, e.obj, e.agent, e.text) for e in events]
-    output(
-        args,
-        [e.to_dict() for e in events],
-        table(("time", "severity", "ne", "type", "object", "agent", "text"), rows),
+    query = EventQuery(
+        since=_since(args.since),
+        until=_since(args.until),
+        nes=tuple(args.ne or ()),
+        min_severity=Severity.parse(args.min_severity) if args.min_severity else None,
+        types=tuple(args.type or ()),
+        alarm_types=tuple(args.alarm_type or ()),
+        agents=tuple(args.agent_name or ()),
+        text=args.text or "",
+        newest_first=not args.oldest,
     )
+    with open_db(args) as db:
+        if args.counts:
+            counts = db.event_counts(query)
+            by_sev: list[tuple[object, ...]] = sorted(counts.by_severity.items())
+            output(args, counts.to_dict(), table(("severity", "events"), by_sev))
+            return 0
+        page = db.search_events(query, cursor=args.cursor, limit=args.limit)
+    events = page.events
+    rows: list[tuple[object, ...]] = [
+        (when(e.time), e.severity.label, e.ne, e.type, e.obj, e.agent, e.text) for e in events
+    ]
+    text = table(("time", "severity", "ne", "type", "object", "agent", "text"), rows)
+    if page.next_cursor:
+        text += f"\nmore: --cursor {page.next_cursor}"
+    output(args, page.to_dict(), text)
     return 0
 
 
@@ -232,8 +266,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_ack)
 
     p = sub.add_parser("events", help="the event log (from the database)")
-    p.add_argument("--ne")
-    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--ne", action="append", help="only this NE (repeatable)")
+    p.add_argument("--since", help="from (30m, 2h, 7d ago, or epoch seconds)")
+    p.add_argument("--until", help="up to (same forms)")
+    p.add_argument("--min-severity", help="warning, minor, major, critical")
+    p.add_argument("--type", action="append", help="event type, e.g. alarm-raised (repeatable)")
+    p.add_argument("--alarm-type", action="append", help="e.g. link-down (repeatable)")
+    p.add_argument("--agent-name", action="append", help="events written by this agent")
+    p.add_argument("--text", help="case-insensitive text contained in the event")
+    p.add_argument("--oldest", action="store_true", help="oldest first")
+    p.add_argument("--limit", type=int, default=50, help="events per page")
+    p.add_argument("--cursor", help="the next page, as a previous page printed it")
+    p.add_argument("--counts", action="store_true", help="counts by severity instead")
     p.set_defaults(func=cmd_events)
 
     p = sub.add_parser("links", help="topology links (LLDP-discovered or imported)")

@@ -190,7 +190,7 @@ def test_same_address_and_community_is_warned_and_counted(agent: Agent) -> None:
     assert not {ne for ne, _ in _link_alarms(agent)} & {"twin-1", "twin-2"}
 
     def warned(ne: str, other: str) -> bool:
-        events = json.loads(agent.cli("--json", "events", "--ne", ne).stdout)
+        events = json.loads(agent.cli("--json", "events", "--ne", ne).stdout)["events"]
         return any(f"cannot always be told from {other}'s" in e["text"] for e in events)
 
     _until(lambda: warned("twin-1", "twin-2") and warned("twin-2", "twin-1"))

@@ -425,3 +425,43 @@ def test_ne_show_with_a_live_agent(tmp_path):
         assert want in text, (want, text)
     row5 = next(line for line in text.splitlines() if line.split()[:1] == ["5"])
     assert row5.split()[2:4] == ["up", "down"], row5
+
+
+def test_events_filters_pages_and_counts(tmp_path):
+    from agent.db import Database, migrate
+    from shared.model import Event, EventType, Severity
+
+    url = f"sqlite:///{tmp_path / 'ev.db'}"
+    migrate(url)
+    with Database.open(url) as db:
+        db.insert_events(
+            [
+                Event(
+                    1_700_000_000.0 + i,
+                    f"ne{i % 2}",
+                    EventType.TRAP,
+                    Severity(i % 6),
+                    f"fan {i}",
+                    "a1",
+                )
+                for i in range(30)
+            ]
+        )
+    base = [sys.executable, "-m", "agent.cli", "--db", url, "--json", "events"]
+
+    def run(*extra: str) -> dict:
+        out = subprocess.run([*base, *extra], capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        return json.loads(out.stdout)
+
+    first = run("--ne", "ne1", "--oldest", "--limit", "10")
+    assert [e["text"] for e in first["events"]] == [f"fan {i}" for i in range(1, 20, 2)]
+    rest = run("--ne", "ne1", "--oldest", "--limit", "10", "--cursor", first["next_cursor"])
+    assert [e["text"] for e in rest["events"]] == [f"fan {i}" for i in range(21, 30, 2)]
+    assert rest["next_cursor"] is None
+    counts = run("--counts", "--min-severity", "major")
+    assert counts["total"] == 10 and set(counts["by_severity"]) == {"major", "critical"}
+    bad = subprocess.run(
+        [*base, "--since", "yesterday"], capture_output=True, text=True, timeout=60
+    )
+    assert bad.returncode != 0 and "not a time" in bad.stderr

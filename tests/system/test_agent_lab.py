@@ -143,7 +143,7 @@ def test_ack_and_event_log(pool):
             timeout=30,
         )
         assert out.returncode == 0, out.stderr
-        kinds = {(e["type"], e["obj"]) for e in json.loads(out.stdout)}
+        kinds = {(e["type"], e["obj"]) for e in json.loads(out.stdout)["events"]}
         want = {
             ("alarm-raised", "ifIndex=9"),
             ("alarm-acked", "ifIndex=9"),
