@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
@@ -12,6 +13,7 @@ from types import FrameType
 
 from agent import logs
 from agent.app import Agent
+from agent.systemd import Notifier
 from shared.config import AgentConfig, parse_config
 from shared.errors import ConfigError, EmspoolError
 
@@ -77,12 +79,25 @@ class _StopSignals:
 async def _run(agent: Agent) -> None:
     stop = _StopSignals(agent)
     stop.install()
+    notifier = Notifier()
+
+    async def tell_systemd() -> None:
+        await agent.ready.wait()
+        notifier.ready(f"serving as {agent.node_id}")
+        await notifier.feed_watchdog()
+
+    systemd = asyncio.create_task(tell_systemd(), name="systemd")
     try:
         await agent.run()
     except asyncio.CancelledError:
         if stop.received == 0:
             raise  # not a stop signal: let asyncio.run report it
         # the clean way out: run() has closed everything and flushed the outbox
+    finally:
+        notifier.stopping()
+        systemd.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await systemd
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,9 +109,16 @@ def main(argv: list[str] | None = None) -> int:
         "goes first at the next start). A second signal cuts that flush to 1 s; later ones "
         "are ignored.",
     )
-    ap.add_argument("--config", required=True, help="agent configuration (TOML)")
+    ap.add_argument("--config", help="agent configuration (TOML)")
     ap.add_argument("--check", action="store_true", help="validate the config and exit")
+    ap.add_argument(
+        "--check-config", metavar="FILE", help="validate FILE without starting (exit 2 if bad)"
+    )
     args = ap.parse_args(argv)
+    if args.check_config:
+        args.config, args.check = args.check_config, True
+    if not args.config:
+        ap.error("--config FILE (or --check-config FILE) is required")
     try:
         config = load_config(args.config)
     except ConfigError as e:
