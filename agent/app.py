@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from pathlib import Path
@@ -268,6 +269,25 @@ class Agent:
     def reload_inventory(self) -> None:
         """Read the inventory now instead of at the next refresh."""
         self._inventory_changed.set()
+
+    def reconfigure(self, new: AgentConfig) -> list[str]:
+        """SIGHUP: take the new log level and local credentials profiles without dropping
+        NEs, re-read the inventory; returns the other changed settings (they need a
+        restart, and are left as they were)."""
+        keep = dataclasses.replace(
+            new, log_level=self.config.log_level, profiles=self.config.profiles
+        )
+        ignored = [
+            f.name
+            for f in dataclasses.fields(AgentConfig)
+            if getattr(keep, f.name) != getattr(self.config, f.name)
+        ]
+        self.config = dataclasses.replace(
+            self.config, log_level=new.log_level, profiles=new.profiles
+        )
+        logging.getLogger().setLevel(new.log_level)
+        self.reload_inventory()
+        return ignored
 
     async def _watch_inventory(self) -> None:
         assert self.db is not None

@@ -76,10 +76,36 @@ class _StopSignals:
             self.agent.hurry()
 
 
-async def _run(agent: Agent) -> None:
+def _install_reload(agent: Agent, config_path: str, notifier: Notifier) -> None:
+    """SIGHUP (systemctl reload): re-read the config file; a bad file changes nothing."""
+    loop = asyncio.get_running_loop()
+
+    def reload() -> None:
+        notifier.reloading()
+        try:
+            new = load_config(config_path)
+        except ConfigError as e:
+            log.error("reload refused, keeping the running configuration: %s", e)
+        else:
+            ignored = agent.reconfigure(new)
+            log.info("configuration reloaded (log level, profiles, inventory)")
+            if ignored:
+                log.warning("changed, but only a restart applies them: %s", ", ".join(ignored))
+        notifier.ready(f"serving as {agent.node_id} (reloaded)")
+
+    def on_hup(signum: int, frame: FrameType | None) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            loop.call_soon_threadsafe(reload)
+
+    signal.signal(signal.SIGHUP, on_hup)
+
+
+async def _run(agent: Agent, config_path: str = "") -> None:
     stop = _StopSignals(agent)
     stop.install()
     notifier = Notifier()
+    if config_path:
+        _install_reload(agent, config_path, notifier)
 
     async def tell_systemd() -> None:
         await agent.ready.wait()
@@ -129,14 +155,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     logs.setup(config.log_level, config.node_id)
     try:
-        asyncio.run(_run(Agent(config)))
+        asyncio.run(_run(Agent(config), args.config))
     except EmspoolError as e:
         print(f"emspool-agent: {e}", file=sys.stderr)
         return 1
     finally:
         # The agent has stopped; Python's finalisation would put back the default action,
         # and a late second SIGTERM would then end a clean exit as "killed by SIGTERM".
-        for sig in _StopSignals.SIGNALS:
+        for sig in (*_StopSignals.SIGNALS, signal.SIGHUP):
             signal.signal(sig, signal.SIG_IGN)
     return 0
 

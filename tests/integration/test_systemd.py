@@ -163,3 +163,39 @@ def test_check_config_validates_without_starting(tmp_path):
     assert ok.returncode == 0 and "OK" in ok.stdout
     no = subprocess.run([*run, str(bad)], capture_output=True, text=True, timeout=30)
     assert no.returncode == 2 and "polling.timeout: expected a number" in no.stderr
+
+
+def test_sighup_reloads_the_config_without_stopping_and_refuses_a_bad_one(tmp_path):
+    import signal as sig
+
+    from agent import busclient
+    from lab.harness import (
+        sqlite_pool,
+        start_agent,
+        stop_process,
+        wait_for_agent,
+        write_agent_config,
+    )
+    from tests.helpers.waiting import wait_until
+
+    url = sqlite_pool(tmp_path / "pool.db", {"profiles": [], "devices": []})
+    conf = tmp_path / "agent.toml"
+    router, _ = write_agent_config(conf, "hup-agent", tmp_path / "a", url, 60)
+    proc = start_agent(conf, tmp_path / "agent.log")
+    log = tmp_path / "agent.log"
+    try:
+        wait_for_agent(router, proc, 30)
+        good = conf.read_text().replace("[agent]\n", '[agent]\nlog_level = "DEBUG"\n')
+        good = good.replace("interval = 60", "interval = 30")
+        conf.write_text(good)
+        proc.send_signal(sig.SIGHUP)
+        wait_until(lambda: "configuration reloaded" in log.read_text(), 15, what="reload")
+        assert "only a restart applies them: polling" in log.read_text()
+        conf.write_text("[agent]\nnode_id = 5\n")
+        proc.send_signal(sig.SIGHUP)
+        wait_until(lambda: "reload refused" in log.read_text(), 15, what="refusal")
+        assert proc.poll() is None
+        assert busclient.request(router, "ping", timeout=5)["node_id"] == "hup-agent"
+    finally:
+        stop_process(proc)
+    assert proc.returncode == 0
