@@ -10,8 +10,9 @@ import signal
 import sys
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
-from agent import logs
+from agent import logs, metrics
 from agent.app import Agent
 from agent.systemd import Notifier
 from shared.config import AgentConfig, parse_config
@@ -107,8 +108,16 @@ async def _run(agent: Agent, config_path: str = "") -> None:
     if config_path:
         _install_reload(agent, config_path, notifier)
 
+    exporter: list[Any] = []
+
     async def tell_systemd() -> None:
         await agent.ready.wait()
+        m = agent.config.metrics
+        if m.enabled:
+            try:
+                exporter.append(metrics.serve(agent, m.host, m.port)[0])
+            except OSError as e:  # the agent still works; its operators must hear of it
+                log.error("metrics: cannot listen on %s:%d: %s", m.host, m.port, e.strerror)
         notifier.ready(f"serving as {agent.node_id}")
         await notifier.feed_watchdog()
 
@@ -124,6 +133,8 @@ async def _run(agent: Agent, config_path: str = "") -> None:
         systemd.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await systemd
+        for server in exporter:
+            server.shutdown()
 
 
 def main(argv: list[str] | None = None) -> int:

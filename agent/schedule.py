@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from shared.config import PollingConfig
+from shared.histogram import Histogram
 from shared.model import Event, NetworkElement
 from shared.nodal import NodalModel
 
@@ -107,6 +108,7 @@ class ScheduledPoller(Generic[T, S]):
         # Tasks cancelled or started on the side (releases) that have not ended yet.
         self._ending: set[asyncio.Future[None]] = set()
         self.stats = {"polls": 0, "failures": 0, "skipped_slots": 0, "poll_crashes": 0} | stats
+        self.latency = Histogram()  # seconds per poll, waiting for the concurrency bound included
 
     @property
     def names(self) -> set[str]:
@@ -173,11 +175,13 @@ class ScheduledPoller(Generic[T, S]):
         """poll_once, with an unexpected exception turned into a logged, counted, visible
         failure of this one poll (cancellation still propagates)."""
         name = sched.target.ne.name
+        started = time.monotonic()
         try:
             await self.poll_once(sched)
         except Exception as e:  # the point: whatever bug one NE's data hits
             self._crashed(name, e)
         else:
+            self.latency.observe(time.monotonic() - started)
             st = self.model.states.get(name)
             if st is not None:
                 st.problems.pop("poll", None)

@@ -53,6 +53,13 @@ class TrapConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class MetricsConfig:
+    enabled: bool = False  # Prometheus exporter off unless asked for
+    host: str = "127.0.0.1"
+    port: int = 9464
+
+
+@dataclass(frozen=True, slots=True)
 class AgentConfig:
     node_id: str
     priority: int = 100
@@ -65,6 +72,7 @@ class AgentConfig:
     alarms: AlarmConfig = field(default_factory=AlarmConfig)
     traps: TrapConfig = field(default_factory=TrapConfig)
     netconf: NetconfConfig = field(default_factory=NetconfConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
     profiles: tuple[CredentialProfile, ...] = ()
 
     @property
@@ -92,6 +100,7 @@ def config_from_dict(doc: dict[str, Any], source: str = "<config>") -> AgentConf
     alarms = r.table("alarms")
     traps = r.table("traps")
     netconf = r.table("netconf")
+    metrics = r.table("metrics")
     cfg = AgentConfig(
         node_id=node_id,
         priority=agent.get_int("priority", 100, lo=0, hi=1_000_000),
@@ -124,9 +133,14 @@ def config_from_dict(doc: dict[str, Any], source: str = "<config>") -> AgentConf
             workers=netconf.get_int("workers", 16, lo=1, hi=512),
             known_hosts=netconf.get_str("known_hosts", ""),
         ),
+        metrics=MetricsConfig(
+            enabled=metrics.get_bool("enabled", False),
+            host=metrics.get_str("host", "127.0.0.1"),
+            port=metrics.get_int("port", 9464, lo=0, hi=65535),
+        ),
         profiles=tuple(_profile(p) for p in r.array_of_tables("profiles")),
     )
-    for t in (r, agent, bus, db, polling, alarms, traps, netconf):
+    for t in (r, agent, bus, db, polling, alarms, traps, netconf, metrics):
         t.reject_unknown()
     names = [p.name for p in cfg.profiles]
     dup = {n for n in names if names.count(n) > 1}
