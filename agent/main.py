@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         print(f"{args.config}: OK (node {config.node_id})")
         return 0
-    logs.setup(config.log_level, config.node_id)
+    logs.setup(config.log_level, config.node_id, config.log_format)
     try:
         asyncio.run(_run(Agent(config), args.config))
     except EmspoolError as e:

@@ -68,6 +68,7 @@ class AgentConfig:
     router_endpoint: str = "tcp://127.0.0.1:7700"
     pub_endpoint: str = "tcp://127.0.0.1:7701"
     log_level: str = "INFO"
+    log_format: str = "kv"  # kv (key=value text) or json, one line per record
     polling: PollingConfig = field(default_factory=PollingConfig)
     alarms: AlarmConfig = field(default_factory=AlarmConfig)
     traps: TrapConfig = field(default_factory=TrapConfig)
@@ -106,6 +107,7 @@ def config_from_dict(doc: dict[str, Any], source: str = "<config>") -> AgentConf
         priority=agent.get_int("priority", 100, lo=0, hi=1_000_000),
         data_dir=agent.get_str("data_dir", "var"),
         log_level=agent.choice("log_level", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+        log_format=agent.choice("log_format", "kv", ("kv", "json")),
         database_url=db.get_str("url", ""),
         router_endpoint=bus.endpoint("router", "tcp://127.0.0.1:7700"),
         pub_endpoint=bus.endpoint("pub", "tcp://127.0.0.1:7701"),
