@@ -155,7 +155,7 @@ async def test_crashed_writer_outbox_is_replayed_exactly_once(db_url, tmp_path):
     task = asyncio.create_task(first.run())
     for e in events[:600]:
         first.submit(e)
-    await eventually(lambda: first.appended == 600 and first.db_failures > 0, 10, "outbox append")
+    await eventually(lambda: first.appended == 600 and first.db_failures > 0, 30, "outbox append")
     task.cancel()  # abandoned: no flush()
     with contextlib.suppress(asyncio.CancelledError):
         await task
@@ -172,7 +172,7 @@ async def test_crashed_writer_outbox_is_replayed_exactly_once(db_url, tmp_path):
         async with running(second):
             for e in events[600:]:
                 second.submit(e)
-            await eventually(lambda: second.pending == 0, 20, "replay")
+            await eventually(lambda: second.pending == 0, 60, "replay")
         assert second.delivered == 900
         assert second.inserted == 650
         assert_exactly_once(db_url, events)
