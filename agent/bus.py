@@ -15,7 +15,15 @@ import zmq
 import zmq.asyncio
 
 from shared.errors import EmspoolError, NotFound
-from shared.wire import MAX_MESSAGE, ErrorCode, Reply, Request, WireError, encode_publish
+from shared.wire import (
+    MAX_MESSAGE,
+    ErrorCode,
+    KeyRole,
+    Reply,
+    Request,
+    WireError,
+    encode_publish,
+)
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +33,7 @@ Handler = Callable[[dict[str, Any]], Awaitable[Any]]
 class Bus:
     def __init__(self, router_endpoint: str, pub_endpoint: str) -> None:
         self.handlers: dict[str, Handler] = {}
+        self.roles: dict[str, KeyRole] = {}  # op -> the least key role allowed to call it
         self.stats = {"requests": 0, "notifications": 0, "errors": 0, "published": 0, "dropped": 0}
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
@@ -57,8 +66,9 @@ class Bus:
         last = sock.getsockopt(zmq.LAST_ENDPOINT)
         return last.decode() if isinstance(last, bytes) else str(last)
 
-    def route(self, op: str, handler: Handler) -> None:
+    def route(self, op: str, handler: Handler, *, role: KeyRole = KeyRole.VIEWER) -> None:
         self.handlers[op] = handler
+        self.roles[op] = role
 
     def publish(self, topic: str, body: dict[str, Any]) -> None:
         if self._closed:  # shutting down: the event still reaches the log via the outbox

@@ -18,6 +18,7 @@ from shared.alarms import Alarm
 from shared.errors import NotFound
 from shared.eventquery import EventQuery, QueryError, page_limit
 from shared.model import AlarmKey, Severity
+from shared.wire import KeyRole
 
 if TYPE_CHECKING:
     from agent.app import Agent
@@ -35,12 +36,12 @@ class Handlers:
         bus.route("alarms", self.alarms)
         bus.route("ne_states", self.ne_states)
         bus.route("ne_detail", self.ne_detail)
-        bus.route("ack", self.ack)
+        bus.route("ack", self.ack, role=KeyRole.OPERATOR)
         bus.route("events", self.events)
         bus.route("events.search", self.events_search)
         bus.route("events.counts", self.events_counts)
         bus.route("nes", self.nes)
-        bus.route("reload", self.reload)
+        bus.route("reload", self.reload, role=KeyRole.OPERATOR)
         bus.route("links", self.links)
 
     async def ping(self, args: dict[str, Any]) -> dict[str, Any]:

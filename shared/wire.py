@@ -8,6 +8,7 @@ Publish:  two frames: topic (ascii) and a JSON body.
 
 from __future__ import annotations
 
+import enum
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -29,6 +30,22 @@ class ErrorCode:
     NOT_FOUND = "not-found"
     INTERNAL = "internal"
     UNAVAILABLE = "unavailable"
+
+
+class KeyRole(enum.StrEnum):
+    """What a bus key may do. A route names the least role it needs: ``viewer`` routes
+    (queries) take every key, ``operator`` routes (acknowledge, inventory changes) take
+    operator and agent keys, ``agent`` routes (election, assignment, fan-out) only agents."""
+
+    VIEWER = "viewer"
+    OPERATOR = "operator"
+    AGENT = "agent"
+
+    def allows(self, needed: KeyRole) -> bool:
+        return _ROLE_RANK[self] >= _ROLE_RANK[needed]
+
+
+_ROLE_RANK = {KeyRole.VIEWER: 0, KeyRole.OPERATOR: 1, KeyRole.AGENT: 2}
 
 
 class Topic:
