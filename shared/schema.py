@@ -131,6 +131,21 @@ agents = Table(
     Column("version", String(40), nullable=False, server_default=""),
     Column("started", Double, nullable=False, server_default="0"),
     Column("epoch", BigInteger, nullable=False, server_default="0"),  # the epoch it follows
+    Column("managed", Integer, nullable=False, server_default="0"),  # NEs it polls now
+    Column("health", Text, nullable=False, server_default=""),  # JSON: poll and trap counters
+)
+
+# Bus keys allowed on the pool's bus: CURVE public keys (Z85) with a role. Secret keys
+# never come here; they stay in 0600 files on the host that owns them.
+bus_keys = Table(
+    "bus_keys",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("public_key", String(40), nullable=False, unique=True),
+    Column("role", String(20), nullable=False),  # agent / operator / viewer (shared.wire.KeyRole)
+    Column("created", Double, nullable=False),
+    Column("revoked", Double, nullable=True),  # NULL: allowed
+    Column("comment", Text, nullable=False, server_default=""),
 )
 
 assignments = Table(
