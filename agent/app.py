@@ -18,6 +18,7 @@ from typing import Any
 
 from agent.aiotools import with_deadline
 from agent.bus import Bus
+from agent.bussetup import BusSecurity, advertise, load_security, make_bus
 from agent.db import Database, migrate
 from agent.handlers import Handlers
 from agent.netconf import NetconfClient, NetconfTarget
@@ -72,6 +73,7 @@ class Agent:
         self.db: Database | None = None
         self.writer: OutboxWriter | None = None
         self.bus: Bus | None = None
+        self.bus_security: BusSecurity | None = None
         self.poller: Poller | None = None
         self.nc_poller: NetconfPoller | None = None
         self.receiver: TrapReceiver | None = None
@@ -102,6 +104,8 @@ class Agent:
                     tg.create_task(self._watch_inventory(), name="inventory")
                     tg.create_task(self._tick(), name="tick")
                     tg.create_task(self._sync_links(), name="links")
+                    if self.bus_security is not None and not self.bus_security.insecure:
+                        tg.create_task(self.bus_security.keep_allow_list(self.node_id))
                     self.ready.set()
         finally:
             log.info("agent stopped")
@@ -117,9 +121,12 @@ class Agent:
         stack.callback(outbox.close)
         self.writer = writer = OutboxWriter(outbox, db)
         stack.push_async_callback(self._final_flush)
-        self.bus = bus = Bus(cfg.router_endpoint, cfg.pub_endpoint)
+        self.bus_security = security = await asyncio.to_thread(load_security, cfg, db)
+        self.bus = bus = make_bus(cfg, security)
         stack.push_async_callback(bus.aclose)
         Handlers(self).route(bus)
+        bus.bind()  # ZAP first, then the sockets listen
+        await asyncio.to_thread(advertise, cfg, db, bus, security)
         client = SnmpClient(max_repetitions=cfg.polling.max_repetitions)
         stack.callback(client.close)
         self.poller = Poller(client, self.model, self.emit, cfg.polling)
@@ -267,8 +274,10 @@ class Agent:
         )
 
     def reload_inventory(self) -> None:
-        """Read the inventory now instead of at the next refresh."""
+        """Read the inventory (and the bus allow-list) now instead of at the next refresh."""
         self._inventory_changed.set()
+        if self.bus_security is not None:
+            self.bus_security.wake.set()
 
     def reconfigure(self, new: AgentConfig) -> list[str]:
         """SIGHUP: take the new log level and local credentials profiles without dropping

@@ -36,13 +36,10 @@ def _event_line(e: dict[str, Any], colour: bool) -> str:
     return f"{when(e.get('time'))} {tag} {e.get('ne') or '-'}{obj} {e.get('type')}: {e.get('text')}"
 
 
-def watch(agent: str, pub: str | None, duration: float = 0.0) -> int:
+def watch(client: busclient.BusClient, pub: str | None, duration: float = 0.0) -> int:
     if pub is None:
-        pub = str(busclient.request(agent, "ping")["pub_endpoint"])
-    sub: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.SUB)
-    sub.setsockopt(zmq.LINGER, 0)
-    sub.setsockopt(zmq.SUBSCRIBE, Topic.EVENT.encode())
-    sub.connect(pub)
+        pub = str(client.request("ping")["pub_endpoint"])
+    sub = client.subscribe(pub, [Topic.EVENT])
     tty = sys.stdout.isatty()
     recent: collections.deque[dict[str, Any]] = collections.deque(maxlen=15)
     end = time.monotonic() + duration if duration > 0 else float("inf")
@@ -63,10 +60,10 @@ def watch(agent: str, pub: str | None, duration: float = 0.0) -> int:
             if tty and now >= next_draw:
                 next_draw = now + 1.0
                 try:
-                    alarms = busclient.request(agent, "alarms", timeout=2.0)
-                    status = f"agent {agent}: up"
+                    alarms = client.request("alarms", timeout=2.0)
+                    status = f"agent {client.endpoint}: up"
                 except busclient.Unreachable:
-                    status = f"agent {agent}: NOT ANSWERING"
+                    status = "agents: NOT ANSWERING"
                 _draw(status, alarms, list(recent))
     except KeyboardInterrupt:
         pass

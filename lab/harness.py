@@ -86,17 +86,45 @@ def start_agent(config: Path, log_path: Path) -> subprocess.Popen[bytes]:
         )
 
 
-def wait_for_agent(endpoint: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
+def bus_key(db_url: str, directory: Path, name: str = "harness", role: str = "operator") -> Path:
+    """A client key made as `emspool keys create` makes it; its secret file (made once)."""
+    from agent.db import Database, migrate
+    from agent.keys import create_key
+    from shared.wire import KeyRole
+
+    path = directory / f"{name}.key"
+    if not path.exists():
+        migrate(db_url)
+        with Database.open(db_url) as db:
+            create_key(db, name, KeyRole(role), directory, "lab harness")
+    return path
+
+
+def client_for(
+    db_url: str, key: Path, agent: str | None = None, timeout: float = 5.0
+) -> busclient.BusClient:
+    """A bus client of the pool's agents (or only of ``agent``: node id or endpoint), their
+    addresses and keys read from the pool database at each (re)connect."""
+    from agent.keys import read_key_file
+
+    agents = busclient.pool_endpoints(db_url, only=(agent,) if agent else ())
+    return busclient.BusClient(agents, read_key_file(key), timeout=timeout)
+
+
+def wait_for_agent(
+    client: busclient.BusClient, proc: subprocess.Popen[bytes], timeout: float
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise EmspoolError(f"the agent exited with code {proc.returncode}; see its log")
         try:
-            busclient.request(endpoint, "ping", timeout=0.5)
+            client.request("ping", timeout=0.5)
             return
         except busclient.Unreachable:
+            time.sleep(0.05)  # no agents row yet: do not spin
             continue
-    raise EmspoolError(f"the agent did not answer on {endpoint} within {timeout:g} s")
+    raise EmspoolError(f"the agent did not answer within {timeout:g} s")
 
 
 def stop_process(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> None:

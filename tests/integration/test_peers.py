@@ -16,6 +16,7 @@ pytestmark = pytest.mark.timeout(30)
 
 async def start_bus(seen: list) -> tuple[Bus, asyncio.Task]:
     bus = Bus("tcp://127.0.0.1:0", "tcp://127.0.0.1:0")
+    bus.bind()
 
     async def echo(args):
         return {"echo": args}
