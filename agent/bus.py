@@ -66,6 +66,7 @@ class Bus:
         )
         self.stats.update({f"rejected_{r}": 0 for r in REJECTIONS})
         self.secure = keypair is not None
+        self.public_key = keypair.public if keypair is not None else ""  # clients expect it
         self.allow = allow if allow is not None else AllowList()
         self.max_in_flight = max_in_flight
         self.max_message = max_message

@@ -11,6 +11,10 @@ ZeroMQ reconnects on its own. Two ways to talk:
 
 ``gather`` asks several peers at once under one deadline and says who answered and who did
 not: the building block of the federated service.
+
+With this agent's key pair every link is CURVE, to the server key the peer advertises in
+its ``agents`` row; the peer's ZAP handler admits us as an agent key. A peer whose key is
+not known gets no link (it could not be authenticated) until its row carries one.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import Any
 import zmq
 import zmq.asyncio
 
+from agent.keys import KeyPair
 from shared.errors import EmspoolError
 from shared.wire import MAX_MESSAGE, Reply, Request, WireError
 
@@ -47,11 +52,10 @@ class PeerError(EmspoolError):
 
 @dataclass(frozen=True, slots=True)
 class Curve:
-    """CURVE settings of a client link: our keypair and the server's public key (Z85)."""
+    """CURVE settings of one link: our key pair and the peer's public key (Z85)."""
 
-    public: bytes
-    secret: bytes
-    server: bytes
+    key: KeyPair
+    server: str
 
 
 class PeerLink:
@@ -76,9 +80,10 @@ class PeerLink:
         # must be dropped now, not delivered stale when the peer comes back.
         sock.setsockopt(zmq.IMMEDIATE, 1)
         if curve is not None:
-            sock.curve_publickey = curve.public
-            sock.curve_secretkey = curve.secret
-            sock.curve_serverkey = curve.server
+            sock.curve_publickey = curve.key.public.encode("ascii")
+            sock.curve_secretkey = curve.key.secret.encode("ascii")
+            sock.curve_serverkey = curve.server.encode("ascii")
+        self.server_key = curve.server if curve is not None else ""
         sock.connect(endpoint)
         self._sock = sock
         self._waiting: dict[str, asyncio.Future[Reply]] = {}
@@ -168,27 +173,48 @@ class Gathered:
 class Peers:
     """Links to every other member, kept in step with the membership."""
 
-    def __init__(self, ctx: zmq.asyncio.Context, me: str, curve: Curve | None = None) -> None:
+    def __init__(self, ctx: zmq.asyncio.Context, me: str, key: KeyPair | None = None) -> None:
+        """``key``: this agent's bus key pair (None: plain links, an insecure lab pool)."""
         self._ctx = ctx
         self.me = me
-        self._curve = curve
+        self._key = key
         self._links: dict[str, PeerLink] = {}
+        self._unkeyed: set[str] = set()  # peers said once to have no known key
         self.stats: dict[str, int] = dict.fromkeys(
-            ("notified", "dropped", "requests", "timeouts", "bad_replies"), 0
+            ("notified", "dropped", "requests", "timeouts", "bad_replies", "no_key"), 0
         )
 
     @property
     def nodes(self) -> list[str]:
         return sorted(self._links)
 
-    async def update(self, endpoints: Mapping[str, str]) -> None:
-        """Open links to new members, close those of departed ones (or moved endpoints)."""
+    async def update(
+        self, endpoints: Mapping[str, str], keys: Mapping[str, str] | None = None
+    ) -> None:
+        """Open links to new members, close those of departed ones (or moved endpoints, or
+        new keys). ``keys``: node -> its public key (Z85), from the ``agents`` rows."""
+        keys = keys or {}
         for node in list(self._links):
-            if endpoints.get(node) != self._links[node].endpoint:
+            link = self._links[node]
+            if endpoints.get(node) != link.endpoint or (
+                self._key is not None and keys.get(node, "") != link.server_key
+            ):
                 await self._links.pop(node).aclose()
         for node, endpoint in endpoints.items():
-            if node != self.me and node not in self._links and endpoint:
-                self._links[node] = PeerLink(self._ctx, node, endpoint, self.stats, self._curve)
+            if node == self.me or node in self._links or not endpoint:
+                continue
+            curve = None
+            if self._key is not None:
+                server = keys.get(node, "")
+                if not server:
+                    if node not in self._unkeyed:
+                        log.warning("peer %s advertises no bus key: no link to it", node)
+                        self._unkeyed.add(node)
+                        self.stats["no_key"] += 1
+                    continue
+                curve = Curve(self._key, server)
+            self._unkeyed.discard(node)
+            self._links[node] = PeerLink(self._ctx, node, endpoint, self.stats, curve)
 
     def notify(self, node: str, op: str, args: Mapping[str, Any]) -> bool:
         link = self._links.get(node)
