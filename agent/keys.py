@@ -209,3 +209,10 @@ def create_key(
         public_path(path).unlink(missing_ok=True)
         raise
     return path, pair
+
+
+def secure_client(sock: zmq.Socket[bytes], key: KeyPair, server_key: str) -> None:
+    """Make ``sock`` (before it connects) a CURVE client of the server with ``server_key``."""
+    sock.curve_secretkey = key.secret.encode("ascii")
+    sock.curve_publickey = key.public.encode("ascii")
+    sock.curve_serverkey = server_key.encode("ascii")
