@@ -15,6 +15,7 @@ through ``agent.busauth.current_caller()``.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -147,10 +148,6 @@ class Bus:
             self._reject(peer, "malformed", "", ErrorCode.BAD_REQUEST, "expected one frame")
             return
         frame = body[0]
-        caller = self._caller(frame)
-        if caller is None:  # its key was revoked after it connected
-            self._reject(peer, "revoked", "", ErrorCode.FORBIDDEN, "key not allowed")
-            return
         if len(frame) > self.max_message:
             self._reject(
                 peer,
@@ -160,13 +157,20 @@ class Bus:
                 f"request of {len(frame)} bytes exceeds {self.max_message}",
             )
             return
+        data = frame.bytes
         try:
-            req = Request.decode(frame.bytes)
+            req = Request.decode(data)
         except WireVersionError as e:
-            self._reject(peer, "version", "", ErrorCode.BAD_REQUEST, str(e))
+            self._reject(peer, "version", _request_id(data), ErrorCode.BAD_REQUEST, str(e))
             return
         except WireError as e:
-            self._reject(peer, "malformed", "", ErrorCode.BAD_REQUEST, str(e))
+            self._reject(peer, "malformed", _request_id(data), ErrorCode.BAD_REQUEST, str(e))
+            return
+        caller = self._caller(frame)
+        if caller is None:  # its key was revoked after it connected
+            self._reject(
+                peer, "revoked", req.id, ErrorCode.FORBIDDEN, "key not allowed", oneway=req.oneway
+            )
             return
         needed = self.roles.get(req.op)
         if needed is not None and not caller.role.allows(needed):
@@ -175,8 +179,8 @@ class Bus:
                 "forbidden",
                 req.id,
                 ErrorCode.FORBIDDEN,
-                f"{req.op!r} needs an {needed.value} key or above; {caller.name!r} is "
-                f"{caller.role.value}",
+                f"{req.op!r} needs a key of role {needed.value} or higher; {caller.name!r} "
+                f"is {caller.role.value}",
                 oneway=req.oneway,
             )
             return
@@ -271,3 +275,13 @@ class Bus:
         self.router.close(linger=0)
         self.pub.close(linger=0)
         self.ctx.term()
+
+
+def _request_id(data: bytes) -> str:
+    """The id of a request refused as malformed, when there is one to read, so that the
+    sender can match the refusal to its request."""
+    try:
+        rid = json.loads(data).get("id", "")
+    except (ValueError, AttributeError):
+        return ""
+    return rid if isinstance(rid, str) else ""

@@ -67,6 +67,7 @@ class Handlers:
             "outbox": a.writer.counters() if a.writer else {},
             "bus": dict(a.bus.stats) if a.bus else {},
             "bus_security": a.bus_security.summary() if a.bus_security else {},
+            "bus_routes": {op: role.value for op, role in a.bus.roles.items()} if a.bus else {},
         }
 
     async def alarms(self, args: dict[str, Any]) -> list[dict[str, object]]:
