@@ -196,12 +196,11 @@ class Bus:
             )
             return
         self._in_flight[who] = self._in_flight.get(who, 0) + 1
-        task = asyncio.create_task(self._answer(peer, req, caller))
+        task = asyncio.create_task(self._answer(peer, req, caller, who))
         self._tasks.add(task)
-        task.add_done_callback(lambda t: self._done(t, who))
+        task.add_done_callback(self._tasks.discard)
 
-    def _done(self, task: asyncio.Task[None], who: str) -> None:
-        self._tasks.discard(task)
+    def _done(self, who: str) -> None:
         left = self._in_flight.get(who, 1) - 1
         if left > 0:
             self._in_flight[who] = left
@@ -228,28 +227,33 @@ class Bus:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _answer(self, peer: bytes, req: Request, caller: Caller) -> None:
+    async def _answer(self, peer: bytes, req: Request, caller: Caller, who: str) -> None:
         set_caller(caller)  # this task's own context: handlers read it, nobody else
-        handler = self.handlers.get(req.op)
-        if handler is None:
-            reply = Reply.error(req.id, ErrorCode.UNKNOWN_OP, f"unknown op {req.op!r}")
-        else:
-            try:
-                reply = Reply(id=req.id, ok=True, result=await handler(req.args))
-            except NotFound as e:
-                reply = Reply.error(req.id, ErrorCode.NOT_FOUND, str(e))
-            except (EmspoolError, ValueError, KeyError, TypeError) as e:
-                reply = Reply.error(req.id, ErrorCode.BAD_REQUEST, str(e))
-            except Exception as e:  # a handler bug must cost one reply, not the bus
-                log.exception("handler %s failed", req.op)
-                self.stats["internal_errors"] += 1
-                reply = Reply.error(req.id, ErrorCode.INTERNAL, type(e).__name__)
+        try:
+            reply = await self._handle(req)
+        finally:
+            self._done(who)  # before the reply leaves: the caller may send the next at once
         if not reply.ok:
             self.stats["errors"] += 1
         if req.oneway:
             self.stats["notifications"] += 1
             return  # a notification: the sender does not wait for an answer
         await self._send(peer, reply)
+
+    async def _handle(self, req: Request) -> Reply:
+        handler = self.handlers.get(req.op)
+        if handler is None:
+            return Reply.error(req.id, ErrorCode.UNKNOWN_OP, f"unknown op {req.op!r}")
+        try:
+            return Reply(id=req.id, ok=True, result=await handler(req.args))
+        except NotFound as e:
+            return Reply.error(req.id, ErrorCode.NOT_FOUND, str(e))
+        except (EmspoolError, ValueError, KeyError, TypeError) as e:
+            return Reply.error(req.id, ErrorCode.BAD_REQUEST, str(e))
+        except Exception as e:  # a handler bug must cost one reply, not the bus
+            log.exception("handler %s failed", req.op)
+            self.stats["internal_errors"] += 1
+            return Reply.error(req.id, ErrorCode.INTERNAL, type(e).__name__)
 
     async def _send(self, peer: bytes, reply: Reply) -> None:
         try:
