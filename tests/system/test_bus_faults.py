@@ -214,3 +214,32 @@ def test_a_revoked_key_is_refused_without_a_restart(agent):
     # The agent allowed its own key, the one in its 0600 key file.
     assert rows["bf-agent"]["public_key"] in Path(root / "a" / "bus.key").read_text()
     still_serving(agent)
+
+
+def test_the_lab_opt_out_is_loud_and_authenticates_nobody(tmp_path):
+    url = sqlite_pool(tmp_path / "pool.db", {"profiles": [], "devices": []})
+    router, _ = write_agent_config(
+        tmp_path / "agent.toml", "lab-agent", tmp_path / "a", url, 3600, bus={"insecure": True}
+    )
+    proc = start_agent(tmp_path / "agent.toml", tmp_path / "agent.log")
+    plain = BusClient([Endpoint(router)], None, timeout=5.0)
+    try:
+        wait_for_agent(plain, proc, 30.0)
+        status = plain.request("status")
+        assert status["bus_security"]["secure"] is False
+        out = subprocess.run(
+            [sys.executable, "-m", "agent.cli", "--db", url, "--agent", router, "status"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.startswith("WARNING: BUS INSECURE")
+        with pytest.raises(RequestFailed) as ei:  # nobody checked, everything allowed
+            plain.request("ack", {"ne": "x", "type": "link-down"})
+        assert ei.value.code == "not-found"
+    finally:
+        plain.close()
+        stop_process(proc)
+    assert "BUS INSECURE" in (tmp_path / "agent.log").read_text()
+    assert not (tmp_path / "a" / "bus.key").exists()  # no key pair made or used
