@@ -14,10 +14,11 @@ from pathlib import Path
 
 from agent.bus import Bus
 from agent.busauth import AllowList, keep_allow_list
-from agent.db import Database
-from agent.keys import KeyPair, KeyStore, load_or_create
+from agent.db import Database, InventoryConflict
+from agent.keys import KeyPair, KeyStore, load_or_create, public_path
 from agent.pooldb import PoolDb
 from shared.config import AgentConfig
+from shared.errors import ConfigError
 from shared.wire import KeyRole
 
 log = logging.getLogger(__name__)
@@ -62,8 +63,21 @@ def load_security(cfg: AgentConfig, db: Database) -> BusSecurity:
     pair, created = load_or_create(path, cfg.node_id)
     if created:
         log.info("bus: created this agent's key pair in %s (public key %s)", path, pair.public)
-    store.allow(cfg.node_id, pair.public, KeyRole.AGENT, "agent key", replace=True)
-    allow.replace(store.active())
+    active = store.active()
+    mine = next((k for k in active if k.public_key == pair.public), None)
+    if mine is None:  # first start, or a new key pair: allowed under the node id
+        try:
+            store.allow(cfg.node_id, pair.public, KeyRole.AGENT, "agent key", replace=True)
+        except InventoryConflict as e:
+            raise ConfigError(
+                f"bus: cannot allow this agent's key ({e}); if it was revoked on purpose, "
+                f"this host must not rejoin with it; else remove {path} and {public_path(path)} "
+                "to make a new one"
+            ) from None
+        active = store.active()
+    elif mine.role is not KeyRole.AGENT:  # a key made with `emspool keys create --role ...`
+        raise ConfigError(f"bus: {path} is allowed as {mine.role.value} {mine.name!r}, not agent")
+    allow.replace(active)
     return BusSecurity(pair, allow, store)
 
 

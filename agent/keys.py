@@ -145,24 +145,35 @@ class KeyStore:
     def allow(
         self, name: str, public_key: str, role: KeyRole, comment: str = "", *, replace: bool = False
     ) -> None:
-        """Add a key; ``replace`` lets a name of the same role take a new key (an agent's
-        renewed key pair), never an operator's name becoming an agent's."""
+        """Allow a key under a name. A name in use takes a new key only once revoked, or
+        with ``replace`` for the same role (an agent's renewed key pair); a revoked key is
+        never allowed again, and one key has one name."""
         key = check_public(public_key)
         with self.db.transaction(f"allowing bus key {name!r}") as conn:
             row = conn.execute(select(bus_keys).where(bus_keys.c.name == name)).first()
+            holder = conn.execute(select(bus_keys).where(bus_keys.c.public_key == key)).first()
+            if holder is not None and holder.name != name:
+                raise InventoryConflict(f"that public key is already known as {holder.name!r}")
             values = {"public_key": key, "role": role.value, "comment": comment}
             if row is None:
                 conn.execute(insert(bus_keys).values(name=name, created=time.time(), **values))
-            elif (replace and row.role == role.value) or (
-                row.public_key == key and row.revoked is None
-            ):
-                conn.execute(
-                    update(bus_keys)
-                    .where(bus_keys.c.name == name)
-                    .values(revoked=None, created=time.time(), **values)
-                )
-            else:
+                return
+            if row.public_key == key:
+                if row.revoked is not None:
+                    raise InventoryConflict(
+                        f"bus key {name!r} was revoked, and a revoked key is never allowed "
+                        "again: make a new key pair"
+                    )
+                if row.role != role.value:
+                    raise InventoryConflict(f"bus key {name!r} is allowed as {row.role} already")
+                return  # allowed as asked already
+            if row.revoked is None and not (replace and row.role == role.value):
                 raise InventoryConflict(f"a bus key named {name!r} exists (revoke it first)")
+            conn.execute(
+                update(bus_keys)
+                .where(bus_keys.c.name == name)
+                .values(revoked=None, created=time.time(), **values)
+            )
 
     def revoke(self, name: str) -> None:
         with self.db.transaction(f"revoking bus key {name!r}") as conn:

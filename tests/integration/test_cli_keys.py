@@ -76,3 +76,54 @@ def test_key_files_are_private_and_never_overwritten(tmp_path):
         from agent.keys import write_key_file
 
         write_key_file(path, pair, "a1")
+
+
+def test_allow_is_idempotent_one_key_has_one_name_and_revoked_keys_stay_out(tmp_path):
+    from agent.db import Database, InventoryConflict, migrate
+    from agent.keys import KeyStore, generate
+    from shared.wire import KeyRole
+
+    url = f"sqlite:///{tmp_path / 'pool.db'}"
+    migrate(url)
+    k1, k2 = generate(), generate()
+    with Database.open(url) as db:
+        store = KeyStore(db)
+        store.allow("dave", k1.public, KeyRole.VIEWER)
+        store.allow("dave", k1.public, KeyRole.VIEWER)  # as asked already: nothing to do
+        with pytest.raises(InventoryConflict, match="already known as 'dave'"):
+            store.allow("erin", k1.public, KeyRole.VIEWER)
+        with pytest.raises(InventoryConflict, match="exists"):
+            store.allow("dave", k2.public, KeyRole.VIEWER)
+        store.revoke("dave")
+        with pytest.raises(InventoryConflict, match="never allowed again"):
+            store.allow("dave", k1.public, KeyRole.VIEWER)
+        store.allow("dave", k2.public, KeyRole.OPERATOR)  # a new key for the same person
+        assert [(k.name, k.public_key, k.role) for k in store.active()] == [
+            ("dave", k2.public, KeyRole.OPERATOR)
+        ]
+
+
+def test_an_agent_whose_key_was_revoked_does_not_rejoin_with_it(tmp_path):
+    from agent.bussetup import load_security
+    from agent.db import Database, migrate
+    from agent.keys import KeyStore
+    from shared.config import parse_config
+
+    url = f"sqlite:///{tmp_path / 'pool.db'}"
+    migrate(url)
+    cfg = parse_config(
+        f'[agent]\nnode_id = "a9"\ndata_dir = "{tmp_path / "a9"}"\n[database]\nurl = "{url}"\n'
+    )
+    with Database.open(url) as db:
+        first = load_security(cfg, db)
+        assert first.keypair is not None and first.allow.get(first.keypair.public) is not None
+        again = load_security(cfg, db)  # a restart: the same key, still allowed
+        assert again.keypair == first.keypair
+        KeyStore(db).revoke("a9")
+        with pytest.raises(ConfigError, match="revoked"):
+            load_security(cfg, db)
+        (tmp_path / "a9" / "bus.key").unlink()
+        (tmp_path / "a9" / "bus.pub").unlink()
+        renewed = load_security(cfg, db)  # the operator's way back: a new key pair
+        assert renewed.keypair is not None and renewed.keypair != first.keypair
+        assert renewed.allow.get(first.keypair.public) is None
