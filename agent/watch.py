@@ -37,9 +37,11 @@ def _event_line(e: dict[str, Any], colour: bool) -> str:
 
 
 def watch(client: busclient.BusClient, pub: str | None, duration: float = 0.0) -> int:
-    if pub is None:
-        pub = str(client.request("ping")["pub_endpoint"])
-    sub = client.subscribe(pub, [Topic.EVENT])
+    """``pub`` None: the events of the agent the client talks to, followed when the client
+    moves to another agent."""
+    follow = pub is None
+    sub = _subscribe(client, pub)
+    on = client.endpoint
     tty = sys.stdout.isatty()
     recent: collections.deque[dict[str, Any]] = collections.deque(maxlen=15)
     end = time.monotonic() + duration if duration > 0 else float("inf")
@@ -62,6 +64,10 @@ def watch(client: busclient.BusClient, pub: str | None, duration: float = 0.0) -
                 try:
                     alarms = client.request("alarms", timeout=2.0)
                     status = f"agent {client.endpoint}: up"
+                    if follow and client.endpoint != on:  # failed over: its events now
+                        sub.close(linger=0)
+                        sub = _subscribe(client, None)
+                        on = client.endpoint
                 except busclient.Unreachable:
                     status = "agents: NOT ANSWERING"
                 _draw(status, alarms, list(recent))
@@ -70,6 +76,12 @@ def watch(client: busclient.BusClient, pub: str | None, duration: float = 0.0) -
     finally:
         sub.close(linger=0)
     return 0
+
+
+def _subscribe(client: busclient.BusClient, pub: str | None) -> zmq.Socket[bytes]:
+    if pub is None:
+        pub = str(client.request("ping")["pub_endpoint"])
+    return client.subscribe(pub, [Topic.EVENT])
 
 
 def _draw(status: str, alarms: list[dict[str, Any]], events: list[dict[str, Any]]) -> None:
