@@ -14,11 +14,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, insert, select, text, update
+from sqlalchemy import Connection, delete, func, insert, select, text, update
 
 from agent.db import Database
 from agent.dbengine import clock_sql
-from shared.schema import agents, assignment_state, assignments, master_lease
+from shared.assign import Placement
+from shared.schema import agents, assignment_state, assignments, master_lease, network_elements
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,8 @@ class MemberRow:
     started: float
     last_seen: float
     age: float  # seconds since last_seen, by database time
+    managed: int = 0  # NEs it polls now
+    health: str = ""  # JSON: poll and trap counters
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -61,6 +64,8 @@ class MemberRow:
             "started": self.started,
             "last_seen": self.last_seen,
             "age": self.age,
+            "managed": self.managed,
+            "health": self.health,
         }
 
 
@@ -159,6 +164,8 @@ class PoolDb:
                 started=r.started,
                 last_seen=r.last_seen,
                 age=max(0.0, now - r.last_seen),
+                managed=r.managed,
+                health=r.health,
             )
             for r in rows
         ]
@@ -211,6 +218,28 @@ class PoolDb:
         if state is None:
             return AssignmentTable(0, 0, owners)
         return AssignmentTable(int(state.epoch), int(state.version), owners)
+
+    def assignment_version(self) -> tuple[int, int]:
+        """(epoch, version) of the table: one tiny row, read often as a safety net."""
+        with self.db.transaction("reading the assignment version") as conn:
+            state = conn.execute(select(assignment_state)).first()
+        return (0, 0) if state is None else (int(state.epoch), int(state.version))
+
+    # -- what the assigner places ---------------------------------------------------------
+
+    def inventory_signature(self) -> tuple[int, float]:
+        """(NEs, last change): differs after any NE is added, removed or changed."""
+        t = network_elements
+        with self.db.transaction("reading the inventory's signature") as conn:
+            row = conn.execute(select(func.count(), func.max(t.c.updated))).one()
+        return int(row[0]), float(row[1] or 0.0)
+
+    def placements(self) -> list[Placement]:
+        """Every managed NE as the assigner needs it (name, zone, pin): three columns."""
+        t = network_elements
+        with self.db.transaction("reading NEs to place") as conn:
+            rows = conn.execute(select(t.c.name, t.c.zone, t.c.pin).where(t.c.managed)).all()
+        return [Placement(r.name, r.zone, r.pin) for r in rows]
 
     def _holds(self, conn: Connection, me: str, epoch: int) -> bool:
         row = conn.execute(self._read_locked).first()
