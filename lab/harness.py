@@ -275,6 +275,10 @@ class AgentPool:
     def close(self) -> None:
         for node_id in list(self.agents):
             self.stop(node_id)
+        db = getattr(self, "_db", None)
+        if db is not None:
+            db.close()
+            self._db = None
 
     # -- looking at the pool -------------------------------------------------------------
 
@@ -340,6 +344,11 @@ class AgentPool:
         """The assignment table as the database has it (``agent.pooldb.AssignmentTable``:
         epoch, version, owners NE -> node id)."""
         return self._pooldb().read_assignment()
+
+    def lease(self) -> Any:
+        """The master lease row (``agent.pooldb.LeaseAnswer``: holder, epoch, expires_in)
+        or None before any agent took it."""
+        return self._pooldb().lease()
 
     def members(self) -> list[Any]:
         """The agents rows (``agent.pooldb.MemberRow``: state, epoch, managed, health...)."""
