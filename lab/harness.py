@@ -170,6 +170,7 @@ class AgentPool:
         self.interval = interval
         self.sections = sections
         self.agents: dict[str, PoolAgent] = {}
+        self._db: Any = None  # agent.db.Database, opened when the pool's rows are read
         root.mkdir(parents=True, exist_ok=True)
 
     def __enter__(self) -> AgentPool:
@@ -275,9 +276,8 @@ class AgentPool:
     def close(self) -> None:
         for node_id in list(self.agents):
             self.stop(node_id)
-        db = getattr(self, "_db", None)
-        if db is not None:
-            db.close()
+        if self._db is not None:
+            self._db.close()
             self._db = None
 
     # -- looking at the pool -------------------------------------------------------------
@@ -336,7 +336,7 @@ class AgentPool:
         from agent.db import Database  # SQLAlchemy: loaded only when the rows are read
         from agent.pooldb import PoolDb
 
-        if getattr(self, "_db", None) is None:
+        if self._db is None:
             self._db = Database.open(self.db_url)
         return PoolDb(self._db)
 
