@@ -143,7 +143,6 @@ class ElectionShell:
         self._timers.clear()
         e = self.election
         was_master = e.is_master
-        e.role = Role.STARTING
         with contextlib.suppress(DatabaseError, TimeoutError):
             async with asyncio.timeout(RELEASE_TIMEOUT):
                 if was_master:

@@ -229,8 +229,11 @@ class Follower:
         owners = self.owners if table is None else table.owners
         owned = {ne for ne, node in owners.items() if node == self.me}
         known = {ne.name for ne in self._nes or []}
-        if self._nes is None or owned - known:
-            await self._read_inventory()  # the table names NEs added since the last read
+        dropped = {ne for ne in self._owned - owned if ne not in owners}
+        if self._nes is None or owned - known or dropped:
+            # The table names NEs added since the last read, or no longer lists some of
+            # ours (removed, unmanaged): read the inventory so their alarms close right.
+            await self._read_inventory()
         if self._nes is None:
             if table is not None:
                 self._pending = table  # no inventory yet: try again at the next tick

@@ -231,3 +231,57 @@ def test_a_trap_sent_to_a_non_owner_raises_the_alarm_on_the_owner(
         assert pool.status(owner)["pool"]["traps"]["received_forwarded"] >= 1
         assert not busclient.request(pool[other].router, "alarms", {"ne": ne}, timeout=2.0)
         lab.if_up(ne, 6)
+
+
+def link_alarm(pool: AgentPool, node: str, ne: str, port: int) -> dict | None:
+    found = busclient.request(pool[node].router, "alarms", {"ne": ne}, timeout=2.0)
+    return next((a for a in found if a["obj"] == f"ifIndex={port}"), None)
+
+
+def test_the_taker_rebuilds_standing_alarms_with_raise_time_and_ack(
+    lab: Lab, pool: AgentPool
+) -> None:
+    """Handover after kill -9: the new owner shows the dead owner's standing alarm with its
+    first raise time and its acknowledgement, read back from the event log."""
+    pool.wait_for_master(30)
+    owners = all_placed(lab, pool, set(NODES))
+    victim = "p3"  # a follower: the master's own failover is the test above
+    ne = next(n for n, a in sorted(owners.items()) if a == victim)
+    wait_repolled(pool, {ne: victim}, time.time())  # port 5 seen up before it goes down
+    lab.if_down(ne, 5)
+    try:
+        first = wait_until(lambda: link_alarm(pool, victim, ne, 5), 20, 0.2, "link-down raised")
+        key = {"ne": ne, "obj": "ifIndex=5", "type": first["type"], "user": "carol"}
+        busclient.request(pool[victim].router, "ack", key, timeout=2.0)
+        time.sleep(1.5)  # the outbox writer's usual pace: the ack reaches the event log
+        pool.kill(victim)
+        after = all_placed(lab, pool, set(NODES) - {victim})
+        taker = after[ne]
+        rebuilt = wait_until(lambda: link_alarm(pool, taker, ne, 5), 20, 0.2, "alarm rebuilt")
+        assert rebuilt["active"] and rebuilt["acked_by"] == "carol"
+        assert rebuilt["raised_at"] == pytest.approx(first["raised_at"], abs=1e-3)
+    finally:
+        lab.if_up(ne, 5)
+
+
+def test_an_ne_removed_or_added_at_run_time_is_placed_quickly(lab: Lab, pool: AgentPool) -> None:
+    from agent.db import Database
+
+    pool.wait_for_master(30)
+    owners = all_placed(lab, pool, set(NODES))
+    ne = sorted(owners)[0]
+    with Database.open(pool.db_url) as db:
+        element = db.get_ne(ne)
+        db.remove_ne(ne)
+        t = time.monotonic()
+        pool.wait_for_assignment(lambda tb: ne not in tb.owners, 10, f"{ne} dropped")
+        wait_until(lambda: ne not in pool.managed(owners[ne]), 10, 0.1, f"{ne} released")
+        removed_in = time.monotonic() - t
+        db.add_ne(element)
+        t = time.monotonic()
+        table = pool.wait_for_assignment(lambda tb: ne in tb.owners, 10, f"{ne} placed")
+        wait_until(lambda: ne in pool.managed(table.owners[ne]), 10, 0.1, f"{ne} managed")
+        added_in = time.monotonic() - t
+    # The issue's target is 2 s; bounds here are for a loaded machine (figures: bench/).
+    assert removed_in < 10 and added_in < 10
+    assert table.owners[ne] == owners[ne]  # the same inputs give the same owner
