@@ -49,6 +49,7 @@ TABLE_CHECK = 1.0  # seconds between reads of the table's (epoch, version)
 INVENTORY_REFRESH = 5.0  # seconds between inventory reads (cheap: three small SELECTs)
 DB_DEADLINE = 5.0  # seconds a read may take before this agent stops waiting for it
 RELEASE_FLUSH = 2.0  # seconds the outbox flush after a release may take
+HANDOVER_GRACE = 0.3  # seconds a taker gives a live releasing agent to flush its outbox
 
 
 class Follower:
@@ -151,12 +152,22 @@ class Follower:
     async def run(self) -> None:
         loop = self._loop = asyncio.get_running_loop()
         self._last_tick = loop.time()
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self._watch_clock(loop), name="pause-watch")
+            tg.create_task(self._follow(loop), name="follow")
+
+    async def _watch_clock(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Notice a pause: this task's own sleeps came back far too late. Kept apart from
+        the follow loop, whose database reads may legitimately take a while."""
+        while True:
+            await asyncio.sleep(TICK)
+            self.may_poll("")
+            self._last_tick = loop.time()
+
+    async def _follow(self, loop: asyncio.AbstractEventLoop) -> None:
         next_check = next_inventory = 0.0
         while True:
             now = loop.time()
-            if now - self._last_tick > self._paused_after:
-                self.doubt(f"the agent stood still for {now - self._last_tick:.1f} s")
-            self._last_tick = now
             if self._reload or now >= next_inventory:
                 self._reload = False
                 next_inventory = now + INVENTORY_REFRESH
@@ -240,6 +251,10 @@ class Follower:
             return
         a = self.agent
         taken, released = owned - self._owned, self._owned - owned
+        if self._applied_once and self._from_live_agent(taken):
+            # A graceful move: give the releasing agent a moment to flush the NEs' last
+            # transitions to the event log before their alarms are rebuilt from it.
+            await asyncio.sleep(HANDOVER_GRACE)
         new = sorted(n for n in owned if n not in a.model.states)
         history = await a.managed.alarm_history(new) if new else []
         engines, self._engines = self._engines, None
@@ -271,6 +286,13 @@ class Follower:
         if released and a.writer is not None:
             # Their last transitions must reach the event log for the agent taking them.
             await a.writer.flush(timeout=RELEASE_FLUSH)
+
+    def _from_live_agent(self, taken: set[str]) -> bool:
+        election = self.agent.election
+        if election is None or self._loop is None or not taken:
+            return False
+        alive = set(election.alive_peers(self._loop.time()))
+        return any(self.owners.get(ne) in alive for ne in taken)
 
     def status(self) -> dict[str, object]:
         return {
