@@ -23,7 +23,15 @@ from typing import Any
 import zmq
 import zmq.asyncio
 
-from agent.busauth import INSECURE, ZAP_DOMAIN, AllowList, Caller, ZapGuard, set_caller
+from agent.busauth import (
+    INSECURE,
+    ZAP_DOMAIN,
+    AllowList,
+    Caller,
+    Recheck,
+    ZapGuard,
+    set_caller,
+)
 from agent.keys import KeyPair
 from shared.errors import EmspoolError, NotFound
 from shared.wire import (
@@ -55,6 +63,7 @@ class Bus:
         allow: AllowList | None = None,
         max_in_flight: int = MAX_IN_FLIGHT,
         max_message: int = MAX_MESSAGE,
+        recheck: Recheck | None = None,
     ) -> None:
         """Sockets are made here and listen only from ``bind``. Without ``keypair`` the bus
         is plain (an explicitly insecure lab): nobody is authenticated, every caller may
@@ -77,7 +86,7 @@ class Bus:
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
         self.ctx = zmq.asyncio.Context()
-        self._zap = ZapGuard(self.ctx, self.allow, self.stats) if self.secure else None
+        self._zap = ZapGuard(self.ctx, self.allow, self.stats, recheck) if self.secure else None
         self.router = self.ctx.socket(zmq.ROUTER)
         self.pub = self.ctx.socket(zmq.PUB)
         for s in (self.router, self.pub):

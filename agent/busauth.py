@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import contextvars
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 import zmq
@@ -29,6 +29,7 @@ from shared.wire import KeyRole
 log = logging.getLogger(__name__)
 
 REFRESH = 3.0  # seconds between reads of the allow-list
+MIN_REFRESH = 0.1  # at most this often when woken (strangers knocking must not load the DB)
 ZAP_DOMAIN = "emspool"
 
 
@@ -81,47 +82,62 @@ class AllowList:
         return len(self._by_key)
 
 
+Recheck = Callable[[], Awaitable[None]]
+
+
 class _Provider:
-    """The credentials callback ZAP calls for each CURVE handshake."""
+    """The credentials callback ZAP calls for each CURVE handshake. A key not on the list
+    may have been allowed a moment ago (an agent that just joined): the list is re-read
+    once (rate-limited) before the key is refused, so a new member is admitted at its
+    first handshake; ZeroMQ does not retry a refused one by itself."""
 
-    def __init__(self, allow: AllowList, stats: dict[str, int], extra: Callable[[], None]) -> None:
-        self.allow = allow
-        self.stats = stats
-        self._changed = extra
+    def __init__(self, guard: ZapGuard) -> None:
+        self.guard = guard
 
-    def callback(self, domain: str, key: bytes) -> bool:
-        caller = self.allow.get(key.decode("ascii", "replace"))
-        if caller is None:
-            self.stats["rejected_unknown_key"] += 1
-            self._changed()
-            return False
-        return True
+    def callback(self, domain: str, key: bytes) -> bool | Awaitable[bool]:
+        public = key.decode("ascii", "replace")
+        if self.guard.allow.get(public) is not None:
+            return True
+        if self.guard.recheck is None:
+            return self.guard.denied()
+        return self._after_recheck(public)
+
+    async def _after_recheck(self, public: str) -> bool:
+        assert self.guard.recheck is not None
+        await self.guard.recheck()
+        return self.guard.allow.get(public) is not None or self.guard.denied()
 
 
 class ZapGuard:
     """The ZAP handler of one ZeroMQ context: must run before a CURVE socket binds."""
 
-    def __init__(self, ctx: zmq.asyncio.Context, allow: AllowList, stats: dict[str, int]) -> None:
+    def __init__(
+        self,
+        ctx: zmq.asyncio.Context,
+        allow: AllowList,
+        stats: dict[str, int],
+        recheck: Recheck | None = None,
+    ) -> None:
         self.allow = allow
         self.stats = stats
+        self.recheck = recheck
         stats.setdefault("rejected_unknown_key", 0)
         self._auth = AsyncioAuthenticator(ctx, log=logging.getLogger("agent.zap"))
-        self._last_denied_log = 0
         self.started = False
 
     def start(self) -> None:
         self._auth.start()  # binds inproc://zeromq.zap.01 in the bus's context
-        self._auth.configure_curve_callback(
-            ZAP_DOMAIN, credentials_provider=_Provider(self.allow, self.stats, self._denied)
-        )
+        self._auth.configure_curve_callback(ZAP_DOMAIN, credentials_provider=_Provider(self))
         self.started = True
 
-    def _denied(self) -> None:
-        # Logged when the count crosses a power of two: a flood of strangers must not
+    def denied(self) -> bool:
+        self.stats["rejected_unknown_key"] += 1
+        # Logged when the count reaches a power of two: a flood of strangers must not
         # flood the log too.
         n = self.stats["rejected_unknown_key"]
         if n & (n - 1) == 0:
             log.warning("bus: connection with an unknown key refused (%d so far)", n)
+        return False
 
     def stop(self) -> None:
         if self.started:
@@ -129,32 +145,56 @@ class ZapGuard:
             self.started = False
 
 
-async def keep_allow_list(
-    allow: AllowList,
-    load: Callable[[], list[BusKey]],
-    own: tuple[str, str] | None,
-    wake: asyncio.Event,
-    every: float = REFRESH,
-) -> None:
-    """Re-read the allow-list every ``every`` seconds and whenever ``wake`` is set
-    (reload); a database that cannot be read keeps the list as it was. ``own``: this
-    agent's (public key, node id), always allowed as an agent."""
-    failing = False
-    while True:
+class AllowListKeeper:
+    """Keeps an AllowList in step with the database: every ``every`` seconds, when woken
+    (reload), and when ZAP meets an unknown key (at most every MIN_REFRESH seconds). A
+    database that cannot be read keeps the list as it was. ``own``: this agent's (public
+    key, node id), always allowed as an agent."""
+
+    def __init__(
+        self,
+        allow: AllowList,
+        load: Callable[[], list[BusKey]],
+        own: tuple[str, str] | None,
+        every: float = REFRESH,
+    ) -> None:
+        self.allow = allow
+        self._load = load
+        self._own = own
+        self.every = every
+        self.wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._last = -1e9  # loop time of the last read
+        self._failing = False
+
+    async def recheck(self) -> None:
+        """Read the list now unless it was read within MIN_REFRESH seconds."""
+        async with self._lock:
+            if asyncio.get_running_loop().time() - self._last >= MIN_REFRESH:
+                await self._read()
+
+    async def _read(self) -> None:
+        self._last = asyncio.get_running_loop().time()
         try:
-            keys = await asyncio.to_thread(load)
+            keys = await asyncio.to_thread(self._load)
         except EmspoolError as e:
-            if not failing:
-                log.warning("bus allow-list not readable, keeping %d keys: %s", len(allow), e)
-            failing = True
-        else:
-            if failing:
-                log.info("bus allow-list readable again")
-            failing = False
-            allow.replace(keys)
-            if own is not None and allow.get(own[0]) is None:
-                allow.add(own[0], own[1], KeyRole.AGENT)
-        wake.clear()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(every):
-                await wake.wait()
+            if not self._failing:
+                log.warning("bus allow-list not readable, keeping %d keys: %s", len(self.allow), e)
+            self._failing = True
+            return
+        if self._failing:
+            log.info("bus allow-list readable again")
+        self._failing = False
+        self.allow.replace(keys)
+        if self._own is not None and self.allow.get(self._own[0]) is None:
+            self.allow.add(self._own[0], self._own[1], KeyRole.AGENT)
+
+    async def run(self) -> None:
+        while True:
+            self.wake.clear()
+            async with self._lock:
+                await self._read()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.every):
+                    await self.wake.wait()
+            await asyncio.sleep(MIN_REFRESH)  # a burst of reloads is one read

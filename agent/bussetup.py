@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent.bus import Bus
-from agent.busauth import AllowList, keep_allow_list
+from agent.busauth import AllowList, AllowListKeeper
 from agent.db import Database, InventoryConflict
 from agent.keys import KeyPair, KeyStore, load_or_create, public_path
 from agent.pooldb import PoolDb
@@ -36,20 +36,29 @@ class BusSecurity:
     keypair: KeyPair | None
     allow: AllowList
     store: KeyStore
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    node_id: str = ""
+    keeper: AllowListKeeper = field(init=False)
+
+    def __post_init__(self) -> None:
+        own = None if self.keypair is None else (self.keypair.public, self.node_id)
+        self.keeper = AllowListKeeper(self.allow, self.store.active, own)
 
     @property
     def insecure(self) -> bool:
         return self.keypair is None
+
+    @property
+    def wake(self) -> asyncio.Event:
+        """Set it to re-read the allow-list now (reload)."""
+        return self.keeper.wake
 
     def summary(self) -> dict[str, object]:
         if self.keypair is None:
             return {"secure": False, "warning": INSECURE_WARNING}
         return {"secure": True, "public_key": self.keypair.public, "allowed_keys": len(self.allow)}
 
-    async def keep_allow_list(self, node_id: str) -> None:
-        own = None if self.keypair is None else (self.keypair.public, node_id)
-        await keep_allow_list(self.allow, self.store.active, own, self.wake)
+    async def keep_allow_list(self, node_id: str = "") -> None:
+        await self.keeper.run()
 
 
 def load_security(cfg: AgentConfig, db: Database) -> BusSecurity:
@@ -58,7 +67,7 @@ def load_security(cfg: AgentConfig, db: Database) -> BusSecurity:
     allow = AllowList()
     if cfg.bus.insecure:
         log.warning(INSECURE_WARNING)
-        return BusSecurity(None, allow, store)
+        return BusSecurity(None, allow, store, cfg.node_id)
     path = Path(cfg.effective_key_file)
     pair, created = load_or_create(path, cfg.node_id)
     if created:
@@ -78,7 +87,7 @@ def load_security(cfg: AgentConfig, db: Database) -> BusSecurity:
     elif mine.role is not KeyRole.AGENT:  # a key made with `emspool keys create --role ...`
         raise ConfigError(f"bus: {path} is allowed as {mine.role.value} {mine.name!r}, not agent")
     allow.replace(active)
-    return BusSecurity(pair, allow, store)
+    return BusSecurity(pair, allow, store, cfg.node_id)
 
 
 def make_bus(cfg: AgentConfig, security: BusSecurity) -> Bus:
@@ -89,6 +98,7 @@ def make_bus(cfg: AgentConfig, security: BusSecurity) -> Bus:
         keypair=security.keypair,
         allow=security.allow,
         max_in_flight=cfg.bus.max_in_flight,
+        recheck=None if security.insecure else security.keeper.recheck,
     )
 
 

@@ -68,7 +68,22 @@ class Handlers:
             "bus": dict(a.bus.stats) if a.bus else {},
             "bus_security": a.bus_security.summary() if a.bus_security else {},
             "bus_routes": {op: role.value for op, role in a.bus.roles.items()} if a.bus else {},
+            "pool": self._pool(),
         }
+
+    def _pool(self) -> dict[str, object]:
+        """The election, the assignment this agent follows, trap forwarding."""
+        a = self.agent
+        out: dict[str, object] = {}
+        if a.election_shell is not None:
+            out.update(a.election_shell.status())
+        if a.follower is not None:
+            out["assignment"] = a.follower.status()
+        if a.assigner is not None:
+            out["assigner"] = a.assigner.status()
+        if a.forwarder is not None:
+            out["traps"] = dict(a.forwarder.stats)
+        return out
 
     async def alarms(self, args: dict[str, Any]) -> list[dict[str, object]]:
         model = self.agent.model

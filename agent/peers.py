@@ -36,6 +36,7 @@ from shared.wire import MAX_MESSAGE, Reply, Request, WireError
 log = logging.getLogger(__name__)
 
 _SNDHWM = 1000  # messages queued per peer before notify() drops
+_RETRY_FIRST, _RETRY_MAX = 0.1, 5.0  # seconds before connecting again after a refusal
 
 
 class PeerTimeout(EmspoolError):
@@ -88,6 +89,31 @@ class PeerLink:
         self._sock = sock
         self._waiting: dict[str, asyncio.Future[Reply]] = {}
         self._reader: asyncio.Task[None] | None = None
+        self._retry: asyncio.Task[None] | None = None
+        if curve is not None:
+            # ZeroMQ gives up on a connection whose key the server refused: a peer that
+            # has not read the allow-list with our key yet (we just joined) would stay
+            # refused. Connect again after a pause, a little longer each time.
+            self._retry = asyncio.get_running_loop().create_task(
+                self._retry_refused(sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_FAILED_AUTH)),
+                name=f"peer-auth:{node}",
+            )
+
+    async def _retry_refused(self, monitor: zmq.asyncio.Socket) -> None:
+        pause = _RETRY_FIRST
+        try:
+            while True:
+                await monitor.recv_multipart()  # only auth failures are subscribed
+                self._stats["refused"] += 1
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, _RETRY_MAX)
+                with contextlib.suppress(zmq.ZMQError):
+                    self._sock.disconnect(self.endpoint)
+                self._sock.connect(self.endpoint)
+        finally:
+            with contextlib.suppress(zmq.ZMQError):
+                self._sock.disable_monitor()
+            monitor.close(linger=0)
 
     def _ensure_reader(self) -> None:
         if self._reader is None or self._reader.done():
@@ -146,11 +172,12 @@ class PeerLink:
         return reply.result
 
     async def aclose(self) -> None:
-        reader, self._reader = self._reader, None
-        if reader is not None:
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reader
+        for task in (self._reader, self._retry):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._reader = self._retry = None
         for fut in self._waiting.values():
             if not fut.done():
                 fut.cancel()
@@ -181,7 +208,8 @@ class Peers:
         self._links: dict[str, PeerLink] = {}
         self._unkeyed: set[str] = set()  # peers said once to have no known key
         self.stats: dict[str, int] = dict.fromkeys(
-            ("notified", "dropped", "requests", "timeouts", "bad_replies", "no_key"), 0
+            ("notified", "dropped", "requests", "timeouts", "bad_replies", "no_key", "refused"),
+            0,
         )
 
     @property

@@ -11,8 +11,8 @@ import logging
 import pytest
 
 from agent.bus import Bus
-from agent.busauth import AllowList
-from agent.busclient import AsyncBusClient, Endpoint, RequestFailed
+from agent.busauth import AllowList, AllowListKeeper
+from agent.busclient import AsyncBusClient, Endpoint, RequestFailed, Unreachable
 from agent.keys import BusKey, generate
 from shared.wire import KeyRole
 
@@ -130,3 +130,39 @@ async def test_the_async_client_moves_to_another_agent_when_one_stops_answering(
             t.cancel()
         for b in (bus1, bus2):
             await b.aclose()
+
+
+async def test_a_key_allowed_a_moment_ago_is_admitted_at_its_first_handshake():
+    """A new agent's key is in the database before it connects, but not yet in the list
+    this bus read: ZAP re-reads the list once before refusing (ZeroMQ would not retry)."""
+    newcomer = generate()
+    rows = allowed()
+    keeper = AllowListKeeper(AllowList(rows), lambda: list(rows), None)
+    bus = Bus(
+        "tcp://127.0.0.1:0",
+        "tcp://127.0.0.1:0",
+        keypair=generate(),
+        allow=keeper.allow,
+        recheck=keeper.recheck,
+    )
+
+    async def ping(args):
+        return "pong"
+
+    bus.route("ping", ping)
+    bus.bind()
+    task = asyncio.create_task(bus.serve())
+    rows.append(BusKey("newcomer", newcomer.public, KeyRole.AGENT, 0.0, None, ""))
+    client = AsyncBusClient([endpoint(bus)], newcomer, timeout=5.0)
+    stranger = AsyncBusClient([endpoint(bus)], generate(), timeout=0.5)
+    try:
+        assert await client.request("ping") == "pong"
+        assert bus.stats["rejected_unknown_key"] == 0
+        with pytest.raises(Unreachable):
+            await stranger.request("ping")
+        assert bus.stats["rejected_unknown_key"] == 1
+    finally:
+        await client.aclose()
+        await stranger.aclose()
+        task.cancel()
+        await bus.aclose()

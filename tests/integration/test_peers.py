@@ -141,3 +141,30 @@ async def test_a_peer_without_a_known_key_gets_no_link():
     finally:
         await peers.aclose()
         ctx.term()
+
+
+async def test_a_link_refused_at_first_connects_once_its_key_is_allowed():
+    """ZeroMQ gives up on a refused connection; the link tries again by itself."""
+    late = generate()
+    bus, task = await start_bus([])
+    ctx = zmq.asyncio.Context()
+    peers = Peers(ctx, "late", late)
+    try:
+        await peers.update({"a1": bus.router_endpoint}, {"a1": bus_public(bus)})
+        with pytest.raises(PeerTimeout):
+            await peers.request("a1", "echo", {}, timeout=0.5)
+        bus.allow.replace([*ALLOWED, BusKey("late", late.public, KeyRole.AGENT, 0.0, None, "")])
+        for _ in range(50):  # bounded: the retries back off from 0.1 s
+            try:
+                assert await peers.request("a1", "echo", {}, timeout=0.5) == {"echo": {}}
+                break
+            except PeerTimeout:
+                continue
+        else:
+            pytest.fail("the link never connected again")
+        assert peers.stats["refused"] >= 1
+    finally:
+        await peers.aclose()
+        ctx.term()
+        task.cancel()
+        await bus.aclose()
