@@ -31,7 +31,11 @@ AGENTS = {"demo-a": 300, "demo-b": 200, "demo-c": 100}  # node id -> priority
 
 
 def fault_scenario(
-    lab: Lab, pool: AgentPool, trap_target: tuple[str, int], stop: threading.Event
+    lab: Lab,
+    pool: AgentPool,
+    trap_target: tuple[str, int],
+    stop: threading.Event,
+    step: float = 12.0,
 ) -> None:
     """Faults a NOC would see, one after another, each undone after a while; every other
     round the master is killed (kill -9) and brought back, so a failover happens on screen.
@@ -39,7 +43,6 @@ def fault_scenario(
     traps are forwarded to their owners."""
     names = [d.name for d in lab.devices]
     netconf = {d.name for d in lab.devices if d.protocol == "netconf"}
-    step = 12.0
 
     def trap(name: str, kind: str, ifindex: int) -> None:
         if name not in netconf:  # NETCONF devices send their own notifications
@@ -129,8 +132,8 @@ def run_demo(args: argparse.Namespace) -> int:
             pool.add(node, priority=priority)
         # The demo's live view is an operator like any other: a key made the real way.
         key = pool.user("demo-operator")
-        pool.start_all(wait=60.0)
-        master, epoch = pool.wait_for_master(60.0)
+        pool.start_all(wait=120.0)  # generous: a loaded laptop
+        master, epoch = pool.wait_for_master(120.0)
         print(
             f"{len(pool.agents)} agents up (logs under {root / 'agents'}), master {master} "
             f"epoch {epoch}; live view follows",
@@ -140,7 +143,7 @@ def run_demo(args: argparse.Namespace) -> int:
         if not args.no_faults:
             threading.Thread(
                 target=fault_scenario,
-                args=(lab, pool, first.trap, stop),
+                args=(lab, pool, first.trap, stop, args.fault_step),
                 daemon=True,
                 name="faults",
             ).start()
@@ -168,4 +171,5 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--duration", type=float, default=0.0, help="stop after N s (0: Ctrl-C)")
     p.add_argument("--netconf-share", type=float, default=0.25, help="share of NETCONF NEs")
     p.add_argument("--no-faults", action="store_true", help="do not inject faults")
+    p.add_argument("--fault-step", type=float, default=12.0, help="seconds between faults")
     p.set_defaults(func=run_demo)
