@@ -16,9 +16,11 @@ from pathlib import Path
 import pytest
 
 from agent import busclient
+from agent.db import migrate
 from lab.fleet import Lab
 from lab.harness import AgentPool, free_port, sqlite_pool
 from shared.poolwire import AssignmentNotice, to_args
+from tests.helpers.pgdb import temp_pg_database
 from tests.helpers.waiting import random_base, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -110,6 +112,26 @@ def assert_one_owner_each(pool: AgentPool, samples: int = 10) -> None:
 
 
 def test_kill_the_master_a_new_master_repolls_its_nes(lab: Lab, pool: AgentPool) -> None:
+    kill_the_master(lab, pool)
+
+
+@pytest.mark.postgres
+def test_kill_the_master_on_postgresql(lab: Lab, tmp_path: Path) -> None:
+    """The same on PostgreSQL: the lease's row lock and database time there."""
+    from agent.db import Database
+
+    with temp_pg_database("emspool_pool") as url:
+        migrate(url)
+        with Database.open(url) as db:
+            db.import_inventory(json.loads(lab.inventory_path.read_text()))
+        with AgentPool(tmp_path / "agents", url, interval=INTERVAL) as pool:
+            for node, priority in NODES.items():
+                pool.add(node, priority=priority)
+            pool.start_all()
+            kill_the_master(lab, pool)
+
+
+def kill_the_master(lab: Lab, pool: AgentPool) -> None:
     master, epoch = pool.wait_for_master(30)
     assert master == "p1"  # started together: the highest rank wins
     before = all_placed(lab, pool, set(NODES))
