@@ -76,7 +76,8 @@ class Assigner:
         while True:
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(ASSIGN_TICK):
+                # A follower sleeps until it becomes master (on_became wakes it).
+                async with asyncio.timeout(ASSIGN_TICK if self.epoch is not None else None):
                     await self._wake.wait()
             if self.epoch is None:
                 continue

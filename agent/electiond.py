@@ -13,6 +13,10 @@ loop's clock, the bus and the database.
   row is read back: the members' ranks go to the machine, their endpoints (plus the
   configured seeds) to the peer links.
 
+The lease and the agents row have a database engine and threads of their own (``open``):
+a renewal must never queue behind the agent's bulk database work (event-log batches,
+inventory reads, alarm history), or a busy master would step down for nothing.
+
 A lone agent hears nobody during its start-up listen (``dead_after``), claims the lease and
 is master on its own within about two seconds.
 """
@@ -21,12 +25,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import metadata
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from agent.peers import Peers
 from agent.pooldb import MemberRow, PoolDb
@@ -53,6 +59,7 @@ if TYPE_CHECKING:
     from agent.bus import Bus
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 OP = "pool.election"
 MEMBER_HORIZON = 3600.0  # rows unheard for longer are not linked to (emspool pool forget)
@@ -116,6 +123,8 @@ class ElectionShell:
         self._started = False
         self._member_failing = False
         self._heard_ranks: dict[str, int] = {}  # node -> priority, from its own messages
+        self._lease_thread = ThreadPoolExecutor(1, thread_name_prefix="pool-lease")
+        self._members_thread = ThreadPoolExecutor(1, thread_name_prefix="pool-members")
 
     def route(self, bus: Bus) -> None:
         bus.route(OP, self.on_message, role=KeyRole.AGENT)
@@ -143,11 +152,23 @@ class ElectionShell:
         self._timers.clear()
         e = self.election
         was_master = e.is_master
-        with contextlib.suppress(DatabaseError, TimeoutError):
-            async with asyncio.timeout(RELEASE_TIMEOUT):
-                if was_master:
-                    await asyncio.to_thread(self.pool.release_lease, self.me, e.epoch)
-                await asyncio.to_thread(self.pool.heartbeat, self.me, **self._row("stopped"))
+        try:
+            with contextlib.suppress(DatabaseError, TimeoutError):
+                async with asyncio.timeout(RELEASE_TIMEOUT):
+                    if was_master:
+                        await self._call(self.pool.release_lease, self.me, e.epoch)
+                    row = self._row("stopped")
+                    await self._call(functools.partial(self.pool.heartbeat, self.me, **row))
+        finally:
+            self._lease_thread.shutdown(wait=False)
+            self._members_thread.shutdown(wait=False)
+
+    async def _call(self, fn: Callable[..., T], *args: Any, members: bool = False) -> T:
+        """Run a database call on the shell's own threads: one for the lease, one for
+        the agents rows, so a slow membership read never delays a renewal either."""
+        loop = asyncio.get_running_loop()
+        pool = self._members_thread if members else self._lease_thread
+        return await loop.run_in_executor(pool, functools.partial(fn, *args))
 
     def now(self) -> float:
         assert self._loop is not None
@@ -211,7 +232,7 @@ class ElectionShell:
             op = (await self._lease_q.get()).action
             try:
                 if isinstance(op, AcquireLease):
-                    ans = await asyncio.to_thread(pool.acquire_lease, me, ttl)
+                    ans = await self._call(pool.acquire_lease, me, ttl)
                     now = self.now()
                     if ans.acquired:
                         out = e.on_lease_acquired(ans.epoch, op.sent_at, now)
@@ -220,11 +241,11 @@ class ElectionShell:
                 elif isinstance(op, RenewLease):
                     if not e.is_master or op.epoch != e.epoch:
                         continue  # stepped down meanwhile: nothing to renew
-                    ok = await asyncio.to_thread(pool.renew_lease, me, op.epoch, ttl)
+                    ok = await self._call(pool.renew_lease, me, op.epoch, ttl)
                     now = self.now()
                     out = e.on_lease_renewed(op.sent_at, now) if ok else e.on_lease_lost(now)
                 else:
-                    await asyncio.to_thread(pool.release_lease, me, op.epoch)
+                    await self._call(pool.release_lease, me, op.epoch)
                     out = []
             except DatabaseError as err:
                 self.stats["lease_errors"] += 1
@@ -271,8 +292,9 @@ class ElectionShell:
     async def _members_once(self) -> None:
         state = state_of(self.election.role) if self._started else "starting"
         try:
-            await asyncio.to_thread(self.pool.heartbeat, self.me, **self._row(state))
-            rows = await asyncio.to_thread(self.pool.members)
+            row = self._row(state)
+            await self._call(functools.partial(self.pool.heartbeat, self.me, **row), members=True)
+            rows = await self._call(self.pool.members, members=True)
         except DatabaseError as err:
             self.stats["member_errors"] += 1
             if not self._member_failing:
