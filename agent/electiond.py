@@ -6,8 +6,10 @@ loop's clock, the bus and the database.
 - Messages: ``Send``/``Broadcast`` go out as one-way ``pool.election`` notifications over
   the persistent peer links (agent/peers.py); incoming ones arrive on the bus route of the
   same name (agent role), are validated (shared/poolwire.py) and fed in.
-- The lease: ``AcquireLease``/``RenewLease``/``ReleaseLease`` run one at a time, in order,
-  in a worker thread against the database (agent/pooldb.py); their answers are fed back.
+- The lease: ``AcquireLease``/``ReleaseLease`` run one at a time, in order, in a worker
+  thread against the database (agent/pooldb.py); their answers are fed back. While master,
+  the renewals come from a thread of their own (agent/renewer.py), not from ``RenewLease``
+  actions, so a busy loop does not make the master step down.
 - Membership: about every second this agent's ``agents`` row is written (state, epoch, NEs
   managed, poll and trap health, version, endpoints, zones, weight, capacity) and every
   row is read back: the members' ranks go to the machine, their endpoints (plus the
@@ -28,6 +30,7 @@ import contextlib
 import functools
 import json
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -36,6 +39,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from agent.peers import Peers
 from agent.pooldb import MemberRow, PoolDb
+from agent.renewer import Renewer
 from shared.election import (
     AcquireLease,
     Action,
@@ -85,7 +89,7 @@ def state_of(role: Role) -> str:
 
 @dataclass(frozen=True, slots=True)
 class _LeaseOp:
-    action: AcquireLease | RenewLease | ReleaseLease
+    action: AcquireLease | ReleaseLease
 
 
 class ElectionShell:
@@ -124,6 +128,7 @@ class ElectionShell:
         self._member_failing = False
         self._heard_ranks: dict[str, int] = {}  # node -> priority, from its own messages
         self._lease_thread = ThreadPoolExecutor(1, thread_name_prefix="pool-lease")
+        self.renewer: Renewer | None = None
         self._members_thread = ThreadPoolExecutor(1, thread_name_prefix="pool-members")
 
     def route(self, bus: Bus) -> None:
@@ -132,6 +137,10 @@ class ElectionShell:
     # -- running ---------------------------------------------------------------------------
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
+        cfg = self.config
+        self.renewer = Renewer(
+            self.pool, self.me, cfg.lease_ttl, cfg.lease_renew, self._loop, self._renewed
+        )
         async with asyncio.TaskGroup() as tg:
             tg.create_task(self._lease_worker(), name="lease")
             # Our row first, so the others can answer us when we speak.
@@ -150,6 +159,8 @@ class ElectionShell:
         for handle in self._timers.values():
             handle.cancel()
         self._timers.clear()
+        if self.renewer is not None:
+            self.renewer.close()
         e = self.election
         was_master = e.is_master
         try:
@@ -201,9 +212,16 @@ class ElectionShell:
                 self.peers.broadcast(OP, to_args(ElectionMsg.of(a.message)))
             elif isinstance(a, Timer):
                 self._set_timer(a)
-            elif isinstance(a, AcquireLease | RenewLease | ReleaseLease):
+            elif isinstance(a, RenewLease):
+                pass  # the renewer thread renews while we are master
+            elif isinstance(a, AcquireLease | ReleaseLease):
                 self._queue_lease(a)
             elif isinstance(a, Became):
+                if self.renewer is not None:
+                    if a.role is Role.MASTER:
+                        self.renewer.start(a.epoch)
+                    else:
+                        self.renewer.stop()
                 self.on_became(a)
 
     def _set_timer(self, t: Timer) -> None:
@@ -214,11 +232,28 @@ class ElectionShell:
         self._timers[t.name] = self._loop.call_at(t.at, self._fire, t.name)
 
     def _fire(self, name: str) -> None:
+        if self.renewer is not None:
+            self.renewer.alive = time.monotonic()  # the loop still runs: keep renewing
         self._timers.pop(name, None)
         self._apply(self.election.on_timer(name, self.now()))
 
     # -- the lease -------------------------------------------------------------------------
-    def _queue_lease(self, action: AcquireLease | RenewLease | ReleaseLease) -> None:
+    def _renewed(self, epoch: int, sent_at: float, result: bool | None) -> None:
+        """The renewer's answer, on the loop."""
+        e = self.election
+        if not e.is_master or e.epoch != epoch:
+            return
+        now = self.now()
+        if result is None:
+            self.stats["lease_errors"] += 1
+            out = e.on_lease_error(now)
+        elif result:
+            out = e.on_lease_renewed(sent_at, now)
+        else:
+            out = e.on_lease_lost(now)
+        self._apply(out)
+
+    def _queue_lease(self, action: AcquireLease | ReleaseLease) -> None:
         try:
             self._lease_q.put_nowait(_LeaseOp(action))
         except asyncio.QueueFull:
@@ -238,12 +273,6 @@ class ElectionShell:
                         out = e.on_lease_acquired(ans.epoch, op.sent_at, now)
                     else:
                         out = e.on_lease_denied(ans.holder, ans.epoch, ans.expires_in, now)
-                elif isinstance(op, RenewLease):
-                    if not e.is_master or op.epoch != e.epoch:
-                        continue  # stepped down meanwhile: nothing to renew
-                    ok = await self._call(pool.renew_lease, me, op.epoch, ttl)
-                    now = self.now()
-                    out = e.on_lease_renewed(op.sent_at, now) if ok else e.on_lease_lost(now)
                 else:
                     await self._call(pool.release_lease, me, op.epoch)
                     out = []
@@ -332,4 +361,5 @@ class ElectionShell:
             "election": dict(e.stats),
             "shell": dict(self.stats),
             "peers": dict(self.peers.stats),
+            "renewer": dict(self.renewer.stats) if self.renewer else {},
         }
