@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LINK_SYNC = 10.0  # seconds between writes of changed LLDP neighbours to the links table
+LEASE_BUSY_TIMEOUT = 1.0  # seconds a lease or agents-row statement waits for the database
 FLUSH_TIMEOUT = 10.0  # seconds the start-up and the final event-log flush may take
 FLUSH_GRACE = 1.0  # what is left of the final flush after a second stop signal
 
@@ -95,7 +96,14 @@ class Runtime:
         a.peers = peers = Peers(bus.ctx, a.node_id, security.keypair)
         stack.push_async_callback(peers.aclose)  # closed before the bus ends the context
         a.follower = Follower(a, pool)
-        a.election_shell = shell = ElectionShell(a, pool, peers, a.on_became)
+        # The lease on a database engine of its own, with a short busy timeout: a renewal
+        # that cannot get the database quickly fails and the next one tries (0.3 s later)
+        # rather than wait behind the event log while the lease runs out.
+        lease_db = await asyncio.to_thread(
+            Database.open, url, busy_timeout=LEASE_BUSY_TIMEOUT, connect_timeout=2.0
+        )
+        stack.callback(lease_db.close)
+        a.election_shell = shell = ElectionShell(a, PoolDb(lease_db), peers, a.on_became)
         a.election = shell.election
         a.assigner = Assigner(a, pool, shell, peers)
         a.forwarder = TrapForwarder(a, peers)
