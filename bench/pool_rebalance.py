@@ -20,13 +20,11 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import random
 import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -77,40 +75,13 @@ def pure(count: int, capacity_share: float | None) -> None:
 # -- part 2: real agents -------------------------------------------------------------------
 
 
-def _stable(pool: Any, check: Any, settle: float, timeout: float) -> Any:
-    """The database table once ``check`` holds and its version stays put for ``settle`` s."""
-    deadline = time.monotonic() + timeout
-    since, version, table = 0.0, None, None
-    while time.monotonic() < deadline:
-        table = pool.assignment()
-        if table is not None and check(table):
-            if table.version != version:
-                since, version = time.monotonic(), table.version
-            elif time.monotonic() - since >= settle:
-                return table
-        else:
-            since, version = 0.0, None
-        time.sleep(0.2)
-    raise SystemExit(f"the assignment did not settle within {timeout:g} s (last: {table})")
-
-
-def _owners(table: Any) -> dict[str, str]:
-    return dict(table.owners)
-
-
 def real(count: int, interval: float, settle: float) -> None:
+    from bench.poolbench import scale_lab, settled
     from lab.harness import AgentPool, sqlite_pool
-    from lab.scale.fleet import ScaleLab
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-rebalance-"))
-    lab = ScaleLab.create(
-        tmp / "lab",
-        count,
-        base_address=f"127.{random.randint(100, 250)}.0.0",
-        port=random.randint(20000, 60000),
-    )
+    lab = scale_lab(tmp / "lab", count)
     try:
-        lab.start(timeout=120)
         db_url = sqlite_pool(tmp / "emspool.db", lab.inventory())
         with AgentPool(tmp / "pool", db_url, interval=interval) as pool:
             for i, node in enumerate(AGENTS):
@@ -121,14 +92,14 @@ def real(count: int, interval: float, settle: float) -> None:
             master, epoch = pool.wait_for_master(60)
             every = set(lab.names)
 
-            def covers(members: set[str]) -> Any:
-                return lambda t: set(t.owners) == every and set(t.owners.values()) == members
+            def running() -> set[str]:
+                return set(pool.running)
 
-            three = _owners(_stable(pool, covers(set(AGENTS)), settle, 120))
+            three = dict(settled(pool, every, running, settle, 180).owners)
             print(f"  {count} NEs, 3 agents, master {master} epoch {epoch}")
             t0 = time.monotonic()
             pool.start(JOINER)
-            four = _owners(_stable(pool, covers({*AGENTS, JOINER}), settle, 120))
+            four = dict(settled(pool, every, running, settle, 180).owners)
             took = time.monotonic() - t0 - settle
             moved = {ne for ne in every if three[ne] != four[ne]}
             to_new = {ne for ne in moved if four[ne] == JOINER}
@@ -139,8 +110,7 @@ def real(count: int, interval: float, settle: float) -> None:
             leaver = next(a for a in AGENTS if a != master)
             own = {ne for ne, o in four.items() if o == leaver}
             pool.stop(leaver)
-            rest = {*AGENTS, JOINER} - {leaver}
-            after = _owners(_stable(pool, covers(rest), settle, 120))
+            after = dict(settled(pool, every, running, settle, 180).owners)
             moved = {ne for ne in every if four[ne] != after[ne]}
             print(
                 f"    {leaver} (follower) stops 4 -> 3: {len(moved)} moved = "
