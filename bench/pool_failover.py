@@ -10,7 +10,7 @@ was polled because it was taken over, not because its slot came). Each run:
 2. kill -9 the master (t0), then mark the responder (each device records the first request
    it answers after the mark, and from which source ports);
 3. new master: the bench sees every live agent agree on one master other than the dead one
-   at a higher epoch (status polled every 0.1 s: the figure includes up to ~0.1 s of that);
+   at a higher epoch (their status asked every 20 ms: the figure includes that resolution);
 4. orphans polled again: the responder's receive time of each orphan's first request minus
    t0; "last" is the latest orphan of the run;
 5. NEs answered to two or more source ports since the mark (two agents polling one NE);
@@ -45,6 +45,7 @@ from bench.poolbench import (  # noqa: E402
     poll_counts,
     scale_lab,
     settled,
+    wait_new_master,
 )
 from lab.harness import AgentPool, sqlite_pool  # noqa: E402
 from lab.scale.fleet import ScaleLab  # noqa: E402
@@ -94,7 +95,7 @@ def one_run(pool: AgentPool, lab: ScaleLab, every: set[str], args: argparse.Name
     t0 = time.time()
     pool.kill(master)
     lab.control.mark()
-    new_master, new_epoch = pool.wait_for_master(30, exclude={master}, min_epoch=epoch + 1)
+    new_master, new_epoch = wait_new_master(pool, {master}, epoch + 1, 30)
     t_master = time.time() - t0
     deadline = time.monotonic() + args.orphan_timeout
     firsts: dict[str, float] = {}

@@ -115,3 +115,33 @@ def poll_counts(pool: Any, nodes: Iterable[str]) -> dict[str, int]:
         status = pool.status(node, timeout=5.0)
         out[node] = int(status.get("poller", {}).get("polls", 0))
     return out
+
+
+def wait_new_master(
+    pool: Any, exclude: Collection[str], min_epoch: int, timeout: float, every: float = 0.02
+) -> tuple[str, int]:
+    """Like ``AgentPool.wait_for_master`` but checked every ``every`` s (the failover figure
+    includes this resolution): every live agent names the same master, not in ``exclude``,
+    at an epoch of at least ``min_epoch``, and that master says it is one."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        views: dict[str, tuple[str, int, str]] = {}
+        for node in pool.live:
+            try:
+                p = pool.status(node, timeout=1.0).get("pool", {})
+            except Exception:  # an agent that does not answer (yet): no agreement
+                break
+            views[node] = (str(p.get("master") or ""), int(p.get("epoch") or 0), p.get("role"))
+        else:
+            masters = {(m, e) for m, e, _ in views.values()}
+            if len(masters) == 1:
+                master, epoch = masters.pop()
+                if (
+                    master
+                    and master not in exclude
+                    and epoch >= min_epoch
+                    and views.get(master, ("", 0, ""))[2] == "master"
+                ):
+                    return master, epoch
+        time.sleep(every)
+    raise SystemExit(f"no new master within {timeout:g} s")
