@@ -92,6 +92,9 @@ def one_run(pool: AgentPool, lab: ScaleLab, every: set[str], args: argparse.Name
     table = settled(pool, every, running, args.settle, 240)
     master, epoch = pool.wait_for_master(30)  # the same one, unless it changed meanwhile
     orphans = sorted(ne for ne, owner in table.owners.items() if owner == master)
+    survivors = [pool[n].pid for n in pool.running if n != master]
+    assert lab.proc is not None
+    cpu0 = (sum(cpu_of(p) for p in survivors if p), cpu_of(lab.proc.pid))
     t0 = time.time()
     pool.kill(master)
     lab.control.mark()
@@ -106,6 +109,8 @@ def one_run(pool: AgentPool, lab: ScaleLab, every: set[str], args: argparse.Name
             break
         time.sleep(0.1)
     delays = [firsts[ne] - t0 for ne in firsts]
+    cpu1 = (sum(cpu_of(p) for p in survivors if p), cpu_of(lab.proc.pid))
+    busy = time.time() - t0
     time.sleep(1.0)
     doubled = [ne for ne, p in lab.control.polls().items() if p[3] > 1]
     pool.start(master)
@@ -119,6 +124,9 @@ def one_run(pool: AgentPool, lab: ScaleLab, every: set[str], args: argparse.Name
         "delays": delays,
         "last": max(delays) if delays and len(firsts) == len(orphans) else float("inf"),
         "doubled": len(doubled),
+        "busy": busy,
+        "cpu_survivors": cpu1[0] - cpu0[0],
+        "cpu_responder": cpu1[1] - cpu0[1],
     }
 
 
@@ -130,8 +138,14 @@ def main() -> int:
     ap.add_argument("--settle", type=float, default=3.0)
     ap.add_argument("--orphan-timeout", type=float, default=90.0)
     ap.add_argument("--cpu", action="store_true", help="CPU per NE poll: 1 agent, then 3")
-    ap.add_argument("--window", type=float, default=60.0, help="--cpu: seconds measured")
+    ap.add_argument(
+        "--window",
+        type=float,
+        help="--cpu: seconds measured (default: one interval, as the "
+        "NEs' phases bunch their polls in the first 10 s of each)",
+    )
     args = ap.parse_args()
+    args.window = args.window or args.interval
     print(f"load average at start: {load_average()}")
     tmp = Path(tempfile.mkdtemp(prefix="bench-failover-"))
     lab = scale_lab(tmp / "lab", args.nes)
@@ -167,7 +181,9 @@ def main() -> int:
                     f"{r['new_master']} (epoch {r['epochs'][1]}) in {r['to_master']:.2f} s; "
                     f"{r['repolled']}/{r['orphans']} orphans polled again, last at "
                     f"{r['last']:.2f} s, p50 {percentile(r['delays'], 50):.2f} s; "
-                    f"NEs polled from 2+ sockets since the kill: {r['doubled']}",
+                    f"NEs polled from 2+ sockets since the kill: {r['doubled']}; "
+                    f"CPU over those {r['busy']:.1f} s: survivors {r['cpu_survivors']:.2f} s, "
+                    f"responder {r['cpu_responder']:.2f} s",
                     flush=True,
                 )
     finally:
