@@ -46,6 +46,7 @@ IF_ENTRY = (1, 3, 6, 1, 2, 1, 2, 2, 1)
 IFX_ENTRY = (1, 3, 6, 1, 2, 1, 31, 1, 1, 1)
 LLDP_LOC = (1, 0, 8802, 1, 1, 2, 1, 3)
 LLDP_REM_ENTRY = (1, 0, 8802, 1, 1, 2, 1, 4, 1, 1)
+_LLDP_REM_END = (*LLDP_REM_ENTRY[:-1], LLDP_REM_ENTRY[-1] + 1)  # past every remote row
 _TWO32, _TWO64 = 1 << 32, 1 << 64
 # LLDP remote rows kept built at once (a full poll walks them in two or three requests).
 REM_CACHE = 512
@@ -363,7 +364,7 @@ class View:
         best = t.oids[k] if k < len(t.oids) else None
         # lldpRemTable sits between lldpLocPortTable and the system group: only look there
         # when the template's next OID is past it.
-        if best is None or best > LLDP_REM_ENTRY:
+        if (best is None or best > LLDP_REM_ENTRY) and oid < _LLDP_REM_END:
             oids, values = self.remote.rows(dev)
             j = bisect.bisect_right(oids, oid)
             if j < len(oids) and (best is None or oids[j] < best):
