@@ -95,6 +95,7 @@ def one_run(pool: AgentPool, lab: ScaleLab, every: set[str], args: argparse.Name
     survivors = [pool[n].pid for n in pool.running if n != master]
     assert lab.proc is not None
     cpu0 = (sum(cpu_of(p) for p in survivors if p), cpu_of(lab.proc.pid))
+    held0 = _held(pool, [n for n in pool.running if n != master])
     t0 = time.time()
     pool.kill(master)
     lab.control.mark()
@@ -111,6 +112,7 @@ def one_run(pool: AgentPool, lab: ScaleLab, every: set[str], args: argparse.Name
     delays = [firsts[ne] - t0 for ne in firsts]
     cpu1 = (sum(cpu_of(p) for p in survivors if p), cpu_of(lab.proc.pid))
     busy = time.time() - t0
+    held = _held(pool, [n for n in pool.running if n != master]) - held0
     time.sleep(1.0)
     doubled = [ne for ne, p in lab.control.polls().items() if p[3] > 1]
     pool.start(master)
@@ -125,9 +127,15 @@ def one_run(pool: AgentPool, lab: ScaleLab, every: set[str], args: argparse.Name
         "last": max(delays) if delays and len(firsts) == len(orphans) else float("inf"),
         "doubled": len(doubled),
         "busy": busy,
+        "held": held,
         "cpu_survivors": cpu1[0] - cpu0[0],
         "cpu_responder": cpu1[1] - cpu0[1],
     }
+
+
+def _held(pool: AgentPool, nodes: list[str]) -> int:
+    """Polls the agents' pollers skipped because their follower was in doubt (status)."""
+    return sum(int(pool.status(n, timeout=5.0).get("poller", {}).get("held", 0)) for n in nodes)
 
 
 def main() -> int:
@@ -183,7 +191,8 @@ def main() -> int:
                     f"{r['last']:.2f} s, p50 {percentile(r['delays'], 50):.2f} s; "
                     f"NEs polled from 2+ sockets since the kill: {r['doubled']}; "
                     f"CPU over those {r['busy']:.1f} s: survivors {r['cpu_survivors']:.2f} s, "
-                    f"responder {r['cpu_responder']:.2f} s",
+                    f"responder {r['cpu_responder']:.2f} s; polls held by the survivors "
+                    f"(assignment in doubt): {r['held']}",
                     flush=True,
                 )
     finally:
