@@ -5,6 +5,8 @@
     emspool lab fault --state-dir D rtr002 raise-alarm lab:fan-failure fan1 --severity major
     emspool lab fault --state-dir D rtr002 clear-alarm lab:fan-failure fan1
     emspool lab fault --state-dir D rtr002 slow 250          # or drop-sessions
+    emspool lab scale --count 3000 --state-dir S             # one responder, thousands of NEs
+    emspool lab fault --state-dir S rtr0002 if-down 3        # the SNMP faults work there too
 
 The lead hooks ``register`` into the ``emspool`` CLI; ``python -m lab`` works meanwhile.
 Each sub-command sets ``func(args) -> int`` (the exit code) on its namespace.
@@ -19,6 +21,8 @@ import sys
 import threading
 from types import FrameType
 
+from lab.scale import is_scale_lab
+from lab.scale.cli import add_scale_parser
 from lab.state import DEFAULT_BASE, DEFAULT_NETCONF_PORT, DEFAULT_PORT
 from lab.topology import TOPOLOGIES
 from shared.errors import LabError
@@ -84,13 +88,15 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _fault(args: argparse.Namespace) -> int:
-    from lab.fleet import Lab  # pysnmp is heavy: load it only for lab commands
-
     wanted = FAULTS[args.fault]
     if len(args.params) != len(wanted):
         usage = " ".join((args.fault, *wanted))
         raise LabError(f"usage: DEVICE {usage} (got {len(args.params)} parameters)")
     params = dict(zip(wanted, args.params, strict=True))
+    if is_scale_lab(args.state_dir):
+        return _scale_fault(args, params)
+    from lab.fleet import Lab  # pysnmp is heavy: load it only for lab commands
+
     lab = Lab.open(args.state_dir)
     name = args.device
     if args.fault in ("if-down", "if-up"):
@@ -115,6 +121,25 @@ def _fault(args: argparse.Namespace) -> int:
     return 0
 
 
+def _scale_fault(args: argparse.Namespace, params: dict[str, str]) -> int:
+    """The same faults on a scale lab, through its responder's control socket."""
+    from lab.scale.control import ScaleControl
+
+    control, name = ScaleControl(args.state_dir), args.device
+    if args.fault in ("if-down", "if-up"):
+        ifindex = int(_number(params["IFINDEX"], "IFINDEX", int))
+        (control.if_down if args.fault == "if-down" else control.if_up)(name, ifindex)
+    elif args.fault in ("unreachable", "reachable", "restart"):
+        if args.fault == "restart" and args.trap_target is not None:
+            control.trap_target(args.trap_target)
+        getattr(control, args.fault)(name)
+    elif args.fault == "slow":
+        control.slow(name, _number(params["MS"], "MS", float))
+    else:
+        raise LabError(f"{args.fault} is for NETCONF devices; a scale lab has SNMP devices only")
+    return 0
+
+
 def _number(text: str, what: str, kind: type[int] | type[float]) -> float:
     try:
         return kind(text)
@@ -123,10 +148,19 @@ def _number(text: str, what: str, kind: type[int] | type[float]) -> float:
 
 
 def _trap(args: argparse.Namespace) -> int:
-    from lab.fleet import Lab  # pysnmp is heavy: load it only for lab commands
-
     if args.kind != "coldStart" and args.ifindex is None:
         raise LabError(f"{args.kind} needs --ifindex")
+    if is_scale_lab(args.state_dir):
+        from lab.scale.control import ScaleControl
+
+        if args.version is not None:
+            raise LabError("a scale lab's devices send traps in their own version only")
+        control = ScaleControl(args.state_dir)
+        control.trap_target(args.target)
+        control.trap(args.device, args.kind, args.ifindex)
+        return 0
+    from lab.fleet import Lab  # pysnmp is heavy: load it only for lab commands
+
     Lab.open(args.state_dir).send_trap(
         args.device, args.kind, args.target, ifindex=args.ifindex, version=args.version
     )
@@ -134,6 +168,11 @@ def _trap(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
+    if is_scale_lab(args.state_dir):
+        from lab.scale.control import ScaleControl
+
+        print(json.dumps(ScaleControl(args.state_dir).status(), indent=1))
+        return 0
     from lab.fleet import Lab  # pysnmp is heavy: load it only for lab commands
 
     print(json.dumps(Lab.open(args.state_dir).status(), indent=1))
@@ -183,6 +222,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     trap.add_argument("--version", choices=("2c", "3"), help="default: the device's own")
     trap.add_argument("--target", type=_target, required=True, help="HOST:PORT")
     trap.set_defaults(func=_trap)
+
+    add_scale_parser(sub)
 
     status = sub.add_parser("status", help="devices, PIDs and injected faults (JSON)")
     status.add_argument("--state-dir", required=True)
