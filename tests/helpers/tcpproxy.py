@@ -9,6 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class TcpProxy:
@@ -76,3 +81,51 @@ class TcpProxy:
             while data := await reader.read(65536):
                 writer.write(data)
                 await writer.drain()
+
+
+class ThreadedProxy:
+    """A ``TcpProxy`` on an event loop of its own (a daemon thread), for synchronous tests
+    that drive agent processes: ``start``/``cut``/``restore``/``close`` block until done."""
+
+    def __init__(self, target_host: str, target_port: int, host: str = "127.0.0.1") -> None:
+        self.proxy = TcpProxy(target_host, target_port, host)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self.is_cut = False
+
+    @property
+    def host(self) -> str:
+        return self.proxy.host
+
+    @property
+    def port(self) -> int:
+        return self.proxy.port
+
+    @property
+    def connections(self) -> int:
+        return self.proxy.connections
+
+    def _call(self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(10)
+
+    def start(self) -> int:
+        return self._call(self.proxy.start())
+
+    def cut(self) -> None:
+        self._call(self.proxy.cut())
+        self.is_cut = True
+
+    def restore(self) -> None:
+        self._call(self.proxy.restore())
+        self.is_cut = False
+
+    def close(self) -> None:
+        if self._loop.is_closed():
+            return
+        try:
+            self._call(self.proxy.close())
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(5)
+            self._loop.close()
