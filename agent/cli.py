@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import cast
 
-from agent import busclient, cli_ne
+from agent import busclient, cli_ne, cli_pool
 from agent.cliopts import DEFAULT_AGENT, DEFAULT_DB, Parser, agent_endpoint, open_db, output
 from agent.tables import table, when
 from shared.config import parse_profile
@@ -241,6 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     cli_ne.register(sub)
+    cli_pool.register(sub)
 
     prof = sub.add_parser("profile", help="credentials profiles").add_subparsers(
         dest="profile_cmd", required=True

@@ -11,6 +11,7 @@ so agents with skewed clocks still agree.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -45,6 +46,8 @@ class MemberRow:
     started: float
     last_seen: float
     age: float  # seconds since last_seen, by database time
+    managed: int = 0  # NEs the agent polls, as it last reported
+    health: str = ""  # JSON object of poll and trap counters, as it last reported
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -61,7 +64,17 @@ class MemberRow:
             "started": self.started,
             "last_seen": self.last_seen,
             "age": self.age,
+            "managed": self.managed,
+            "health": self.health_dict(),
         }
+
+    def health_dict(self) -> dict[str, object]:
+        """The reported health; an unreadable or missing report is an empty one."""
+        try:
+            value = json.loads(self.health) if self.health else {}
+        except ValueError:
+            return {}
+        return value if isinstance(value, dict) else {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +172,8 @@ class PoolDb:
                 started=r.started,
                 last_seen=r.last_seen,
                 age=max(0.0, now - r.last_seen),
+                managed=r.managed,
+                health=r.health,
             )
             for r in rows
         ]

@@ -1,0 +1,139 @@
+"""`emspool pool`: the pool's members as the database has them (a peered view: any host
+with the database sees the same), and `pool forget` for a member that is gone for good."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+from agent.cliopts import open_db, output
+from agent.pooldb import LeaseAnswer, MemberRow, PoolDb
+
+# Agents write their row about every second; one that is this far behind has stopped
+# (killed, paused, partitioned away from the database) whatever its row still says.
+DEAD_AFTER = 5.0
+
+
+def member_state(m: MemberRow, lease: LeaseAnswer | None) -> str:
+    """master / follower / starting / dead: the row's word, checked against its age and
+    the lease (a row may still say master after the lease went to someone else)."""
+    if m.age > DEAD_AFTER or m.state == "stopped":
+        return "dead"
+    if m.state == "master" and (lease is None or lease.holder != m.node_id):
+        return "follower"
+    return m.state or "starting"
+
+
+def _polls(health: dict[str, Any]) -> str:
+    ok, failed = health.get("polls_ok"), health.get("polls_failed")
+    if not isinstance(ok, int) or not isinstance(failed, int):
+        return "-"
+    total = ok + failed
+    return f"{ok}/{total}" if total else "0"
+
+
+def _ago(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f}m"
+    return f"{seconds / 3600:.1f}h"
+
+
+def pool_rows(pool: PoolDb) -> dict[str, Any]:
+    members = pool.members()
+    lease = pool.lease()
+    table = pool.read_assignment()
+    owned: dict[str, int] = {}
+    for agent in table.owners.values():
+        owned[agent] = owned.get(agent, 0) + 1
+    rows = []
+    for m in members:
+        d = m.to_dict()
+        d["state"] = member_state(m, lease)
+        d["assigned"] = owned.get(m.node_id, 0)
+        rows.append(d)
+    master = lease.holder if lease is not None and lease.expires_in > 0 else ""
+    return {
+        "master": master,
+        "epoch": lease.epoch if lease is not None else 0,
+        "assignment": {"epoch": table.epoch, "version": table.version, "nes": len(table.owners)},
+        "members": rows,
+        "orphans": sorted(
+            ne for ne, a in table.owners.items() if a not in {m.node_id for m in members}
+        ),
+    }
+
+
+def _table(data: dict[str, Any]) -> str:
+    head = (
+        f"master {data['master'] or '(none)'}, epoch {data['epoch']}, assignment version "
+        f"{data['assignment']['version']} ({data['assignment']['nes']} NEs)"
+    )
+    cols = ("NODE", "STATE", "PRIO", "EPOCH", "NES", "ASSIGNED", "POLLS OK", "SEEN", "ZONES")
+    lines = [head, "", "{:<16} {:<9} {:>5} {:>6} {:>5} {:>8} {:>10} {:>7}  {}".format(*cols)]
+    for m in data["members"]:
+        lines.append(
+            "{:<16} {:<9} {:>5} {:>6} {:>5} {:>8} {:>10} {:>7}  {}".format(
+                m["node_id"],
+                m["state"],
+                m["priority"],
+                m["epoch"],
+                m["managed"],
+                m["assigned"],
+                _polls(m["health"]),
+                _ago(m["age"]),
+                ",".join(m["zones"]) or "-",
+            )
+        )
+        if m["version"]:
+            lines[-1] += f"  v{m['version']}"
+    if not data["members"]:
+        lines.append("(no agent has joined this database)")
+    if data["orphans"]:
+        lines.append(f"\nassigned to agents no longer listed: {', '.join(data['orphans'][:20])}")
+    return "\n".join(lines)
+
+
+def cmd_pool(args: argparse.Namespace) -> int:
+    db = open_db(args)
+    try:
+        data = pool_rows(PoolDb(db))
+    finally:
+        db.close()
+    data["fetched"] = time.time()
+    output(args, data, _table(data))
+    return 0
+
+
+def cmd_forget(args: argparse.Namespace) -> int:
+    db = open_db(args)
+    try:
+        pool = PoolDb(db)
+        known = {m.node_id: m for m in pool.members()}
+        m = known.get(args.node)
+        if m is None:
+            print(f"emspool: no agent {args.node!r} in the pool")
+            return 1
+        if member_state(m, pool.lease()) != "dead" and not args.force:
+            print(
+                f"emspool: agent {args.node!r} is alive (seen {_ago(m.age)} ago); stop it "
+                "first or use --force (a live agent simply writes its row again)"
+            )
+            return 1
+        pool.forget_member(args.node)
+    finally:
+        db.close()
+    print(f"forgot agent {args.node}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("pool", help="the pool's members: state, epoch, NEs, health (database)")
+    p.set_defaults(func=cmd_pool)
+    verbs = p.add_subparsers(dest="pool_command")
+    f = verbs.add_parser("forget", help="remove a dead agent's row from the pool")
+    f.add_argument("node", help="node id")
+    f.add_argument("--force", action="store_true", help="even if it looks alive")
+    f.set_defaults(func=cmd_forget)

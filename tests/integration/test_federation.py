@@ -1,0 +1,122 @@
+"""The federated service over real ZeroMQ sockets: three agents' buses on loopback, one of
+them dead, answers merged by the one that received the request."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+import zmq.asyncio
+
+from agent.bus import Bus
+from agent.federation import Federation
+from agent.peers import Peers
+from shared.errors import NotFound
+from shared.federated import AlarmFilter
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def alarm(ne: str, sev: str, t: float) -> dict:
+    return {
+        "ne": ne,
+        "obj": "",
+        "type": "x",
+        "severity": sev,
+        "text": ne,
+        "active": True,
+        "acked_by": "",
+        "last_seen": t,
+    }
+
+
+class Member:
+    """One agent's memory as the federated ops see it, served on a real bus."""
+
+    def __init__(self, node: str, alarms: list[dict], delay: float = 0.0) -> None:
+        self.node = node
+        self.alarms = alarms
+        self.delay = delay
+        self.acks: list[dict] = []
+        self.bus = Bus("tcp://127.0.0.1:0", "tcp://127.0.0.1:0")
+        for op, fn in self.ops().items():
+            self.bus.route(op, fn)
+        self.task = asyncio.create_task(self.bus.serve())
+
+    def ops(self) -> dict:
+        async def alarms_local(args):
+            await asyncio.sleep(self.delay)
+            f = AlarmFilter.from_args(args)
+            return [a | {"agent": self.node} for a in self.alarms if f.matches(a)]
+
+        async def ne_states(args):
+            return [{"name": a["ne"]} for a in self.alarms]
+
+        async def status_part(args):
+            return [{"node_id": self.node, "managed": len(self.alarms)}]
+
+        async def ack_local(args):
+            self.acks.append(args)
+            return {"ne": args["ne"], "acked_by": args["user"]}
+
+        return {
+            "alarms.local": alarms_local,
+            "ne_states": ne_states,
+            "status.part": status_part,
+            "ack.local": ack_local,
+        }
+
+    async def close(self) -> None:
+        self.task.cancel()
+        await asyncio.gather(self.task, return_exceptions=True)
+        await self.bus.aclose()
+
+
+async def test_merged_answer_names_who_answered_and_a_dead_or_slow_member_costs_one_deadline():
+    a1 = Member("a1", [alarm("sw1", "minor", 3.0), alarm("sw2", "critical", 1.0)])
+    a2 = Member("a2", [alarm("sw3", "major", 2.0)])
+    slow = Member("a4", [alarm("sw9", "major", 2.0)], delay=5.0)
+    ctx = zmq.asyncio.Context()
+    peers = Peers(ctx, "a1")
+    owners = {"sw1": "a1", "sw2": "a1", "sw3": "a2"}
+    try:
+        await peers.update(
+            {
+                "a2": a2.bus.router_endpoint,
+                "a3": "tcp://127.0.0.1:9",
+                "a4": slow.bus.router_endpoint,
+            }
+        )
+        fed = Federation("a1", peers, lambda: ["a1", "a2", "a3", "a4"], owners.get, a1.ops())
+        t0 = time.monotonic()
+        reply = await fed.alarms({"deadline": 1.0})
+        took = time.monotonic() - t0
+        assert [a["ne"] for a in reply["items"]] == ["sw2", "sw3", "sw1"]
+        assert [a["agent"] for a in reply["items"]] == ["a1", "a2", "a1"]
+        assert reply["answered"] == ["a1", "a2"]
+        assert set(reply["missing"]) == {"a3", "a4"} and reply["partial"] is True
+        assert took < 4.0, f"a dead and a slow member cost {took:.1f} s, not one deadline"
+
+        only = await fed.alarms({"min_severity": "major", "agent": ["a2"], "deadline": 1.0})
+        assert [a["ne"] for a in only["items"]] == ["sw3"]
+
+        health = await fed.health({"deadline": 1.0})
+        assert {p["node_id"] for p in health["items"]} == {"a1", "a2", "a4"}  # a4: slow alarms only
+        assert list(health["missing"]) == ["a3"]
+
+        # An ack goes to the NE's owner, with the authenticated user, not a client's string.
+        done = await fed.ack({"ne": "sw3", "type": "x", "user": "spoofed"}, user="alice")
+        assert done["acked_by"] == "alice" and done["via"] == "a1"
+        assert a2.acks and a2.acks[0]["user"] == "alice" and not a1.acks
+        await fed.ack({"ne": "sw1", "type": "x"}, user="bob")
+        assert a1.acks[0]["user"] == "bob"
+        with pytest.raises(NotFound):
+            await fed.ack({"ne": "nowhere", "type": "x"}, user="bob")
+        with pytest.raises(ValueError, match="deadline"):
+            await fed.alarms({"deadline": 60})
+    finally:
+        await peers.aclose()
+        ctx.term()
+        for m in (a1, a2, slow):
+            await m.close()
