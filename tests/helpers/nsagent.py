@@ -3,6 +3,7 @@ agent's bus and traps on its bridge address, its database through the member's p
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -13,8 +14,10 @@ from sqlalchemy.engine import make_url
 from lab.fleet import Lab
 from lab.harness import write_agent_config
 from tests.helpers.netns import NetLab
+from tests.helpers.poolview import Look, Role
 from tests.helpers.tcpproxy import ThreadedProxy
 
+REPO = Path(__file__).resolve().parents[2]  # where ``tests`` imports from
 ROUTER_PORT, PUB_PORT, TRAP_PORT = 7101, 7102, 16162  # each namespace has every port free
 
 
@@ -79,3 +82,25 @@ def log_tail(agent: NsAgent, chars: int = 3000) -> str:
         return agent.log.read_text(errors="replace")[-chars:]
     except OSError:
         return ""
+
+
+# From inside a member's namespace: its own bus address answers even while its bridge port
+# is down, so the test sees a partitioned agent as it sees itself.
+_PROBE = """
+import json, sys
+from tests.helpers.poolview import look
+lk = look(sys.argv[1])
+print(json.dumps(None if lk is None else [lk.role.role, lk.role.master, lk.role.epoch, lk.nes]))
+"""
+
+
+def probe(net: NetLab, agent: NsAgent) -> Look | None:
+    """The agent's election view and polled NEs, asked from inside its namespace."""
+    done = net.run(agent.name, [sys.executable, "-c", _PROBE, agent.router], timeout=20, cwd=REPO)
+    if done.returncode != 0:
+        raise RuntimeError(f"probe of {agent.name} failed: {done.stderr[-1500:]}")
+    data = json.loads(done.stdout)
+    if data is None:
+        return None
+    role, master, epoch, nes = data
+    return Look(Role(role, master, epoch), {k: (int(v[0]), bool(v[1])) for k, v in nes.items()})

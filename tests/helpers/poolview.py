@@ -1,0 +1,136 @@
+"""What a fault test looks at in a pool: the lease, the assignment table and the event log
+read straight from the database (the test's own connection, never the agents' proxies),
+and each agent's view over its bus."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import create_engine, select, text
+
+from agent import busclient
+from agent.dbengine import clock_sql
+from shared.schema import assignment_state, assignments, event_log
+
+
+@dataclass(frozen=True)
+class Lease:
+    holder: str
+    epoch: int
+    left: float  # seconds of database time before it runs out (negative: it has)
+
+
+class PoolDbView:
+    """Read-only looks at a pool database, on a connection of the test's own."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = create_engine(url, pool_pre_ping=True)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def lease(self) -> Lease | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                text(
+                    f"SELECT holder, epoch, expires - {clock_sql('postgresql')} AS left "
+                    "FROM master_lease"
+                )
+            ).first()
+        return None if row is None else Lease(row.holder, int(row.epoch), float(row.left))
+
+    def assignment(self) -> tuple[int, dict[str, str]]:
+        """(epoch, NE -> agent) of the table as written."""
+        with self.engine.connect() as conn:
+            state = conn.execute(select(assignment_state)).first()
+            owners = {r.ne: r.agent for r in conn.execute(select(assignments))}
+        return (int(state.epoch) if state else 0), owners
+
+    def events(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(select(event_log))]
+
+
+def request(router: str, op: str, args: dict[str, Any] | None = None, timeout: float = 2.0) -> Any:
+    """A bus request; None if the agent did not answer in time."""
+    try:
+        return busclient.request(router, op, args, timeout=timeout)
+    except busclient.Unreachable:
+        return None
+
+
+def polls(router: str) -> dict[str, tuple[int, bool]] | None:
+    """NE -> (polls so far, reachable) as the agent tells; None if it does not answer."""
+    states = request(router, "ne_states")
+    if states is None:
+        return None
+    return {s["name"]: (int(s["polls"]), bool(s["reachable"])) for s in states}
+
+
+def duplicates(rows: list[dict[str, Any]], kinds: tuple[str, ...]) -> dict[tuple[str, ...], int]:
+    """(ne, obj, alarm_type, type) of ``kinds`` events written more than once."""
+    c = Counter((r["ne"], r["obj"], r["alarm_type"], r["type"]) for r in rows if r["type"] in kinds)
+    return {k: n for k, n in c.items() if n > 1}
+
+
+@dataclass(frozen=True)
+class Role:
+    role: str  # as the agent's election has it: master, follower, electing, ...
+    master: str
+    epoch: int
+
+
+def role(router: str) -> Role | None:
+    """The agent's own view of the election, over its bus; None if it does not answer."""
+    st = request(router, "status")
+    if st is None:
+        return None
+    pool = st.get("pool") or {}
+    return Role(str(pool.get("role", "")), str(pool.get("master", "")), int(pool.get("epoch", 0)))
+
+
+@dataclass(frozen=True)
+class Look:
+    """One agent's answer: its election view and what it polls (NE -> (polls, reachable))."""
+
+    role: Role
+    nes: dict[str, tuple[int, bool]]
+
+
+def look(router: str) -> Look | None:
+    r = role(router)
+    p = polls(router) if r is not None else None
+    return None if r is None or p is None else Look(r, p)
+
+
+def settled(
+    view: PoolDbView,
+    looks: dict[str, Look | None],
+    nes: set[str],
+    *,
+    reachable: bool = True,
+) -> tuple[str, int, dict[str, str]] | None:
+    """(master, epoch, owners) when the pool of the agents in ``looks`` (the live ones) is
+    settled: exactly one of them is master, at the lease's epoch, the others follow it, the
+    table (written at that epoch) gives every NE in ``nes`` to one of them, and each polls
+    exactly the NEs the table gives it (``reachable``: and reaches them all). Else None."""
+    lease = view.lease()
+    if lease is None or lease.left <= 0 or any(lk is None for lk in looks.values()):
+        return None
+    seen = {n: lk for n, lk in looks.items() if lk is not None}
+    masters = [n for n, lk in seen.items() if lk.role.role == "master"]
+    if masters != [lease.holder]:
+        return None
+    if any(lk.role.master != lease.holder or lk.role.epoch != lease.epoch for lk in seen.values()):
+        return None
+    epoch, owners = view.assignment()
+    if epoch != lease.epoch or set(owners) != nes or not set(owners.values()) <= set(seen):
+        return None
+    for n, lk in seen.items():
+        if set(lk.nes) != {ne for ne, a in owners.items() if a == n}:
+            return None
+        if reachable and not all(ok for _, ok in lk.nes.values()):
+            return None
+    return lease.holder, lease.epoch, owners
