@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import cast
 
-from agent import busclient, cli_ne, cli_pool
+from agent import busclient, cli_db, cli_ne, cli_pool, doctor
 from agent.cliopts import DEFAULT_AGENT, DEFAULT_DB, Parser, agent_endpoint, open_db, output
 from agent.tables import table, when
 from shared.config import parse_profile
@@ -242,6 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_ne.register(sub)
     cli_pool.register(sub)
+    cli_db.register(sub)
+    doctor.register(sub)
 
     prof = sub.add_parser("profile", help="credentials profiles").add_subparsers(
         dest="profile_cmd", required=True

@@ -14,8 +14,10 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import URL, Engine, create_engine, event, make_url, text
 from sqlalchemy import exc as sa_exc
+from sqlalchemy import inspect as sa_inspect
 
 from shared.errors import DatabaseError
 
@@ -115,6 +117,10 @@ def describe_error(e: BaseException, password: str | None) -> str:
     return message
 
 
+class NewerSchema(DatabaseError):
+    """The database was set up by a newer emspool: this one must not use or change it."""
+
+
 def clock_sql(dialect: str) -> str:
     """An SQL expression for the database server's clock in epoch seconds."""
     if dialect == "postgresql":
@@ -132,6 +138,13 @@ def migrate(url: str, *, busy_timeout: float = 5.0, connect_timeout: float = 3.0
             if conn.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_KEY})
             cfg.attributes["connection"] = conn
+            if sa_inspect(conn).has_table("alembic_version"):
+                found = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+                if found is not None and found not in known_revisions():
+                    raise NewerSchema(
+                        f"database schema {found} is newer than this emspool knows (newest "
+                        f"{head_revision()}): upgrade emspool on this host before using it"
+                    )
             command.upgrade(cfg, "head")
             revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
     except (sa_exc.SQLAlchemyError, sqlite3.Error) as e:
@@ -142,3 +155,36 @@ def migrate(url: str, *, busy_timeout: float = 5.0, connect_timeout: float = 3.0
         engine.dispose()
     log.info("database %s at schema revision %s", safe_url(engine.url), revision)
     return str(revision)
+
+
+def head_revision() -> str:
+    """The newest schema revision this emspool knows."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    head = ScriptDirectory.from_config(cfg).get_current_head()
+    assert head is not None, "the migrations directory has no head"
+    return head
+
+
+def known_revisions() -> set[str]:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return {s.revision for s in ScriptDirectory.from_config(cfg).walk_revisions()}
+
+
+def current_revision(url: str, *, connect_timeout: float = 3.0) -> str | None:
+    """The database's schema revision; None for a database no emspool has set up yet."""
+    engine = open_engine(url, busy_timeout=5.0, connect_timeout=connect_timeout)
+    try:
+        with engine.connect() as conn:
+            if not sa_inspect(conn).has_table("alembic_version"):
+                return None
+            value = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            return None if value is None else str(value)
+    except (sa_exc.SQLAlchemyError, sqlite3.Error) as e:
+        raise DatabaseError(
+            f"reading the schema of {safe_url(engine.url)} failed: "
+            f"{describe_error(e, engine.url.password)}"
+        ) from e
+    finally:
+        engine.dispose()

@@ -151,7 +151,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--check-config", metavar="FILE", help="validate FILE without starting (exit 2 if bad)"
     )
+    ap.add_argument(
+        "--config-reference", action="store_true", help="print the configuration reference"
+    )
+    ap.add_argument(
+        "--default-config",
+        metavar="NODE_ID",
+        help="print a config for NODE_ID with every option commented out at its default",
+    )
     args = ap.parse_args(argv)
+    if args.config_reference or args.default_config:
+        from agent import configdoc
+
+        print(
+            configdoc.markdown()
+            if args.config_reference
+            else configdoc.default_toml(args.default_config)
+        )
+        return 0
     if args.check_config:
         args.config, args.check = args.check_config, True
     if not args.config:

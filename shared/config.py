@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,7 @@ from .snmp_security import AUTH_NAMES, PRIV_NAMES
 
 _NODE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _ZMQ_ENDPOINT = re.compile(r"^(tcp://[^\s]+:\d+|ipc://[^\s]+|inproc://[^\s]+)$")
+_ARRAY_INDEX = re.compile(r"\[\d+\]")
 _SECRET_KEYS = {"community", "auth_key", "priv_key", "password"}
 
 
@@ -194,6 +196,41 @@ def _profile(p: _Reader) -> CredentialProfile:
     return prof
 
 
+@dataclass(frozen=True, slots=True)
+class KeySpec:
+    """One configuration key as the reader takes it: the model the reference is made from."""
+
+    path: str  # e.g. "polling.interval"; "profiles[].name" for array-of-tables keys
+    kind: str  # string / boolean / integer / number / choice / endpoint / table
+    default: object
+    required: bool = False
+    bounds: tuple[object, object] | None = None
+    options: tuple[str, ...] = ()
+
+
+_TRACE: ContextVar[list[KeySpec] | None] = ContextVar("config_trace", default=None)
+
+
+def describe() -> list[KeySpec]:
+    """Every key the agent's config reader takes, in reading order, with its type, default,
+    bounds and choices: read from the reader itself, so it cannot drift from it."""
+    sample = {
+        "agent": {"node_id": "agent-1"},
+        "profiles": [{"name": "example", "version": "2c", "community": "x"}],
+    }
+    out: list[KeySpec] = []
+    token = _TRACE.set(out)
+    try:
+        config_from_dict(sample, "<describe>")
+    finally:
+        _TRACE.reset(token)
+    seen: dict[str, KeySpec] = {}
+    for spec in out:
+        if spec.kind != "string" or spec.path not in seen:
+            seen[spec.path] = spec  # a choice or endpoint is also read as a string: keep that
+    return list(seen.values())
+
+
 class _Reader:
     """Typed access to one TOML table that remembers which keys were used."""
 
@@ -207,6 +244,12 @@ class _Reader:
 
     def where(self, key: str) -> str:
         return f"{self.path}.{key}" if self.path else key
+
+    def _note(self, key: str, kind: str, default: object, **more: Any) -> None:
+        trace = _TRACE.get()
+        if trace is not None:
+            path = _ARRAY_INDEX.sub("[]", self.where(key))
+            trace.append(KeySpec(path, kind, default, **more))
 
     def fail(self, key: str, why: str) -> None:
         raise ConfigError(f"{self.source}: {self.where(key)}: {why}")
@@ -235,6 +278,7 @@ class _Reader:
         return [_Reader(x, self.source, f"{self.where(key)}[{i}]") for i, x in enumerate(v)]
 
     def get_str(self, key: str, default: str = "", required: bool = False) -> str:
+        self._note(key, "string", default, required=required)
         v = self._get(key, required)
         if v is None:
             return default
@@ -243,6 +287,7 @@ class _Reader:
         return str(v)
 
     def get_bool(self, key: str, default: bool) -> bool:
+        self._note(key, "boolean", default)
         v = self._get(key, False)
         if v is None:
             return default
@@ -251,6 +296,7 @@ class _Reader:
         return bool(v)
 
     def get_int(self, key: str, default: int, lo: int, hi: int) -> int:
+        self._note(key, "integer", default, bounds=(lo, hi))
         v = self._get(key, False)
         if v is None:
             return default
@@ -261,6 +307,7 @@ class _Reader:
         return int(v)
 
     def get_float(self, key: str, default: float, lo: float, hi: float) -> float:
+        self._note(key, "number", default, bounds=(lo, hi))
         v = self._get(key, False)
         if v is None:
             return default
@@ -271,6 +318,7 @@ class _Reader:
         return float(v)
 
     def choice(self, key: str, default: str, options: tuple[str, ...], lower: bool = False) -> str:
+        self._note(key, "choice", default, options=options)
         v = self.get_str(key, default)
         if lower:
             v = v.lower()
@@ -279,6 +327,7 @@ class _Reader:
         return v
 
     def endpoint(self, key: str, default: str) -> str:
+        self._note(key, "endpoint", default)
         v = self.get_str(key, default)
         if not _ZMQ_ENDPOINT.match(v):
             self.fail(key, f"expected a ZeroMQ endpoint like tcp://127.0.0.1:7700, got {v!r}")

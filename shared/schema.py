@@ -135,6 +135,18 @@ agents = Table(
     Column("health", Text, nullable=False, server_default=""),  # JSON: poll and trap counters
 )
 
+# The last snapshot of each NE's live state its owner wrote (shared/snapshot.py), so views
+# drawn from the database show real NE data, not only the inventory.
+ne_state = Table(
+    "ne_state",
+    metadata,
+    Column("ne", String(100), primary_key=True),
+    Column("agent", String(100), nullable=False),
+    Column("taken", Double, nullable=False),
+    Column("reachable", Boolean, nullable=True),
+    Column("snapshot", Text, nullable=False),  # JSON
+)
+
 # Bus keys allowed on the pool's bus: CURVE public keys (Z85) with a role. Secret keys
 # never come here; they stay in 0600 files on the host that owns them.
 bus_keys = Table(

@@ -1,0 +1,135 @@
+"""The peered service: requests every agent answers the same way, from the shared database
+(inventory with owners and stored NE state, pool members, profiles without secrets, the
+assignment table, topology). The event-log queries live in agent/handlers.py."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+from agent.bus import Bus
+from agent.db import Database
+from agent.nestate import read_snapshots
+from agent.pooldb import PoolDb
+from agent.poolview import pool_rows
+
+# What a database-sourced view shows of an NE's stored state (the rest stays in ne_state).
+_BRIEF = ("owner", "taken", "reachable", "last_poll", "last_error", "sys_uptime")
+
+
+def _names(args: dict[str, Any]) -> list[str] | None:
+    v = args.get("ne")
+    if v is None:
+        return None
+    if isinstance(v, str):
+        return [v]
+    if isinstance(v, list) and all(isinstance(x, str) for x in v):
+        return v
+    raise ValueError("ne: expected a name or a list of names")
+
+
+class Peered:
+    def __init__(self, db: Callable[[], Database]) -> None:
+        self._db = db
+
+    def route(self, bus: Bus) -> None:
+        bus.route("db.inventory", self.inventory)
+        bus.route("db.pool", self.pool)
+        bus.route("db.profiles", self.profiles)
+        bus.route("db.assignment", self.assignment)
+        bus.route("db.ne_state", self.ne_state)
+        bus.route("db.topology", self.topology)
+
+    async def _run(self, fn: Callable[[Database], Any]) -> Any:
+        db = self._db()
+        return await asyncio.to_thread(fn, db)
+
+    async def inventory(self, args: dict[str, Any]) -> dict[str, Any]:
+        """NEs with their managing agent and the last stored poll result."""
+        names = _names(args)
+
+        def read(db: Database) -> dict[str, Any]:
+            nes = db.list_nes()
+            owners = PoolDb(db).read_assignment()
+            snaps = read_snapshots(db, names)
+            items = []
+            for ne in nes:
+                if names is not None and ne.name not in names:
+                    continue
+                snap = snaps.get(ne.name, {})
+                items.append(
+                    ne.to_dict()
+                    | {"owner": owners.owners.get(ne.name, "")}
+                    | {"stored_state": {k: snap.get(k) for k in _BRIEF} if snap else None}
+                )
+            return {
+                "items": items,
+                "assignment": {"epoch": owners.epoch, "version": owners.version},
+                "fetched": time.time(),
+            }
+
+        result: dict[str, Any] = await self._run(read)
+        return result
+
+    async def pool(self, args: dict[str, Any]) -> dict[str, Any]:
+        data: dict[str, Any] = await self._run(lambda db: pool_rows(PoolDb(db)))
+        return data | {"fetched": time.time()}
+
+    async def profiles(self, args: dict[str, Any]) -> list[dict[str, object]]:
+        """Names and protocols only: secrets never leave the agents."""
+        profiles = await self._run(lambda db: db.get_profiles())
+        return [
+            p.redacted() | {"snmp": p.has_snmp, "ssh": p.has_ssh}
+            for p in sorted(profiles.values(), key=lambda p: p.name)
+        ]
+
+    async def assignment(self, args: dict[str, Any]) -> dict[str, Any]:
+        table = await self._run(lambda db: PoolDb(db).read_assignment())
+        return {"epoch": table.epoch, "version": table.version, "owners": table.owners}
+
+    async def ne_state(self, args: dict[str, Any]) -> dict[str, Any]:
+        names = _names(args)
+        snaps = await self._run(lambda db: read_snapshots(db, names))
+        return {"items": snaps, "fetched": time.time()}
+
+    async def topology(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The database's picture: agents, NEs with owner and stored reachability, links."""
+
+        def read(db: Database) -> dict[str, Any]:
+            pool = pool_rows(PoolDb(db))
+            owners = PoolDb(db).read_assignment().owners
+            snaps = read_snapshots(db)
+            nes = [
+                {
+                    "name": ne.name,
+                    "kind": ne.kind,
+                    "owner": owners.get(ne.name, ""),
+                    "managed": ne.managed,
+                    "reachable": snaps.get(ne.name, {}).get("reachable"),
+                }
+                for ne in db.list_nes()
+            ]
+            links = [
+                {
+                    "a": k.a_ne,
+                    "a_port": k.a_port,
+                    "b": k.b_ne,
+                    "b_port": k.b_port,
+                    "source": k.source,
+                }
+                for k in db.list_links(None)
+            ]
+            return {
+                "source": "database",
+                "agents": pool["members"],
+                "master": pool["master"],
+                "epoch": pool["epoch"],
+                "nes": nes,
+                "links": links,
+                "fetched": time.time(),
+            }
+
+        result: dict[str, Any] = await self._run(read)
+        return result

@@ -1,0 +1,60 @@
+"""NE state snapshots: written at once when an operator would notice, otherwise coalesced."""
+
+from __future__ import annotations
+
+from shared.model import InterfaceState, Neighbour, NeState, OperStatus
+from shared.snapshot import Coalescer, snapshot
+
+
+def ne(polls: int = 1, up: bool = True, rate: float = 1e6) -> NeState:
+    st = NeState("sw1", reachable=True, last_poll=10.0, sys_name="sw1", sys_uptime=500)
+    st.interfaces = {
+        1: InterfaceState(
+            1,
+            "ge-0/0/1",
+            oper_status=OperStatus.UP if up else OperStatus.DOWN,
+            in_bps=rate,
+            out_bps=rate / 2,
+        ),
+        2: InterfaceState(2, "ge-0/0/2", admin_up=False, oper_status=OperStatus.DOWN),
+    }
+    st.neighbours = [Neighbour("ge-0/0/1", "sw2", "ge-0/0/7")]
+    st.polls = polls
+    return st
+
+
+def write(c: Coalescer, states: list[NeState], now: float) -> list[dict]:
+    snaps = c.due(states, "a1", now)
+    c.written(snaps, {s.name: s.polls for s in states})
+    return snaps
+
+
+def test_snapshot_has_what_a_database_view_shows():
+    s = snapshot(ne(), "a1", 12.0)
+    assert s["owner"] == "a1" and s["reachable"] is True and s["sys_uptime"] == 500
+    assert [i["status"] for i in s["interfaces"]] == ["up", "down"]
+    assert s["interfaces"][0]["in_bps"] == 1e6
+    assert s["neighbours"] == [
+        {"local_port": "ge-0/0/1", "remote_name": "sw2", "remote_port": "ge-0/0/7"}
+    ]
+
+
+def test_first_write_at_once_rates_coalesced_status_changes_urgent():
+    c = Coalescer(every=30.0, urgent_every=1.0)
+    assert len(write(c, [ne(polls=1)], 100.0)) == 1
+    assert write(c, [ne(polls=2, rate=2e6)], 101.0) == []  # only rates moved
+    assert write(c, [ne(polls=3, up=False)], 101.5) != []  # a port went down
+    assert write(c, [ne(polls=4, up=True)], 101.8) == []  # too soon again (urgent_every)
+    assert write(c, [ne(polls=5, up=True)], 102.6) != []  # and then it is written
+    assert write(c, [ne(polls=6, rate=3e6)], 120.0) == []
+    late = write(c, [ne(polls=7, rate=3e6)], 133.0)  # rates refreshed after `every`
+    assert late and late[0]["interfaces"][0]["in_bps"] == 3e6
+
+
+def test_nothing_polled_nothing_written_until_every_and_forget_writes_at_once():
+    c = Coalescer(every=30.0)
+    write(c, [ne(polls=1)], 0.0)
+    assert write(c, [ne(polls=1)], 10.0) == []
+    assert write(c, [ne(polls=1)], 31.0) != []
+    c.forget(["sw1"])
+    assert write(c, [ne(polls=1)], 32.0) != []
