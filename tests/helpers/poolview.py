@@ -8,11 +8,11 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, select, text, update
 
 from agent import busclient
 from agent.dbengine import clock_sql
-from shared.schema import assignment_state, assignments, event_log
+from shared.schema import assignment_state, assignments, event_log, network_elements
 
 
 @dataclass(frozen=True)
@@ -134,3 +134,17 @@ def settled(
         if reachable and not all(ok for _, ok in lk.nes.values()):
             return None
     return lease.holder, lease.epoch, owners
+
+
+def set_nes(url: str, values: dict[str, dict[str, object]]) -> None:
+    """Change inventory columns of NEs (NE -> column -> value) before the agents start,
+    e.g. ``pin`` so each agent surely owns some (the assignment is otherwise a hash, and a
+    small pool may leave one with none)."""
+    engine = create_engine(url)
+    t = network_elements
+    try:
+        with engine.begin() as conn:
+            for ne, cols in values.items():
+                conn.execute(update(t).where(t.c.name == ne).values(**cols))
+    finally:
+        engine.dispose()
