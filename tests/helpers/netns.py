@@ -20,17 +20,19 @@ the host's 127.0.0.1, hence the proxies (``tests/helpers/tcpproxy.py``).
 
 Names carry the creating PID (``emsf<pid>x<seq>-...``): removing a lab removes only its
 own namespaces, and a new lab first removes those whose creator died without cleaning up
-(a crashed or killed run). Deleting a namespace deletes the veth ends in it and so their
+(a crashed or killed run), after ending the processes still running in them. Deleting a namespace deletes the veth ends in it and so their
 peers; processes started with ``popen`` are ended (by PID) before.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import itertools
 import os
 import random
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Sequence
@@ -89,6 +91,10 @@ def remove_stale() -> list[str]:
             continue
         digits = name[len(FAMILY) :].split("x", 1)[0]
         if digits.isdigit() and not _alive(int(digits)):
+            # Agents a killed run left running in there: they would outlive the name.
+            for pid in _ip("netns", "pids", name, check=False).stdout.split():
+                with contextlib.suppress(ProcessLookupError, ValueError):
+                    os.kill(int(pid), signal.SIGKILL)
             _ip("netns", "del", name, check=False)
             removed.append(name)
     return removed

@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 from tests.helpers import netns
 from tests.helpers.netns import NetLab
 from tests.helpers.pgdb import temp_pg_database
+from tests.helpers.waiting import wait_until
 
 pytestmark = [pytest.mark.timeout(120)]
 
@@ -115,10 +116,25 @@ def test_stale_namespaces_of_dead_runs_are_removed():
     mine = f"{netns.FAMILY}{netns.os.getpid()}x999-hub"
     subprocess.run(["ip", "netns", "add", stale], check=True)
     subprocess.run(["ip", "netns", "add", mine], check=True)
+    # What a killed run leaves: a process still running in its namespace.
+    left = subprocess.Popen(
+        ["ip", "netns", "exec", stale, sys.executable, "-c", LISTEN, "127.0.0.1", "7"]
+    )
     try:
+        wait_until(lambda: str(left.pid) in _pids(stale), 10, 0.1, "the process in the namespace")
         removed = netns.remove_stale()
         assert stale in removed
         assert mine not in removed  # ours: this process is alive
+        assert left.wait(10) == -9
     finally:
+        if left.poll() is None:
+            left.kill()
+            left.wait()
         for n in (stale, mine):
             subprocess.run(["ip", "netns", "del", n], capture_output=True)
+
+
+def _pids(ns: str) -> list[str]:
+    return subprocess.run(
+        ["ip", "netns", "pids", ns], capture_output=True, text=True
+    ).stdout.split()
