@@ -203,13 +203,17 @@ class NetLab:
         self._wait_links()
 
     def _wait_links(self, timeout: float = 10.0) -> None:
-        """Until every bridge port forwards (the bridge holds new ports a moment)."""
+        """Until the bridge and every port on it are up (carrier from both ends)."""
         deadline = time.monotonic() + timeout
+        want = {"br0", "host", *(m.hub_port for m in self.members.values())}
+        up: set[str] = set()
         while time.monotonic() < deadline:
             out = _ip("-n", self.hub, "-br", "link", check=False).stdout
-            if out.count("UP") >= len(self.names) + 2:
+            up = {f[0].split("@")[0] for f in map(str.split, out.splitlines()) if f[1:2] == ["UP"]}
+            if want <= up:
                 return
             time.sleep(0.1)
+        raise RuntimeError(f"bridge ports not up after {timeout:g} s: {sorted(want - up)}")
 
     def close(self) -> None:
         """End our processes (by PID), stop the proxies, remove our namespaces."""
