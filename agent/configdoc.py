@@ -39,6 +39,23 @@ DOCS: dict[str, str] = {
     "metrics.enabled": "Serve Prometheus metrics over HTTP.",
     "metrics.host": "Address of the metrics endpoint (keep it local or firewalled).",
     "metrics.port": "Port of the metrics endpoint.",
+    "pool.zones": "Zones this agent serves: an NE with a zone goes only to agents listing it "
+    "(NEs without a zone go to any agent).",
+    "pool.weight": "This agent's share of the NEs relative to the others (0: none).",
+    "pool.capacity": "NEs this agent manages at most (0: no limit).",
+    "pool.seeds": "Bus endpoints of other agents, besides those the agents table lists.",
+    "pool.heartbeat": "Seconds between election heartbeats.",
+    "pool.dead_after": "Seconds unheard before a peer counts as dead (at least 2 heartbeats).",
+    "pool.answer_timeout": "Seconds an ELECTION waits for a higher-ranked agent's ALIVE.",
+    "pool.coordinator_timeout": "Seconds an answered agent waits for the COORDINATOR.",
+    "pool.lease_ttl": "The master lease, seconds of database time: a dead master is replaced "
+    "in about this long.",
+    "pool.lease_renew": "Seconds between the master's lease renewals (< lease_hold).",
+    "pool.lease_hold": "The master steps down this long after its last renewal, by its own "
+    "clock (< lease_ttl).",
+    "pool.preempt_delay": "Seconds a returning higher-ranked agent follows before it takes "
+    "over (hold-down against flapping).",
+    "pool.member_every": "Seconds between writes of this agent's row in the agents table.",
     "profiles[].name": "Local credentials profile name; it wins over a database profile of the "
     "same name.",
     "profiles[].version": "SNMP version, or none for a NETCONF-only profile.",

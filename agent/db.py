@@ -13,6 +13,7 @@ agent/inventory.py, the event-log statements in agent/eventlog.py; this module r
 from __future__ import annotations
 
 import dataclasses
+import logging
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -22,8 +23,6 @@ from typing import Any, Self
 from sqlalchemy import (
     Connection,
     Engine,
-    Row,
-    Table,
     and_,
     delete,
     func,
@@ -35,7 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import exc as sa_exc
 
-from agent import eventlog, eventsearch
+from agent import eventlog, eventsearch, profilestore
 from agent.dbengine import (
     MIGRATIONS_DIR,
     clock_sql,
@@ -48,9 +47,9 @@ from agent.inventory import (
     ne_from_row,
     ne_values,
     parse_inventory,
-    profile_from_row,
-    profile_values,
 )
+from agent.rows import InventoryConflict, named_row, write_named_row
+from agent.secretbox import SecretBox, SecretsKeyError
 from shared.errors import ConfigError, DatabaseError, NotFound
 from shared.eventquery import Counts, Cursor, EventQuery, Page, page_of
 from shared.model import CredentialProfile, Event, NetworkElement
@@ -73,24 +72,34 @@ __all__ = [
 
 _MAX_QUERY_LIMIT = 10_000
 
-
-class InventoryConflict(DatabaseError):
-    """An inventory change conflicts with what is stored (duplicate, still in use)."""
+log = logging.getLogger(__name__)
 
 
 class Database:
     """Inventory, links and event log of one pool. Thread-safe; each call is one transaction."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, secrets: SecretBox | None = None) -> None:
         self._engine = engine
+        # The pool secrets key: profiles' secrets are sealed with it on write and opened on
+        # read; without one they are written as they come and sealed ones cannot be read.
+        self.secrets = secrets
+        self._unreadable: set[str] = set()
         self._password = engine.url.password
         self.url = safe_url(engine.url)
         self.dialect = engine.dialect.name
 
     @classmethod
-    def open(cls, url: str, *, busy_timeout: float = 5.0, connect_timeout: float = 3.0) -> Database:
+    def open(
+        cls,
+        url: str,
+        *,
+        busy_timeout: float = 5.0,
+        connect_timeout: float = 3.0,
+        secrets: SecretBox | None = None,
+    ) -> Database:
         """Open (lazily connect to) ``sqlite:///path`` or ``postgresql+psycopg://...``."""
-        return cls(open_engine(url, busy_timeout=busy_timeout, connect_timeout=connect_timeout))
+        engine = open_engine(url, busy_timeout=busy_timeout, connect_timeout=connect_timeout)
+        return cls(engine, secrets)
 
     def close(self) -> None:
         self._engine.dispose()
@@ -129,53 +138,34 @@ class Database:
         with self._transaction("reading the database clock") as conn:
             return float(conn.execute(text(f"SELECT {clock_sql(self.dialect)}")).scalar_one())
 
-    # -- credential profiles ----------------------------------------------------------------
+    # -- credential profiles (agent/profilestore.py) -----------------------------------------
 
     def upsert_profile(self, profile: CredentialProfile) -> bool:
         """Create or update a profile; returns False when it was already stored as is."""
         with self._transaction(f"saving profile {profile.name!r}") as conn:
-            return self._upsert_profile(conn, profile, time.time())
+            return profilestore.upsert(conn, profile, self.secrets, time.time())
 
     def get_profiles(self) -> dict[str, CredentialProfile]:
+        """Every profile this host can read. One whose secrets are sealed with a key it
+        lacks is left out (its NEs are then not polled) and named once in the log."""
         with self._transaction("reading profiles") as conn:
-            rows = conn.execute(select(credential_profiles).order_by(credential_profiles.c.name))
-            return {row.name: profile_from_row(row) for row in rows}
+            return profilestore.read_all(conn, self.secrets, self._unreadable)
 
     def get_profile(self, name: str) -> CredentialProfile:
         with self._transaction(f"reading profile {name!r}") as conn:
-            row = _named_row(conn, credential_profiles, name)
-        if row is None:
-            raise NotFound(f"credential profile {name!r} not found")
-        return profile_from_row(row)
+            return profilestore.read_one(conn, name, self.secrets)
 
     def remove_profile(self, name: str) -> None:
         with self._transaction(f"removing profile {name!r}") as conn:
-            users = (
-                conn.execute(
-                    select(network_elements.c.name)
-                    .where(network_elements.c.profile == name)
-                    .order_by(network_elements.c.name)
-                )
-                .scalars()
-                .all()
-            )
-            if users:
-                shown = ", ".join(users[:5]) + (", ..." if len(users) > 5 else "")
-                raise InventoryConflict(
-                    f"credential profile {name!r} is used by {len(users)} NE(s) ({shown}); "
-                    "move or remove them first"
-                )
-            deleted = conn.execute(
-                delete(credential_profiles).where(credential_profiles.c.name == name)
-            ).rowcount
-        if not deleted:
-            raise NotFound(f"credential profile {name!r} not found")
+            profilestore.remove(conn, name)
 
-    def _upsert_profile(self, conn: Connection, p: CredentialProfile, now: float) -> bool:
-        t = credential_profiles
-        return _write_named_row(
-            conn, t, p.name, _named_row(conn, t, p.name), profile_values(p), now
-        )
+    def reseal_profiles(self) -> int:
+        """Re-encrypt every profile's secrets with the newest pool key (plain ones too):
+        the middle step of a key rotation. Returns how many profiles were rewritten."""
+        if self.secrets is None:
+            raise SecretsKeyError("no pool secrets key: nothing to seal with")
+        with self._transaction("re-encrypting profile secrets") as conn:
+            return profilestore.reseal(conn, self.secrets)
 
     # -- network elements -------------------------------------------------------------------
 
@@ -202,7 +192,7 @@ class Database:
 
     def get_ne(self, name: str) -> NetworkElement:
         with self._transaction(f"reading NE {name!r}") as conn:
-            row = _named_row(conn, network_elements, name)
+            row = named_row(conn, network_elements, name)
         if row is None:
             raise NotFound(f"NE {name!r} not found")
         return ne_from_row(row)
@@ -210,7 +200,7 @@ class Database:
     def update_ne(self, name: str, **changes: Any) -> NetworkElement:
         """Change some fields of a stored NE (``managed=False``, ``link_alarms=...``)."""
         with self._transaction(f"updating NE {name!r}") as conn:
-            row = _named_row(conn, network_elements, name)
+            row = named_row(conn, network_elements, name)
             if row is None:
                 raise NotFound(f"NE {name!r} not found")
             try:
@@ -256,10 +246,10 @@ class Database:
             raise InventoryConflict(
                 f"NE {ne.name!r}: {ne.address}:{ne.port} is already NE {clash!r}"
             )
-        row = _named_row(conn, t, ne.name)
+        row = named_row(conn, t, ne.name)
         if row is not None and not replace:
             raise InventoryConflict(f"NE {ne.name!r} already exists")
-        return _write_named_row(conn, t, ne.name, row, ne_values(ne), now)
+        return write_named_row(conn, t, ne.name, row, ne_values(ne), now)
 
     # -- inventory import -------------------------------------------------------------------
 
@@ -272,7 +262,7 @@ class Database:
         profiles, nes, manual_links = parse_inventory(data)
         now = time.time()
         with self._transaction("importing the inventory") as conn:
-            n_profiles = sum(self._upsert_profile(conn, p, now) for p in profiles)
+            n_profiles = sum(profilestore.upsert(conn, p, self.secrets, now) for p in profiles)
             n_nes = sum(self._put_ne(conn, ne, replace=True, now=now) for ne in nes)
             for link in manual_links:
                 self._add_link_if_missing(conn, link, now)
@@ -415,21 +405,3 @@ class Database:
     def count_events(self) -> int:
         with self._transaction("counting events") as conn:
             return int(conn.execute(select(func.count()).select_from(event_log)).scalar_one())
-
-
-def _named_row(conn: Connection, t: Table, name: str) -> Row[Any] | None:
-    return conn.execute(select(t).where(t.c.name == name)).first()
-
-
-def _write_named_row(
-    conn: Connection, t: Table, name: str, row: Row[Any] | None, values: dict[str, Any], now: float
-) -> bool:
-    """Insert the row ``name`` (with ``values``), or update the stored ``row`` to them;
-    False when it was stored as is already (its ``updated`` time is then left alone)."""
-    if row is None:
-        conn.execute(insert(t).values(name=name, created=now, updated=now, **values))
-        return True
-    if all(getattr(row, k) == v for k, v in values.items()):
-        return False
-    conn.execute(update(t).where(t.c.name == name).values(updated=now, **values))
-    return True

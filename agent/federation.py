@@ -15,6 +15,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+from agent.aiotools import with_deadline
 from agent.peers import PeerError, Peers, PeerTimeout
 from shared.errors import NotFound
 from shared.federated import AlarmFilter, Merged, merge_lists, worst_first
@@ -55,7 +56,7 @@ class Federation:
         """Every live member's answer to ``op`` (this agent's own without the bus)."""
         self.stats["requests"] += 1
         others = sorted(n for n in set(self.members()) if n != self.node_id)
-        mine = asyncio.ensure_future(asyncio.wait_for(self.local[op](args), deadline))
+        mine = asyncio.ensure_future(with_deadline(self.local[op](args), deadline))
         remote = await self.peers.gather(op, args, deadline, others)
         parts = dict(remote.results)
         failed = dict(remote.failed)

@@ -65,7 +65,22 @@ class Handlers:
             "traps": dict(a.receiver.counters) if a.receiver else {},
             "outbox": a.writer.counters() if a.writer else {},
             "bus": dict(a.bus.stats) if a.bus else {},
+            "pool": self._pool(),
         }
+
+    def _pool(self) -> dict[str, object]:
+        """The election, the assignment this agent follows, trap forwarding."""
+        a = self.agent
+        out: dict[str, object] = {}
+        if a.election_shell is not None:
+            out.update(a.election_shell.status())
+        if a.follower is not None:
+            out["assignment"] = a.follower.status()
+        if a.assigner is not None:
+            out["assigner"] = a.assigner.status()
+        if a.forwarder is not None:
+            out["traps"] = dict(a.forwarder.stats)
+        return out
 
     async def alarms(self, args: dict[str, Any]) -> list[dict[str, object]]:
         model = self.agent.model

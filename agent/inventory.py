@@ -11,6 +11,7 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from agent.secretbox import SecretBox, SecretsKeyError, is_sealed
 from shared.config import parse_profile
 from shared.errors import ConfigError
 from shared.model import CredentialProfile, LinkAlarms, NetworkElement, Protocol, SnmpVersion
@@ -120,8 +121,13 @@ def _parse_link(i: int, d: Any) -> Link:
     )
 
 
-def profile_values(p: CredentialProfile) -> dict[str, str]:
-    return {
+# The stored fields that are secrets: sealed with the pool secrets key when the agent or
+# the CLI has one (agent/secretbox.py), so the database alone logs in to no NE.
+SECRET_FIELDS = ("community", "auth_key", "priv_key", "password")
+
+
+def profile_values(p: CredentialProfile, box: SecretBox | None = None) -> dict[str, str]:
+    values = {
         "version": p.version.value,
         "community": p.community,
         "user": p.user,
@@ -133,19 +139,35 @@ def profile_values(p: CredentialProfile) -> dict[str, str]:
         "key_file": p.key_file,
         "context": p.context,
     }
+    if box is not None:
+        for f in SECRET_FIELDS:
+            values[f] = box.seal(values[f])
+    return values
 
 
-def profile_from_row(row: Row[Any]) -> CredentialProfile:
+def profile_from_row(row: Row[Any], box: SecretBox | None = None) -> CredentialProfile:
+    def secret(field_name: str) -> str:
+        stored = str(getattr(row, field_name))
+        if not is_sealed(stored):
+            return stored
+        what = f"credentials profile {row.name!r} ({field_name})"
+        if box is None:
+            raise SecretsKeyError(
+                f"{what} is encrypted and no pool secrets key is configured here "
+                "(set secrets.key_file, or --secrets-key / EMSPOOL_SECRETS_KEY for the CLI)"
+            )
+        return box.open(stored, what)
+
     return CredentialProfile(
         name=row.name,
         version=SnmpVersion(row.version),
-        community=row.community,
+        community=secret("community"),
         user=row.user,
         auth_protocol=row.auth_protocol,
-        auth_key=row.auth_key,
+        auth_key=secret("auth_key"),
         priv_protocol=row.priv_protocol,
-        priv_key=row.priv_key,
-        password=row.password,
+        priv_key=secret("priv_key"),
+        password=secret("password"),
         key_file=row.key_file,
         context=row.context,
     )

@@ -15,11 +15,12 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, insert, select, text, update
+from sqlalchemy import Connection, delete, func, insert, select, text, update
 
 from agent.db import Database
 from agent.dbengine import clock_sql
-from shared.schema import agents, assignment_state, assignments, master_lease
+from shared.assign import Placement
+from shared.schema import agents, assignment_state, assignments, master_lease, network_elements
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +227,28 @@ class PoolDb:
         if state is None:
             return AssignmentTable(0, 0, owners)
         return AssignmentTable(int(state.epoch), int(state.version), owners)
+
+    def assignment_version(self) -> tuple[int, int]:
+        """(epoch, version) of the table: one tiny row, read often as a safety net."""
+        with self.db.transaction("reading the assignment version") as conn:
+            state = conn.execute(select(assignment_state)).first()
+        return (0, 0) if state is None else (int(state.epoch), int(state.version))
+
+    # -- what the assigner places ---------------------------------------------------------
+
+    def inventory_signature(self) -> tuple[int, float]:
+        """(NEs, last change): differs after any NE is added, removed or changed."""
+        t = network_elements
+        with self.db.transaction("reading the inventory's signature") as conn:
+            row = conn.execute(select(func.count(), func.max(t.c.updated))).one()
+        return int(row[0]), float(row[1] or 0.0)
+
+    def placements(self) -> list[Placement]:
+        """Every managed NE as the assigner needs it (name, zone, pin): three columns."""
+        t = network_elements
+        with self.db.transaction("reading NEs to place") as conn:
+            rows = conn.execute(select(t.c.name, t.c.zone, t.c.pin).where(t.c.managed)).all()
+        return [Placement(r.name, r.zone, r.pin) for r in rows]
 
     def _holds(self, conn: Connection, me: str, epoch: int) -> bool:
         row = conn.execute(self._read_locked).first()

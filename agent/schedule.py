@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 import zlib
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -33,15 +33,18 @@ async def every(
     interval: float,
     poll: Callable[[], Awaitable[None]],
     on_skipped: Callable[[int], None],
+    *,
+    at_once: bool = False,
 ) -> None:
     """Call ``poll`` at a fixed rate until cancelled.
 
     Each NE keeps a phase derived from its name (spread over the first 10 s), so a fleet
-    spreads its load instead of polling all at once. If a poll overruns, the slots it ate
-    are skipped (and counted) instead of bunching the following polls together.
+    spreads its load instead of polling all at once; ``at_once`` polls first without it
+    (an NE taken over from another agent must not wait). If a poll overruns, the slots it
+    ate are skipped (and counted) instead of bunching the following polls together.
     """
     loop = asyncio.get_running_loop()
-    phase = (zlib.crc32(name.encode()) % 1000) / 1000 * min(interval, 10.0)
+    phase = 0.0 if at_once else (zlib.crc32(name.encode()) % 1000) / 1000 * min(interval, 10.0)
     start = loop.time() + phase
     slot = 0
     while True:
@@ -107,8 +110,17 @@ class ScheduledPoller(Generic[T, S]):
         self._crashes: dict[str, _Crashes] = {}
         # Tasks cancelled or started on the side (releases) that have not ended yet.
         self._ending: set[asyncio.Future[None]] = set()
-        self.stats = {"polls": 0, "failures": 0, "skipped_slots": 0, "poll_crashes": 0} | stats
+        self.stats = {
+            "polls": 0,
+            "failures": 0,
+            "skipped_slots": 0,
+            "poll_crashes": 0,
+            "held": 0,
+        } | stats
         self.latency = Histogram()  # seconds per poll, waiting for the concurrency bound included
+        # Asked before every poll: False skips it (counted). The assignment follower holds
+        # polls while it is not sure this agent still owns its NEs (after a pause).
+        self.gate: Callable[[str], bool] | None = None
 
     @property
     def names(self) -> set[str]:
@@ -125,8 +137,9 @@ class ScheduledPoller(Generic[T, S]):
         returns is awaited in a task of its own that close() waits for."""
         return None
 
-    def set_targets(self, targets: Mapping[str, T]) -> None:
-        """Start polling new NEs, stop polling gone ones, restart changed ones."""
+    def set_targets(self, targets: Mapping[str, T], poll_now: Collection[str] = ()) -> None:
+        """Start polling new NEs, stop polling gone ones, restart changed ones; new NEs
+        named in ``poll_now`` are polled at once rather than at their phase."""
         for name in list(self._nes):
             if name not in targets or targets[name] != self._nes[name].target:
                 self._stop(name, self._nes.pop(name))
@@ -134,7 +147,8 @@ class ScheduledPoller(Generic[T, S]):
             if name not in self._nes:
                 sched = self._new_schedule(target)
                 task = asyncio.create_task(
-                    self._loop(sched, target.ne), name=f"{self.task_prefix}:{name}"
+                    self._loop(sched, target.ne, name in poll_now),
+                    name=f"{self.task_prefix}:{name}",
                 )
                 task.add_done_callback(self._task_ended)
                 sched.task = task
@@ -166,15 +180,22 @@ class ScheduledPoller(Generic[T, S]):
         self._ending.add(task)
         task.add_done_callback(self._ending.discard)
 
-    async def _loop(self, sched: S, ne: NetworkElement) -> None:
+    async def _loop(self, sched: S, ne: NetworkElement, at_once: bool = False) -> None:
         await every(
-            ne.name, self.interval_of(ne), lambda: self.poll_supervised(sched), self._skipped
+            ne.name,
+            self.interval_of(ne),
+            lambda: self.poll_supervised(sched),
+            self._skipped,
+            at_once=at_once,
         )
 
     async def poll_supervised(self, sched: S) -> None:
         """poll_once, with an unexpected exception turned into a logged, counted, visible
         failure of this one poll (cancellation still propagates)."""
         name = sched.target.ne.name
+        if self.gate is not None and not self.gate(name):
+            self.stats["held"] += 1
+            return
         started = time.monotonic()
         try:
             await self.poll_once(sched)

@@ -1,5 +1,6 @@
 """Agent processes for the demo, the system tests and the benchmarks: free loopback ports,
-a config file, start, wait until it answers, stop.
+a config file, start, wait until it answers, stop; and AgentPool, several agents on one
+database (start, kill -9, SIGSTOP/SIGCONT, restart, wait for one master, read the table).
 
 This is harness, not product: the agent package never needs it (an installed agent is
 started by systemd from a config an operator wrote).
@@ -13,7 +14,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -107,3 +109,265 @@ def stop_process(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
+
+
+# -- several agents on one database (the pool) ------------------------------------------
+
+
+@dataclass
+class PoolAgent:
+    """One agent of an AgentPool: its config (ports fixed for its whole life, so a restart
+    comes back on the same endpoints), its log and, while it runs, its process."""
+
+    node_id: str
+    priority: int
+    config: Path
+    log: Path
+    router: str
+    trap: tuple[str, int]
+    proc: subprocess.Popen[bytes] | None = None
+    paused: bool = False
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
+
+
+class AgentPool:
+    """N real agent processes on one database, for system tests and benchmarks.
+
+    ``add`` writes a config (distinct node id, priority, loopback ports, data dir);
+    ``start``/``stop`` (SIGTERM)/``kill`` (SIGKILL)/``pause`` (SIGSTOP)/``resume``
+    (SIGCONT)/``restart`` act on one agent by its PID; ``wait_for_master`` waits until the
+    running agents agree on one master; ``assignment`` and ``members`` read the pool's rows
+    from the database; ``status`` asks an agent over the bus. Leaving the ``with`` block
+    (or ``close``) stops every agent this pool started, paused ones included::
+
+        with AgentPool(root, db_url, interval=2.0) as pool:
+            for i, prio in enumerate((300, 200, 100)):
+                pool.add(f"a{i}", priority=prio)
+            pool.start_all()
+            master, epoch = pool.wait_for_master(30)
+            pool.kill(master)
+            new_master, new_epoch = pool.wait_for_master(30, exclude={master})
+
+    ``sections`` (here and in ``add``) go to every config, e.g. ``pool={"preempt_delay": 5}``.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        db_url: str,
+        interval: float = 2.0,
+        **sections: Mapping[str, object],
+    ) -> None:
+        self.root = root
+        self.db_url = db_url
+        self.interval = interval
+        self.sections = sections
+        self.agents: dict[str, PoolAgent] = {}
+        self._db: Any = None  # agent.db.Database, opened when the pool's rows are read
+        root.mkdir(parents=True, exist_ok=True)
+
+    def __enter__(self) -> AgentPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- membership of the test pool -----------------------------------------------------
+
+    def add(self, node_id: str, priority: int = 100, **sections: Mapping[str, object]) -> PoolAgent:
+        """Write ``node_id``'s config (not started yet)."""
+        if node_id in self.agents:
+            raise ValueError(f"agent {node_id!r} already added")
+        merged: dict[str, dict[str, object]] = {k: dict(v) for k, v in self.sections.items()}
+        for name, values in sections.items():
+            merged.setdefault(name, {}).update(values)
+        merged.setdefault("agent", {})["priority"] = priority
+        home = self.root / node_id
+        home.mkdir(parents=True, exist_ok=True)
+        config = home / "agent.toml"
+        router, trap_port = write_agent_config(
+            config, node_id, home / "data", self.db_url, self.interval, **merged
+        )
+        agent = PoolAgent(
+            node_id, priority, config, home / "agent.log", router, ("127.0.0.1", trap_port)
+        )
+        self.agents[node_id] = agent
+        return agent
+
+    def __getitem__(self, node_id: str) -> PoolAgent:
+        return self.agents[node_id]
+
+    @property
+    def running(self) -> list[str]:
+        """Agents whose process is alive (paused ones included)."""
+        return [n for n, a in self.agents.items() if a.running]
+
+    @property
+    def live(self) -> list[str]:
+        """Agents running and not paused: those that can answer."""
+        return [n for n, a in self.agents.items() if a.running and not a.paused]
+
+    # -- processes -----------------------------------------------------------------------
+
+    def start(self, node_id: str, wait: float = 30.0) -> PoolAgent:
+        """Start one agent and wait until it answers on the bus (``wait`` 0: do not)."""
+        a = self.agents[node_id]
+        if a.running:
+            raise ValueError(f"agent {node_id!r} is already running")
+        a.proc = start_agent(a.config, a.log)
+        a.paused = False
+        if wait:
+            wait_for_agent(a.router, a.proc, wait)
+        return a
+
+    def start_all(self, wait: float = 30.0) -> None:
+        for node_id in self.agents:
+            self.start(node_id, wait=0)
+        for a in self.agents.values():
+            assert a.proc is not None
+            wait_for_agent(a.router, a.proc, wait)
+
+    def stop(self, node_id: str, timeout: float = 15.0) -> None:
+        """SIGTERM (SIGCONT first if paused), wait; SIGKILL if it does not end in time."""
+        a = self.agents[node_id]
+        if a.proc is None:
+            return
+        if a.paused and a.proc.poll() is None:
+            a.proc.send_signal(signal.SIGCONT)
+        a.paused = False
+        stop_process(a.proc, timeout)
+
+    def kill(self, node_id: str) -> None:
+        """kill -9: no shutdown at all (no lease release, no last row, outbox left)."""
+        a = self.agents[node_id]
+        if a.proc is not None and a.proc.poll() is None:
+            a.proc.kill()
+            a.proc.wait(10)
+        a.paused = False
+
+    def pause(self, node_id: str) -> None:
+        """SIGSTOP: the process stands still (a VM freeze, a long GC) until ``resume``."""
+        a = self.agents[node_id]
+        assert a.proc is not None and a.proc.poll() is None, f"{node_id} is not running"
+        a.proc.send_signal(signal.SIGSTOP)
+        a.paused = True
+
+    def resume(self, node_id: str) -> None:
+        a = self.agents[node_id]
+        assert a.proc is not None and a.proc.poll() is None, f"{node_id} is not running"
+        a.proc.send_signal(signal.SIGCONT)
+        a.paused = False
+
+    def restart(self, node_id: str, *, hard: bool = False, wait: float = 30.0) -> PoolAgent:
+        """Stop (SIGTERM, or kill -9 when ``hard``) and start again on the same ports."""
+        if hard:
+            self.kill(node_id)
+        else:
+            self.stop(node_id)
+        return self.start(node_id, wait=wait)
+
+    def close(self) -> None:
+        for node_id in list(self.agents):
+            self.stop(node_id)
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    # -- looking at the pool -------------------------------------------------------------
+
+    def status(self, node_id: str, timeout: float = 2.0) -> dict[str, Any]:
+        """The agent's ``status`` reply (its ``pool`` part: role, master, epoch, alive,
+        election, assignment, assigner and trap-forwarding counters)."""
+        result: dict[str, Any] = busclient.request(
+            self.agents[node_id].router, "status", timeout=timeout
+        )
+        return result
+
+    def statuses(self, timeout: float = 2.0) -> dict[str, dict[str, Any] | None]:
+        """``status`` of every live agent; None for one that did not answer in time."""
+        out: dict[str, dict[str, Any] | None] = {}
+        for node_id in self.live:
+            try:
+                out[node_id] = self.status(node_id, timeout)
+            except busclient.Unreachable:
+                out[node_id] = None
+        return out
+
+    def master(self) -> tuple[str, int] | None:
+        """(master, epoch) if every live agent answers and agrees on one master, which is
+        itself one of them and says it is master; None otherwise."""
+        found = self.statuses()
+        if not found or any(s is None for s in found.values()):
+            return None
+        views = {(s["pool"]["master"], s["pool"]["epoch"]) for s in found.values() if s}
+        if len(views) != 1:
+            return None
+        master, epoch = views.pop()
+        mine = found.get(master)
+        if not master or mine is None or mine["pool"]["role"] != "master":
+            return None
+        return master, int(epoch)
+
+    def wait_for_master(
+        self, timeout: float, exclude: Collection[str] = (), min_epoch: int = 0
+    ) -> tuple[str, int]:
+        """Wait until the live agents agree on one master (not in ``exclude``, at an
+        epoch of at least ``min_epoch``); returns (master, epoch)."""
+        deadline = time.monotonic() + timeout
+        last: tuple[str, int] | None = None
+        while time.monotonic() < deadline:
+            last = self.master()
+            if last is not None and last[0] not in exclude and last[1] >= min_epoch:
+                return last
+            time.sleep(0.1)
+        raise EmspoolError(
+            f"no single master among {self.live} within {timeout:g} s (last: {last}); "
+            f"see the logs under {self.root}"
+        )
+
+    def _pooldb(self) -> Any:
+        from agent.db import Database  # SQLAlchemy: loaded only when the rows are read
+        from agent.pooldb import PoolDb
+
+        if self._db is None:
+            self._db = Database.open(self.db_url)
+        return PoolDb(self._db)
+
+    def assignment(self) -> Any:
+        """The assignment table as the database has it (``agent.pooldb.AssignmentTable``:
+        epoch, version, owners NE -> node id)."""
+        return self._pooldb().read_assignment()
+
+    def lease(self) -> Any:
+        """The master lease row (``agent.pooldb.LeaseAnswer``: holder, epoch, expires_in)
+        or None before any agent took it."""
+        return self._pooldb().lease()
+
+    def members(self) -> list[Any]:
+        """The agents rows (``agent.pooldb.MemberRow``: state, epoch, managed, health...)."""
+        return list(self._pooldb().members())
+
+    def wait_for_assignment(
+        self, check: Callable[[Any], bool], timeout: float, what: str = "the assignment"
+    ) -> Any:
+        """Wait until ``check(table)`` holds for the database's table; returns the table."""
+        deadline = time.monotonic() + timeout
+        table = None
+        while time.monotonic() < deadline:
+            table = self.assignment()
+            if check(table):
+                return table
+            time.sleep(0.1)
+        raise EmspoolError(f"{what} not reached within {timeout:g} s (last: {table})")
+
+    def managed(self, node_id: str) -> set[str]:
+        """The NEs an agent polls now, from its own answer (``ne_states``)."""
+        states = busclient.request(self.agents[node_id].router, "ne_states", timeout=2.0)
+        return {str(s["name"]) for s in states}

@@ -18,6 +18,7 @@ from .snmp_security import AUTH_NAMES, PRIV_NAMES
 
 _NODE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _ZMQ_ENDPOINT = re.compile(r"^(tcp://[^\s]+:\d+|ipc://[^\s]+|inproc://[^\s]+)$")
+_ZONE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 _ARRAY_INDEX = re.compile(r"\[\d+\]")
 _SECRET_KEYS = {"community", "auth_key", "priv_key", "password"}
 
@@ -62,6 +63,26 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class PoolConfig:
+    """How this agent takes part in the pool: what it can serve (zones, weight, capacity),
+    where to find the others besides the database (seeds), and the election's timing."""
+
+    zones: tuple[str, ...] = ()  # NEs of these zones may be assigned here (and zoneless ones)
+    weight: float = 1.0  # share of the NEs, relative to the others (0: none)
+    capacity: int | None = None  # NEs at most; None: no limit
+    seeds: tuple[str, ...] = ()  # bus endpoints of other agents, besides the agents table
+    heartbeat: float = 0.5  # seconds between election heartbeats
+    dead_after: float = 1.5  # a peer unheard for this long is dead (about 3 beats)
+    answer_timeout: float = 0.5  # how long an ELECTION waits for an ALIVE
+    coordinator_timeout: float = 2.0  # how long an answered agent waits for COORDINATOR
+    lease_ttl: float = 1.8  # the master lease, by database time
+    lease_renew: float = 0.3  # the master renews it this often
+    lease_hold: float = 1.2  # the master steps down this long after its last renewal
+    preempt_delay: float = 10.0  # a returning higher-ranked agent follows this long first
+    member_every: float = 1.0  # seconds between writes of this agent's row (and reads of all)
+
+
+@dataclass(frozen=True, slots=True)
 class AgentConfig:
     node_id: str
     priority: int = 100
@@ -76,6 +97,7 @@ class AgentConfig:
     traps: TrapConfig = field(default_factory=TrapConfig)
     netconf: NetconfConfig = field(default_factory=NetconfConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    pool: PoolConfig = field(default_factory=PoolConfig)
     profiles: tuple[CredentialProfile, ...] = ()
 
     @property
@@ -104,6 +126,7 @@ def config_from_dict(doc: dict[str, Any], source: str = "<config>") -> AgentConf
     traps = r.table("traps")
     netconf = r.table("netconf")
     metrics = r.table("metrics")
+    pool = r.table("pool")
     cfg = AgentConfig(
         node_id=node_id,
         priority=agent.get_int("priority", 100, lo=0, hi=1_000_000),
@@ -142,14 +165,51 @@ def config_from_dict(doc: dict[str, Any], source: str = "<config>") -> AgentConf
             host=metrics.get_str("host", "127.0.0.1"),
             port=metrics.get_int("port", 9464, lo=0, hi=65535),
         ),
+        pool=_pool(pool),
         profiles=tuple(_profile(p) for p in r.array_of_tables("profiles")),
     )
-    for t in (r, agent, bus, db, polling, alarms, traps, netconf, metrics):
+    for t in (r, agent, bus, db, polling, alarms, traps, netconf, metrics, pool):
         t.reject_unknown()
     names = [p.name for p in cfg.profiles]
     dup = {n for n in names if names.count(n) > 1}
     if dup:
         raise ConfigError(f"{source}: profiles: duplicate name(s) {sorted(dup)}")
+    return cfg
+
+
+def _pool(p: _Reader) -> PoolConfig:
+    zones = p.get_str_list("zones")
+    for z in zones:
+        if not _ZONE.match(z):
+            p.fail("zones", f"{z!r} is not a zone name (1-100 letters, digits, '.', '_', '-')")
+    seeds = p.get_str_list("seeds")
+    for s in seeds:
+        if not _ZMQ_ENDPOINT.match(s):
+            p.fail("seeds", f"expected ZeroMQ endpoints like tcp://10.0.0.2:7700, got {s!r}")
+    capacity = p.get_int("capacity", 0, lo=0, hi=10_000_000)
+    cfg = PoolConfig(
+        zones=tuple(zones),
+        weight=p.get_float("weight", 1.0, lo=0.0, hi=1000.0),
+        capacity=capacity or None,
+        seeds=tuple(seeds),
+        heartbeat=p.get_float("heartbeat", 0.5, lo=0.05, hi=30.0),
+        dead_after=p.get_float("dead_after", 1.5, lo=0.1, hi=300.0),
+        answer_timeout=p.get_float("answer_timeout", 0.5, lo=0.01, hi=60.0),
+        coordinator_timeout=p.get_float("coordinator_timeout", 2.0, lo=0.05, hi=300.0),
+        lease_ttl=p.get_float("lease_ttl", 1.8, lo=0.1, hi=600.0),
+        lease_renew=p.get_float("lease_renew", 0.3, lo=0.01, hi=300.0),
+        lease_hold=p.get_float("lease_hold", 1.2, lo=0.05, hi=600.0),
+        preempt_delay=p.get_float("preempt_delay", 10.0, lo=0.0, hi=86400.0),
+        member_every=p.get_float("member_every", 1.0, lo=0.05, hi=60.0),
+    )
+    # The timing only works in this order; say which key breaks it.
+    if cfg.dead_after < 2 * cfg.heartbeat:
+        p.fail("dead_after", f"must be at least twice pool.heartbeat ({cfg.heartbeat:g} s)")
+    if cfg.lease_renew >= cfg.lease_hold:
+        p.fail("lease_renew", f"must be shorter than pool.lease_hold ({cfg.lease_hold:g} s)")
+    if cfg.lease_hold >= cfg.lease_ttl:
+        # The master must stop acting before the database can give the lease to another.
+        p.fail("lease_hold", f"must be shorter than pool.lease_ttl ({cfg.lease_ttl:g} s)")
     return cfg
 
 
@@ -285,6 +345,17 @@ class _Reader:
         if not isinstance(v, str):
             self.fail(key, f"expected a string, got {self._shown(key, v)}")
         return str(v)
+
+    def get_str_list(self, key: str) -> list[str]:
+        self._note(key, "list of strings", [])
+        v = self._get(key, False)
+        if v is None:
+            return []
+        if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+            self.fail(key, f"expected a list of strings, got {v!r}")
+        if len(set(v)) != len(v):
+            self.fail(key, "lists the same value twice")
+        return list(v)
 
     def get_bool(self, key: str, default: bool) -> bool:
         self._note(key, "boolean", default)

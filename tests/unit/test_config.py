@@ -86,3 +86,49 @@ def test_netconf_profile_needs_no_snmp_version_and_hides_password():
     assert "very-secret-pw" not in repr(p) and "very-secret-pw" not in str(p.redacted())
     with pytest.raises(ConfigError, match=r"profiles\[0\]\.user: is required"):
         parse_config('[agent]\nnode_id = "a"\n[[profiles]]\nname = "nc"\npassword = "x"\n')
+
+
+# -- [pool] -------------------------------------------------------------------------------
+
+POOL = '[agent]\nnode_id = "a"\n[pool]\n'
+
+
+def test_pool_defaults_are_the_documented_timing():
+    p = parse_config('[agent]\nnode_id = "a"\n').pool
+    assert (p.zones, p.weight, p.capacity, p.seeds) == ((), 1.0, None, ())
+    assert (p.heartbeat, p.dead_after, p.preempt_delay) == (0.5, 1.5, 10.0)
+    # The master stops acting before the database could give its lease to another.
+    assert p.lease_renew < p.lease_hold < p.lease_ttl
+
+
+def test_pool_settings_are_read():
+    p = parse_config(
+        POOL + 'zones = ["dc1", "dc-2"]\nweight = 2.5\ncapacity = 500\n'
+        'seeds = ["tcp://10.0.0.2:7700"]\nheartbeat = 0.2\ndead_after = 0.8\n'
+        "lease_ttl = 3\nlease_hold = 2\nlease_renew = 0.5\npreempt_delay = 0\n"
+    ).pool
+    assert p.zones == ("dc1", "dc-2") and p.weight == 2.5 and p.capacity == 500
+    assert p.seeds == ("tcp://10.0.0.2:7700",) and p.heartbeat == 0.2
+    assert (p.lease_ttl, p.lease_hold, p.lease_renew, p.preempt_delay) == (3.0, 2.0, 0.5, 0.0)
+    assert parse_config(POOL + "capacity = 0\n").pool.capacity is None  # 0: no limit
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('zones = "dc1"\n', "pool.zones: expected a list of strings"),
+        ('zones = ["dc 1"]\n', "pool.zones: 'dc 1' is not a zone name"),
+        ('zones = ["a", "a"]\n', "pool.zones: lists the same value twice"),
+        ('seeds = ["10.0.0.2:7700"]\n', "pool.seeds: expected ZeroMQ endpoints"),
+        ("weight = -1\n", "pool.weight: must be between"),
+        ("capacity = 1.5\n", "pool.capacity: expected an integer"),
+        ("heartbeat = 1\ndead_after = 1.5\n", "pool.dead_after: must be at least twice"),
+        ("lease_renew = 1.5\n", "pool.lease_renew: must be shorter than pool.lease_hold"),
+        ("lease_ttl = 1.0\n", "pool.lease_hold: must be shorter than pool.lease_ttl"),
+        ("leasettl = 3\n", "pool: unknown key(s) leasettl"),
+    ],
+)
+def test_bad_pool_settings_name_the_key(text, message):
+    with pytest.raises(ConfigError) as e:
+        parse_config(POOL + text, "agent.toml")
+    assert message in str(e.value)

@@ -193,7 +193,17 @@ def dropped_tasks(path: Path) -> list[int]:
 
 
 # The lifecycle modules (agent/schedule.py and the pollers are checked by their own tests).
-LIFECYCLE = ["agent/app.py", "agent/bus.py", "agent/main.py", "agent/outbox.py", "agent/watch.py"]
+LIFECYCLE = [
+    "agent/app.py",
+    "agent/runtime.py",
+    "agent/electiond.py",
+    "agent/assigner.py",
+    "agent/follower.py",
+    "agent/bus.py",
+    "agent/main.py",
+    "agent/outbox.py",
+    "agent/watch.py",
+]
 
 
 def test_no_fire_and_forget_tasks_in_the_lifecycle_modules(tmp_path):

@@ -1,0 +1,313 @@
+"""The election's I/O shell: drives the pure state machine (shared/election.py) with the
+loop's clock, the bus and the database.
+
+- Timers: each ``Timer`` action becomes a ``loop.call_at`` (a new one of the same name
+  replaces the old); the loop's clock is monotonic, as the machine expects.
+- Messages: ``Send``/``Broadcast`` go out as one-way ``pool.election`` notifications over
+  the persistent peer links (agent/peers.py); incoming ones arrive on the bus route of the
+  same name (agent role), are validated (shared/poolwire.py) and fed in.
+- The lease: ``AcquireLease``/``RenewLease``/``ReleaseLease`` run one at a time, in order,
+  in a worker thread against the database (agent/pooldb.py); their answers are fed back.
+- Membership: about every second this agent's ``agents`` row is written (state, epoch, NEs
+  managed, poll and trap health, version, endpoints, zones, weight, capacity) and every
+  row is read back: the members' ranks go to the machine, their endpoints (plus the
+  configured seeds) to the peer links.
+
+A lone agent hears nobody during its start-up listen (``dead_after``), claims the lease and
+is master on its own within about two seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import metadata
+from typing import TYPE_CHECKING, Any
+
+from agent.peers import Peers
+from agent.pooldb import MemberRow, PoolDb
+from shared.election import (
+    AcquireLease,
+    Action,
+    Became,
+    Broadcast,
+    Election,
+    ElectionConfig,
+    Rank,
+    ReleaseLease,
+    RenewLease,
+    Role,
+    Send,
+    Timer,
+)
+from shared.errors import DatabaseError
+from shared.poolwire import ElectionMsg, PoolWireError, from_args, to_args
+from shared.wire import KeyRole
+
+if TYPE_CHECKING:
+    from agent.app import Agent
+    from agent.bus import Bus
+
+log = logging.getLogger(__name__)
+
+OP = "pool.election"
+MEMBER_HORIZON = 3600.0  # rows unheard for longer are not linked to (emspool pool forget)
+RELEASE_TIMEOUT = 2.0  # seconds the lease release and the last row write may take at stop
+_LEASE_QUEUE = 16
+
+
+def _version() -> str:
+    try:
+        return metadata.version("emspool")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def state_of(role: Role) -> str:
+    """The agents row's state: master / follower / starting (an election in progress)."""
+    if role is Role.MASTER:
+        return "master"
+    if role is Role.FOLLOWER:
+        return "follower"
+    return "starting"
+
+
+@dataclass(frozen=True, slots=True)
+class _LeaseOp:
+    action: AcquireLease | RenewLease | ReleaseLease
+
+
+class ElectionShell:
+    def __init__(
+        self, agent: Agent, pool: PoolDb, peers: Peers, on_became: Callable[[Became], None]
+    ) -> None:
+        self.agent = agent
+        self.pool = pool
+        self.peers = peers
+        self.on_became = on_became
+        cfg = agent.config.pool
+        self.config = cfg
+        self.me = agent.node_id
+        self.election = Election(
+            Rank(agent.config.priority, agent.node_id),
+            ElectionConfig(
+                heartbeat=cfg.heartbeat,
+                dead_after=cfg.dead_after,
+                answer_timeout=cfg.answer_timeout,
+                coordinator_timeout=cfg.coordinator_timeout,
+                lease_renew=cfg.lease_renew,
+                lease_hold=cfg.lease_hold,
+                preempt_delay=cfg.preempt_delay,
+            ),
+        )
+        self.members: dict[str, MemberRow] = {}  # the agents table as last read
+        self.stats = dict.fromkeys(
+            ("sent", "received", "bad_messages", "lease_errors", "member_errors"), 0
+        )
+        self.version = _version()
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._lease_q: asyncio.Queue[_LeaseOp] = asyncio.Queue(_LEASE_QUEUE)
+        self._refresh = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._started = False
+        self._member_failing = False
+        self._heard_ranks: dict[str, int] = {}  # node -> priority, from its own messages
+
+    def route(self, bus: Bus) -> None:
+        bus.route(OP, self.on_message, role=KeyRole.AGENT)
+
+    # -- running ---------------------------------------------------------------------------
+    async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self._lease_worker(), name="lease")
+            # Our row first, so the others can answer us when we speak.
+            await self._members_once()
+            self._started = True
+            self._apply(self.election.start(self.now()))
+            while True:
+                self._refresh.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.config.member_every):
+                        await self._refresh.wait()
+                await self._members_once()
+
+    async def aclose(self) -> None:
+        """Stop: cancel the timers, give the lease back if we hold it, mark the row."""
+        for handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
+        e = self.election
+        was_master = e.is_master
+        with contextlib.suppress(DatabaseError, TimeoutError):
+            async with asyncio.timeout(RELEASE_TIMEOUT):
+                if was_master:
+                    await asyncio.to_thread(self.pool.release_lease, self.me, e.epoch)
+                await asyncio.to_thread(self.pool.heartbeat, self.me, **self._row("stopped"))
+
+    def now(self) -> float:
+        assert self._loop is not None
+        return self._loop.time()
+
+    # -- messages in -----------------------------------------------------------------------
+    async def on_message(self, args: dict[str, Any]) -> dict[str, Any]:
+        try:
+            msg: ElectionMsg = from_args(args, ElectionMsg)
+        except PoolWireError:
+            self.stats["bad_messages"] += 1
+            raise
+        self.stats["received"] += 1
+        self._heard_ranks[msg.sender] = msg.priority
+        if not self._started:
+            return {}
+        if msg.sender != self.me and msg.sender not in self.peers.nodes:
+            self._refresh.set()  # a new member: read the table to get a link back to it
+        self._apply(self.election.on_message(msg.to_message(), self.now()))
+        return {}
+
+    # -- actions out -----------------------------------------------------------------------
+    def _apply(self, actions: list[Action]) -> None:
+        for a in actions:
+            if isinstance(a, Send):
+                self.stats["sent"] += 1
+                self.peers.notify(a.to, OP, to_args(ElectionMsg.of(a.message)))
+            elif isinstance(a, Broadcast):
+                self.stats["sent"] += 1
+                self.peers.broadcast(OP, to_args(ElectionMsg.of(a.message)))
+            elif isinstance(a, Timer):
+                self._set_timer(a)
+            elif isinstance(a, AcquireLease | RenewLease | ReleaseLease):
+                self._queue_lease(a)
+            elif isinstance(a, Became):
+                self.on_became(a)
+
+    def _set_timer(self, t: Timer) -> None:
+        assert self._loop is not None
+        old = self._timers.pop(t.name, None)
+        if old is not None:
+            old.cancel()
+        self._timers[t.name] = self._loop.call_at(t.at, self._fire, t.name)
+
+    def _fire(self, name: str) -> None:
+        self._timers.pop(name, None)
+        self._apply(self.election.on_timer(name, self.now()))
+
+    # -- the lease -------------------------------------------------------------------------
+    def _queue_lease(self, action: AcquireLease | RenewLease | ReleaseLease) -> None:
+        try:
+            self._lease_q.put_nowait(_LeaseOp(action))
+        except asyncio.QueueFull:
+            # The database is stuck: renewals pile up. Dropping one is safe (the master
+            # steps down by its own clock when renewals do not come back).
+            self.stats["lease_errors"] += 1
+
+    async def _lease_worker(self) -> None:
+        e, pool, me, ttl = self.election, self.pool, self.me, self.config.lease_ttl
+        while True:
+            op = (await self._lease_q.get()).action
+            try:
+                if isinstance(op, AcquireLease):
+                    ans = await asyncio.to_thread(pool.acquire_lease, me, ttl)
+                    now = self.now()
+                    if ans.acquired:
+                        out = e.on_lease_acquired(ans.epoch, op.sent_at, now)
+                    else:
+                        out = e.on_lease_denied(ans.holder, ans.epoch, ans.expires_in, now)
+                elif isinstance(op, RenewLease):
+                    if not e.is_master or op.epoch != e.epoch:
+                        continue  # stepped down meanwhile: nothing to renew
+                    ok = await asyncio.to_thread(pool.renew_lease, me, op.epoch, ttl)
+                    now = self.now()
+                    out = e.on_lease_renewed(op.sent_at, now) if ok else e.on_lease_lost(now)
+                else:
+                    await asyncio.to_thread(pool.release_lease, me, op.epoch)
+                    out = []
+            except DatabaseError as err:
+                self.stats["lease_errors"] += 1
+                log.warning("master lease: %s", err)
+                out = e.on_lease_error(self.now())
+            self._apply(out)
+
+    # -- membership ------------------------------------------------------------------------
+    def _row(self, state: str) -> dict[str, object]:
+        a, cfg = self.agent, self.config
+        bus = a.bus
+        return {
+            "priority": a.config.priority,
+            "endpoint": bus.router_endpoint if bus else a.config.router_endpoint,
+            "pub_endpoint": bus.pub_endpoint if bus else a.config.pub_endpoint,
+            "zones": ",".join(cfg.zones),
+            "weight": cfg.weight,
+            "capacity": cfg.capacity,
+            "version": self.version,
+            "state": state,
+            "epoch": self.election.epoch,
+            "managed": len(a.model.states),
+            "health": json.dumps(self.health(), separators=(",", ":")),
+        }
+
+    def health(self) -> dict[str, int]:
+        """Poll and trap counters for the agents row (``emspool pool``)."""
+        a = self.agent
+        out: dict[str, int] = {}
+        for proto, poller in (("snmp", a.poller), ("netconf", a.nc_poller)):
+            if poller is not None:
+                out[f"{proto}_polls"] = poller.stats.get("polls", 0)
+                out[f"{proto}_failures"] = poller.stats.get("failures", 0)
+        if a.receiver is not None:
+            c = a.receiver.counters
+            out["traps_accepted"] = c.get("accepted", 0)
+            out["traps_unknown"] = c.get("unknown_source", 0)
+        if a.forwarder is not None:
+            out["traps_forwarded"] = a.forwarder.stats["forwarded"]
+            out["traps_received_forwarded"] = a.forwarder.stats["received_forwarded"]
+        out["unreachable"] = sum(1 for st in a.model.states.values() if not st.reachable)
+        return out
+
+    async def _members_once(self) -> None:
+        state = state_of(self.election.role) if self._started else "starting"
+        try:
+            await asyncio.to_thread(self.pool.heartbeat, self.me, **self._row(state))
+            rows = await asyncio.to_thread(self.pool.members)
+        except DatabaseError as err:
+            self.stats["member_errors"] += 1
+            if not self._member_failing:
+                log.warning("pool membership not readable, keeping the last: %s", err)
+            self._member_failing = True
+            return
+        if self._member_failing:
+            log.info("pool membership readable again")
+        self._member_failing = False
+        self.members = {r.node_id: r for r in rows}
+        live = {r.node_id: r for r in rows if r.age < MEMBER_HORIZON}
+        endpoints = {n: r.endpoint for n, r in live.items() if n != self.me}
+        known = set(endpoints.values())
+        mine = self.agent.bus.router_endpoint if self.agent.bus else ""
+        for seed in self.agent.config.pool.seeds:
+            if seed not in known and seed != mine:
+                endpoints[f"seed:{seed}"] = seed
+        await self.peers.update(endpoints)
+        self.election.set_members(
+            {n: r.priority for n, r in live.items()} | self._heard(), self.now()
+        )
+
+    def _heard(self) -> dict[str, int]:
+        """Live peers the table does not list (reached through a seed): kept as members."""
+        alive = self.election.alive_peers(self.now())
+        return {n: p for n, p in self._heard_ranks.items() if n in alive}
+
+    def status(self) -> dict[str, object]:
+        e = self.election
+        return {
+            "role": e.role.value,
+            "master": e.master,
+            "epoch": e.epoch,
+            "alive": e.alive_peers(self.now()) if self._loop else [],
+            "election": dict(e.stats),
+            "shell": dict(self.stats),
+            "peers": dict(self.peers.stats),
+        }

@@ -1,0 +1,305 @@
+"""The assignment follower: which NEs this agent manages, from the master's table.
+
+Every agent runs one (the master too: its assigner hands it the table directly). Tables
+arrive two ways: the master's AssignmentNotice on the bus (fast), and the database's table,
+whose (epoch, version) is read every TABLE_CHECK as a safety net for a lost notice. A
+notice older than the highest epoch seen is rejected and counted (fencing); the
+database's table is written fenced by the lease, so it is always one a master was entitled
+to write. The NEs of the newest table that name this agent go to the managed set
+(agent/managed.py):
+
+- NEs released: polling stops, then the outbox is flushed, so the taker finds their last
+  transitions in the event log;
+- NEs taken: their standing alarms are rebuilt from the event log, then they are polled
+  at once (not at their phase).
+
+Doubt: an agent that notices it was paused (its loop stood still longer than
+``dead_after``: SIGSTOP, a VM freeze) or whose master changed holds every poll
+(``may_poll``) until it has read the table again, since its NEs may have moved meanwhile.
+If the database cannot be read, it goes on polling what it has: during a database outage
+existing assignments keep polling.
+
+The inventory (NEs, profiles, learnt engine IDs) is read every INVENTORY_REFRESH, on a
+reload, and whenever the table names an NE this agent has not read yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+from agent.pooldb import AssignmentTable, PoolDb
+from shared.election import Became
+from shared.errors import DatabaseError
+from shared.model import CredentialProfile, NetworkElement
+from shared.poolwire import AssignmentNotice, from_args
+from shared.wire import KeyRole
+
+if TYPE_CHECKING:
+    from agent.app import Agent
+    from agent.bus import Bus
+
+log = logging.getLogger(__name__)
+
+NOTICE_OP = "pool.assignment"
+TICK = 0.25  # seconds between looks (pause detection, pending tables)
+TABLE_CHECK = 1.0  # seconds between reads of the table's (epoch, version)
+INVENTORY_REFRESH = 5.0  # seconds between inventory reads (cheap: three small SELECTs)
+DB_DEADLINE = 5.0  # seconds a read may take before this agent stops waiting for it
+RELEASE_FLUSH = 2.0  # seconds the outbox flush after a release may take
+HANDOVER_GRACE = 0.3  # seconds a taker gives a live releasing agent to flush its outbox
+
+
+class Follower:
+    def __init__(self, agent: Agent, pool: PoolDb) -> None:
+        self.agent = agent
+        self.pool = pool
+        self.me = agent.node_id
+        self.owners: dict[str, str] = {}  # the table applied: NE -> node id
+        self.applied: tuple[int, int] = (0, 0)  # its (epoch, version)
+        self.max_epoch = 0  # the highest epoch of any table seen
+        self.stats = dict.fromkeys(
+            (
+                "accepted",
+                "rejected",
+                "duplicates",
+                "tables_read",
+                "read_errors",
+                "doubts",
+                "taken",
+                "released",
+            ),
+            0,
+        )
+        self._pending: AssignmentTable | None = None
+        self._wake = asyncio.Event()
+        self._reload = True
+        self._nes: list[NetworkElement] | None = None
+        self._profiles: dict[str, CredentialProfile] = {}
+        self._engines: dict[str, str] | None = None  # fresh from the database, not yet given
+        self._owned: set[str] = set()
+        self._applied_once = False
+        self._doubt = ""  # why polls are held until the table is read again ("" none)
+        self._master = ""
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._last_tick = 0.0
+        self._paused_after = agent.config.pool.dead_after + TICK
+
+    def route(self, bus: Bus) -> None:
+        bus.route(NOTICE_OP, self.on_notice, role=KeyRole.AGENT)
+
+    # -- inputs ----------------------------------------------------------------------------
+    async def on_notice(self, args: dict[str, Any]) -> dict[str, Any]:
+        notice: AssignmentNotice = from_args(args, AssignmentNotice)
+        self.offer(notice, source=f"notice from {notice.master}")
+        return {}
+
+    def offer(self, notice: AssignmentNotice, source: str) -> bool:
+        """A master's table; True if it will be applied (newest, not fenced off)."""
+        election = self.agent.election
+        highest = max(self.max_epoch, election.epoch if election else 0)
+        if notice.epoch < highest:
+            self.stats["rejected"] += 1
+            log.warning(
+                "assignment of epoch %d (%s) rejected: epoch %d is current",
+                notice.epoch,
+                source,
+                highest,
+            )
+            return False
+        if (notice.epoch, notice.version) <= self._newest():
+            self.stats["duplicates"] += 1
+            return False
+        self.max_epoch = notice.epoch
+        self._pending = AssignmentTable(notice.epoch, notice.version, dict(notice.owners))
+        self._wake.set()
+        return True
+
+    def on_became(self, b: Became) -> None:
+        if b.master != self._master:
+            if self._master or b.master == self.me:
+                self.doubt(f"master now {b.master or 'none'}")
+            self._master = b.master
+
+    def reload(self) -> None:
+        self._reload = True
+        self._wake.set()
+
+    def doubt(self, why: str) -> None:
+        """Hold polls until the table has been read again."""
+        if not self._doubt:
+            self.stats["doubts"] += 1
+            log.info("polls held until the assignment is read again: %s", why)
+        self._doubt = why
+        self._wake.set()
+
+    def may_poll(self, ne: str) -> bool:
+        """The pollers' gate: False while in doubt. It also notices a pause itself, since
+        after SIGCONT a poll's timer may run before any other task of this agent."""
+        if self._loop is not None and self._loop.time() - self._last_tick > self._paused_after:
+            self.doubt(f"the agent stood still for {self._loop.time() - self._last_tick:.1f} s")
+        return not self._doubt
+
+    def owner_of(self, ne: str) -> str:
+        return self.owners.get(ne, "")
+
+    def moved(self, owners: dict[str, str]) -> set[str]:
+        return {ne for ne, a in owners.items() if self.owners.get(ne, a) != a}
+
+    # -- the loop --------------------------------------------------------------------------
+    async def run(self) -> None:
+        loop = self._loop = asyncio.get_running_loop()
+        self._last_tick = loop.time()
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self._watch_clock(loop), name="pause-watch")
+            tg.create_task(self._follow(loop), name="follow")
+
+    async def _watch_clock(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Notice a pause: this task's own sleeps came back far too late. Kept apart from
+        the follow loop, whose database reads may legitimately take a while."""
+        while True:
+            await asyncio.sleep(TICK)
+            self.may_poll("")
+            self._last_tick = loop.time()
+
+    async def _follow(self, loop: asyncio.AbstractEventLoop) -> None:
+        next_check = next_inventory = 0.0
+        while True:
+            now = loop.time()
+            if self._reload or now >= next_inventory:
+                self._reload = False
+                next_inventory = now + INVENTORY_REFRESH
+                if await self._read_inventory() and self._pending is None:
+                    await self._apply(None)  # new NE details, the same owners
+            if self._doubt or now >= next_check:
+                next_check = now + TABLE_CHECK
+                doubts = self.stats["doubts"]
+                read = await self._check_table()
+                if self._doubt:
+                    if self._pending is not None:
+                        table, self._pending = self._pending, None
+                        await self._apply(table)
+                    if self.stats["doubts"] == doubts:  # no new doubt while reading
+                        if read:
+                            log.info("assignment read again: polling")
+                        else:  # the database is out: the assignment stands
+                            log.warning("assignment not readable: polling goes on as assigned")
+                        self._doubt = ""
+            if self._pending is not None:
+                table, self._pending = self._pending, None
+                await self._apply(table)
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(TICK):
+                    await self._wake.wait()
+
+    def _newest(self) -> tuple[int, int]:
+        p = self._pending
+        return max(self.applied, (p.epoch, p.version) if p else (0, 0))
+
+    async def _check_table(self) -> bool:
+        """Read the table's (epoch, version), and the table if it is newer than ours."""
+        try:
+            async with asyncio.timeout(DB_DEADLINE):
+                seen = await asyncio.to_thread(self.pool.assignment_version)
+                if seen > self._newest():
+                    table = await asyncio.to_thread(self.pool.read_assignment)
+                    self.stats["tables_read"] += 1
+                    if (table.epoch, table.version) > self._newest():
+                        self.max_epoch = max(self.max_epoch, table.epoch)
+                        self._pending = table
+        except (DatabaseError, TimeoutError) as e:
+            self.stats["read_errors"] += 1
+            log.debug("assignment version not readable: %s", e)
+            return False
+        return True
+
+    async def _read_inventory(self) -> bool:
+        a = self.agent
+        db = a.db
+        assert db is not None
+        await a.trap_sources.save(db)
+        try:
+            async with asyncio.timeout(DB_DEADLINE):
+                nes, profiles, engines = await asyncio.to_thread(
+                    lambda: (db.list_nes(), db.get_profiles(), db.learned_engines())
+                )
+        except (DatabaseError, TimeoutError) as e:
+            if self._nes is not None:
+                log.warning("inventory not readable, keeping the current set: %s", e)
+            return False
+        # Profiles in the agent's own config win: local secrets stay local.
+        profiles.update({p.name: p for p in a.config.profiles})
+        self._nes, self._profiles, self._engines = nes, profiles, engines
+        return True
+
+    async def _apply(self, table: AssignmentTable | None) -> None:
+        """Make the managed set follow ``table`` (None: the applied one, new NE details)."""
+        owners = self.owners if table is None else table.owners
+        owned = {ne for ne, node in owners.items() if node == self.me}
+        known = {ne.name for ne in self._nes or []}
+        dropped = {ne for ne in self._owned - owned if ne not in owners}
+        if self._nes is None or owned - known or dropped:
+            # The table names NEs added since the last read, or no longer lists some of
+            # ours (removed, unmanaged): read the inventory so their alarms close right.
+            await self._read_inventory()
+        if self._nes is None:
+            if table is not None:
+                self._pending = table  # no inventory yet: try again at the next tick
+            return
+        a = self.agent
+        taken, released = owned - self._owned, self._owned - owned
+        if self._applied_once and self._from_live_agent(taken):
+            # A graceful move: give the releasing agent a moment to flush the NEs' last
+            # transitions to the event log before their alarms are rebuilt from it.
+            await asyncio.sleep(HANDOVER_GRACE)
+        new = sorted(n for n in owned if n not in a.model.states)
+        history = await a.managed.alarm_history(new) if new else []
+        engines, self._engines = self._engines, None
+        a.set_managed(
+            self._nes,
+            self._profiles,
+            engines,
+            owned=owned,
+            poll_now=taken if self._applied_once else (),
+        )
+        a.managed.restore(history)
+        self._owned = owned
+        if table is not None:
+            self.owners = table.owners
+            self.applied = (table.epoch, table.version)
+            self.stats["accepted"] += 1
+            self._applied_once = True
+        self.stats["taken"] += len(taken)
+        self.stats["released"] += len(released)
+        if taken or released:
+            log.info(
+                "assignment v%d (epoch %d): %d NEs here (+%d -%d)",
+                self.applied[1],
+                self.applied[0],
+                len(owned),
+                len(taken),
+                len(released),
+            )
+        if released and a.writer is not None:
+            # Their last transitions must reach the event log for the agent taking them.
+            await a.writer.flush(timeout=RELEASE_FLUSH)
+
+    def _from_live_agent(self, taken: set[str]) -> bool:
+        election = self.agent.election
+        if election is None or self._loop is None or not taken:
+            return False
+        alive = set(election.alive_peers(self._loop.time()))
+        return any(self.owners.get(ne) in alive for ne in taken)
+
+    def status(self) -> dict[str, object]:
+        return {
+            "epoch": self.applied[0],
+            "version": self.applied[1],
+            "max_epoch": self.max_epoch,
+            "owned": len(self._owned),
+            "held": self._doubt,
+            **self.stats,
+        }
