@@ -4,8 +4,11 @@ and each agent's view over its bus."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, select, text, update
@@ -148,3 +151,19 @@ def set_nes(url: str, values: dict[str, dict[str, object]]) -> None:
                 conn.execute(update(t).where(t.c.name == ne).values(**cols))
     finally:
         engine.dispose()
+
+
+_STAMP = "%Y-%m-%d %H:%M:%S,%f"
+_ROLE_LINE = re.compile(r" pool: (?P<role>\w+), master (?P<master>\S+), epoch (?P<epoch>\d+)")
+
+
+def role_changes(log_path: Path) -> list[tuple[float, str, str, int]]:
+    """(wall time, role, master, epoch) of every "pool: <role>, master <m>, epoch <e>" line
+    an agent logged (the text format), for ordering what two agents did on one host."""
+    out = []
+    for line in log_path.read_text(errors="replace").splitlines():
+        m = _ROLE_LINE.search(line)
+        if m is not None:
+            t = datetime.strptime(line[:23], _STAMP).timestamp()
+            out.append((t, m["role"], m["master"], int(m["epoch"])))
+    return out
