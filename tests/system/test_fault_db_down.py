@@ -16,11 +16,9 @@ every event the agents emitted exactly once.
 from __future__ import annotations
 
 import json
-import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from subprocess import Popen
 
 import pytest
 from sqlalchemy.engine import make_url
@@ -28,7 +26,7 @@ from sqlalchemy.engine import make_url
 from agent.db import Database, migrate
 from agent.outbox import Outbox
 from lab.fleet import Lab
-from lab.harness import free_port, start_agent, stop_process, write_agent_config
+from lab.harness import AgentPool, PoolAgent, free_port
 from tests.helpers import poolview
 from tests.helpers.eventtap import EventTap
 from tests.helpers.pgdb import temp_pg_database
@@ -45,17 +43,30 @@ NAMES = {"n1": 300, "n2": 200, "n3": 100}  # node -> priority: n1 is master when
 
 @dataclass
 class Member:
-    name: str
-    router: str
+    """One agent of the test's AgentPool, with what the test needs to watch it."""
+
+    agent: PoolAgent
     pub: str
-    config: Path
-    log: Path
-    data_dir: Path
-    proc: Popen[bytes] | None = None
+
+    @property
+    def name(self) -> str:
+        return self.agent.node_id
+
+    @property
+    def router(self) -> str:
+        return self.agent.router
+
+    @property
+    def log(self) -> Path:
+        return self.agent.log
+
+    @property
+    def data_dir(self) -> Path:
+        return self.agent.config.parent / "data"  # where AgentPool puts it
 
     @property
     def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+        return self.agent.running
 
 
 def tail(m: Member, chars: int = 4000) -> str:
@@ -116,33 +127,25 @@ def test_database_down_30s_pool_holds_and_recovers_by_itself(lab, tmp_path, orph
         proxy = ThreadedProxy(direct.host or "127.0.0.1", direct.port or 5432)
         proxy.start()
         via = direct.set(host=proxy.host, port=proxy.port).render_as_string(hide_password=False)
-        members: list[Member] = []
-        for name, priority in NAMES.items():
-            config = tmp_path / f"{name}.toml"
-            router, _ = write_agent_config(
-                config, name, tmp_path / name, via, INTERVAL, agent={"priority": priority}
-            )
-            pub = _pub_of(config)
-            members.append(
-                Member(name, router, pub, config, tmp_path / f"{name}.log", tmp_path / name)
-            )
         view = PoolDbView(url)
-        tap = EventTap([m.pub for m in members])
         try:
-            for m in members:
-                m.proc = start_agent(m.config, m.log)
-            _scenario(lab, view, members, nes, proxy, tap)
-        except BaseException:
-            for m in members:
-                print(f"---- {m.name} ----\n{tail(m)}")
-            raise
+            with AgentPool(tmp_path / "pool", via, INTERVAL) as pool:  # stops its agents
+                members = [
+                    Member(a, _pub_of(a.config)) for a in map(pool.add, NAMES, NAMES.values())
+                ]
+                tap = EventTap([m.pub for m in members])
+                try:
+                    pool.start_all()
+                    _scenario(lab, view, pool, members, nes, proxy, tap)
+                except BaseException:
+                    for m in members:
+                        print(f"---- {m.name} ----\n{tail(m)}")
+                    raise
+                finally:
+                    tap.close()
         finally:
-            for m in members:
-                if m.proc is not None:
-                    stop_process(m.proc)
-            tap.close()
             view.close()
-            proxy.close()
+            proxy.close()  # after the agents stopped: their last flush goes through it
 
 
 def _pub_of(config: Path) -> str:
@@ -152,7 +155,7 @@ def _pub_of(config: Path) -> str:
     raise AssertionError("no pub endpoint in the config")
 
 
-def _scenario(lab, view, members, nes, proxy, tap) -> None:
+def _scenario(lab, view, pool, members, nes, proxy, tap) -> None:
     by_name = {m.name: m for m in members}
     master, epoch, owners = wait_until(
         lambda: settled(view, members, nes), 90, 0.5, "a settled pool of three"
@@ -171,8 +174,7 @@ def _scenario(lab, view, members, nes, proxy, tap) -> None:
     stepped_down = time.monotonic() - t_cut
 
     victim = by_name[master]
-    victim.proc.send_signal(signal.SIGKILL)
-    victim.proc.wait(10)
+    pool.kill(master)  # kill -9 during the outage
     survivors = [m for m in members if m.alive]
     orphan = min(nes)  # pinned to n1
     assert owners[orphan] == master
