@@ -49,7 +49,9 @@ def looks(net: NetLab, agents: list[NsAgent]) -> dict[str, poolview.Look | None]
             marks=pytest.mark.xfail(
                 strict=True,
                 reason="a master cut off from its peers but not from the database keeps "
-                "renewing its lease: the election has no quorum rule (see the report)",
+                "renewing its lease and assigns every NE to itself (the majority's claims "
+                "are denied; its agents read the table and release theirs): the election "
+                "has no quorum rule, so the minority holds the master",
             ),
         ),
         ("follower", "lost"),
