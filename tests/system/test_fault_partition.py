@@ -115,7 +115,13 @@ def _scenario(net, view, agents, nes, cut_off, db) -> None:
         return poolview.settled(view, {a.name: probe(net, a) for a in rest}, nes, reachable=False)
 
     # The majority keeps (or elects) a master of its own and takes the lone agent's NEs.
-    m2, e2, owners2 = wait_until(majority_settled, 60, 0.5, "the majority settling")
+    try:
+        m2, e2, owners2 = wait_until(majority_settled, 60, 0.5, "the majority settling")
+    except AssertionError:
+        print(f"lease {view.lease()}, table {view.assignment()}")
+        for a in agents:
+            print(f"{a.name}: {probe(net, a)}")
+        raise
     majority_took = time.monotonic() - t_cut
     assert m2 in {a.name for a in rest}
     assert e2 >= epoch and (e2 > epoch) == (cut_off == "master")
