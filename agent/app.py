@@ -20,6 +20,7 @@ from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from agent.bus import Bus
+from agent.bussetup import BusSecurity
 from agent.db import Database
 from agent.managed import ManagedSet
 from agent.netconf.poller import NetconfPoller
@@ -64,6 +65,7 @@ class Agent:
         self.pool: PoolDb | None = None
         self.writer: OutboxWriter | None = None
         self.bus: Bus | None = None
+        self.bus_security: BusSecurity | None = None
         self.peers: Peers | None = None
         self.poller: Poller | None = None
         self.nc_poller: NetconfPoller | None = None
@@ -117,7 +119,9 @@ class Agent:
         self.managed.apply(nes, profiles, learned_engines, owned=owned, poll_now=poll_now)
 
     def reload_inventory(self) -> None:
-        """Read the inventory now instead of at the next refresh."""
+        """Read the inventory (and the bus allow-list) now instead of at the next refresh."""
+        if self.bus_security is not None:
+            self.bus_security.wake.set()
         if self.follower is not None:
             self.follower.reload()
         if self.assigner is not None:

@@ -10,8 +10,16 @@ import time
 from pathlib import Path
 from typing import cast
 
-from agent import busclient, cli_db, cli_ne, cli_pool, doctor
-from agent.cliopts import DEFAULT_AGENT, DEFAULT_DB, Parser, agent_endpoint, open_db, output
+from agent import busclient, cli_db, cli_keys, cli_ne, cli_pool, doctor
+from agent.cliopts import (
+    DEFAULT_DB,
+    Parser,
+    agent_request,
+    bus_client,
+    default_key,
+    open_db,
+    output,
+)
 from agent.tables import table, when
 from shared.config import parse_profile
 from shared.errors import ConfigError, EmspoolError
@@ -59,11 +67,10 @@ def cmd_profile_import(args: argparse.Namespace) -> int:
 
 # -- queries ----------------------------------------------------------------------------
 def cmd_alarms(args: argparse.Namespace) -> int:
-    alarms = busclient.request(
-        agent_endpoint(args),
+    alarms = agent_request(
+        args,
         "alarms",
         {"ne": args.ne, "include_cleared": args.all, "min_severity": args.min_severity},
-        timeout=args.timeout,
     )
     rows = [
         (
@@ -88,12 +95,12 @@ def cmd_alarms(args: argparse.Namespace) -> int:
 
 
 def cmd_ack(args: argparse.Namespace) -> int:
+    # The agent records the name of our bus key; ``user`` counts only on an insecure bus.
     user = args.user or os.environ.get("USER") or "operator"
-    res = busclient.request(
-        agent_endpoint(args),
+    res = agent_request(
+        args,
         "ack",
         {"ne": args.ne, "obj": args.obj, "type": args.type, "user": user, "undo": args.undo},
-        timeout=args.timeout,
     )
     output(args, res, f"{'un' if args.undo else ''}acknowledged {args.ne}/{args.obj}/{args.type}")
     return 0
@@ -164,15 +171,19 @@ def cmd_links(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    res = busclient.request(agent_endpoint(args), "status", timeout=args.timeout)
-    output(args, res, json.dumps(res, indent=2))
+    res = agent_request(args, "status")
+    text = json.dumps(res, indent=2)
+    if res.get("bus_security", {}).get("secure") is False:
+        text = f"WARNING: {res['bus_security']['warning']}\n{text}"
+    output(args, res, text)
     return 0
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
     from agent.watch import watch
 
-    return watch(agent_endpoint(args), args.pub, duration=args.duration)
+    with bus_client(args) as client:
+        return watch(client, args.pub, duration=args.duration)
 
 
 # -- plugins (the lab and the demo live outside the agent package) ---------------------------
@@ -229,8 +240,13 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--config", help="take the database URL and agent endpoint from this config")
     ap.add_argument(
         "--agent",
-        help=f"agent request endpoint (default: from --config, else $EMSPOOL_AGENT, "
-        f"else {DEFAULT_AGENT})",
+        help="agents to ask: node ids or endpoints, comma-separated, one picked at random "
+        "(default: from --config, else $EMSPOOL_AGENT, else every agent of the pool database)",
+    )
+    ap.add_argument(
+        "--key",
+        help=f"this operator's bus key file (default: $EMSPOOL_KEY, else {default_key()}; "
+        "make one with `emspool keys create`)",
     )
     ap.add_argument("--json", action="store_true", help="machine-readable output")
     ap.add_argument("--timeout", type=float, default=5.0, help="request deadline, seconds")
@@ -241,6 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     cli_ne.register(sub)
+    cli_keys.register(sub)
     cli_pool.register(sub)
     cli_db.register(sub)
     doctor.register(sub)

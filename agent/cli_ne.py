@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from agent import busclient
-from agent.cliopts import agent_endpoint, open_db, output
+from agent.cliopts import agent_request, bus_client, open_db, output
 from agent.tables import table, when
 from shared.errors import ConfigError
 from shared.model import LinkAlarms, NetworkElement, Protocol
@@ -77,7 +77,7 @@ def cmd_reset_engine(args: argparse.Namespace) -> int:
         had = db.reset_engine(args.name)
     what = "forgot its learnt SNMP engine ID" if had else "no learnt SNMP engine ID to forget"
     try:
-        busclient.request(agent_endpoint(args), "reload", timeout=args.timeout)
+        agent_request(args, "reload")
     except busclient.Unreachable as e:
         print(f"{args.name}: {what}; no running agent told ({e})")
         return 0
@@ -185,14 +185,15 @@ def cmd_show(args: argparse.Namespace) -> int:
         ne = db.get_ne(args.name)
         learnt = db.learned_engines().get(ne.name, "")
         events = db.query_events(ne=ne.name, limit=args.events)
-    endpoint = agent_endpoint(args)
-    live: dict[str, Any] = {"endpoint": endpoint, "reachable": False}
-    try:
-        reply = busclient.request(endpoint, "ne_detail", {"ne": ne.name}, timeout=args.timeout)
-    except busclient.Unreachable as e:
-        live["error"] = str(e)
-    else:
-        live.update(reply, reachable=True)
+    live: dict[str, Any] = {"endpoint": None, "reachable": False}
+    with bus_client(args) as client:
+        try:
+            reply = client.request("ne_detail", {"ne": ne.name})
+        except busclient.Unreachable as e:
+            live["error"] = str(e)
+        else:
+            assert client.endpoint is not None
+            live.update(reply, reachable=True, endpoint=client.endpoint.address)
     recent = [e.to_dict() for e in events]
     data = {
         "ne": ne.to_dict(),

@@ -1,5 +1,5 @@
-"""What every `emspool` command shares: where the database and the agent are, the help
-format, and how results are printed."""
+"""What every `emspool` command shares: where the database and the agents are, the bus key,
+the help format, and how results are printed."""
 
 from __future__ import annotations
 
@@ -14,11 +14,18 @@ from typing import TYPE_CHECKING, Any
 from shared.errors import EmspoolError
 
 if TYPE_CHECKING:
+    from agent.busclient import BusClient, Endpoint
     from agent.db import Database
 
 DEFAULT_DB = "sqlite:///var/emspool.db"
 DEFAULT_AGENT = "tcp://127.0.0.1:7700"
 WHERE_DB = "set --db, --config or EMSPOOL_DB"
+
+
+def default_key() -> Path:
+    """Where an operator's bus key lives unless --key or EMSPOOL_KEY say otherwise."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "emspool" / "bus.key"
 
 
 class HelpFormatter(argparse.HelpFormatter):
@@ -82,6 +89,94 @@ def db_url(args: argparse.Namespace) -> tuple[str, str]:
 
 def agent_endpoint(args: argparse.Namespace) -> str:
     return _setting(args, "agent", "router_endpoint", "EMSPOOL_AGENT", DEFAULT_AGENT)[0]
+
+
+def key_path(args: argparse.Namespace) -> Path:
+    given = getattr(args, "key", None) or os.environ.get("EMSPOOL_KEY")
+    return Path(given) if given else default_key()
+
+
+def _agents_wanted(args: argparse.Namespace) -> list[str]:
+    """Node ids or endpoints named by --agent / --config / EMSPOOL_AGENT (comma-separated);
+    empty: every agent of the pool."""
+    if getattr(args, "agent", None):
+        text = str(args.agent)
+    elif getattr(args, "config", None):
+        from agent.main import load_config
+
+        text = load_config(args.config).router_endpoint
+    else:
+        text = os.environ.get("EMSPOOL_AGENT", "")
+    return [a.strip() for a in text.split(",") if a.strip()]
+
+
+def _pool_rows(args: argparse.Namespace) -> list[Endpoint]:
+    """The agents the pool database advertises (empty when there is none to read)."""
+    from agent.busclient import pool_endpoints
+
+    url, origin = db_url(args)
+    path = sqlite_file(url)
+    if path is not None and not path.exists():
+        return []
+    try:
+        return list(pool_endpoints(url)())
+    except EmspoolError:
+        if origin == "default":
+            return []
+        raise
+
+
+def _config_key(args: argparse.Namespace) -> tuple[str, str] | None:
+    """(endpoint, public key) of the agent whose config --config names, from its key's
+    public file (readable by operators; the secret file is not)."""
+    if not getattr(args, "config", None):
+        return None
+    from agent.keys import public_path, read_public
+    from agent.main import load_config
+
+    cfg = load_config(args.config)
+    pub = public_path(Path(cfg.effective_key_file))
+    if cfg.bus.insecure or not pub.exists():
+        return None
+    return cfg.router_endpoint, read_public(pub)
+
+
+def agent_endpoints(args: argparse.Namespace) -> list[Endpoint]:
+    """The agents a command may talk to, each with the CURVE key it must present."""
+    from agent.busclient import Endpoint
+
+    rows = _pool_rows(args)
+    wanted = _agents_wanted(args)
+    if not wanted:
+        return rows or [Endpoint(DEFAULT_AGENT)]
+    known = _config_key(args)
+    out = []
+    for w in wanted:
+        row = next((r for r in rows if w in (r.node, r.address)), None)
+        if row is not None:
+            out.append(row)
+        elif known is not None and known[0] == w:
+            out.append(Endpoint(w, known[1]))
+        elif "://" in w:
+            out.append(Endpoint(w))  # no key known: only an insecure agent will answer
+        else:
+            raise EmspoolError(f"no agent {w!r} in the pool database ({WHERE_DB})")
+    return out
+
+
+def bus_client(args: argparse.Namespace) -> BusClient:
+    """A bus client for this command: the agents above, our key if there is one."""
+    from agent.busclient import BusClient
+    from agent.keys import read_key_file
+
+    path = key_path(args)
+    key = read_key_file(path) if path.exists() else None
+    return BusClient(lambda: agent_endpoints(args), key, timeout=args.timeout)
+
+
+def agent_request(args: argparse.Namespace, op: str, params: dict[str, Any] | None = None) -> Any:
+    with bus_client(args) as client:
+        return client.request(op, params)
 
 
 def sqlite_file(url: str) -> Path | None:

@@ -19,6 +19,11 @@ DOCS: dict[str, str] = {
     "Several hosts: postgresql+psycopg://user@host/db.",
     "bus.router": "ZeroMQ endpoint where the agent takes requests from peers, CLI and consoles.",
     "bus.pub": "ZeroMQ endpoint where the agent publishes live events.",
+    "bus.key_file": "This agent's CURVE key pair (0600, made at first start; empty: "
+    "bus.key in data_dir). Its public key goes to the agents row.",
+    "bus.insecure": "A lab only: no CURVE, no authentication, every client may do "
+    "everything. Warned about at start and in status.",
+    "bus.max_in_flight": "Requests of one caller answered at once; more are told busy.",
     "polling.interval": "Seconds between polls of an NE (an NE's own poll_interval wins).",
     "polling.timeout": "Seconds an SNMP request waits for an answer before a retry.",
     "polling.retries": "SNMP retries after the first timeout.",

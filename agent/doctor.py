@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.cliopts import output, sqlite_file
+from agent.keys import KeyPair
 from shared.config import AgentConfig
 from shared.errors import EmspoolError
 
@@ -54,7 +55,13 @@ def check_data_dir(cfg: AgentConfig) -> Iterator[Finding]:
         )
     else:
         yield Finding(OK, "data_dir", f"{d} writable")
-    for secret in sorted(d.glob("*.key_secret")) + sorted(d.glob("*secrets.key")):
+    bus_key = Path(cfg.effective_key_file)
+    if not cfg.bus.insecure and not bus_key.exists():
+        yield Finding(OK, "key file", f"no bus key at {bus_key} yet: the agent makes it")
+    secrets = {*d.glob("*.key_secret"), *d.glob("*secrets.key"), *d.glob("*.key")}
+    if bus_key.exists():
+        secrets.add(bus_key)
+    for secret in sorted(secrets):
         mode = secret.stat().st_mode
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
             yield Finding(
@@ -187,6 +194,7 @@ def check_peers(cfg: AgentConfig) -> Iterator[Finding]:
     if not members:
         yield Finding(OK, "peers", "no agent has joined this database yet")
         return
+    key = _ping_key(cfg)
     for m in members:
         state = member_state(m, lease)
         if state == "dead":
@@ -198,7 +206,8 @@ def check_peers(cfg: AgentConfig) -> Iterator[Finding]:
             )
             continue
         try:
-            busclient.request(m.endpoint, "ping", {}, timeout=2.0)
+            ep = busclient.Endpoint(m.endpoint, m.public_key, m.node_id)
+            busclient.request(ep, "ping", {}, timeout=2.0, key=key)
         except EmspoolError as e:
             yield Finding(
                 FAIL,
@@ -209,6 +218,21 @@ def check_peers(cfg: AgentConfig) -> Iterator[Finding]:
             )
         else:
             yield Finding(OK, "peer", f"{m.node_id} at {m.endpoint} answers ({state})")
+
+
+def _ping_key(cfg: AgentConfig) -> KeyPair | None:
+    """The key peers are pinged with: this host's agent key when we may read it (run as
+    the agent's user), else the operator's (EMSPOOL_KEY or the default path)."""
+    from agent.cliopts import default_key
+    from agent.keys import read_key_file
+
+    operator = Path(os.environ.get("EMSPOOL_KEY") or default_key())
+    for path in (Path(cfg.effective_key_file), operator):
+        try:
+            return read_key_file(path)
+        except EmspoolError:
+            continue
+    return None
 
 
 CHECKS: tuple[Check, ...] = (check_data_dir, check_database, check_ports, check_peers)

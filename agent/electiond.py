@@ -240,6 +240,7 @@ class ElectionShell:
             "priority": a.config.priority,
             "endpoint": bus.router_endpoint if bus else a.config.router_endpoint,
             "pub_endpoint": bus.pub_endpoint if bus else a.config.pub_endpoint,
+            "public_key": bus.public_key if bus else "",  # clients and peers expect it
             "zones": ",".join(cfg.zones),
             "weight": cfg.weight,
             "capacity": cfg.capacity,
@@ -290,7 +291,9 @@ class ElectionShell:
         for seed in self.agent.config.pool.seeds:
             if seed not in known and seed != mine:
                 endpoints[f"seed:{seed}"] = seed
-        await self.peers.update(endpoints)
+        # Each link is CURVE to the key the peer's row advertises (seeds have none: a
+        # secured pool finds its members through the database).
+        await self.peers.update(endpoints, {n: r.public_key for n, r in live.items()})
         self.election.set_members(
             {n: r.priority for n, r in live.items()} | self._heard(), self.now()
         )

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from agent.bus import Bus
+from agent.busauth import current_caller
 from agent.db import Database
 from shared.alarms import Alarm
 from shared.errors import NotFound
@@ -65,6 +66,8 @@ class Handlers:
             "traps": dict(a.receiver.counters) if a.receiver else {},
             "outbox": a.writer.counters() if a.writer else {},
             "bus": dict(a.bus.stats) if a.bus else {},
+            "bus_security": a.bus_security.summary() if a.bus_security else {},
+            "bus_routes": {op: role.value for op, role in a.bus.roles.items()} if a.bus else {},
             "pool": self._pool(),
         }
 
@@ -109,7 +112,14 @@ class Handlers:
         key = AlarmKey(str(args["ne"]), str(args.get("obj", "")), str(args["type"]))
         if a.model.alarms.get(key) is None:
             raise NotFound(f"no alarm {key}")
-        user = str(args.get("user") or "unknown")
+        caller = current_caller()
+        # The authenticated key's name, never what the client claims; an insecure lab bus
+        # has nobody authenticated, and says so beside the name the client gave.
+        user = (
+            caller.name
+            if caller.authenticated
+            else f"{args.get('user') or 'unknown'} (unauthenticated)"
+        )
         events = a.model.ack(key, user, time.time(), undo=bool(args.get("undo", False)))
         a.emit(events)
         alarm = a.model.alarms.get(key)

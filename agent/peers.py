@@ -11,6 +11,10 @@ ZeroMQ reconnects on its own. Two ways to talk:
 
 ``gather`` asks several peers at once under one deadline and says who answered and who did
 not: the building block of the federated service.
+
+With this agent's key pair every link is CURVE, to the server key the peer advertises in
+its ``agents`` row; the peer's ZAP handler admits us as an agent key. A peer whose key is
+not known gets no link (it could not be authenticated) until its row carries one.
 """
 
 from __future__ import annotations
@@ -25,12 +29,14 @@ from typing import Any
 import zmq
 import zmq.asyncio
 
+from agent.keys import KeyPair
 from shared.errors import EmspoolError
 from shared.wire import MAX_MESSAGE, Reply, Request, WireError
 
 log = logging.getLogger(__name__)
 
 _SNDHWM = 1000  # messages queued per peer before notify() drops
+_RETRY_FIRST, _RETRY_MAX = 0.1, 5.0  # seconds before connecting again after a refusal
 
 
 class PeerTimeout(EmspoolError):
@@ -47,11 +53,10 @@ class PeerError(EmspoolError):
 
 @dataclass(frozen=True, slots=True)
 class Curve:
-    """CURVE settings of a client link: our keypair and the server's public key (Z85)."""
+    """CURVE settings of one link: our key pair and the peer's public key (Z85)."""
 
-    public: bytes
-    secret: bytes
-    server: bytes
+    key: KeyPair
+    server: str
 
 
 class PeerLink:
@@ -76,13 +81,39 @@ class PeerLink:
         # must be dropped now, not delivered stale when the peer comes back.
         sock.setsockopt(zmq.IMMEDIATE, 1)
         if curve is not None:
-            sock.curve_publickey = curve.public
-            sock.curve_secretkey = curve.secret
-            sock.curve_serverkey = curve.server
+            sock.curve_publickey = curve.key.public.encode("ascii")
+            sock.curve_secretkey = curve.key.secret.encode("ascii")
+            sock.curve_serverkey = curve.server.encode("ascii")
+        self.server_key = curve.server if curve is not None else ""
         sock.connect(endpoint)
         self._sock = sock
         self._waiting: dict[str, asyncio.Future[Reply]] = {}
         self._reader: asyncio.Task[None] | None = None
+        self._retry: asyncio.Task[None] | None = None
+        if curve is not None:
+            # ZeroMQ gives up on a connection whose key the server refused: a peer that
+            # has not read the allow-list with our key yet (we just joined) would stay
+            # refused. Connect again after a pause, a little longer each time.
+            self._retry = asyncio.get_running_loop().create_task(
+                self._retry_refused(sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_FAILED_AUTH)),
+                name=f"peer-auth:{node}",
+            )
+
+    async def _retry_refused(self, monitor: zmq.asyncio.Socket) -> None:
+        pause = _RETRY_FIRST
+        try:
+            while True:
+                await monitor.recv_multipart()  # only auth failures are subscribed
+                self._stats["refused"] += 1
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, _RETRY_MAX)
+                with contextlib.suppress(zmq.ZMQError):
+                    self._sock.disconnect(self.endpoint)
+                self._sock.connect(self.endpoint)
+        finally:
+            with contextlib.suppress(zmq.ZMQError):
+                self._sock.disable_monitor()
+            monitor.close(linger=0)
 
     def _ensure_reader(self) -> None:
         if self._reader is None or self._reader.done():
@@ -141,11 +172,12 @@ class PeerLink:
         return reply.result
 
     async def aclose(self) -> None:
-        reader, self._reader = self._reader, None
-        if reader is not None:
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reader
+        for task in (self._reader, self._retry):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._reader = self._retry = None
         for fut in self._waiting.values():
             if not fut.done():
                 fut.cancel()
@@ -168,27 +200,49 @@ class Gathered:
 class Peers:
     """Links to every other member, kept in step with the membership."""
 
-    def __init__(self, ctx: zmq.asyncio.Context, me: str, curve: Curve | None = None) -> None:
+    def __init__(self, ctx: zmq.asyncio.Context, me: str, key: KeyPair | None = None) -> None:
+        """``key``: this agent's bus key pair (None: plain links, an insecure lab pool)."""
         self._ctx = ctx
         self.me = me
-        self._curve = curve
+        self._key = key
         self._links: dict[str, PeerLink] = {}
+        self._unkeyed: set[str] = set()  # peers said once to have no known key
         self.stats: dict[str, int] = dict.fromkeys(
-            ("notified", "dropped", "requests", "timeouts", "bad_replies"), 0
+            ("notified", "dropped", "requests", "timeouts", "bad_replies", "no_key", "refused"),
+            0,
         )
 
     @property
     def nodes(self) -> list[str]:
         return sorted(self._links)
 
-    async def update(self, endpoints: Mapping[str, str]) -> None:
-        """Open links to new members, close those of departed ones (or moved endpoints)."""
+    async def update(
+        self, endpoints: Mapping[str, str], keys: Mapping[str, str] | None = None
+    ) -> None:
+        """Open links to new members, close those of departed ones (or moved endpoints, or
+        new keys). ``keys``: node -> its public key (Z85), from the ``agents`` rows."""
+        keys = keys or {}
         for node in list(self._links):
-            if endpoints.get(node) != self._links[node].endpoint:
+            link = self._links[node]
+            if endpoints.get(node) != link.endpoint or (
+                self._key is not None and keys.get(node, "") != link.server_key
+            ):
                 await self._links.pop(node).aclose()
         for node, endpoint in endpoints.items():
-            if node != self.me and node not in self._links and endpoint:
-                self._links[node] = PeerLink(self._ctx, node, endpoint, self.stats, self._curve)
+            if node == self.me or node in self._links or not endpoint:
+                continue
+            curve = None
+            if self._key is not None:
+                server = keys.get(node, "")
+                if not server:
+                    if node not in self._unkeyed:
+                        log.warning("peer %s advertises no bus key: no link to it", node)
+                        self._unkeyed.add(node)
+                        self.stats["no_key"] += 1
+                    continue
+                curve = Curve(self._key, server)
+            self._unkeyed.discard(node)
+            self._links[node] = PeerLink(self._ctx, node, endpoint, self.stats, curve)
 
     def notify(self, node: str, op: str, args: Mapping[str, Any]) -> bool:
         link = self._links.get(node)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from agent.assigner import Assigner
 from agent.bus import Bus
+from agent.bussetup import advertise, load_security, make_bus
 from agent.db import Database, migrate
 from agent.electiond import ElectionShell
 from agent.follower import Follower
@@ -66,6 +67,8 @@ class Runtime:
                     tg.create_task(a.assigner.run(), name="assigner")
                     tg.create_task(self._tick(), name="tick")
                     tg.create_task(self._sync_links(), name="links")
+                    if a.bus_security is not None and not a.bus_security.insecure:
+                        tg.create_task(a.bus_security.keep_allow_list(a.node_id), name="keys")
                     a.ready.set()
         finally:
             log.info("agent stopped")
@@ -83,9 +86,10 @@ class Runtime:
         stack.callback(outbox.close)
         a.writer = writer = OutboxWriter(outbox, db)
         stack.push_async_callback(self._final_flush)
-        a.bus = bus = Bus(cfg.router_endpoint, cfg.pub_endpoint)
+        a.bus_security = security = await asyncio.to_thread(load_security, cfg, db)
+        a.bus = bus = make_bus(cfg, security)
         stack.push_async_callback(bus.aclose)
-        a.peers = peers = Peers(bus.ctx, a.node_id)
+        a.peers = peers = Peers(bus.ctx, a.node_id, security.keypair)
         stack.push_async_callback(peers.aclose)  # closed before the bus ends the context
         a.follower = Follower(a, pool)
         a.election_shell = shell = ElectionShell(a, pool, peers, a.on_became)
@@ -95,6 +99,8 @@ class Runtime:
         Handlers(a).route(bus)
         for pool_part in (shell, a.follower, a.forwarder):
             pool_part.route(bus)
+        bus.bind()  # ZAP first, then the sockets listen
+        await asyncio.to_thread(advertise, cfg, db, bus, security)
         client = SnmpClient(max_repetitions=cfg.polling.max_repetitions)
         stack.callback(client.close)
         a.poller = Poller(client, a.model, a.emit, cfg.polling)

@@ -36,13 +36,12 @@ def _event_line(e: dict[str, Any], colour: bool) -> str:
     return f"{when(e.get('time'))} {tag} {e.get('ne') or '-'}{obj} {e.get('type')}: {e.get('text')}"
 
 
-def watch(agent: str, pub: str | None, duration: float = 0.0) -> int:
-    if pub is None:
-        pub = str(busclient.request(agent, "ping")["pub_endpoint"])
-    sub: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.SUB)
-    sub.setsockopt(zmq.LINGER, 0)
-    sub.setsockopt(zmq.SUBSCRIBE, Topic.EVENT.encode())
-    sub.connect(pub)
+def watch(client: busclient.BusClient, pub: str | None, duration: float = 0.0) -> int:
+    """``pub`` None: the events of the agent the client talks to, followed when the client
+    moves to another agent."""
+    follow = pub is None
+    sub = _subscribe(client, pub)
+    on = client.endpoint
     tty = sys.stdout.isatty()
     recent: collections.deque[dict[str, Any]] = collections.deque(maxlen=15)
     end = time.monotonic() + duration if duration > 0 else float("inf")
@@ -63,16 +62,26 @@ def watch(agent: str, pub: str | None, duration: float = 0.0) -> int:
             if tty and now >= next_draw:
                 next_draw = now + 1.0
                 try:
-                    alarms = busclient.request(agent, "alarms", timeout=2.0)
-                    status = f"agent {agent}: up"
+                    alarms = client.request("alarms", timeout=2.0)
+                    status = f"agent {client.endpoint}: up"
+                    if follow and client.endpoint != on:  # failed over: its events now
+                        sub.close(linger=0)
+                        sub = _subscribe(client, None)
+                        on = client.endpoint
                 except busclient.Unreachable:
-                    status = f"agent {agent}: NOT ANSWERING"
+                    status = "agents: NOT ANSWERING"
                 _draw(status, alarms, list(recent))
     except KeyboardInterrupt:
         pass
     finally:
         sub.close(linger=0)
     return 0
+
+
+def _subscribe(client: busclient.BusClient, pub: str | None) -> zmq.Socket[bytes]:
+    if pub is None:
+        pub = str(client.request("ping")["pub_endpoint"])
+    return client.subscribe(pub, [Topic.EVENT])
 
 
 def _draw(status: str, alarms: list[dict[str, Any]], events: list[dict[str, Any]]) -> None:

@@ -37,6 +37,8 @@ if str(ROOT) not in sys.path:
 
 from agent import busclient  # noqa: E402
 from lab.harness import (  # noqa: E402
+    bus_key,
+    client_for,
     free_port,
     sqlite_pool,
     start_agent,
@@ -75,13 +77,13 @@ def rss_kib(pid: int, field: str = "VmRSS") -> int:
 
 
 def wait_until(
-    router: str, what: str, ok: Callable[[dict[str, Any]], bool], timeout: float
+    router: busclient.BusClient, what: str, ok: Callable[[dict[str, Any]], bool], timeout: float
 ) -> dict[str, Any]:
     """Poll the agent's status until ``ok(status)``; bounded by ``timeout``."""
     deadline = time.monotonic() + timeout
     status: dict[str, Any] = {}
     while time.monotonic() < deadline:
-        status = busclient.request(router, "status", timeout=10.0)
+        status = router.request("status", timeout=10.0)
         if ok(status):
             return status
         time.sleep(0.5)
@@ -140,7 +142,7 @@ def main() -> int:
         inventory = make_inventory(addresses, dead_port, community)
         db_url = sqlite_pool(tmp / "emspool.db", inventory)
         config = tmp / "agent.toml"
-        router, trap_port = write_agent_config(
+        endpoint, trap_port = write_agent_config(
             config,
             "mem-bench",
             tmp / "agent",
@@ -152,6 +154,7 @@ def main() -> int:
         )
         log_path = tmp / "agent.log"
         agent = start_agent(config, log_path)
+        router = client_for(db_url, bus_key(db_url, tmp), endpoint)
         wait_for_agent(router, agent, 60.0)
         base = rss_kib(agent.pid)
         print(f"agent pid {agent.pid} up; RSS right after start: {base / 1024:.1f} MiB", flush=True)

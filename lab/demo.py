@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 
 from agent.watch import watch
 from lab.harness import (
+    bus_key,
+    client_for,
     free_port,
     sqlite_pool,
     start_agent,
@@ -106,8 +108,11 @@ def run_demo(args: argparse.Namespace) -> int:
         router, trap_port = write_agent_config(
             config, "demo-agent", root / "agent", db_url, args.interval
         )
+        # The demo's live view is an operator like any other: a key made the real way.
+        key = bus_key(db_url, root, "demo-operator")
+        client = client_for(db_url, key, router)
         agent_proc = start_agent(config, root / "agent.log")
-        wait_for_agent(router, agent_proc, 30.0)
+        wait_for_agent(client, agent_proc, 30.0)
         print(f"agent up (log {root / 'agent.log'}); live view follows", flush=True)
         if not args.no_faults:
             threading.Thread(
@@ -117,7 +122,9 @@ def run_demo(args: argparse.Namespace) -> int:
                 name="faults",
             ).start()
         os.environ.setdefault("EMSPOOL_AGENT", router)
-        return watch(router, None, duration=args.duration)
+        os.environ.setdefault("EMSPOOL_KEY", str(key))
+        with client:
+            return watch(client, None, duration=args.duration)
     finally:
         stop.set()
         if agent_proc is not None:

@@ -88,17 +88,45 @@ def start_agent(config: Path, log_path: Path) -> subprocess.Popen[bytes]:
         )
 
 
-def wait_for_agent(endpoint: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
+def bus_key(db_url: str, directory: Path, name: str = "harness", role: str = "operator") -> Path:
+    """A client key made as `emspool keys create` makes it; its secret file (made once)."""
+    from agent.db import Database, migrate
+    from agent.keys import create_key
+    from shared.wire import KeyRole
+
+    path = directory / f"{name}.key"
+    if not path.exists():
+        migrate(db_url)
+        with Database.open(db_url) as db:
+            create_key(db, name, KeyRole(role), directory, "lab harness")
+    return path
+
+
+def client_for(
+    db_url: str, key: Path, agent: str | None = None, timeout: float = 5.0
+) -> busclient.BusClient:
+    """A bus client of the pool's agents (or only of ``agent``: node id or endpoint), their
+    addresses and keys read from the pool database at each (re)connect."""
+    from agent.keys import read_key_file
+
+    agents = busclient.pool_endpoints(db_url, only=(agent,) if agent else ())
+    return busclient.BusClient(agents, read_key_file(key), timeout=timeout)
+
+
+def wait_for_agent(
+    client: busclient.BusClient, proc: subprocess.Popen[bytes], timeout: float
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise EmspoolError(f"the agent exited with code {proc.returncode}; see its log")
         try:
-            busclient.request(endpoint, "ping", timeout=0.5)
+            client.request("ping", timeout=0.5)
             return
         except busclient.Unreachable:
+            time.sleep(0.05)  # no agents row yet: do not spin
             continue
-    raise EmspoolError(f"the agent did not answer on {endpoint} within {timeout:g} s")
+    raise EmspoolError(f"the agent did not answer within {timeout:g} s")
 
 
 def stop_process(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
@@ -172,6 +200,33 @@ class AgentPool:
         self.agents: dict[str, PoolAgent] = {}
         self._db: Any = None  # agent.db.Database, opened when the pool's rows are read
         root.mkdir(parents=True, exist_ok=True)
+        # Bus keys made the real way before any agent starts: an operator's for the
+        # requests, an agent's for tests that play a pool member (a stale master).
+        self._keys: dict[str, Path] = {}
+        self._clients: dict[tuple[str, str], busclient.BusClient] = {}
+        self.user("operator")
+        self.user("member", "agent")
+
+    def user(self, name: str, role: str = "operator") -> Path:
+        """A bus key of this name (allowed now: before the agents start, or within their
+        allow-list refresh); ``request(..., user=name)`` sends with it."""
+        self._keys[name] = bus_key(self.db_url, self.root, name, role)
+        return self._keys[name]
+
+    def request(
+        self,
+        node_id: str,
+        op: str,
+        args: dict[str, Any] | None = None,
+        timeout: float = 2.0,
+        user: str = "operator",
+    ) -> Any:
+        """One request to one agent with ``user``'s key (a persistent client per pair)."""
+        client = self._clients.get((node_id, user))
+        if client is None:
+            client = client_for(self.db_url, self._keys[user], node_id, timeout)
+            self._clients[(node_id, user)] = client
+        return client.request(op, args, timeout=timeout)
 
     def __enter__(self) -> AgentPool:
         return self
@@ -224,15 +279,19 @@ class AgentPool:
         a.proc = start_agent(a.config, a.log)
         a.paused = False
         if wait:
-            wait_for_agent(a.router, a.proc, wait)
+            self._wait(a, wait)
         return a
+
+    def _wait(self, a: PoolAgent, wait: float) -> None:
+        assert a.proc is not None
+        with client_for(self.db_url, self._keys["operator"], a.node_id) as client:
+            wait_for_agent(client, a.proc, wait)
 
     def start_all(self, wait: float = 30.0) -> None:
         for node_id in self.agents:
             self.start(node_id, wait=0)
         for a in self.agents.values():
-            assert a.proc is not None
-            wait_for_agent(a.router, a.proc, wait)
+            self._wait(a, wait)
 
     def stop(self, node_id: str, timeout: float = 15.0) -> None:
         """SIGTERM (SIGCONT first if paused), wait; SIGKILL if it does not end in time."""
@@ -274,6 +333,9 @@ class AgentPool:
         return self.start(node_id, wait=wait)
 
     def close(self) -> None:
+        for client in self._clients.values():
+            client.close()
+        self._clients.clear()
         for node_id in list(self.agents):
             self.stop(node_id)
         if self._db is not None:
@@ -285,9 +347,7 @@ class AgentPool:
     def status(self, node_id: str, timeout: float = 2.0) -> dict[str, Any]:
         """The agent's ``status`` reply (its ``pool`` part: role, master, epoch, alive,
         election, assignment, assigner and trap-forwarding counters)."""
-        result: dict[str, Any] = busclient.request(
-            self.agents[node_id].router, "status", timeout=timeout
-        )
+        result: dict[str, Any] = self.request(node_id, "status", timeout=timeout)
         return result
 
     def statuses(self, timeout: float = 2.0) -> dict[str, dict[str, Any] | None]:
@@ -369,5 +429,5 @@ class AgentPool:
 
     def managed(self, node_id: str) -> set[str]:
         """The NEs an agent polls now, from its own answer (``ne_states``)."""
-        states = busclient.request(self.agents[node_id].router, "ne_states", timeout=2.0)
+        states = self.request(node_id, "ne_states", timeout=2.0)
         return {str(s["name"]) for s in states}

@@ -63,6 +63,13 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class BusConfig:
+    key_file: str = ""  # this agent's CURVE key pair; empty: bus.key in data_dir
+    insecure: bool = False  # a lab only: no encryption, no authentication, no roles
+    max_in_flight: int = 64  # requests of one caller answered at once
+
+
+@dataclass(frozen=True, slots=True)
 class PoolConfig:
     """How this agent takes part in the pool: what it can serve (zones, weight, capacity),
     where to find the others besides the database (seeds), and the election's timing."""
@@ -97,12 +104,17 @@ class AgentConfig:
     traps: TrapConfig = field(default_factory=TrapConfig)
     netconf: NetconfConfig = field(default_factory=NetconfConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    bus: BusConfig = field(default_factory=BusConfig)
     pool: PoolConfig = field(default_factory=PoolConfig)
     profiles: tuple[CredentialProfile, ...] = ()
 
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir}/emspool.db"
+
+    @property
+    def effective_key_file(self) -> str:
+        return self.bus.key_file or f"{self.data_dir}/bus.key"
 
 
 def parse_config(text: str, source: str = "<config>") -> AgentConfig:
@@ -164,6 +176,11 @@ def config_from_dict(doc: dict[str, Any], source: str = "<config>") -> AgentConf
             enabled=metrics.get_bool("enabled", False),
             host=metrics.get_str("host", "127.0.0.1"),
             port=metrics.get_int("port", 9464, lo=0, hi=65535),
+        ),
+        bus=BusConfig(
+            key_file=bus.get_str("key_file", ""),
+            insecure=bus.get_bool("insecure", False),
+            max_in_flight=bus.get_int("max_in_flight", 64, lo=1, hi=100_000),
         ),
         pool=_pool(pool),
         profiles=tuple(_profile(p) for p in r.array_of_tables("profiles")),

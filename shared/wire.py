@@ -24,12 +24,19 @@ class WireError(EmspoolError):
     """A message on the bus is malformed or of an unknown version."""
 
 
+class WireVersionError(WireError):
+    """A well-formed message of a wire version this side does not speak."""
+
+
 class ErrorCode:
     BAD_REQUEST = "bad-request"
     UNKNOWN_OP = "unknown-op"
     NOT_FOUND = "not-found"
     INTERNAL = "internal"
     UNAVAILABLE = "unavailable"
+    FORBIDDEN = "forbidden"  # the caller's key role does not allow the op
+    BUSY = "busy"  # too many requests of this caller in flight: retry later
+    TOO_LARGE = "too-large"
 
 
 class KeyRole(enum.StrEnum):
@@ -133,5 +140,5 @@ def _load(data: bytes) -> dict[str, Any]:
     if not isinstance(d, dict):
         raise WireError("message must be a JSON object")
     if d.get("v") not in (None, VERSION):
-        raise WireError(f"unsupported message version {d.get('v')!r}")
+        raise WireVersionError(f"unsupported message version {d.get('v')!r}")
     return d

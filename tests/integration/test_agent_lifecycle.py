@@ -16,10 +16,9 @@ from pathlib import Path
 import pytest
 import zmq
 
-from agent import busclient
 from agent.app import Agent
 from agent.db import Database, migrate
-from lab.harness import free_port, stop_process, wait_for_agent
+from lab.harness import bus_key, client_for, free_port, stop_process, wait_for_agent
 from shared.config import parse_config
 from shared.errors import EmspoolError
 from shared.wire import Topic, decode_publish
@@ -137,11 +136,14 @@ def test_trap_port_taken_is_a_clear_error_and_the_next_agent_starts(tmp_path):
         conn.execute("BEGIN EXCLUSIVE")
         conn.rollback()
     proc = subprocess.Popen(agent_cmd(config), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"sqlite:///{tmp_path / 'emspool.db'}"
+    client = client_for(url, bus_key(url, tmp_path), f"tcp://127.0.0.1:{p['router']}")
     try:
-        wait_for_agent(f"tcp://127.0.0.1:{p['router']}", proc, 30.0)
-        status = busclient.request(f"tcp://127.0.0.1:{p['router']}", "status", timeout=5)
+        wait_for_agent(client, proc, 30.0)
+        status = client.request("status", timeout=5)
         assert status["node_id"] == "life"
     finally:
+        client.close()
         stop_process(proc)
     assert proc.returncode == 0
 
@@ -208,16 +210,13 @@ def test_second_sigterm_during_a_stuck_flush_loses_nothing(tmp_path):
     router = f"tcp://127.0.0.1:{p['router']}"
     with open(log_path, "wb") as logf:
         proc = subprocess.Popen(agent_cmd(config), stdout=logf, stderr=subprocess.STDOUT)
-    sub = zmq.Context.instance().socket(zmq.SUB)
-    sub.setsockopt(zmq.LINGER, 0)
-    sub.setsockopt(zmq.SUBSCRIBE, Topic.EVENT.encode())
+    client = client_for(url, bus_key(url, tmp_path), router)
+    sub = None
     locker = None
     try:
-        wait_for_agent(router, proc, 30.0)
-        wait_until(
-            lambda: busclient.request(router, "status")["managed"] == 1, 20, what="NE managed"
-        )
-        sub.connect(f"tcp://127.0.0.1:{p['pub']}")
+        wait_for_agent(client, proc, 30.0)
+        wait_until(lambda: client.request("status")["managed"] == 1, 20, what="NE managed")
+        sub = client.subscribe(f"tcp://127.0.0.1:{p['pub']}", [Topic.EVENT])
         time.sleep(0.5)  # PUB/SUB slow joiner
         locker = sqlite3.connect(tmp_path / "emspool.db", isolation_level=None, timeout=10)
         locker.execute("BEGIN EXCLUSIVE")  # every write of the agent now waits, then fails
@@ -241,7 +240,9 @@ def test_second_sigterm_during_a_stuck_flush_loses_nothing(tmp_path):
         assert proc.wait(30) == 0
         took = time.monotonic() - started
     finally:
-        sub.close(linger=0)
+        client.close()
+        if sub is not None:
+            sub.close(linger=0)
         if locker is not None:
             locker.execute("ROLLBACK")
             locker.close()
@@ -260,7 +261,8 @@ def test_second_sigterm_during_a_stuck_flush_loses_nothing(tmp_path):
     # The next start (database free again) delivers what the outbox kept.
     proc = subprocess.Popen(agent_cmd(config), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     try:
-        wait_for_agent(router, proc, 30.0)
+        with client_for(url, bus_key(url, tmp_path), router) as client:
+            wait_for_agent(client, proc, 30.0)
         wait_until(lambda: published <= stored_ids(tmp_path)[0], 20, what="events in the DB")
     finally:
         stop_process(proc)

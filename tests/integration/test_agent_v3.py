@@ -13,11 +13,13 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from agent import busclient
+from lab.harness import client_for
 from tests.helpers.netsnmp import free_udp_port
 
 pytestmark = pytest.mark.timeout(120)
@@ -75,13 +77,26 @@ class Agent:
     trap_port: int
     db: str
     proc: subprocess.Popen[bytes]
+    key: str
+    client: busclient.BusClient
 
     def request(self, op: str, args: dict[str, Any] | None = None) -> Any:
-        return busclient.request(self.router, op, args, timeout=5)
+        return self.client.request(op, args, timeout=5)
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         out = subprocess.run(
-            [sys.executable, "-m", "agent.cli", "--db", self.db, "--agent", self.router, *args],
+            [
+                sys.executable,
+                "-m",
+                "agent.cli",
+                "--db",
+                self.db,
+                "--agent",
+                self.router,
+                "--key",
+                self.key,
+                *args,
+            ],
             capture_output=True,
             text=True,
             timeout=60,
@@ -127,6 +142,26 @@ def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
         capture_output=True,
         timeout=60,
     )
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "agent.cli",
+            "--db",
+            db,
+            "keys",
+            "create",
+            "v3-tester",
+            "--role",
+            "operator",
+            "--out",
+            str(root),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    key = str(root / "v3-tester.key")
     router, trap_port = f"tcp://127.0.0.1:{_tcp_port()}", free_udp_port()
     (root / "agent.toml").write_text(
         f'[agent]\nnode_id = "v3-test"\ndata_dir = "{root / "data"}"\n'
@@ -141,11 +176,13 @@ def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    running = Agent(router, trap_port, db, proc)
+    client = client_for(db, Path(key), router)
+    running = Agent(router, trap_port, db, proc, key, client)
     try:
         _until(lambda: _managed(running) == len(INVENTORY["devices"]), 30)
         yield running
     finally:
+        client.close()
         proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(20)

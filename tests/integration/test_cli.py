@@ -362,7 +362,6 @@ def test_ne_show_without_an_agent_shows_inventory_and_events(db, tmp_path):
 def test_ne_show_with_a_live_agent(tmp_path):
     import socket
 
-    from agent import busclient
     from lab.fleet import Lab
     from lab.harness import free_port
     from tests.helpers.agentproc import agent_for_lab
@@ -376,9 +375,10 @@ def test_ne_show_with_a_live_agent(tmp_path):
     try:
         with agent_for_lab(lab, tmp_path, "show-agent", 1.0) as agent:
             name, other = lab.devices[0].name, lab.devices[1].name
+            as_operator = ("--agent", agent.router, "--key", str(agent.key))
 
             def detail() -> dict:
-                return busclient.request(agent.router, "ne_detail", {"ne": name}, timeout=3)
+                return agent.request("ne_detail", {"ne": name}, timeout=3)
 
             def polled_twice():
                 st = detail()["state"]
@@ -391,15 +391,13 @@ def test_ne_show_with_a_live_agent(tmp_path):
 
             def shown():
                 data = json.loads(
-                    emspool(
-                        agent.db_url, "--agent", agent.router, "--json", "ne", "show", name
-                    ).stdout
+                    emspool(agent.db_url, *as_operator, "--json", "ne", "show", name).stdout
                 )
                 raised = [e for e in data["events"] if e["alarm_type"] == "link-down"]
                 return data if raised else None
 
             data = wait_until(shown, 15, what="the alarm in the event log")
-            text = emspool(agent.db_url, "--agent", agent.router, "ne", "show", name).stdout
+            text = emspool(agent.db_url, *as_operator, "ne", "show", name).stdout
     finally:
         lab.stop()
     st = data["state"]

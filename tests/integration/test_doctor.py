@@ -5,6 +5,7 @@ says whether anything is wrong."""
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -15,18 +16,29 @@ from sqlalchemy import update
 
 from agent.db import Database, migrate
 from agent.pooldb import PoolDb
-from lab.harness import start_agent, stop_process, wait_for_agent, write_agent_config
+from lab.harness import (
+    bus_key,
+    client_for,
+    start_agent,
+    stop_process,
+    wait_for_agent,
+    write_agent_config,
+)
 from shared.schema import agents
 
 pytestmark = pytest.mark.timeout(120)
 
 
-def doctor(config: Path) -> tuple[int, dict]:
+def doctor(config: Path, key: Path | None = None) -> tuple[int, dict]:
+    env = {k: v for k, v in os.environ.items() if k != "EMSPOOL_KEY"}
+    if key is not None:
+        env["EMSPOOL_KEY"] = str(key)
     out = subprocess.run(
         [sys.executable, "-m", "agent.cli", "--config", str(config), "--json", "doctor"],
         capture_output=True,
         text=True,
         timeout=60,
+        env=env,
     )
     return out.returncode, json.loads(out.stdout)
 
@@ -51,13 +63,15 @@ def test_doctor_names_problems_and_fixes_then_passes(tmp_path):
 
     migrate(url)
     (tmp_path / "d1").mkdir()
-    key = tmp_path / "d1" / "agent.key_secret"
+    key = tmp_path / "d1" / "bus.key"
     key.write_text("not really a key\n")
     key.chmod(0o644)
     code, report = doctor(config)
     assert code == 1 and levels(report, "key file") == ["fail"]
     assert any("chmod 600" in f["fix"] for f in report["findings"])
     key.chmod(0o600)
+    # Peers are pinged with an operator's key when the agent's own is not readable.
+    operator = bus_key(url, tmp_path, "doctor-operator")
 
     # The trap port taken by something else: a warning, not a failure.
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
@@ -71,7 +85,8 @@ def test_doctor_names_problems_and_fixes_then_passes(tmp_path):
     peer_router, _ = write_agent_config(peer_cfg, "p1", tmp_path / "p1", url, 60.0)
     proc = start_agent(peer_cfg, tmp_path / "p1.log")
     try:
-        wait_for_agent(peer_router, proc, 60.0)
+        with client_for(url, operator, peer_router) as client:
+            wait_for_agent(client, proc, 60.0)
         with Database.open(url) as db:
             pool = PoolDb(db)
             pool.heartbeat("gone", priority=1, endpoint="tcp://127.0.0.1:9", state="follower")
@@ -79,7 +94,7 @@ def test_doctor_names_problems_and_fixes_then_passes(tmp_path):
                 conn.execute(update(agents).where(agents.c.node_id == "gone").values(last_seen=0))
             pool.heartbeat("p1", priority=1, endpoint=peer_router, state="follower")
             pool.heartbeat("mute", priority=1, endpoint="tcp://127.0.0.1:9", state="follower")
-        code, report = doctor(config)
+        code, report = doctor(config, operator)
         peers = {
             f["detail"].split(" ")[0].rstrip(":"): f["level"]
             for f in report["findings"]

@@ -114,6 +114,8 @@ def test_bad_queries_and_cursors_are_clear_errors(db):
 def test_the_service_answers_over_the_bus_from_a_real_agent(tmp_path):
     from agent import busclient
     from lab.harness import (
+        bus_key,
+        client_for,
         sqlite_pool,
         start_agent,
         stop_process,
@@ -131,22 +133,24 @@ def test_the_service_answers_over_the_bus_from_a_real_agent(tmp_path):
         )
     router, _ = write_agent_config(tmp_path / "agent.toml", "ev-agent", tmp_path / "agent", url, 60)
     proc = start_agent(tmp_path / "agent.toml", tmp_path / "agent.log")
+    client = client_for(url, bus_key(url, tmp_path), router)
     try:
-        wait_for_agent(router, proc, 30)
+        wait_for_agent(client, proc, 30)
         seen, cursor = [], None
         for _ in range(10):
             args = {"ne": "ne1", "types": ["trap"], "limit": 100, "order": "oldest"}
-            page = busclient.request(router, "events.search", args | {"cursor": cursor})
+            page = client.request("events.search", args | {"cursor": cursor})
             seen += [e["text"] for e in page["events"]]
             cursor = page["next_cursor"]
             if cursor is None:
                 break
         assert seen == [f"event {i}" for i in range(250)]
-        counts = busclient.request(router, "events.counts", {"ne": "ne1", "types": ["trap"]})
+        counts = client.request("events.counts", {"ne": "ne1", "types": ["trap"]})
         assert counts["total"] == 250 and counts["by_ne"] == {"ne1": 250}
         with pytest.raises(busclient.RequestFailed, match="min_severity"):
-            busclient.request(router, "events.search", {"min_severity": "dire"})
+            client.request("events.search", {"min_severity": "dire"})
         with pytest.raises(busclient.RequestFailed, match="limit"):
-            busclient.request(router, "events.search", {"limit": 10**6})
+            client.request("events.search", {"limit": 10**6})
     finally:
+        client.close()
         stop_process(proc)

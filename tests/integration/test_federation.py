@@ -40,6 +40,7 @@ class Member:
         self.delay = delay
         self.acks: list[dict] = []
         self.bus = Bus("tcp://127.0.0.1:0", "tcp://127.0.0.1:0")
+        self.bus.bind()
         for op, fn in self.ops().items():
             self.bus.route(op, fn)
         self.task = asyncio.create_task(self.bus.serve())

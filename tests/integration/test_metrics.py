@@ -11,6 +11,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from lab.fleet import Lab
 from lab.harness import (
+    bus_key,
+    client_for,
     free_port,
     sqlite_pool,
     start_agent,
@@ -52,7 +54,8 @@ def test_metrics_endpoint_shows_polls_latency_alarms_and_traps(tmp_path):
         )
         proc = start_agent(tmp_path / "agent.toml", tmp_path / "agent.log")
         try:
-            wait_for_agent(router, proc, 30)
+            with client_for(url, bus_key(url, tmp_path), router) as client:
+                wait_for_agent(client, proc, 30)
             m = wait_until(
                 lambda: (
                     (s := scrape(port))

@@ -56,6 +56,8 @@ def db(url):
 async def test_two_agents_give_the_same_answers_and_no_secrets(db, url):
     other = Database.open(url)  # a second agent's own connection to the same database
     buses = [Bus("tcp://127.0.0.1:0", "tcp://127.0.0.1:0") for _ in range(2)]
+    for b in buses:
+        b.bind()
     Peered(lambda: db).route(buses[0])
     Peered(lambda: other).route(buses[1])
     tasks = [asyncio.create_task(b.serve()) for b in buses]

@@ -1,4 +1,5 @@
-"""Links between agents: real ZeroMQ ROUTERs (agent.bus.Bus) and DEALERs on loopback."""
+"""Links between agents: real ZeroMQ ROUTERs (agent.bus.Bus) and DEALERs on loopback, over
+CURVE with keys allow-listed as a pool's database would hold them."""
 
 from __future__ import annotations
 
@@ -9,13 +10,27 @@ import pytest
 import zmq.asyncio
 
 from agent.bus import Bus
+from agent.busauth import AllowList
+from agent.keys import BusKey, KeyPair, generate
 from agent.peers import PeerError, Peers, PeerTimeout
+from shared.wire import KeyRole
+
+ME = generate()  # this agent's key pair
+CONSOLE = generate()  # an operator's key: may query, may not take part in the pool
+STRANGER = generate()  # allowed nowhere
+ALLOWED = [
+    BusKey("me", ME.public, KeyRole.AGENT, 0.0, None, ""),
+    BusKey("console", CONSOLE.public, KeyRole.OPERATOR, 0.0, None, ""),
+]
 
 pytestmark = pytest.mark.timeout(30)
 
 
 async def start_bus(seen: list) -> tuple[Bus, asyncio.Task]:
-    bus = Bus("tcp://127.0.0.1:0", "tcp://127.0.0.1:0")
+    bus = Bus(
+        "tcp://127.0.0.1:0", "tcp://127.0.0.1:0", keypair=generate(), allow=AllowList(ALLOWED)
+    )
+    bus.bind()
 
     async def echo(args):
         return {"echo": args}
@@ -33,7 +48,12 @@ async def start_bus(seen: list) -> tuple[Bus, asyncio.Task]:
     bus.route("note", note)
     bus.route("slow", slow)
     bus.route("broken", broken)
+    bus.route("elect", note, role=KeyRole.AGENT)
     return bus, asyncio.create_task(bus.serve())
+
+
+def bus_public(bus: Bus) -> str:
+    return bus.public_key
 
 
 async def wait_for(probe, timeout: float) -> None:
@@ -49,10 +69,12 @@ async def test_request_notify_gather_and_a_dead_peer_costs_one_deadline():
     bus1, t1 = await start_bus(seen1)
     bus2, t2 = await start_bus(seen2)
     ctx = zmq.asyncio.Context()
-    peers = Peers(ctx, "me")
+    peers = Peers(ctx, "me", ME)
     try:
+        keys = {"a1": bus_public(bus1), "a2": bus_public(bus2), "gone": generate().public}
         await peers.update(
-            {"a1": bus1.router_endpoint, "a2": bus2.router_endpoint, "gone": "tcp://127.0.0.1:9"}
+            {"a1": bus1.router_endpoint, "a2": bus2.router_endpoint, "gone": "tcp://127.0.0.1:9"},
+            keys,
         )
         assert await peers.request("a1", "echo", {"x": 1}, timeout=5) == {"echo": {"x": 1}}
         await wait_for(lambda: peers.broadcast("note", {"n": 1}) >= 2, 5)
@@ -69,8 +91,9 @@ async def test_request_notify_gather_and_a_dead_peer_costs_one_deadline():
         with pytest.raises(PeerError) as ei:
             await peers.request("a2", "broken", {}, timeout=5)
         assert ei.value.code == "bad-request"
+        assert await peers.request("a1", "elect", {}, timeout=5) is None  # an agent key may
         # a member that leaves is no longer asked
-        await peers.update({"a1": bus1.router_endpoint})
+        await peers.update({"a1": bus1.router_endpoint}, keys)
         assert peers.nodes == ["a1"]
         assert not peers.notify("a2", "note", {})
     finally:
@@ -80,3 +103,68 @@ async def test_request_notify_gather_and_a_dead_peer_costs_one_deadline():
             t.cancel()
         for b in (bus1, bus2):
             await b.aclose()
+
+
+async def the_caller(key: KeyPair, bus: Bus, op: str) -> object:
+    ctx = zmq.asyncio.Context()
+    peers = Peers(ctx, "x", key)
+    try:
+        await peers.update({"a1": bus.router_endpoint}, {"a1": bus_public(bus)})
+        return await peers.request("a1", op, {}, timeout=1.0)
+    finally:
+        await peers.aclose()
+        ctx.term()
+
+
+async def test_console_keys_cannot_take_part_and_strangers_are_not_admitted():
+    bus, task = await start_bus([])
+    try:
+        assert await the_caller(CONSOLE, bus, "echo") == {"echo": {}}
+        with pytest.raises(PeerError) as ei:
+            await the_caller(CONSOLE, bus, "elect")
+        assert ei.value.code == "forbidden"
+        with pytest.raises(PeerTimeout):  # ZAP refuses the handshake: no answer at all
+            await the_caller(STRANGER, bus, "echo")
+        assert bus.stats["rejected_forbidden"] == 1
+        assert bus.stats["rejected_unknown_key"] >= 1
+    finally:
+        task.cancel()
+        await bus.aclose()
+
+
+async def test_a_peer_without_a_known_key_gets_no_link():
+    ctx = zmq.asyncio.Context()
+    peers = Peers(ctx, "me", ME)
+    try:
+        await peers.update({"a1": "tcp://127.0.0.1:9"}, {})
+        assert peers.nodes == [] and peers.stats["no_key"] == 1
+    finally:
+        await peers.aclose()
+        ctx.term()
+
+
+async def test_a_link_refused_at_first_connects_once_its_key_is_allowed():
+    """ZeroMQ gives up on a refused connection; the link tries again by itself."""
+    late = generate()
+    bus, task = await start_bus([])
+    ctx = zmq.asyncio.Context()
+    peers = Peers(ctx, "late", late)
+    try:
+        await peers.update({"a1": bus.router_endpoint}, {"a1": bus_public(bus)})
+        with pytest.raises(PeerTimeout):
+            await peers.request("a1", "echo", {}, timeout=0.5)
+        bus.allow.replace([*ALLOWED, BusKey("late", late.public, KeyRole.AGENT, 0.0, None, "")])
+        for _ in range(50):  # bounded: the retries back off from 0.1 s
+            try:
+                assert await peers.request("a1", "echo", {}, timeout=0.5) == {"echo": {}}
+                break
+            except PeerTimeout:
+                continue
+        else:
+            pytest.fail("the link never connected again")
+        assert peers.stats["refused"] >= 1
+    finally:
+        await peers.aclose()
+        ctx.term()
+        task.cancel()
+        await bus.aclose()

@@ -11,20 +11,40 @@ import zmq
 import zmq.asyncio
 
 from agent.bus import Bus
+from agent.busauth import AllowList
+from agent.keys import BusKey, generate, secure_client
 from agent.relay import Relay
 from shared.livefeed import FeedTracker, Sequencer, Stamp, Verdict
-from shared.wire import decode_publish
+from shared.wire import KeyRole, decode_publish
 
 pytestmark = pytest.mark.timeout(30)
 
 
 async def test_each_peer_event_reaches_a_client_on_another_agent_once():
-    buses = {n: Bus("tcp://127.0.0.1:0", "tcp://127.0.0.1:0") for n in ("a1", "a2", "a3")}
+    # Over CURVE, as in a pool: the agents' PUBs admit allow-listed keys only.
+    agent_key, console_key = generate(), generate()
+    allowed = [
+        BusKey("agents", agent_key.public, KeyRole.AGENT, 0.0, None, ""),
+        BusKey("console", console_key.public, KeyRole.VIEWER, 0.0, None, ""),
+    ]
+    buses = {
+        n: Bus(
+            "tcp://127.0.0.1:0", "tcp://127.0.0.1:0", keypair=generate(), allow=AllowList(allowed)
+        )
+        for n in ("a1", "a2", "a3")
+    }
+    for b in buses.values():
+        b.bind()
     ctx = zmq.asyncio.Context()
-    relays = {n: Relay(ctx, n, buses[n].publish) for n in buses}
+
+    def secure(sock, node):
+        secure_client(sock, agent_key, buses[node].public_key)
+
+    relays = {n: Relay(ctx, n, buses[n].publish, secure) for n in buses}
     pubs = {n: b.pub_endpoint for n, b in buses.items()}
     client = ctx.socket(zmq.SUB)
     client.setsockopt(zmq.SUBSCRIBE, b"")
+    secure_client(client, console_key, buses["a1"].public_key)
     client.connect(buses["a1"].pub_endpoint)
     try:
         for r in relays.values():

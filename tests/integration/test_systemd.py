@@ -126,13 +126,20 @@ def test_no_watchdog_for_another_process_or_without_systemd():
 def test_a_real_agent_says_ready_once_serving_feeds_the_watchdog_and_says_stopping(
     tmp_path, monkeypatch
 ):
-    from agent import busclient
-    from lab.harness import sqlite_pool, start_agent, stop_process, write_agent_config
+    from lab.harness import (
+        bus_key,
+        client_for,
+        sqlite_pool,
+        start_agent,
+        stop_process,
+        write_agent_config,
+    )
 
     sock = _listen(tmp_path)
     sock.settimeout(30)
     url = sqlite_pool(tmp_path / "pool.db", {"profiles": [], "devices": []})
     router, _ = write_agent_config(tmp_path / "agent.toml", "sd-agent", tmp_path / "a", url, 60)
+    key = bus_key(url, tmp_path)  # before the start: allowed from the agent's first moment
     monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "notify"))
     monkeypatch.setenv("WATCHDOG_USEC", "1000000")  # WATCHDOG_PID unset: any process may feed
     proc = start_agent(tmp_path / "agent.toml", tmp_path / "agent.log")
@@ -140,7 +147,8 @@ def test_a_real_agent_says_ready_once_serving_feeds_the_watchdog_and_says_stoppi
         first = sock.recv(4096).decode()
         assert first.startswith("READY=1\nSTATUS=serving as sd-agent")
         # ready means serving: the bus answers right away
-        assert busclient.request(router, "ping", timeout=2)["node_id"] == "sd-agent"
+        with client_for(url, key, router) as client:
+            assert client.request("ping", timeout=2)["node_id"] == "sd-agent"
         assert sock.recv(4096).decode() == "WATCHDOG=1"
         proc.send_signal(15)
         for _ in range(100):  # bounded: watchdog pings may come before STOPPING
@@ -168,8 +176,9 @@ def test_check_config_validates_without_starting(tmp_path):
 def test_sighup_reloads_the_config_without_stopping_and_refuses_a_bad_one(tmp_path):
     import signal as sig
 
-    from agent import busclient
     from lab.harness import (
+        bus_key,
+        client_for,
         sqlite_pool,
         start_agent,
         stop_process,
@@ -183,8 +192,9 @@ def test_sighup_reloads_the_config_without_stopping_and_refuses_a_bad_one(tmp_pa
     router, _ = write_agent_config(conf, "hup-agent", tmp_path / "a", url, 60)
     proc = start_agent(conf, tmp_path / "agent.log")
     log = tmp_path / "agent.log"
+    client = client_for(url, bus_key(url, tmp_path), router)
     try:
-        wait_for_agent(router, proc, 30)
+        wait_for_agent(client, proc, 30)
         good = conf.read_text().replace("[agent]\n", '[agent]\nlog_level = "DEBUG"\n')
         good = good.replace("interval = 60", "interval = 30")
         conf.write_text(good)
@@ -195,7 +205,8 @@ def test_sighup_reloads_the_config_without_stopping_and_refuses_a_bad_one(tmp_pa
         proc.send_signal(sig.SIGHUP)
         wait_until(lambda: "reload refused" in log.read_text(), 15, what="refusal")
         assert proc.poll() is None
-        assert busclient.request(router, "ping", timeout=5)["node_id"] == "hup-agent"
+        assert client.request("ping", timeout=5)["node_id"] == "hup-agent"
     finally:
+        client.close()
         stop_process(proc)
     assert proc.returncode == 0

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from agent import busclient
-from lab.harness import stop_process, wait_for_agent, write_agent_config
+from lab.harness import bus_key, client_for, stop_process, wait_for_agent, write_agent_config
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -86,13 +85,15 @@ def test_agent_starts_serves_and_stops_without_the_lab(nolab, tmp_path):
             stdout=agent_log,
             stderr=subprocess.STDOUT,
         )
+    client = client_for(db, bus_key(db, tmp_path), router)
     try:
-        wait_for_agent(router, proc, 30.0)
-        status = busclient.request(router, "status", timeout=5)
+        wait_for_agent(client, proc, 30.0)
+        status = client.request("status", timeout=5)
         assert status["node_id"] == "nolab"
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
     finally:
+        client.close()
         stop_process(proc)
     text = (tmp_path / "agent.log").read_text()
     assert "agent stopped" in text and "Traceback" not in text, text

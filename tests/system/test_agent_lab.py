@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from agent import busclient
+from agent.busclient import BusClient, Unreachable
 from agent.db import Database
 from lab.fleet import Lab
-from lab.harness import free_port, start_agent, wait_for_agent
+from lab.harness import bus_key, client_for, free_port, start_agent, wait_for_agent
 from shared.model import LinkAlarms
 from tests.helpers.agentproc import agent_for_lab
 from tests.helpers.waiting import random_base, wait_until
@@ -32,21 +32,37 @@ def pool(tmp_path_factory):
         with agent_for_lab(lab, root, "sys-agent", 2.0) as a:
             yield {
                 "lab": lab,
-                "router": a.router,
+                "router": a.client,  # a bus client of this agent (an operator's key)
                 "trap": a.trap,
                 "proc": a.proc,
                 "db_url": a.db_url,
                 "root": root,
+                "node": "sys-agent",
             }
     finally:
         lab.stop()
 
 
-def alarms(router: str, **args) -> list[dict]:
-    return busclient.request(router, "alarms", args, timeout=3.0)
+def as_user(pool, name: str) -> BusClient:
+    """A client with an operator key of this name, made as `emspool keys create` does."""
+    url = pool["db_url"]
+    client = client_for(url, bus_key(url, pool["root"], name), pool["node"])
+
+    def accepted() -> bool:  # a new key is taken without a restart, within seconds
+        try:
+            return bool(client.request("ping", timeout=2.0))
+        except Unreachable:
+            return False
+
+    wait_until(accepted, 15, 0.2, f"key {name} allowed")
+    return client
 
 
-def find(router: str, ne: str, type_: str, obj: str = "") -> dict | None:
+def alarms(router: BusClient, **args) -> list[dict]:
+    return router.request("alarms", args, timeout=3.0)
+
+
+def find(router: BusClient, ne: str, type_: str, obj: str = "") -> dict | None:
     for a in alarms(router, ne=ne):
         if a["type"] == type_ and a["obj"] == obj:
             return a
@@ -59,7 +75,7 @@ def test_all_devices_polled_over_v2c_and_v3(pool):
     assert profiles == {"lab-v2c", "lab-v3"}  # both SNMP versions are exercised
 
     def polled():
-        states = busclient.request(router, "ne_states")
+        states = router.request("ne_states")
         ok = [s for s in states if s["reachable"] and s["interfaces"] >= 24]
         return states if len(ok) == len(lab.devices) else None
 
@@ -107,7 +123,8 @@ def test_restart_is_detected(pool):
     lab.restart(ne)  # no trap: the sysUpTime drop alone must tell
     a = wait_until(lambda: find(router, ne, "device-restart"), 15, what="restart alarm")
     assert a["severity"] == "warning"
-    busclient.request(router, "ack", {"ne": ne, "type": "device-restart", "user": "bob"})
+    with as_user(pool, "bob") as bob:
+        bob.request("ack", {"ne": ne, "type": "device-restart"})
     pool["restart_alarm"] = a  # the agent restart test expects it back, acked by bob
 
 
@@ -116,9 +133,9 @@ def test_ack_and_event_log(pool):
     ne = lab.devices[0].name
     lab.if_down(ne, 9)
     wait_until(lambda: find(router, ne, "link-down", "ifIndex=9"), 15, what="alarm")
-    busclient.request(
-        router, "ack", {"ne": ne, "obj": "ifIndex=9", "type": "link-down", "user": "alice"}
-    )
+    with as_user(pool, "alice") as alice:
+        # The authenticated key's name is recorded, not the name a client claims.
+        alice.request("ack", {"ne": ne, "obj": "ifIndex=9", "type": "link-down", "user": "eve"})
     assert find(router, ne, "link-down", "ifIndex=9")["acked_by"] == "alice"
     lab.if_up(ne, 9)
     wait_until(lambda: find(router, ne, "link-down", "ifIndex=9") is None, 15, what="clear")
@@ -158,8 +175,8 @@ def test_secrets_never_in_log_or_replies(pool):
     lab, router = pool["lab"], pool["router"]
     state = lab.state
     secrets = [state.community, state.auth_key, state.priv_key]
-    status = json.dumps(busclient.request(router, "status"))
-    nes = json.dumps(busclient.request(router, "nes"))
+    status = json.dumps(router.request("status"))
+    nes = json.dumps(router.request("nes"))
     text = (Path(pool["root"]) / "agent.log").read_text()
     for s in secrets:
         assert s not in status and s not in nes and s not in text
@@ -176,7 +193,7 @@ def test_unmanaging_or_removing_an_ne_closes_its_alarms_with_a_reason(pool):
         wait_until(lambda: find(router, paused, "ne-unreachable"), 15, what="unreachable")
         db.remove_ne(gone)
         db.update_ne(paused, managed=False)
-        busclient.request(router, "reload")
+        router.request("reload")
 
         def closed(ne: str, alarm_type: str, why: str) -> bool:
             return any(
@@ -193,7 +210,7 @@ def test_unmanaging_or_removing_an_ne_closes_its_alarms_with_a_reason(pool):
         db.update_ne(paused, managed=True)
         db.import_inventory(json.loads(lab.inventory_path.read_text()))
         db.close()
-        busclient.request(router, "reload")
+        router.request("reload")
 
 
 def _never_up(kind: str) -> set[int]:
@@ -210,7 +227,7 @@ def test_onboarded_devices_raise_no_alarm_for_ports_never_up_but_do_for_ports_th
     assert sw.kind == "switch"
 
     def polled():
-        states = {s["name"]: s for s in busclient.request(router, "ne_states")}
+        states = {s["name"]: s for s in router.request("ne_states")}
         st = states.get(sw.name)
         return states if st and st["reachable"] and st["polls"] >= 2 else None
 
@@ -258,7 +275,7 @@ def test_ne_with_link_alarms_monitor_alarms_its_never_up_ports(pool):
     try:
         assert not link_down_objects() & quiet
         db.update_ne(sw.name, link_alarms=LinkAlarms.MONITOR)
-        busclient.request(router, "reload")
+        router.request("reload")
         got = wait_until(lambda: quiet <= link_down_objects() or None, 20, what="monitor")
         assert got
         texts = {a["obj"]: a["text"] for a in alarms(router, ne=sw.name)}
@@ -267,12 +284,12 @@ def test_ne_with_link_alarms_monitor_alarms_its_never_up_ports(pool):
         # Back to the default: the never-up ports' alarms clear on the next poll.
         db.update_ne(sw.name, link_alarms=LinkAlarms.DEFAULT)
         db.close()
-        busclient.request(router, "reload")
+        router.request("reload")
     wait_until(lambda: not link_down_objects() & quiet, 20, what="cleared under default")
 
 
-def _states(router: str) -> dict[str, dict]:
-    return {s["name"]: s for s in busclient.request(router, "ne_states")}
+def _states(router: BusClient) -> dict[str, dict]:
+    return {s["name"]: s for s in router.request("ne_states")}
 
 
 def test_sigterm_flushes_and_exits_cleanly(pool):
@@ -300,7 +317,7 @@ def test_a_restarted_agent_rebuilds_standing_alarms_from_the_event_log(pool):
         )
         assert a["raised_at"] == pytest.approx(before["raised_at"])
         assert a["acked_by"] == "bob"
-        states = busclient.request(pool["router"], "ne_states")
+        states = pool["router"].request("ne_states")
         assert {s["name"] for s in states} == {d.name for d in lab.devices}
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -13,7 +13,7 @@ import socket
 
 import pytest
 
-from agent import busclient
+from agent.busclient import BusClient
 from lab.fleet import Lab
 from lab.harness import free_port
 from lab.netconf.control import NetconfControl
@@ -41,7 +41,7 @@ def mixed(tmp_path_factory):
     lab.start()
     try:
         with agent_for_lab(lab, root, "mixed-agent", 2.0) as a:
-            yield {"lab": lab, "router": a.router, "root": root}
+            yield {"lab": lab, "router": a.client, "root": root}
     finally:
         lab.stop()
 
@@ -58,8 +58,8 @@ def port_key(lab: Lab, ne: str, ifindex: int) -> str:
     return f"ifIndex={ifindex}"
 
 
-def find(router: str, ne: str, type_: str, obj: str = "") -> dict | None:
-    for a in busclient.request(router, "alarms", {"ne": ne}, timeout=3.0):
+def find(router: BusClient, ne: str, type_: str, obj: str = "") -> dict | None:
+    for a in router.request("alarms", {"ne": ne}, timeout=3.0):
         if a["type"] == type_ and a["obj"] == obj:
             return a
     return None
@@ -71,7 +71,7 @@ def test_netconf_nes_are_polled_with_interfaces_and_lldp(mixed):
     assert len(names) == 3  # one of each shape in FLEET_MIX
 
     def polled():
-        states = {s["name"]: s for s in busclient.request(router, "ne_states")}
+        states = {s["name"]: s for s in router.request("ne_states")}
         ok = [
             n for n in names if states.get(n, {}).get("reachable") and states[n]["interfaces"] >= 24
         ]
@@ -89,9 +89,7 @@ def test_netconf_nes_are_polled_with_interfaces_and_lldp(mixed):
     # Whatever tree a device reports state in, no port is misread as down.
     assert all(states[n]["interfaces_down"] == 0 for n in names)
     for n in names:
-        assert not [
-            a for a in busclient.request(router, "alarms", {"ne": n}) if a["type"] == "link-down"
-        ]
+        assert not [a for a in router.request("alarms", {"ne": n}) if a["type"] == "link-down"]
 
 
 @pytest.mark.parametrize("k", [0, 1, 2], ids=["nmda-lab", "both-if-mib", "legacy-yuma"])
@@ -118,7 +116,7 @@ def test_config_change_is_an_event_naming_the_user(mixed):
     NetconfControl(lab.state_dir).set_description(ne, 2, "to the core", "alice")
 
     def logged():
-        events = busclient.request(router, "events", {"ne": ne, "limit": 50})
+        events = router.request("events", {"ne": ne, "limit": 50})
         return next((e for e in events if e["type"] == "config-change"), None)
 
     e = wait_until(logged, 10, 0.1, "config-change event in the log")
@@ -132,11 +130,7 @@ def test_device_alarm_raised_and_cleared_by_notification(mixed):
 
     def fan():
         return next(
-            (
-                a
-                for a in busclient.request(router, "alarms", {"ne": ne})
-                if "fan-failure" in a["type"]
-            ),
+            (a for a in router.request("alarms", {"ne": ne}) if "fan-failure" in a["type"]),
             None,
         )
 
@@ -174,7 +168,7 @@ def test_lldp_links_across_protocols_reach_the_database(mixed):
     def stored():
         got = {
             frozenset({(k["a"], k["a_port"]), (k["b"], k["b_port"])})
-            for k in busclient.request(router, "links", {"source": "lldp"})
+            for k in router.request("links", {"source": "lldp"})
         }
         return got if got == want else None
 

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from agent import busclient
 from lab.fleet import Lab
 from lab.harness import AgentPool, free_port, sqlite_pool
 from shared.poolwire import AssignmentNotice, to_args
@@ -45,6 +44,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
 def make_pool(lab: Lab, root: Path, **pool_settings: object) -> AgentPool:
     url = sqlite_pool(root / "emspool.db", json.loads(lab.inventory_path.read_text()))
     pool = AgentPool(root / "agents", url, interval=INTERVAL, pool=pool_settings)
+    pool.user("carol")  # the operator who acknowledges in the handover test
     for node, priority in NODES.items():
         pool.add(node, priority=priority)
     return pool
@@ -80,7 +80,7 @@ def wait_repolled(pool: AgentPool, owners: dict[str, str], since: float) -> None
     def unpolled() -> set[str]:
         left = set()
         for node in set(owners.values()):
-            states = busclient.request(pool[node].router, "ne_states", timeout=2.0)
+            states = pool.request(node, "ne_states", timeout=2.0)
             polled = {s["name"] for s in states if (s.get("last_poll") or 0) > since}
             left |= {ne for ne, a in owners.items() if a == node} - polled
         return left
@@ -156,7 +156,7 @@ def test_paused_master_steps_down_and_its_epoch_is_fenced(lab: Lab, pool: AgentP
             f"{follower} follows the table of epoch {new_epoch}",
         )
         before = pool.status(follower)["pool"]["assignment"]["rejected"]
-        busclient.request(pool[follower].router, "pool.assignment", to_args(stale), timeout=2)
+        pool.request(follower, "pool.assignment", to_args(stale), user="member")
         after = pool.status(follower)["pool"]["assignment"]
         assert after["rejected"] == before + 1 and after["epoch"] == new_epoch
     finally:
@@ -222,19 +222,19 @@ def test_a_trap_sent_to_a_non_owner_raises_the_alarm_on_the_owner(
         lab.send_trap(ne, "linkDown", pool[other].trap, ifindex=6)
 
         def raised(ne: str = ne, owner: str = owner) -> dict | None:
-            found = busclient.request(pool[owner].router, "alarms", {"ne": ne}, timeout=2.0)
+            found = pool.request(owner, "alarms", {"ne": ne})
             return next((a for a in found if a["type"] == "link-down"), None)
 
         alarm = wait_until(raised, 10, 0.1, f"link-down on {ne} at its owner {owner}")
         assert alarm["active"] and alarm["obj"] == "ifIndex=6"
         assert pool.status(other)["pool"]["traps"]["forwarded"] >= 1
         assert pool.status(owner)["pool"]["traps"]["received_forwarded"] >= 1
-        assert not busclient.request(pool[other].router, "alarms", {"ne": ne}, timeout=2.0)
+        assert not pool.request(other, "alarms", {"ne": ne})
         lab.if_up(ne, 6)
 
 
 def link_alarm(pool: AgentPool, node: str, ne: str, port: int) -> dict | None:
-    found = busclient.request(pool[node].router, "alarms", {"ne": ne}, timeout=2.0)
+    found = pool.request(node, "alarms", {"ne": ne})
     return next((a for a in found if a["obj"] == f"ifIndex={port}"), None)
 
 
@@ -251,8 +251,8 @@ def test_the_taker_rebuilds_standing_alarms_with_raise_time_and_ack(
     lab.if_down(ne, 5)
     try:
         first = wait_until(lambda: link_alarm(pool, victim, ne, 5), 20, 0.2, "link-down raised")
-        key = {"ne": ne, "obj": "ifIndex=5", "type": first["type"], "user": "carol"}
-        busclient.request(pool[victim].router, "ack", key, timeout=2.0)
+        key = {"ne": ne, "obj": "ifIndex=5", "type": first["type"]}
+        pool.request(victim, "ack", key, user="carol")  # the key's name is recorded
         time.sleep(1.5)  # the outbox writer's usual pace: the ack reaches the event log
         pool.kill(victim)
         after = all_placed(lab, pool, set(NODES) - {victim})
