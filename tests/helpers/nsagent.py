@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 from lab.fleet import Lab
 from lab.harness import write_agent_config
 from tests.helpers.netns import NetLab
-from tests.helpers.poolview import Look, Role
+from tests.helpers.poolview import BusAddr, Look, Role, agent_bus
 from tests.helpers.tcpproxy import ThreadedProxy
 
 REPO = Path(__file__).resolve().parents[2]  # where ``tests`` imports from
@@ -24,7 +24,7 @@ ROUTER_PORT, PUB_PORT, TRAP_PORT = 7101, 7102, 16162  # each namespace has every
 @dataclass
 class NsAgent:
     name: str
-    router: str
+    bus: BusAddr  # its ROUTER and CURVE public key, with the test's key
     pub: str
     trap: tuple[str, int]
     proxy: ThreadedProxy
@@ -34,10 +34,18 @@ class NsAgent:
 
 
 def prepare_agent(
-    net: NetLab, name: str, root: Path, db_url: str, interval: float, **sections: dict[str, object]
+    net: NetLab,
+    name: str,
+    root: Path,
+    db_url: str,
+    interval: float,
+    key_file: Path,
+    **sections: dict[str, object],
 ) -> NsAgent:
     """A config for an agent in ``name``'s namespace whose database (``db_url``, on the
-    host) it reaches through a new proxy on its database link. Nothing is started."""
+    host) it reaches through a new proxy on its database link, and its bus key pair (made
+    here, as the agent would at its first start, so the test knows its public key before
+    it runs). ``key_file``: the test's client key. Nothing is started."""
     m = net.members[name]
     direct = make_url(db_url)
     proxy = net.db_proxy(name, direct.port or 5432, direct.host or "127.0.0.1")
@@ -49,8 +57,10 @@ def prepare_agent(
         "traps": {"host": m.address, "port": TRAP_PORT},
         **sections,
     }
-    write_agent_config(config, name, root / name, via, interval, **sections)
-    return NsAgent(name, router, pub, (m.address, TRAP_PORT), proxy, config, root / f"{name}.log")
+    data_dir = root / name
+    write_agent_config(config, name, data_dir, via, interval, **sections)
+    bus = agent_bus(router, data_dir, key_file)
+    return NsAgent(name, bus, pub, (m.address, TRAP_PORT), proxy, config, root / f"{name}.log")
 
 
 def start_agent(net: NetLab, agent: NsAgent) -> subprocess.Popen[bytes]:
@@ -88,15 +98,18 @@ def log_tail(agent: NsAgent, chars: int = 3000) -> str:
 # is down, so the test sees a partitioned agent as it sees itself.
 _PROBE = """
 import json, sys
-from tests.helpers.poolview import look
-lk = look(sys.argv[1])
+from pathlib import Path
+from tests.helpers.poolview import BusAddr, look
+lk = look(BusAddr(sys.argv[1], sys.argv[2], Path(sys.argv[3])))
 print(json.dumps(None if lk is None else [lk.role.role, lk.role.master, lk.role.epoch, lk.nes]))
 """
 
 
 def probe(net: NetLab, agent: NsAgent) -> Look | None:
     """The agent's election view and polled NEs, asked from inside its namespace."""
-    done = net.run(agent.name, [sys.executable, "-c", _PROBE, agent.router], timeout=20, cwd=REPO)
+    done = net.run(
+        agent.name, [sys.executable, "-c", _PROBE, *agent.bus.argv()], timeout=20, cwd=REPO
+    )
     if done.returncode != 0:
         raise RuntimeError(f"probe of {agent.name} failed: {done.stderr[-1500:]}")
     data = json.loads(done.stdout)

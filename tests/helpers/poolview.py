@@ -15,6 +15,7 @@ from sqlalchemy import create_engine, select, text, update
 
 from agent import busclient
 from agent.dbengine import clock_sql
+from agent.keys import load_or_create, read_key_file
 from shared.schema import assignment_state, assignments, event_log, network_elements
 
 
@@ -56,17 +57,33 @@ class PoolDbView:
             return [dict(r._mapping) for r in conn.execute(select(event_log))]
 
 
-def request(router: str, op: str, args: dict[str, Any] | None = None, timeout: float = 2.0) -> Any:
+@dataclass(frozen=True)
+class BusAddr:
+    """How the test reaches one agent's bus: its ROUTER, its CURVE public key, and the
+    test's own (allow-listed) key file."""
+
+    router: str
+    server_key: str
+    key_file: Path
+
+    def argv(self) -> list[str]:
+        return [self.router, self.server_key, str(self.key_file)]
+
+
+def request(
+    addr: BusAddr, op: str, args: dict[str, Any] | None = None, timeout: float = 2.0
+) -> Any:
     """A bus request; None if the agent did not answer in time."""
+    ep = busclient.Endpoint(addr.router, addr.server_key)
     try:
-        return busclient.request(router, op, args, timeout=timeout)
+        return busclient.request(ep, op, args, timeout, key=read_key_file(addr.key_file))
     except busclient.Unreachable:
         return None
 
 
-def polls(router: str) -> dict[str, tuple[int, bool]] | None:
+def polls(addr: BusAddr) -> dict[str, tuple[int, bool]] | None:
     """NE -> (polls so far, reachable) as the agent tells; None if it does not answer."""
-    states = request(router, "ne_states")
+    states = request(addr, "ne_states")
     if states is None:
         return None
     return {s["name"]: (int(s["polls"]), bool(s["reachable"])) for s in states}
@@ -85,9 +102,9 @@ class Role:
     epoch: int
 
 
-def role(router: str) -> Role | None:
+def role(addr: BusAddr) -> Role | None:
     """The agent's own view of the election, over its bus; None if it does not answer."""
-    st = request(router, "status")
+    st = request(addr, "status")
     if st is None:
         return None
     pool = st.get("pool") or {}
@@ -102,9 +119,9 @@ class Look:
     nes: dict[str, tuple[int, bool]]
 
 
-def look(router: str) -> Look | None:
-    r = role(router)
-    p = polls(router) if r is not None else None
+def look(addr: BusAddr) -> Look | None:
+    r = role(addr)
+    p = polls(addr) if r is not None else None
     return None if r is None or p is None else Look(r, p)
 
 
@@ -167,3 +184,12 @@ def role_changes(log_path: Path) -> list[tuple[float, str, str, int]]:
             t = datetime.strptime(line[:23], _STAMP).timestamp()
             out.append((t, m["role"], m["master"], int(m["epoch"])))
     return out
+
+
+def agent_bus(router: str, data_dir: Path, key_file: Path) -> BusAddr:
+    """The bus address of an agent not started yet: its key pair is made here in its
+    ``data_dir`` (where the agent would make it at its first start), so the test knows the
+    public key from the beginning."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    pair, _ = load_or_create(data_dir / "bus.key", data_dir.name)
+    return BusAddr(router, pair.public, key_file)

@@ -24,13 +24,23 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from agent.db import Database, migrate
+from agent.keys import read_key_file
 from agent.outbox import Outbox
 from lab.fleet import Lab
 from lab.harness import AgentPool, PoolAgent, free_port
 from tests.helpers import poolview
 from tests.helpers.eventtap import EventTap
 from tests.helpers.pgdb import temp_pg_database
-from tests.helpers.poolview import PoolDbView, duplicates, look, polls, request, role
+from tests.helpers.poolview import (
+    BusAddr,
+    PoolDbView,
+    agent_bus,
+    duplicates,
+    look,
+    polls,
+    request,
+    role,
+)
 from tests.helpers.tcpproxy import ThreadedProxy
 from tests.helpers.waiting import random_base, wait_until
 
@@ -47,14 +57,11 @@ class Member:
 
     agent: PoolAgent
     pub: str
+    bus: BusAddr
 
     @property
     def name(self) -> str:
         return self.agent.node_id
-
-    @property
-    def router(self) -> str:
-        return self.agent.router
 
     @property
     def log(self) -> Path:
@@ -62,7 +69,7 @@ class Member:
 
     @property
     def data_dir(self) -> Path:
-        return self.agent.config.parent / "data"  # where AgentPool puts it
+        return self.agent.config.parent / "data"  # where AgentPool puts it (and its key)
 
     @property
     def alive(self) -> bool:
@@ -93,7 +100,7 @@ def lab(tmp_path):
 
 
 def settled(view: PoolDbView, members: list[Member], nes: set[str]):
-    return poolview.settled(view, {m.name: look(m.router) for m in members if m.alive}, nes)
+    return poolview.settled(view, {m.name: look(m.bus) for m in members if m.alive}, nes)
 
 
 @pytest.mark.parametrize(
@@ -130,10 +137,9 @@ def test_database_down_30s_pool_holds_and_recovers_by_itself(lab, tmp_path, orph
         view = PoolDbView(url)
         try:
             with AgentPool(tmp_path / "pool", via, INTERVAL) as pool:  # stops its agents
-                members = [
-                    Member(a, _pub_of(a.config)) for a in map(pool.add, NAMES, NAMES.values())
-                ]
-                tap = EventTap([m.pub for m in members])
+                key = pool.user("faults")  # an operator's key, made the real way
+                members = [_member(pool.add(n, p), key) for n, p in NAMES.items()]
+                tap = EventTap([(m.pub, m.bus.server_key) for m in members], read_key_file(key))
                 try:
                     pool.start_all()
                     _scenario(lab, view, pool, members, nes, proxy, tap)
@@ -146,6 +152,11 @@ def test_database_down_30s_pool_holds_and_recovers_by_itself(lab, tmp_path, orph
         finally:
             view.close()
             proxy.close()  # after the agents stopped: their last flush goes through it
+
+
+def _member(agent: PoolAgent, key: Path) -> Member:
+    data_dir = agent.config.parent / "data"
+    return Member(agent, _pub_of(agent.config), agent_bus(agent.router, data_dir, key))
 
 
 def _pub_of(config: Path) -> str:
@@ -161,14 +172,14 @@ def _scenario(lab, view, pool, members, nes, proxy, tap) -> None:
         lambda: settled(view, members, nes), 90, 0.5, "a settled pool of three"
     )
     assert master == "n1"  # the highest-ranked
-    before = {m.name: polls(m.router) for m in members}
+    before = {m.name: polls(m.bus) for m in members}
 
     # -- the outage ------------------------------------------------------------------------
     proxy.cut()
     t_cut = time.monotonic()
 
     def nobody_master() -> bool:
-        return all((r := role(m.router)) is not None and r.role != "master" for m in members)
+        return all((r := role(m.bus)) is not None and r.role != "master" for m in members)
 
     wait_until(nobody_master, 10, 0.2, "the master stepping down without its lease")
     stepped_down = time.monotonic() - t_cut
@@ -184,21 +195,21 @@ def _scenario(lab, view, pool, members, nes, proxy, tap) -> None:
 
     while time.monotonic() - t_cut < OUTAGE:
         for m in survivors:
-            r = role(m.router)
+            r = role(m.bus)
             assert m.alive, f"{m.name} exited during the outage"
             assert r is not None and r.role != "master", f"{m.name} is {r} without the lease"
         lease = view.lease()
         assert lease is not None and (lease.holder, lease.epoch) == (master, epoch)
         time.sleep(0.5)
     for m in survivors:
-        now = polls(m.router)
+        now = polls(m.bus)
         mine = {ne for ne, a in owners.items() if a == m.name}
         assert now is not None and set(now) == mine, f"{m.name} changed its NEs: {now}"
         for ne in mine:  # ~13 poll rounds fit in the outage: demand a few
             assert now[ne][0] >= before[m.name][ne][0] + 3, f"{ne} not polled by {m.name}"
     owner_of_kept = by_name[owners[kept]]
-    assert _alarm(owner_of_kept.router, kept), "link-down not raised during the outage"
-    pending = request(owner_of_kept.router, "status")["outbox"]["pending"]
+    assert _alarm(owner_of_kept.bus, kept), "link-down not raised during the outage"
+    pending = request(owner_of_kept.bus, "status")["outbox"]["pending"]
     assert pending > 0  # the alarm waits in the outbox
 
     # -- the database returns -------------------------------------------------------------
@@ -214,11 +225,11 @@ def _scenario(lab, view, pool, members, nes, proxy, tap) -> None:
         if a != master:  # only the killed agent's NEs move
             assert new_owners[ne] == a
     assert all(m.alive for m in survivors)  # nobody was restarted
-    wait_until(lambda: _alarm(by_name[new_owners[orphan]].router, orphan), 30, 0.5, "orphan alarm")
+    wait_until(lambda: _alarm(by_name[new_owners[orphan]].bus, orphan), 30, 0.5, "orphan alarm")
 
     # -- the event log: every emitted event once --------------------------------------------
     wait_until(
-        lambda: all(request(m.router, "status")["outbox"]["pending"] == 0 for m in survivors),
+        lambda: all(request(m.bus, "status")["outbox"]["pending"] == 0 for m in survivors),
         60,
         0.5,
         "outboxes drained",
@@ -244,6 +255,6 @@ def _scenario(lab, view, pool, members, nes, proxy, tap) -> None:
     )
 
 
-def _alarm(router: str, ne: str) -> bool:
-    alarms = request(router, "alarms", {"ne": ne}) or []
+def _alarm(addr: BusAddr, ne: str) -> bool:
+    alarms = request(addr, "alarms", {"ne": ne}) or []
     return any(a["type"] == "link-down" and a["obj"] == "ifIndex=4" for a in alarms)

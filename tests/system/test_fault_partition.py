@@ -20,6 +20,7 @@ import pytest
 
 from agent.db import Database, migrate
 from lab.fleet import Lab
+from lab.harness import bus_key
 from tests.helpers import poolview
 from tests.helpers.netns import NetLab
 from tests.helpers.nsagent import NsAgent, log_tail, prepare_agent, probe, start_agent
@@ -67,6 +68,7 @@ def test_partition_2_1_minority_holds_no_master(tmp_path, cut_off, db):
             database.import_inventory(json.loads(lab.inventory_path.read_text()))
         pins = dict(zip(sorted(nes), PRIORITIES, strict=False))  # each owns one at least
         poolview.set_nes(url, {ne: {"pin": node} for ne, node in pins.items()})
+        key = bus_key(url, tmp_path)  # an operator's key, made as `emspool keys create` does
         agents = [
             prepare_agent(
                 net,
@@ -74,6 +76,7 @@ def test_partition_2_1_minority_holds_no_master(tmp_path, cut_off, db):
                 tmp_path,
                 url,
                 5.0,
+                key,
                 agent={"priority": prio},
                 polling={"timeout": 0.5, "retries": 0},
                 pool=POOL,

@@ -10,14 +10,16 @@ from collections import Counter
 import pytest
 from sqlalchemy import create_engine, select
 
-from agent import busclient
 from agent.db import Database, migrate
+from agent.keys import read_key_file
 from lab.fleet import Lab
+from lab.harness import bus_key
 from shared.schema import event_log
 from tests.helpers.eventtap import EventTap
 from tests.helpers.netns import NetLab
 from tests.helpers.nsagent import log_tail, prepare_agent, start_agent, start_lab_in
 from tests.helpers.pgdb import temp_pg_database
+from tests.helpers.poolview import request
 from tests.helpers.waiting import random_base, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(300)]
@@ -40,8 +42,9 @@ def test_agent_in_namespace_survives_the_database_proxy_cut(tmp_path):
             with Database.open(url) as db:
                 db.import_inventory(json.loads(lab.inventory_path.read_text()))
             start_lab_in(net, "a", lab)
-            agent = prepare_agent(net, "a", tmp_path, url, 1.0)
-            with EventTap([agent.pub]) as tap:
+            key = bus_key(url, tmp_path)  # an operator's key, made as `emspool keys create` does
+            agent = prepare_agent(net, "a", tmp_path, url, 1.0, key)
+            with EventTap([(agent.pub, agent.bus.server_key)], read_key_file(key)) as tap:
                 proc = start_agent(net, agent)
                 try:
                     _exercise(lab, agent, proc, url, tap)
@@ -56,17 +59,14 @@ def _exercise(lab, agent, proc, url, tap) -> None:
     def status():
         if proc.poll() is not None:
             raise AssertionError(f"agent exited with {proc.returncode}")
-        try:
-            return busclient.request(agent.router, "status", timeout=1.0)
-        except busclient.Unreachable:
-            return None
+        return request(agent.bus, "status", timeout=1.0)
 
     st = wait_until(status, 60, 0.5, "the agent's status over the bridge")
     assert st["node_id"] == "a"
     assert agent.proxy.connections >= 1  # its database really is behind our proxy
 
     def polled():
-        states = busclient.request(agent.router, "ne_states", timeout=2.0)
+        states = request(agent.bus, "ne_states") or []
         return all(s["reachable"] for s in states) and len(states) == 2
 
     wait_until(polled, 60, 0.5, "both lab NEs polled from the namespace")
@@ -78,7 +78,7 @@ def _exercise(lab, agent, proc, url, tap) -> None:
     def raised():
         return [
             a
-            for a in busclient.request(agent.router, "alarms", {"ne": ne}, timeout=2.0)
+            for a in request(agent.bus, "alarms", {"ne": ne}) or []
             if a["type"] == "link-down" and a["obj"] == "ifIndex=3"
         ]
 
