@@ -16,6 +16,7 @@ import asyncio
 import dataclasses
 import logging
 import time
+import uuid
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,7 @@ from agent.traps import Notification, TrapReceiver
 from agent.trapsources import TrapSources
 from shared.config import AgentConfig
 from shared.election import Became, Election
+from shared.livefeed import Sequencer
 from shared.model import CredentialProfile, Event, NetworkElement, Severity
 from shared.nodal import NodalModel, Policy
 from shared.wire import Topic
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
     from agent.follower import Follower
     from agent.peers import Peers
     from agent.pooldb import PoolDb
+    from agent.poolservice import PoolService
     from agent.trapforward import TrapForwarder
 
 log = logging.getLogger(__name__)
@@ -61,6 +64,9 @@ class Agent:
             ),
         )
         self.started = time.time()
+        # A new run id at each start: a client sees a restarted agent, not old duplicates.
+        self.sequencer = Sequencer(config.node_id, uuid.uuid4().hex[:12])
+        self.pool_service: PoolService | None = None
         self.db: Database | None = None
         self.pool: PoolDb | None = None
         self.writer: OutboxWriter | None = None
@@ -163,8 +169,15 @@ class Agent:
             self.publish(Topic.EVENT, e.to_dict())
 
     def publish(self, topic: str, body: dict[str, Any]) -> None:
+        """This agent's own live event, stamped with its origin, run and sequence number
+        (shared/livefeed.py) so a client anywhere in the pool can tell a gap."""
         if self.bus is not None:
             body.setdefault("agent", self.node_id)
+            self.bus.publish(topic, self.sequencer.stamp(body))
+
+    def publish_relayed(self, topic: str, body: dict[str, Any]) -> None:
+        """Another member's event, re-published as it came (its own stamp, ``via`` us)."""
+        if self.bus is not None:
             self.bus.publish(topic, body)
 
     def on_notification(self, n: Notification) -> None:

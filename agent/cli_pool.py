@@ -13,11 +13,16 @@ from agent.poolview import member_state, pool_rows
 
 
 def _polls(health: dict[str, Any]) -> str:
-    ok, failed = health.get("polls_ok"), health.get("polls_failed")
-    if not isinstance(ok, int) or not isinstance(failed, int):
+    """Polls that succeeded out of all, SNMP and NETCONF together (the agents row's counters
+    since that agent started)."""
+    total = failed = 0
+    for proto in ("snmp", "netconf"):
+        n, f = health.get(f"{proto}_polls"), health.get(f"{proto}_failures")
+        if isinstance(n, int) and isinstance(f, int):
+            total, failed = total + n, failed + f
+    if not health:
         return "-"
-    total = ok + failed
-    return f"{ok}/{total}" if total else "0"
+    return f"{total - failed}/{total}" if total else "0"
 
 
 def _ago(seconds: float) -> str:

@@ -35,7 +35,8 @@ def deadline_of(args: dict[str, Any]) -> float:
 
 class Federation:
     """``local``: this agent's own answers by op; ``members``: the live members' node ids
-    now (this agent included or not); ``owner``: which agent manages an NE, if any."""
+    now (this agent included or not); ``owner``: which agent manages an NE, if any;
+    ``absent``: known members that are not alive, with why."""
 
     def __init__(
         self,
@@ -44,12 +45,16 @@ class Federation:
         members: Callable[[], Iterable[str]],
         owner: Callable[[str], str | None],
         local: dict[str, Local],
+        absent: Callable[[], dict[str, str]] | None = None,
     ) -> None:
         self.node_id = node_id
         self.peers = peers
         self.members = members
         self.owner = owner
         self.local = local
+        # Members known but not alive now (killed, partitioned): named in every reply as
+        # missing with the reason, without spending the deadline on them.
+        self.absent = absent or dict
         self.stats: dict[str, int] = dict.fromkeys(("requests", "partial", "acks_routed"), 0)
 
     async def gather(self, op: str, args: dict[str, Any], deadline: float) -> Merged:
@@ -59,7 +64,8 @@ class Federation:
         mine = asyncio.ensure_future(with_deadline(self.local[op](args), deadline))
         remote = await self.peers.gather(op, args, deadline, others)
         parts = dict(remote.results)
-        failed = dict(remote.failed)
+        failed = {n: why for n, why in self.absent().items() if n not in others}
+        failed.update(remote.failed)
         for n in others:
             if n not in parts and n not in failed:
                 failed[n] = "no link to this member yet"

@@ -14,6 +14,7 @@ import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import zmq
 import zmq.auth
@@ -222,7 +223,7 @@ def create_key(
     return path, pair
 
 
-def secure_client(sock: zmq.Socket[bytes], key: KeyPair, server_key: str) -> None:
+def secure_client(sock: zmq.Socket[Any], key: KeyPair, server_key: str) -> None:
     """Make ``sock`` (before it connects) a CURVE client of the server with ``server_key``."""
     sock.curve_secretkey = key.secret.encode("ascii")
     sock.curve_publickey = key.public.encode("ascii")

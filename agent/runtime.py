@@ -29,6 +29,7 @@ from agent.outbox import Outbox, OutboxWriter
 from agent.peers import Peers
 from agent.poller import Poller
 from agent.pooldb import PoolDb
+from agent.poolservice import PoolService
 from agent.snmp import SnmpClient
 from agent.trapforward import TrapForwarder
 from agent.traps import TrapReceiver
@@ -65,6 +66,8 @@ class Runtime:
                     tg.create_task(a.follower.run(), name="follower")
                     tg.create_task(a.election_shell.run(), name="election")
                     tg.create_task(a.assigner.run(), name="assigner")
+                    assert a.pool_service is not None
+                    tg.create_task(a.pool_service.run(), name="pool-service")
                     tg.create_task(self._tick(), name="tick")
                     tg.create_task(self._sync_links(), name="links")
                     if a.bus_security is not None and not a.bus_security.insecure:
@@ -97,7 +100,9 @@ class Runtime:
         a.assigner = Assigner(a, pool, shell, peers)
         a.forwarder = TrapForwarder(a, peers)
         Handlers(a).route(bus)
-        for pool_part in (shell, a.follower, a.forwarder):
+        a.pool_service = PoolService(a)
+        stack.push_async_callback(a.pool_service.aclose)  # its SUB sockets before the bus
+        for pool_part in (shell, a.follower, a.forwarder, a.pool_service):
             pool_part.route(bus)
         bus.bind()  # ZAP first, then the sockets listen
         await asyncio.to_thread(advertise, cfg, db, bus, security)

@@ -285,7 +285,13 @@ class AgentPool:
     def _wait(self, a: PoolAgent, wait: float) -> None:
         assert a.proc is not None
         with client_for(self.db_url, self._keys["operator"], a.node_id) as client:
-            wait_for_agent(client, a.proc, wait)
+            try:
+                wait_for_agent(client, a.proc, wait)
+            except EmspoolError as e:
+                # The test's temporary directory is gone by the time anyone reads it.
+                lines = a.log.read_text(errors="replace").splitlines()[-15:]
+                tail = "\n  ".join(lines)
+                raise EmspoolError(f"{a.node_id}: {e}; last lines of {a.log}:\n  {tail}") from None
 
     def start_all(self, wait: float = 30.0) -> None:
         for node_id in self.agents:

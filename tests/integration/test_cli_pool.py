@@ -17,7 +17,9 @@ def make_pool(url: str) -> None:
     db = Database.open(url)
     try:
         pool = PoolDb(db)
-        health = json.dumps({"polls_ok": 41, "polls_failed": 1})
+        health = json.dumps(
+            {"snmp_polls": 40, "snmp_failures": 1, "netconf_polls": 2, "netconf_failures": 0}
+        )
         pool.heartbeat(
             "a1",
             priority=300,
@@ -55,7 +57,7 @@ def test_pool_lists_members_with_their_state_and_load(tmp_path):
     by = {m["node_id"]: m for m in data["members"]}
     assert data["master"] == "a1" and data["assignment"]["nes"] == 3
     assert by["a1"]["state"] == "master" and by["a1"]["assigned"] == 2
-    assert by["a1"]["health"] == {"polls_ok": 41, "polls_failed": 1}
+    assert by["a1"]["health"]["snmp_polls"] == 40
     assert by["a2"]["state"] == "follower" and by["a2"]["health"] == {}
     assert by["gone"]["state"] == "dead"
     text = emspool(url, "pool").stdout

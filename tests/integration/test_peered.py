@@ -41,7 +41,7 @@ def db(url):
         endpoint="tcp://127.0.0.1:1",
         state="master",
         managed=1,
-        health=json.dumps({"polls_ok": 3, "polls_failed": 0}),
+        health=json.dumps({"snmp_polls": 3, "snmp_failures": 0}),
     )
     pool.heartbeat("a2", priority=1, endpoint="tcp://127.0.0.1:2", state="follower", managed=1)
     lease = pool.acquire_lease("a1", 30.0)

@@ -1,0 +1,153 @@
+"""The pool-wide services of one agent: the federated ``pool.*`` requests (answers from
+every live member's memory), the peered ``db.*`` requests (from the shared database), the
+relay that re-publishes the other members' live events, and the NE state snapshots this
+agent writes for the NEs it owns. Wiring only: the parts live in agent/federation.py,
+agent/peered.py, agent/relay.py and agent/nestate.py."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Any
+
+from agent.busauth import current_caller
+from agent.federation import Federation
+from agent.keys import secure_client
+from agent.nestate import SnapshotWriter
+from agent.peered import Peered
+from agent.relay import Relay
+from shared.errors import NotFound
+from shared.federated import AlarmFilter, worst_first
+from shared.model import AlarmKey
+from shared.wire import KeyRole
+
+if TYPE_CHECKING:
+    import zmq.asyncio
+
+    from agent.app import Agent
+    from agent.bus import Bus
+
+RELAY_REFRESH = 1.0  # seconds between checks of the members' PUB endpoints
+ABSENT_HORIZON = 3600.0  # a member silent longer is no longer reported missing (forget it)
+
+
+class PoolService:
+    def __init__(self, agent: Agent) -> None:
+        self.agent = agent
+        a = agent
+        assert a.peers is not None and a.bus is not None and a.db is not None
+        self.federation = Federation(
+            a.node_id,
+            a.peers,
+            self._members,
+            lambda ne: (a.follower.owner_of(ne) if a.follower is not None else "") or None,
+            {
+                "alarms.local": self.alarms_local,
+                "ne_states": self.ne_states_local,
+                "status.part": self.status_part,
+                "ack.local": self.ack_local,
+            },
+            self._absent,
+        )
+        db = a.db
+        self.peered = Peered(lambda: db)
+        keypair = a.bus_security.keypair if a.bus_security is not None else None
+        self._keys: dict[str, str] = {}
+
+        def secure(sock: zmq.asyncio.Socket, node: str) -> None:
+            if keypair is not None:
+                secure_client(sock, keypair, self._keys.get(node, ""))
+
+        self.relay = Relay(a.bus.ctx, a.node_id, a.publish_relayed, secure)
+        self.snapshots = SnapshotWriter(db, a.node_id, lambda: list(a.model.states.values()))
+
+    def route(self, bus: Bus) -> None:
+        f = self.federation
+        bus.route("alarms.local", self.alarms_local)
+        bus.route("status.part", self.status_part)
+        bus.route("ack.local", self.ack_local, role=KeyRole.AGENT)
+        bus.route("pool.alarms", f.alarms)
+        bus.route("pool.ne_states", f.ne_states)
+        bus.route("pool.health", f.health)
+        bus.route("pool.ack", self.pool_ack, role=KeyRole.OPERATOR)
+        self.peered.route(bus)
+
+    def _members(self) -> list[str]:
+        shell = self.agent.election_shell
+        alive = shell.election.alive_peers(shell.now()) if shell is not None else []
+        return [self.agent.node_id, *alive]
+
+    def _absent(self) -> dict[str, str]:
+        """Members in the agents table that are neither alive nor stopped cleanly."""
+        shell = self.agent.election_shell
+        if shell is None:
+            return {}
+        live = set(self._members())
+        return {
+            n: f"not alive (last heartbeat {r.age:.0f} s ago by the database)"
+            for n, r in shell.members.items()
+            if n not in live and r.state != "stopped" and r.age < ABSENT_HORIZON
+        }
+
+    async def run(self) -> None:
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self.snapshots.run(), name="snapshots")
+            tg.create_task(self._follow_members(), name="relay")
+
+    async def _follow_members(self) -> None:
+        while True:
+            shell = self.agent.election_shell
+            members = shell.members if shell is not None else {}
+            self._keys = {n: r.public_key for n, r in members.items()}
+            live = set(self._members())
+            await self.relay.update(
+                {n: r.pub_endpoint for n, r in members.items() if n in live and r.pub_endpoint}
+            )
+            await asyncio.sleep(RELAY_REFRESH)
+
+    async def aclose(self) -> None:
+        await self.relay.aclose()
+
+    # -- this agent's parts -------------------------------------------------------------
+    async def alarms_local(self, args: dict[str, Any]) -> list[dict[str, Any]]:
+        f = AlarmFilter.from_args(args)
+        me = self.agent.node_id
+        if not f.wants_agent(me):
+            return []
+        alarms = (a.to_dict() | {"agent": me} for a in self.agent.model.alarms)
+        return worst_first(a for a in alarms if f.matches(a))
+
+    async def ne_states_local(self, args: dict[str, Any]) -> list[dict[str, object]]:
+        me = self.agent.node_id
+        return [st.summary() | {"agent": me} for st in self.agent.model.states.values()]
+
+    async def status_part(self, args: dict[str, Any]) -> list[dict[str, Any]]:
+        a = self.agent
+        shell = a.election_shell
+        return [
+            {
+                "node_id": a.node_id,
+                "managed": len(a.model.states),
+                "alarms_active": len(a.model.alarms.active()),
+                "election": shell.status() if shell is not None else {},
+                "health": shell.health() if shell is not None else {},
+            }
+        ]
+
+    async def ack_local(self, args: dict[str, Any]) -> dict[str, object]:
+        """An acknowledgement routed here by the agent the operator is attached to; the user
+        is the name of the key that agent authenticated (this route takes agent keys only)."""
+        a = self.agent
+        key = AlarmKey(str(args["ne"]), str(args.get("obj", "")), str(args["type"]))
+        if a.model.alarms.get(key) is None:
+            raise NotFound(f"no alarm {key} on {a.node_id}")
+        user = str(args.get("user") or "unknown")
+        a.emit(a.model.ack(key, user, time.time(), undo=bool(args.get("undo", False))))
+        alarm = a.model.alarms.get(key)
+        return (alarm.to_dict() if alarm else {}) | {"agent": a.node_id}
+
+    async def pool_ack(self, args: dict[str, Any]) -> dict[str, Any]:
+        caller = current_caller()
+        claimed = args.get("user") or "unknown"
+        user = caller.name if caller.authenticated else f"{claimed} (unauthenticated)"
+        return await self.federation.ack(args, user)
