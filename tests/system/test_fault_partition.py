@@ -157,12 +157,15 @@ def _scenario(net, view, agents, nes, cut_off, db) -> None:
     if cut_off == "master":
         # Never two masters: the cut-off one stepped down (its own clock, lease_hold) before
         # the majority's took the lease (database time, lease_ttl). One host: one clock.
-        down = min(
+        downs = [
             t for t, r, _, _ in poolview.role_changes(lone.log) if t >= wall_cut and r != "master"
-        )
-        up = min(
+        ]
+        ups = [
             t for t, r, _, e in poolview.role_changes(by_name[m2].log) if r == "master" and e == e2
-        )
+        ]
+        assert downs, f"no 'pool: <role>, master ..' line of {lone.name} stepping down logged"
+        assert ups, f"no 'pool: master, master {m2}, epoch {e2}' line logged"
+        down, up = min(downs), min(ups)
         assert down < up, f"{lone.name} stepped down at {down}, {m2} master at {up}"
         fence = f"; the cut-off master stepped down {up - down:.2f} s before the new one rose"
     twice = poolview.duplicates(view.events(), ("alarm-raised",))
