@@ -3,6 +3,9 @@
 ``cut()`` closes the listener and every proxied connection (clients see resets / refused
 connections, as when a database host goes away); ``restore()`` listens again on the same
 port, so clients configured with the proxy's address reconnect without knowing.
+``stall()`` is the other kind of outage, a network that drops packets: connections stay
+open but nothing flows either way (queries in flight hang, new connections are accepted but
+never answered) until ``unstall()`` lets everything through again.
 """
 
 from __future__ import annotations
@@ -25,6 +28,14 @@ class TcpProxy:
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._flowing = asyncio.Event()
+        self._flowing.set()
+
+    async def stall(self) -> None:
+        self._flowing.clear()
+
+    async def unstall(self) -> None:
+        self._flowing.set()
 
     async def start(self) -> int:
         """Listen (a free port the first time, the same port after a cut); returns it."""
@@ -51,15 +62,19 @@ class TcpProxy:
 
     async def close(self) -> None:
         await self.cut()
+        self._flowing.set()  # connections held by a stall see their aborted writers and end
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
+        self._writers.add(writer)  # a cut aborts it even while it waits out a stall
+        await self._flowing.wait()
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.target)
         except OSError:
+            self._writers.discard(writer)
             writer.transport.abort()
             return
-        self._writers.update((writer, up_writer))
+        self._writers.add(up_writer)
         pumps = [
             asyncio.create_task(self._pump(reader, up_writer)),
             asyncio.create_task(self._pump(up_reader, writer)),
@@ -75,10 +90,10 @@ class TcpProxy:
                 self._writers.discard(w)
                 w.transport.abort()
 
-    @staticmethod
-    async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
             while data := await reader.read(65536):
+                await self._flowing.wait()
                 writer.write(data)
                 await writer.drain()
 
@@ -115,6 +130,12 @@ class ThreadedProxy:
     def cut(self) -> None:
         self._call(self.proxy.cut())
         self.is_cut = True
+
+    def stall(self) -> None:
+        self._call(self.proxy.stall())
+
+    def unstall(self) -> None:
+        self._call(self.proxy.unstall())
 
     def restore(self) -> None:
         self._call(self.proxy.restore())

@@ -104,10 +104,12 @@ def settled(view: PoolDbView, members: list[Member], nes: set[str]):
 
 
 @pytest.mark.parametrize(
-    "orphan_links",
+    ("outage", "orphan_links"),
     [
-        "monitor",
+        ("refused", "monitor"),  # the proxy cut: connections reset, new ones refused
+        ("stalled", "monitor"),  # packets dropped: queries hang, connects time out
         pytest.param(
+            "refused",
             "default",
             marks=pytest.mark.xfail(
                 strict=True,
@@ -118,7 +120,7 @@ def settled(view: PoolDbView, members: list[Member], nes: set[str]):
         ),
     ],
 )
-def test_database_down_30s_pool_holds_and_recovers_by_itself(lab, tmp_path, orphan_links):
+def test_database_down_30s_pool_holds_and_recovers_by_itself(lab, tmp_path, outage, orphan_links):
     nes = {d.name for d in lab.devices}
     with temp_pg_database() as url:
         migrate(url)
@@ -142,7 +144,7 @@ def test_database_down_30s_pool_holds_and_recovers_by_itself(lab, tmp_path, orph
                 tap = EventTap([(m.pub, m.bus.server_key) for m in members], read_key_file(key))
                 try:
                     pool.start_all()
-                    _scenario(lab, view, pool, members, nes, proxy, tap)
+                    _scenario(lab, view, pool, members, nes, proxy, tap, outage)
                 except BaseException:
                     for m in members:
                         print(f"---- {m.name} ----\n{tail(m)}")
@@ -166,7 +168,7 @@ def _pub_of(config: Path) -> str:
     raise AssertionError("no pub endpoint in the config")
 
 
-def _scenario(lab, view, pool, members, nes, proxy, tap) -> None:
+def _scenario(lab, view, pool, members, nes, proxy, tap, outage) -> None:
     by_name = {m.name: m for m in members}
     master, epoch, owners = wait_until(
         lambda: settled(view, members, nes), 90, 0.5, "a settled pool of three"
@@ -175,7 +177,7 @@ def _scenario(lab, view, pool, members, nes, proxy, tap) -> None:
     before = {m.name: polls(m.bus) for m in members}
 
     # -- the outage ------------------------------------------------------------------------
-    proxy.cut()
+    (proxy.cut if outage == "refused" else proxy.stall)()
     t_cut = time.monotonic()
 
     def nobody_master() -> bool:
@@ -213,7 +215,7 @@ def _scenario(lab, view, pool, members, nes, proxy, tap) -> None:
     assert pending > 0  # the alarm waits in the outbox
 
     # -- the database returns -------------------------------------------------------------
-    proxy.restore()
+    (proxy.restore if outage == "refused" else proxy.unstall)()
     t_back = time.monotonic()
     new_master, new_epoch, new_owners = wait_until(
         lambda: settled(view, members, nes), 60, 0.5, "the pool recovering by itself"
@@ -250,7 +252,7 @@ def _scenario(lab, view, pool, members, nes, proxy, tap) -> None:
     raised = [r for r in rows if r["type"] == "alarm-raised" and r["obj"] == "ifIndex=4"]
     assert sorted(r["ne"] for r in raised) == sorted([kept, orphan])
     print(
-        f"master {master} stepped down {stepped_down:.1f} s after the cut; "
+        f"{outage}: master {master} stepped down {stepped_down:.1f} s after the cut; "
         f"{new_master} master (epoch {epoch} -> {new_epoch}) {recovered:.1f} s after the return"
     )
 
