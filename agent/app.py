@@ -28,6 +28,7 @@ from agent.netconf.poller import NetconfPoller
 from agent.outbox import OutboxWriter
 from agent.poller import Poller
 from agent.runtime import Runtime
+from agent.secretbox import box_for
 from agent.traps import Notification, TrapReceiver
 from agent.trapsources import TrapSources
 from shared.config import AgentConfig
@@ -137,16 +138,23 @@ class Agent:
         """SIGHUP: take the new log level and local credentials profiles without dropping
         NEs, re-read the inventory; returns the other changed settings (they need a
         restart, and are left as they were)."""
+        box = box_for(new.secrets.key_file)  # first: a bad key file changes nothing
         keep = dataclasses.replace(
-            new, log_level=self.config.log_level, profiles=self.config.profiles
+            new,
+            log_level=self.config.log_level,
+            profiles=self.config.profiles,
+            secrets=self.config.secrets,
         )
         ignored = [
             f.name
             for f in dataclasses.fields(AgentConfig)
             if getattr(keep, f.name) != getattr(self.config, f.name)
         ]
+        if self.db is not None:
+            # A rotation puts the new key first in the file: every agent takes it here.
+            self.db.secrets = box
         self.config = dataclasses.replace(
-            self.config, log_level=new.log_level, profiles=new.profiles
+            self.config, log_level=new.log_level, profiles=new.profiles, secrets=new.secrets
         )
         logging.getLogger().setLevel(new.log_level)
         self.reload_inventory()

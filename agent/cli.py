@@ -260,6 +260,11 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"this operator's bus key file (default: $EMSPOOL_KEY, else {default_key()}; "
         "make one with `emspool keys create`)",
     )
+    ap.add_argument(
+        "--secrets-key",
+        help="the pool secrets key file that encrypts profiles' secrets (default: "
+        "$EMSPOOL_SECRETS_KEY, else the --config's secrets.key_file)",
+    )
     ap.add_argument("--json", action="store_true", help="machine-readable output")
     ap.add_argument("--timeout", type=float, default=5.0, help="request deadline, seconds")
     # Plugins' register() takes a plain ArgumentParser's sub-commands (Parser is one).

@@ -85,11 +85,11 @@ def _install_reload(agent: Agent, config_path: str, notifier: Notifier) -> None:
         notifier.reloading()
         try:
             new = load_config(config_path)
+            ignored = agent.reconfigure(new)  # a bad secrets key file refuses it too
         except ConfigError as e:
             log.error("reload refused, keeping the running configuration: %s", e)
         else:
-            ignored = agent.reconfigure(new)
-            log.info("configuration reloaded (log level, profiles, inventory)")
+            log.info("configuration reloaded (log level, profiles, secrets key, inventory)")
             if ignored:
                 log.warning("changed, but only a restart applies them: %s", ", ".join(ignored))
         notifier.ready(f"serving as {agent.node_id} (reloaded)")
