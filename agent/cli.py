@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import sys
 import time
 from pathlib import Path
@@ -338,7 +339,14 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+def no_core_dumps() -> None:
+    """The CLI holds bus keys and decrypted profile secrets in memory: a crash must not
+    write them to a core file."""
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
 def main(argv: list[str] | None = None) -> int:
+    no_core_dumps()
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra and args.func is not _not_installed:  # a missing command's options are unknown
