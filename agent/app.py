@@ -68,6 +68,7 @@ class Agent:
         # A new run id at each start: a client sees a restarted agent, not old duplicates.
         self.sequencer = Sequencer(config.node_id, uuid.uuid4().hex[:12])
         self.pool_service: PoolService | None = None
+        self.joined = asyncio.Event()  # a master is known: this agent is in the pool
         self.db: Database | None = None
         self.pool: PoolDb | None = None
         self.writer: OutboxWriter | None = None
@@ -163,6 +164,8 @@ class Agent:
     def on_became(self, b: Became) -> None:
         """The election's news: the master or our role changed."""
         log.info("pool: %s, master %s, epoch %d", b.role.value, b.master or "none", b.epoch)
+        if b.master:
+            self.joined.set()
         self.publish(Topic.AGENT, {"role": b.role.value, "master": b.master, "epoch": b.epoch})
         if self.assigner is not None:
             self.assigner.on_became(b)
