@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import random
 import sqlite3
 import sys
@@ -161,10 +162,15 @@ def queries(args: argparse.Namespace) -> list[tuple[str, EventQuery]]:
     ]  # fmt: skip
 
 
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def measure(url: str, args: argparse.Namespace, name: str, took: float) -> None:
     db = Database.open(url)
     try:
         print(f"\n{name}: {db.count_events():,} events loaded in {took:.0f} s")
+        print(f"  load average before the queries: {load_average()}")
         print(f"  {'page of 100':36s} {'first p50':>9s} {'p99':>7s} {'deep p50':>9s} {'p99':>7s}")
         mid = T_END - args.days * 86400 / 2
         for label, q in queries(args):
@@ -186,6 +192,7 @@ def measure(url: str, args: argparse.Namespace, name: str, took: float) -> None:
         for label, q in counts:
             t = timed(lambda q=q: db.event_counts(q), max(3, args.repeat // 4))  # type: ignore[misc]
             print(f"  {label:36s} {pct(t, 50):9.1f} {pct(t, 99):7.1f}", flush=True)
+        print(f"  load average after the queries: {load_average()}")
     finally:
         db.close()
 
