@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from agent.busclient import Unreachable  # noqa: E402
 from bench.poolbench import load_average, percentile, scale_lab, settled  # noqa: E402
 from lab.harness import AgentPool, sqlite_pool  # noqa: E402
 from lab.topology import PORTS, ROUTER, SWITCH  # noqa: E402
@@ -44,7 +45,13 @@ def ports_of(name: str) -> int:
 
 
 def alarm_count(pool: AgentPool, node: str) -> tuple[int, list[str]]:
-    reply = pool.request(node, "pool.alarms", {"deadline": 10.0}, timeout=30.0)
+    """Standing alarms in the federated full list; -1 when the agent did not answer (busy
+    raising tens of thousands of alarms at once, it may not for a while)."""
+    try:
+        reply = pool.request(node, "pool.alarms", {"deadline": 10.0}, timeout=30.0)
+    except Unreachable as exc:
+        print(f"  no answer: {exc}", flush=True)
+        return -1, []
     return len(reply["items"]), list(reply.get("missing") or [])
 
 
@@ -58,6 +65,8 @@ def wait_alarms(pool: AgentPool, node: str, want: int, timeout: float) -> int:
         print(f"  standing alarms: {n:,} (missing agents: {missing or 'none'})", flush=True)
         if n >= want:
             return n
+        if n < 0:
+            continue
         if n != last:
             last, since = n, time.monotonic()
         elif time.monotonic() - since > 120:
@@ -70,7 +79,11 @@ def latency(pool: AgentPool, node: str, args: dict[str, Any], repeat: int) -> li
     out = []
     for _ in range(repeat):
         t = time.perf_counter()
-        reply = pool.request(node, "pool.alarms", args | {"deadline": 10.0}, timeout=30.0)
+        try:
+            reply = pool.request(node, "pool.alarms", args | {"deadline": 10.0}, timeout=30.0)
+        except Unreachable as exc:  # counted as the whole wait: a miss, not left out
+            print(f"  no answer: {exc}", flush=True)
+            reply = {}
         out.append((time.perf_counter() - t) * 1000)
         if reply.get("missing"):
             print(f"  partial reply: {reply['missing']}", flush=True)
