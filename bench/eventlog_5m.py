@@ -174,6 +174,8 @@ def measure(url: str, args: argparse.Namespace, name: str, took: float) -> None:
         print(f"  {'page of 100':36s} {'first p50':>9s} {'p99':>7s} {'deep p50':>9s} {'p99':>7s}")
         mid = T_END - args.days * 86400 / 2
         for label, q in queries(args):
+            if args.only and args.only not in label:
+                continue
             first = timed(lambda q=q: db.search_events(q), args.repeat)  # type: ignore[misc]
             cur = deep_cursor(db, q, mid if q.since is None else q.since + 43200)
             deep = (
@@ -190,6 +192,8 @@ def measure(url: str, args: argparse.Namespace, name: str, took: float) -> None:
             ("counts, critical, last day", EventQuery(since=day, min_severity=Severity.CRITICAL)),
         ]
         for label, q in counts:
+            if args.only and args.only not in label:
+                continue
             t = timed(lambda q=q: db.event_counts(q), max(3, args.repeat // 4))  # type: ignore[misc]
             print(f"  {label:36s} {pct(t, 50):9.1f} {pct(t, 99):7.1f}", flush=True)
         print(f"  load average after the queries: {load_average()}")
@@ -204,6 +208,7 @@ def main() -> None:
     ap.add_argument("--days", type=float, default=30.0)
     ap.add_argument("--repeat", type=int, default=30)
     ap.add_argument("--backends", default="sqlite,postgresql")
+    ap.add_argument("--only", help="run only the queries whose label contains this")
     ap.add_argument("--keep", help="SQLite: load into (or reuse) this file instead of a temp one")
     args = ap.parse_args()
     for backend in args.backends.split(","):
