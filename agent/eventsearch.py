@@ -87,14 +87,20 @@ def _page(query: EventQuery, cursor: Cursor | None, limit: int, dialect: str) ->
     if query.newest_first:
         q = q.order_by(t.c.time.desc(), t.c.id.desc())
         if cursor is not None:
+            # The plain bound beside the OR is redundant for the result but lets the
+            # database start an (ne, time) range at the cursor: without it SQLite walks an
+            # NE's events from the newest to the cursor (a deep page of 10 NEs at 5M rows
+            # took 456 ms).
             q = q.where(
-                or_(t.c.time < cursor.time, and_(t.c.time == cursor.time, t.c.id < cursor.id))
+                t.c.time <= cursor.time,
+                or_(t.c.time < cursor.time, and_(t.c.time == cursor.time, t.c.id < cursor.id)),
             )
     else:
         q = q.order_by(t.c.time.asc(), t.c.id.asc())
         if cursor is not None:
             q = q.where(
-                or_(t.c.time > cursor.time, and_(t.c.time == cursor.time, t.c.id > cursor.id))
+                t.c.time >= cursor.time,
+                or_(t.c.time > cursor.time, and_(t.c.time == cursor.time, t.c.id > cursor.id)),
             )
     return q.limit(limit + 1)
 
