@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 NOTICE_OP = "pool.assignment"
 ASSIGN_TICK = 0.2  # seconds between looks at the live members
 INVENTORY_TICK = 1.0  # seconds between reads of the inventory's signature
+STALL = 0.8  # seconds late a tick must be to count as a stall of this agent's loop
 
 
 class Assigner:
@@ -48,7 +49,10 @@ class Assigner:
         self.peers = peers
         self.me = agent.node_id
         self.epoch: int | None = None  # ours while master
-        self.stats = dict.fromkeys(("computed", "written", "fenced", "announced", "errors"), 0)
+        self.stats = dict.fromkeys(
+            ("computed", "written", "fenced", "announced", "errors", "held_after_stall"), 0
+        )
+        self._steady_from = 0.0  # after a stall of our loop: no member dropped before this
         self.unplaced: dict[str, str] = {}
         self._wake = asyncio.Event()
         self._placements: list[Placement] | None = None
@@ -75,9 +79,15 @@ class Assigner:
         next_inventory = 0.0
         while True:
             self._wake.clear()
+            waited = loop.time()
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(ASSIGN_TICK):
+                # A follower sleeps until it becomes master (on_became wakes it).
+                async with asyncio.timeout(ASSIGN_TICK if self.epoch is not None else None):
                     await self._wake.wait()
+            if self.epoch is not None and loop.time() - waited > ASSIGN_TICK + STALL:
+                # Our loop stood still: the peers' heartbeats waited unread meanwhile, so
+                # "unheard" means nothing yet. Drop no member until we have listened again.
+                self._steady_from = loop.time() + self.agent.config.pool.dead_after
             if self.epoch is None:
                 continue
             try:
@@ -118,6 +128,11 @@ class Assigner:
         key = (epoch, members, self._signature)
         if key == self._done:
             return  # nothing changed since the last table written
+        if self._done is not None and self.shell.now() < self._steady_from:
+            gone = {m.node_id for m in self._done[1]} - {m.node_id for m in members}
+            if gone:
+                self.stats["held_after_stall"] += 1
+                return
         result = assign(placements, members)
         self.stats["computed"] += 1
         if result.unplaced != self.unplaced:

@@ -15,6 +15,7 @@ through ``agent.busauth.current_caller()``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -32,6 +33,7 @@ from agent.busauth import (
     ZapGuard,
     set_caller,
 )
+from agent.busmonitor import HandshakeCounter
 from agent.keys import KeyPair
 from shared.errors import EmspoolError, NotFound
 from shared.wire import (
@@ -50,7 +52,17 @@ log = logging.getLogger(__name__)
 Handler = Callable[[dict[str, Any]], Awaitable[Any]]
 
 MAX_IN_FLIGHT = 64  # requests of one caller being answered at once; more are told "busy"
-REJECTIONS = ("oversize", "malformed", "version", "forbidden", "revoked", "busy")
+REJECTIONS = (
+    "oversize",
+    "malformed",
+    "version",
+    "forbidden",
+    "revoked",
+    "busy",
+    "unknown_key",
+    "handshake",
+    "garbage",
+)
 
 
 class Bus:
@@ -100,6 +112,7 @@ class Bus:
                 s.curve_publickey = keypair.public.encode("ascii")
                 s.curve_server = True
         self.router.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        self._handshakes: HandshakeCounter | None = None
         # A console that goes away must not make the PUB queue grow without bound.
         self.pub.setsockopt(zmq.SNDHWM, 100_000)
 
@@ -108,6 +121,7 @@ class Bus:
         try:
             if self._zap is not None:
                 self._zap.start()
+            self._handshakes = HandshakeCounter(self.router, self.stats)
             self.router_endpoint = self._bind(self.router, self.router_endpoint, "bus.router")
             self.pub_endpoint = self._bind(self.pub, self.pub_endpoint, "bus.pub")
         except BaseException:
@@ -142,9 +156,16 @@ class Bus:
             self.stats["dropped"] += 1
 
     async def serve(self) -> None:
-        while True:
-            frames = await self.router.recv_multipart(copy=False)
-            self._take(frames)
+        watch = asyncio.create_task(self._handshakes.run()) if self._handshakes else None
+        try:
+            while True:
+                frames = await self.router.recv_multipart(copy=False)
+                self._take(frames)
+        finally:
+            if watch is not None:
+                watch.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watch
 
     def _take(self, frames: list[zmq.Frame]) -> None:
         peer = frames[0].bytes
@@ -285,6 +306,8 @@ class Bus:
         self._closed = True
         if self._zap is not None:
             self._zap.stop()
+        if self._handshakes is not None:
+            self._handshakes.close()
         self.router.close(linger=0)
         self.pub.close(linger=0)
         self.ctx.term()

@@ -302,6 +302,20 @@ class AsyncBusClient:
         self._sock, self.endpoint = sock, ep
         self._reader = asyncio.get_running_loop().create_task(self._read(sock))
 
+    def subscribe(self, pub_endpoint: str, topics: Sequence[str]) -> zmq.asyncio.Socket:
+        """A SUB socket on an agent's event endpoint (``ping`` says which), secured like
+        the requests: the same agent key serves both. The caller closes it."""
+        ep = self.endpoint or self._rotation.order(None)[0]
+        sub = self._ctx.socket(zmq.SUB)
+        for t in topics:
+            sub.setsockopt(zmq.SUBSCRIBE, t.encode())
+        try:
+            _setup(sub, Endpoint(pub_endpoint, ep.server_key, ep.node), self.key)
+        except BaseException:
+            sub.close(linger=0)
+            raise
+        return sub
+
     async def _read(self, sock: zmq.asyncio.Socket) -> None:
         while True:
             frames = await sock.recv_multipart()

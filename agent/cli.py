@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import sys
 import time
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from agent import busclient, cli_db, cli_keys, cli_ne, cli_pool, doctor
 from agent.cliopts import (
@@ -67,11 +68,20 @@ def cmd_profile_import(args: argparse.Namespace) -> int:
 
 # -- queries ----------------------------------------------------------------------------
 def cmd_alarms(args: argparse.Namespace) -> int:
-    alarms = agent_request(
-        args,
-        "alarms",
-        {"ne": args.ne, "include_cleared": args.all, "min_severity": args.min_severity},
-    )
+    """The pool's alarms from every agent's memory, through one agent (federated)."""
+    query: dict[str, Any] = {
+        "ne": args.ne,
+        "state": "all" if args.all else "active",
+        "min_severity": args.min_severity,
+    }
+    if args.text:
+        query["text"] = args.text
+    if args.acked is not None:
+        query["acked"] = args.acked
+    if args.from_agent:
+        query["agent"] = args.from_agent
+    reply = agent_request(args, "pool.alarms", query)
+    alarms = reply["items"]
     rows = [
         (
             a["severity"],
@@ -82,24 +92,27 @@ def cmd_alarms(args: argparse.Namespace) -> int:
             a["count"],
             when(a["raised_at"]),
             a["acked_by"],
+            a.get("agent", ""),
             a["text"],
         )
         for a in alarms
     ]
-    output(
-        args,
-        alarms,
-        table(("severity", "ne", "object", "type", "state", "n", "raised", "ack", "text"), rows),
-    )
-    return 0
+    heading = ("severity", "ne", "object", "type", "state", "n", "raised", "ack", "agent", "text")
+    text = table(heading, rows)
+    if reply.get("missing"):
+        gone = ", ".join(f"{n} ({why})" for n, why in sorted(reply["missing"].items()))
+        text += f"\nPARTIAL: no answer from {gone}"
+    output(args, reply if args.json else alarms, text)
+    return 1 if reply.get("partial") else 0
 
 
 def cmd_ack(args: argparse.Namespace) -> int:
     # The agent records the name of our bus key; ``user`` counts only on an insecure bus.
     user = args.user or os.environ.get("USER") or "operator"
+    # Routed by whichever agent answers to the one that owns the NE.
     res = agent_request(
         args,
-        "ack",
+        "pool.ack",
         {"ne": args.ne, "obj": args.obj, "type": args.type, "user": user, "undo": args.undo},
     )
     output(args, res, f"{'un' if args.undo else ''}acknowledged {args.ne}/{args.obj}/{args.type}")
@@ -248,6 +261,11 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"this operator's bus key file (default: $EMSPOOL_KEY, else {default_key()}; "
         "make one with `emspool keys create`)",
     )
+    ap.add_argument(
+        "--secrets-key",
+        help="the pool secrets key file that encrypts profiles' secrets (default: "
+        "$EMSPOOL_SECRETS_KEY, else the --config's secrets.key_file)",
+    )
     ap.add_argument("--json", action="store_true", help="machine-readable output")
     ap.add_argument("--timeout", type=float, default=5.0, help="request deadline, seconds")
     # Plugins' register() takes a plain ArgumentParser's sub-commands (Parser is one).
@@ -271,10 +289,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.set_defaults(func=cmd_profile_import)
 
-    p = sub.add_parser("alarms", help="live alarms from the agent's memory")
-    p.add_argument("--ne")
+    p = sub.add_parser(
+        "alarms", help="the pool's live alarms, from every agent's memory (exit 1 if partial)"
+    )
+    p.add_argument("--ne", action="append", help="this NE only (repeat for several)")
     p.add_argument("--all", action="store_true", help="include cleared alarms")
     p.add_argument("--min-severity", default="indeterminate")
+    p.add_argument("--text", help="text in the alarm, NE, object or type")
+    p.add_argument("--acked", choices=("yes", "no"), help="acknowledged or not")
+    p.add_argument("--from-agent", action="append", help="alarms owned by this agent only")
     p.set_defaults(func=cmd_alarms)
 
     p = sub.add_parser("ack", help="acknowledge an alarm")
@@ -316,7 +339,14 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+def no_core_dumps() -> None:
+    """The CLI holds bus keys and decrypted profile secrets in memory: a crash must not
+    write them to a core file."""
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
 def main(argv: list[str] | None = None) -> int:
+    no_core_dumps()
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra and args.func is not _not_installed:  # a missing command's options are unknown

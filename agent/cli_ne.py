@@ -99,6 +99,8 @@ def _record(args: argparse.Namespace, base: dict[str, Any]) -> dict[str, Any]:
         ("engine_id", "engine_id"),
         ("context", "context"),
         ("host_key", "host_key"),
+        ("zone", "zone"),
+        ("pin", "pin"),
     ):
         if getattr(args, opt, None) is not None:
             rec[key] = getattr(args, opt)
@@ -347,6 +349,8 @@ def _attribute_options(p: argparse.ArgumentParser, *, adding: bool) -> None:
     p.add_argument("--engine-id", help="pin the SNMPv3 engine ID (hex; '' unpins)")
     p.add_argument("--context", help="SNMPv3 context name ('' for the profile's)")
     p.add_argument("--host-key", help="pinned SSH host public key of a NETCONF NE")
+    p.add_argument("--zone", help="only agents serving this zone manage it ('' any agent)")
+    p.add_argument("--pin", help="node id of the agent that should manage it ('' no pin)")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

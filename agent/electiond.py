@@ -6,12 +6,18 @@ loop's clock, the bus and the database.
 - Messages: ``Send``/``Broadcast`` go out as one-way ``pool.election`` notifications over
   the persistent peer links (agent/peers.py); incoming ones arrive on the bus route of the
   same name (agent role), are validated (shared/poolwire.py) and fed in.
-- The lease: ``AcquireLease``/``RenewLease``/``ReleaseLease`` run one at a time, in order,
-  in a worker thread against the database (agent/pooldb.py); their answers are fed back.
+- The lease: ``AcquireLease``/``ReleaseLease`` run one at a time, in order, in a worker
+  thread against the database (agent/pooldb.py); their answers are fed back. While master,
+  the renewals come from a thread of their own (agent/renewer.py), not from ``RenewLease``
+  actions, so a busy loop does not make the master step down.
 - Membership: about every second this agent's ``agents`` row is written (state, epoch, NEs
   managed, poll and trap health, version, endpoints, zones, weight, capacity) and every
   row is read back: the members' ranks go to the machine, their endpoints (plus the
   configured seeds) to the peer links.
+
+The lease and the agents row have a database engine and threads of their own (``open``):
+a renewal must never queue behind the agent's bulk database work (event-log batches,
+inventory reads, alarm history), or a busy master would step down for nothing.
 
 A lone agent hears nobody during its start-up listen (``dead_after``), claims the lease and
 is master on its own within about two seconds.
@@ -21,15 +27,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import metadata
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from agent.peers import Peers
 from agent.pooldb import MemberRow, PoolDb
+from agent.renewer import Renewer
 from shared.election import (
     AcquireLease,
     Action,
@@ -53,6 +63,7 @@ if TYPE_CHECKING:
     from agent.bus import Bus
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 OP = "pool.election"
 MEMBER_HORIZON = 3600.0  # rows unheard for longer are not linked to (emspool pool forget)
@@ -78,7 +89,7 @@ def state_of(role: Role) -> str:
 
 @dataclass(frozen=True, slots=True)
 class _LeaseOp:
-    action: AcquireLease | RenewLease | ReleaseLease
+    action: AcquireLease | ReleaseLease
 
 
 class ElectionShell:
@@ -116,6 +127,9 @@ class ElectionShell:
         self._started = False
         self._member_failing = False
         self._heard_ranks: dict[str, int] = {}  # node -> priority, from its own messages
+        self._lease_thread = ThreadPoolExecutor(1, thread_name_prefix="pool-lease")
+        self.renewer: Renewer | None = None
+        self._members_thread = ThreadPoolExecutor(1, thread_name_prefix="pool-members")
 
     def route(self, bus: Bus) -> None:
         bus.route(OP, self.on_message, role=KeyRole.AGENT)
@@ -123,6 +137,10 @@ class ElectionShell:
     # -- running ---------------------------------------------------------------------------
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
+        cfg = self.config
+        self.renewer = Renewer(
+            self.pool, self.me, cfg.lease_ttl, cfg.lease_renew, self._loop, self._renewed
+        )
         async with asyncio.TaskGroup() as tg:
             tg.create_task(self._lease_worker(), name="lease")
             # Our row first, so the others can answer us when we speak.
@@ -141,13 +159,27 @@ class ElectionShell:
         for handle in self._timers.values():
             handle.cancel()
         self._timers.clear()
+        if self.renewer is not None:
+            self.renewer.close()
         e = self.election
         was_master = e.is_master
-        with contextlib.suppress(DatabaseError, TimeoutError):
-            async with asyncio.timeout(RELEASE_TIMEOUT):
-                if was_master:
-                    await asyncio.to_thread(self.pool.release_lease, self.me, e.epoch)
-                await asyncio.to_thread(self.pool.heartbeat, self.me, **self._row("stopped"))
+        try:
+            with contextlib.suppress(DatabaseError, TimeoutError):
+                async with asyncio.timeout(RELEASE_TIMEOUT):
+                    if was_master:
+                        await self._call(self.pool.release_lease, self.me, e.epoch)
+                    row = self._row("stopped")
+                    await self._call(functools.partial(self.pool.heartbeat, self.me, **row))
+        finally:
+            self._lease_thread.shutdown(wait=False)
+            self._members_thread.shutdown(wait=False)
+
+    async def _call(self, fn: Callable[..., T], *args: Any, members: bool = False) -> T:
+        """Run a database call on the shell's own threads: one for the lease, one for
+        the agents rows, so a slow membership read never delays a renewal either."""
+        loop = asyncio.get_running_loop()
+        pool = self._members_thread if members else self._lease_thread
+        return await loop.run_in_executor(pool, functools.partial(fn, *args))
 
     def now(self) -> float:
         assert self._loop is not None
@@ -180,9 +212,16 @@ class ElectionShell:
                 self.peers.broadcast(OP, to_args(ElectionMsg.of(a.message)))
             elif isinstance(a, Timer):
                 self._set_timer(a)
-            elif isinstance(a, AcquireLease | RenewLease | ReleaseLease):
+            elif isinstance(a, RenewLease):
+                pass  # the renewer thread renews while we are master
+            elif isinstance(a, AcquireLease | ReleaseLease):
                 self._queue_lease(a)
             elif isinstance(a, Became):
+                if self.renewer is not None:
+                    if a.role is Role.MASTER:
+                        self.renewer.start(a.epoch)
+                    else:
+                        self.renewer.stop()
                 self.on_became(a)
 
     def _set_timer(self, t: Timer) -> None:
@@ -193,11 +232,28 @@ class ElectionShell:
         self._timers[t.name] = self._loop.call_at(t.at, self._fire, t.name)
 
     def _fire(self, name: str) -> None:
+        if self.renewer is not None:
+            self.renewer.alive = time.monotonic()  # the loop still runs: keep renewing
         self._timers.pop(name, None)
         self._apply(self.election.on_timer(name, self.now()))
 
     # -- the lease -------------------------------------------------------------------------
-    def _queue_lease(self, action: AcquireLease | RenewLease | ReleaseLease) -> None:
+    def _renewed(self, epoch: int, sent_at: float, result: bool | None) -> None:
+        """The renewer's answer, on the loop."""
+        e = self.election
+        if not e.is_master or e.epoch != epoch:
+            return
+        now = self.now()
+        if result is None:
+            self.stats["lease_errors"] += 1
+            out = e.on_lease_error(now)
+        elif result:
+            out = e.on_lease_renewed(sent_at, now)
+        else:
+            out = e.on_lease_lost(now)
+        self._apply(out)
+
+    def _queue_lease(self, action: AcquireLease | ReleaseLease) -> None:
         try:
             self._lease_q.put_nowait(_LeaseOp(action))
         except asyncio.QueueFull:
@@ -211,20 +267,14 @@ class ElectionShell:
             op = (await self._lease_q.get()).action
             try:
                 if isinstance(op, AcquireLease):
-                    ans = await asyncio.to_thread(pool.acquire_lease, me, ttl)
+                    ans = await self._call(pool.acquire_lease, me, ttl)
                     now = self.now()
                     if ans.acquired:
                         out = e.on_lease_acquired(ans.epoch, op.sent_at, now)
                     else:
                         out = e.on_lease_denied(ans.holder, ans.epoch, ans.expires_in, now)
-                elif isinstance(op, RenewLease):
-                    if not e.is_master or op.epoch != e.epoch:
-                        continue  # stepped down meanwhile: nothing to renew
-                    ok = await asyncio.to_thread(pool.renew_lease, me, op.epoch, ttl)
-                    now = self.now()
-                    out = e.on_lease_renewed(op.sent_at, now) if ok else e.on_lease_lost(now)
                 else:
-                    await asyncio.to_thread(pool.release_lease, me, op.epoch)
+                    await self._call(pool.release_lease, me, op.epoch)
                     out = []
             except DatabaseError as err:
                 self.stats["lease_errors"] += 1
@@ -272,8 +322,9 @@ class ElectionShell:
     async def _members_once(self) -> None:
         state = state_of(self.election.role) if self._started else "starting"
         try:
-            await asyncio.to_thread(self.pool.heartbeat, self.me, **self._row(state))
-            rows = await asyncio.to_thread(self.pool.members)
+            row = self._row(state)
+            await self._call(functools.partial(self.pool.heartbeat, self.me, **row), members=True)
+            rows = await self._call(self.pool.members, members=True)
         except DatabaseError as err:
             self.stats["member_errors"] += 1
             if not self._member_failing:
@@ -313,4 +364,5 @@ class ElectionShell:
             "election": dict(e.stats),
             "shell": dict(self.stats),
             "peers": dict(self.peers.stats),
+            "renewer": dict(self.renewer.stats) if self.renewer else {},
         }

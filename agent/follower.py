@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import zlib
 from typing import TYPE_CHECKING, Any
 
 from agent.pooldb import AssignmentTable, PoolDb
@@ -49,6 +50,10 @@ TABLE_CHECK = 1.0  # seconds between reads of the table's (epoch, version)
 INVENTORY_REFRESH = 5.0  # seconds between inventory reads (cheap: three small SELECTs)
 DB_DEADLINE = 5.0  # seconds a read may take before this agent stops waiting for it
 RELEASE_FLUSH = 2.0  # seconds the outbox flush after a release may take
+HOLD_MAX = 5.0  # seconds a poll waits for a doubt to end before it skips its slot
+SLOW_ROUND = 3.0  # seconds: a round of the follow loop this slow is logged
+RELEASE_SPREAD = 1.0  # seconds over which polls held by a doubt go ahead once it ends
+DOUBT_MAX = 6.0  # seconds a doubt lasts at most (the table unreadable that long: an outage)
 HANDOVER_GRACE = 0.3  # seconds a taker gives a live releasing agent to flush its outbox
 
 
@@ -68,6 +73,7 @@ class Follower:
                 "tables_read",
                 "read_errors",
                 "doubts",
+                "doubts_expired",
                 "taken",
                 "released",
             ),
@@ -82,6 +88,9 @@ class Follower:
         self._owned: set[str] = set()
         self._applied_once = False
         self._doubt = ""  # why polls are held until the table is read again ("" none)
+        self._trusted = asyncio.Event()  # set while not in doubt
+        self._trusted.set()
+        self._doubt_until = 0.0
         self._master = ""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._last_tick = 0.0
@@ -132,14 +141,44 @@ class Follower:
         if not self._doubt:
             self.stats["doubts"] += 1
             log.info("polls held until the assignment is read again: %s", why)
+        if not self._doubt and self._loop is not None:
+            self._doubt_until = self._loop.time() + DOUBT_MAX
         self._doubt = why
+        self._trusted.clear()
         self._wake.set()
 
-    def may_poll(self, ne: str) -> bool:
-        """The pollers' gate: False while in doubt. It also notices a pause itself, since
-        after SIGCONT a poll's timer may run before any other task of this agent."""
-        if self._loop is not None and self._loop.time() - self._last_tick > self._paused_after:
-            self.doubt(f"the agent stood still for {self._loop.time() - self._last_tick:.1f} s")
+    def _trust(self) -> None:
+        self._doubt = ""
+        self._trusted.set()
+
+    def _check_pause(self) -> None:
+        if self._loop is None:
+            return
+        now = self._loop.time()
+        if now - self._last_tick > self._paused_after:
+            self.doubt(f"the agent stood still for {now - self._last_tick:.1f} s")
+        elif self._doubt and now > self._doubt_until:
+            # The table could not be read again in time (a database this slow is as good
+            # as out): the assignment stands, as in an outage.
+            self.stats["doubts_expired"] += 1
+            log.warning("assignment not read again within %g s: polling goes on", DOUBT_MAX)
+            self._trust()
+
+    async def may_poll(self, ne: str) -> bool:
+        """The pollers' gate: while in doubt a poll waits (HOLD_MAX at most) for the table
+        to be read again, then goes ahead if the doubt is gone; a poll that gave up is
+        skipped (an NE just moved away is cancelled meanwhile anyway). It also notices a
+        pause itself, since after SIGCONT a poll's timer may run before any other task."""
+        self._check_pause()
+        if not self._doubt:
+            return True
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(HOLD_MAX):
+                await self._trusted.wait()
+        if self._doubt:
+            return False
+        # Every poll held by a long doubt would go at once: spread them a little.
+        await asyncio.sleep((zlib.crc32(ne.encode()) % 1000) / 1000 * RELEASE_SPREAD)
         return not self._doubt
 
     def owner_of(self, ne: str) -> str:
@@ -161,7 +200,7 @@ class Follower:
         the follow loop, whose database reads may legitimately take a while."""
         while True:
             await asyncio.sleep(TICK)
-            self.may_poll("")
+            self._check_pause()
             self._last_tick = loop.time()
 
     async def _follow(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -186,10 +225,13 @@ class Follower:
                             log.info("assignment read again: polling")
                         else:  # the database is out: the assignment stands
                             log.warning("assignment not readable: polling goes on as assigned")
-                        self._doubt = ""
+                        self._trust()
             if self._pending is not None:
                 table, self._pending = self._pending, None
                 await self._apply(table)
+            took = loop.time() - now
+            if took > SLOW_ROUND:
+                log.warning("assignment follower: one round took %.1f s", took)
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(TICK):

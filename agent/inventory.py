@@ -8,6 +8,7 @@ the lab's inventory, what ``emspool ne add/set`` build) becomes records or a
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -105,7 +106,23 @@ def parse_ne(d: Any, where: str) -> NetworkElement:
         context=str(d.get("context") or ""),
         link_alarms=link_alarms,
         interface_alarms=_interface_alarms(d.get("interface_alarms") or {}, where),
+        zone=_pool_name(d.get("zone"), "zone", where),
+        pin=_pool_name(d.get("pin"), "pin", where),
     )
+
+
+_POOL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+
+
+def _pool_name(v: Any, key: str, where: str) -> str:
+    """A zone or a pinned agent's node id ("" none)."""
+    if v is None or v == "":
+        return ""
+    if not isinstance(v, str) or not _POOL_NAME.match(v):
+        raise ConfigError(
+            f"{where}: {key} must be 1-100 letters, digits, '.', '_' or '-', got {v!r}"
+        )
+    return v
 
 
 def _parse_link(i: int, d: Any) -> Link:
@@ -188,6 +205,8 @@ def ne_values(ne: NetworkElement) -> dict[str, object]:
         "context": ne.context,
         "link_alarms": ne.link_alarms.value,
         "interface_alarms": json.dumps(dict(ne.interface_alarms), sort_keys=True),
+        "zone": ne.zone,
+        "pin": ne.pin,
     }
 
 
@@ -207,6 +226,8 @@ def ne_from_row(row: Row[Any]) -> NetworkElement:
         context=row.context,
         link_alarms=LinkAlarms(row.link_alarms),
         interface_alarms=_interface_alarms(json.loads(row.interface_alarms or "{}"), "stored"),
+        zone=row.zone,
+        pin=row.pin,
     )
 
 

@@ -50,6 +50,10 @@ def snapshot(agent: Agent) -> dict[str, Any]:
         "election": None
         if election is None
         else {"role": election.role.value, "epoch": election.epoch, **election.stats},
+        "follower": None
+        if agent.follower is None
+        else {"version": agent.follower.applied[1], **agent.follower.stats},
+        "forwarder": dict(agent.forwarder.stats) if agent.forwarder is not None else {},
     }
 
 
@@ -134,6 +138,23 @@ def _state_metrics(s: dict[str, Any]) -> Iterator[Metric]:
         elections = CounterMetricFamily("emspool_elections", "Elections this agent started")
         elections.add_metric([], election.get("elections", 0))
         yield from (role, epoch, elections)
+    follower = s["follower"]
+    if follower is not None:
+        version = GaugeMetricFamily(
+            "emspool_assignment_version", "Version of the assignment table this agent applies"
+        )
+        version.add_metric([], follower["version"])
+        fenced = CounterMetricFamily(
+            "emspool_assignments_rejected",
+            "Assignment notices rejected for a stale epoch (fencing)",
+        )
+        fenced.add_metric([], follower.get("rejected", 0))
+        yield from (version, fenced)
+    forwarded = CounterMetricFamily(
+        "emspool_traps_forwarded", "Traps of other agents' NEs forwarded to their owner"
+    )
+    forwarded.add_metric([], s["forwarder"].get("forwarded", 0))
+    yield forwarded
 
 
 def serve(agent: Agent, host: str, port: int) -> tuple[Any, CollectorRegistry]:

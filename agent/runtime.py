@@ -30,6 +30,7 @@ from agent.peers import Peers
 from agent.poller import Poller
 from agent.pooldb import PoolDb
 from agent.poolservice import PoolService
+from agent.secretbox import box_for
 from agent.snmp import SnmpClient
 from agent.trapforward import TrapForwarder
 from agent.traps import TrapReceiver
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LINK_SYNC = 10.0  # seconds between writes of changed LLDP neighbours to the links table
+LEASE_BUSY_TIMEOUT = 1.0  # seconds a lease or agents-row statement waits for the database
 FLUSH_TIMEOUT = 10.0  # seconds the start-up and the final event-log flush may take
 FLUSH_GRACE = 1.0  # what is left of the final flush after a second stop signal
 
@@ -82,7 +84,13 @@ class Runtime:
         Path(cfg.data_dir).mkdir(parents=True, exist_ok=True)
         url = cfg.effective_database_url
         await asyncio.to_thread(migrate, url)
-        a.db = db = await asyncio.to_thread(Database.open, url)
+        box = box_for(cfg.secrets.key_file)
+        if box is None:
+            log.warning(
+                "no pool secrets key (secrets.key_file): credentials profiles are stored "
+                "in the database in plain text"
+            )
+        a.db = db = await asyncio.to_thread(lambda: Database.open(url, secrets=box))
         stack.callback(db.close)
         a.pool = pool = PoolDb(db)
         outbox = Outbox(str(Path(cfg.data_dir) / "outbox.sqlite"))
@@ -95,7 +103,14 @@ class Runtime:
         a.peers = peers = Peers(bus.ctx, a.node_id, security.keypair)
         stack.push_async_callback(peers.aclose)  # closed before the bus ends the context
         a.follower = Follower(a, pool)
-        a.election_shell = shell = ElectionShell(a, pool, peers, a.on_became)
+        # The lease on a database engine of its own, with a short busy timeout: a renewal
+        # that cannot get the database quickly fails and the next one tries (0.3 s later)
+        # rather than wait behind the event log while the lease runs out.
+        lease_db = await asyncio.to_thread(
+            Database.open, url, busy_timeout=LEASE_BUSY_TIMEOUT, connect_timeout=2.0
+        )
+        stack.callback(lease_db.close)
+        a.election_shell = shell = ElectionShell(a, PoolDb(lease_db), peers, a.on_became)
         a.election = shell.election
         a.assigner = Assigner(a, pool, shell, peers)
         a.forwarder = TrapForwarder(a, peers)

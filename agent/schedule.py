@@ -26,6 +26,7 @@ EventSink = Callable[[list[Event]], None]
 # After the first crash of an NE's poll (logged with its traceback), at most one line per
 # NE per this many seconds: a parser bug on odd data would otherwise log every cycle.
 CRASH_LOG_EVERY = 600.0
+TAKEOVER_SPREAD = 1.0  # seconds over which NEs taken over are first polled
 
 
 async def every(
@@ -39,12 +40,15 @@ async def every(
     """Call ``poll`` at a fixed rate until cancelled.
 
     Each NE keeps a phase derived from its name (spread over the first 10 s), so a fleet
-    spreads its load instead of polling all at once; ``at_once`` polls first without it
-    (an NE taken over from another agent must not wait). If a poll overruns, the slots it
-    ate are skipped (and counted) instead of bunching the following polls together.
+    spreads its load instead of polling all at once; ``at_once`` polls first within
+    TAKEOVER_SPREAD instead (NEs taken over from another agent must not wait, but a
+    thousand of them polled in the same instant would starve the agent's loop). If a poll
+    overruns, the slots it ate are skipped (and counted) instead of bunching the following
+    polls together.
     """
     loop = asyncio.get_running_loop()
-    phase = 0.0 if at_once else (zlib.crc32(name.encode()) % 1000) / 1000 * min(interval, 10.0)
+    spread = min(interval, TAKEOVER_SPREAD if at_once else 10.0)
+    phase = (zlib.crc32(name.encode()) % 1000) / 1000 * spread
     start = loop.time() + phase
     slot = 0
     while True:
@@ -118,9 +122,9 @@ class ScheduledPoller(Generic[T, S]):
             "held": 0,
         } | stats
         self.latency = Histogram()  # seconds per poll, waiting for the concurrency bound included
-        # Asked before every poll: False skips it (counted). The assignment follower holds
+        # Awaited before every poll: False skips it (counted). The assignment follower holds
         # polls while it is not sure this agent still owns its NEs (after a pause).
-        self.gate: Callable[[str], bool] | None = None
+        self.gate: Callable[[str], Awaitable[bool]] | None = None
 
     @property
     def names(self) -> set[str]:
@@ -193,7 +197,7 @@ class ScheduledPoller(Generic[T, S]):
         """poll_once, with an unexpected exception turned into a logged, counted, visible
         failure of this one poll (cancellation still propagates)."""
         name = sched.target.ne.name
-        if self.gate is not None and not self.gate(name):
+        if self.gate is not None and not await self.gate(name):
             self.stats["held"] += 1
             return
         started = time.monotonic()

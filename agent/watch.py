@@ -1,8 +1,9 @@
-"""`emspool watch`: a live alarm/event view in the terminal.
+"""`emspool watch`: a live view of the pool in the terminal.
 
-Alarms come from the agent's memory (a request each second); events arrive on
-its PUB socket as they happen. Without a terminal it prints one line per event,
-which is what logs and CI want.
+Alarms come from every agent's memory (the federated ``pool.alarms``, each second), the
+members from the database (``db.pool``), and events arrive on the attached agent's PUB
+socket as they happen (it relays the other members'). Without a terminal it prints one
+line per event and per pool change, which is what logs and CI want.
 """
 
 from __future__ import annotations
@@ -36,9 +37,19 @@ def _event_line(e: dict[str, Any], colour: bool) -> str:
     return f"{when(e.get('time'))} {tag} {e.get('ne') or '-'}{obj} {e.get('type')}: {e.get('text')}"
 
 
+def _pool_line(pool: dict[str, Any]) -> str:
+    members = " ".join(
+        f"{m['node_id']}({m['state'][0].upper() if m['state'] else '?'}:{m['managed']})"
+        for m in pool.get("members", [])
+    )
+    return f"master {pool.get('master') or '(none)'} epoch {pool.get('epoch', 0)} | {members}"
+
+
 def watch(client: busclient.BusClient, pub: str | None, duration: float = 0.0) -> int:
-    """``pub`` None: the events of the agent the client talks to, followed when the client
-    moves to another agent."""
+    """The pool's live alarms (federated, from every agent's memory), its members (master,
+    epoch, NEs per agent) and its events as they happen, through one agent; ``pub`` None:
+    the events of the agent the client talks to, followed when the client moves to
+    another agent. Without a terminal: one line per event and per pool change."""
     follow = pub is None
     sub = _subscribe(client, pub)
     on = client.endpoint
@@ -47,6 +58,7 @@ def watch(client: busclient.BusClient, pub: str | None, duration: float = 0.0) -
     end = time.monotonic() + duration if duration > 0 else float("inf")
     next_draw = 0.0
     alarms: list[dict[str, Any]] = []
+    pool_line = last_pool_line = ""
     status = "connecting"
     try:
         while time.monotonic() < end:
@@ -59,18 +71,28 @@ def watch(client: busclient.BusClient, pub: str | None, duration: float = 0.0) -
                 if not tty:
                     print(_event_line(body, False), flush=True)
             now = time.monotonic()
-            if tty and now >= next_draw:
-                next_draw = now + 1.0
-                try:
-                    alarms = client.request("alarms", timeout=2.0)
-                    status = f"agent {client.endpoint}: up"
-                    if follow and client.endpoint != on:  # failed over: its events now
-                        sub.close(linger=0)
-                        sub = _subscribe(client, None)
-                        on = client.endpoint
-                except busclient.Unreachable:
-                    status = "agents: NOT ANSWERING"
-                _draw(status, alarms, list(recent))
+            if now < next_draw:
+                continue
+            next_draw = now + 1.0
+            try:
+                reply = client.request("pool.alarms", timeout=2.0)
+                alarms = reply["items"]
+                missing = reply.get("missing") or {}
+                pool_line = _pool_line(client.request("db.pool", timeout=2.0))
+                status = f"via {client.endpoint}" + (
+                    f"; NOT ANSWERING: {', '.join(sorted(missing))}" if missing else ""
+                )
+                if follow and client.endpoint != on:  # failed over: its events now
+                    sub.close(linger=0)
+                    sub = _subscribe(client, None)
+                    on = client.endpoint
+            except busclient.Unreachable:
+                status = "agents: NOT ANSWERING"
+            if tty:
+                _draw(status, pool_line, alarms, list(recent))
+            elif pool_line != last_pool_line:
+                print(f"{when(time.time())} pool: {pool_line}", flush=True)
+            last_pool_line = pool_line
     except KeyboardInterrupt:
         pass
     finally:
@@ -84,7 +106,9 @@ def _subscribe(client: busclient.BusClient, pub: str | None) -> zmq.Socket[bytes
     return client.subscribe(pub, [Topic.EVENT])
 
 
-def _draw(status: str, alarms: list[dict[str, Any]], events: list[dict[str, Any]]) -> None:
+def _draw(
+    status: str, pool: str, alarms: list[dict[str, Any]], events: list[dict[str, Any]]
+) -> None:
     cols = shutil.get_terminal_size((120, 40)).columns
     rows = [
         (
@@ -95,6 +119,7 @@ def _draw(status: str, alarms: list[dict[str, Any]], events: list[dict[str, Any]
             a["count"],
             when(a["raised_at"]),
             a["acked_by"],
+            a.get("agent", ""),
             a["text"],
         )
         for a in alarms[:20]
@@ -103,8 +128,12 @@ def _draw(status: str, alarms: list[dict[str, Any]], events: list[dict[str, Any]
         "\033[H\033[2J",
         f"emspool live view — {status} — {time.strftime('%H:%M:%S')}   (Ctrl-C to quit)",
         "",
-        f"ACTIVE ALARMS ({len(alarms)})",
-        table(("severity", "ne", "object", "type", "n", "raised", "ack", "text"), rows, 50),
+        f"POOL  {pool}",
+        "",
+        f"ACTIVE ALARMS ({len(alarms)}, all agents)",
+        table(
+            ("severity", "ne", "object", "type", "n", "raised", "ack", "agent", "text"), rows, 50
+        ),
         "",
         "RECENT EVENTS",
         *(_event_line(e, True)[: cols + 12] for e in events),

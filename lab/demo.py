@@ -1,5 +1,6 @@
-"""`emspool demo`: the main job on one host — a lab of simulated NEs, one agent on
-the embedded SQLite database, scripted faults, and the live view in the terminal.
+"""`emspool demo`: the main job on one host — a lab of simulated NEs, a pool of three
+agents on the embedded SQLite database, scripted faults (a failover of the master among
+them), and the live view of the pool in the terminal.
 
 It is part of the lab, not of the agent package: `emspool` finds it through the
 ``emspool.cli`` entry-point group (see ``register``)."""
@@ -11,23 +12,14 @@ import itertools
 import json
 import logging
 import os
-import subprocess
+import shutil
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agent.watch import watch
-from lab.harness import (
-    bus_key,
-    client_for,
-    free_port,
-    sqlite_pool,
-    start_agent,
-    stop_process,
-    wait_for_agent,
-    write_agent_config,
-)
-from shared.errors import LabError
+from lab.harness import AgentPool, client_for, free_port, sqlite_pool
+from shared.errors import EmspoolError, LabError
 
 if TYPE_CHECKING:
     from lab.fleet import Lab
@@ -35,11 +27,22 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def fault_scenario(lab: Lab, trap_target: tuple[str, int], stop: threading.Event) -> None:
-    """Faults a NOC would see, one after another, each undone after a while."""
+AGENTS = {"demo-a": 300, "demo-b": 200, "demo-c": 100}  # node id -> priority
+
+
+def fault_scenario(
+    lab: Lab,
+    pool: AgentPool,
+    trap_target: tuple[str, int],
+    stop: threading.Event,
+    step: float = 12.0,
+) -> None:
+    """Faults a NOC would see, one after another, each undone after a while; every other
+    round the master is killed (kill -9) and brought back, so a failover happens on screen.
+    Traps all go to one agent, as NEs usually have one trap destination: the others' NEs'
+    traps are forwarded to their owners."""
     names = [d.name for d in lab.devices]
     netconf = {d.name for d in lab.devices if d.protocol == "netconf"}
-    step = 12.0
 
     def trap(name: str, kind: str, ifindex: int) -> None:
         if name not in netconf:  # NETCONF devices send their own notifications
@@ -62,6 +65,8 @@ def fault_scenario(lab: Lab, trap_target: tuple[str, int], stop: threading.Event
                 return
             lab.if_up(a, ifindex)
             trap(a, "linkUp", ifindex)
+            if n % 2 == 1:
+                _fail_over(pool, stop, step)
             if stop.wait(step):
                 return
             lab.reachable(b)
@@ -71,10 +76,25 @@ def fault_scenario(lab: Lab, trap_target: tuple[str, int], stop: threading.Event
                 lab.restart(c, trap_target=None if c in netconf else trap_target)
             if stop.wait(step):
                 return
-        except LabError as e:
+        except (LabError, EmspoolError) as e:
             log.warning("fault injection failed: %s", e)
             if stop.wait(step):
                 return
+
+
+def _fail_over(pool: AgentPool, stop: threading.Event, step: float) -> None:
+    """kill -9 the master, let the pool take over, bring it back (it waits its hold-down
+    before it takes the master role back)."""
+    found = pool.master()
+    if found is None:
+        return
+    master = found[0]
+    log.warning("demo: killing the master %s (kill -9)", master)
+    pool.kill(master)
+    if stop.wait(step):
+        return
+    log.warning("demo: starting %s again", master)
+    pool.start(master, wait=0)
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -98,44 +118,52 @@ def run_demo(args: argparse.Namespace) -> int:
         netconf_share=args.netconf_share,
         netconf_port=free_port(),
     )
-    agent_proc: subprocess.Popen[bytes] | None = None
     stop = threading.Event()
+    pool: AgentPool | None = None
     try:
         took = lab.start()
         print(f"lab up in {took:.1f} s; inventory {lab.inventory_path}", flush=True)
-        db_url = sqlite_pool(root / "emspool.db", json.loads(lab.inventory_path.read_text()))
-        config = root / "agent.toml"
-        router, trap_port = write_agent_config(
-            config, "demo-agent", root / "agent", db_url, args.interval
-        )
+        db = root / "emspool.db"
+        db.unlink(missing_ok=True)  # a fresh pool each run: no members of an old demo
+        shutil.rmtree(root / "agents", ignore_errors=True)
+        db_url = sqlite_pool(db, json.loads(lab.inventory_path.read_text()))
+        pool = AgentPool(root / "agents", db_url, interval=args.interval)
+        for node, priority in list(AGENTS.items())[: args.agents]:
+            pool.add(node, priority=priority)
         # The demo's live view is an operator like any other: a key made the real way.
-        key = bus_key(db_url, root, "demo-operator")
-        client = client_for(db_url, key, router)
-        agent_proc = start_agent(config, root / "agent.log")
-        wait_for_agent(client, agent_proc, 30.0)
-        print(f"agent up (log {root / 'agent.log'}); live view follows", flush=True)
+        key = pool.user("demo-operator")
+        pool.start_all(wait=120.0)  # generous: a loaded laptop
+        master, epoch = pool.wait_for_master(120.0)
+        print(
+            f"{len(pool.agents)} agents up (logs under {root / 'agents'}), master {master} "
+            f"epoch {epoch}; live view follows",
+            flush=True,
+        )
+        first = next(iter(pool.agents.values()))
         if not args.no_faults:
             threading.Thread(
                 target=fault_scenario,
-                args=(lab, ("127.0.0.1", trap_port), stop),
+                args=(lab, pool, first.trap, stop, args.fault_step),
                 daemon=True,
                 name="faults",
             ).start()
-        os.environ.setdefault("EMSPOOL_AGENT", router)
         os.environ.setdefault("EMSPOOL_KEY", str(key))
-        with client:
+        with client_for(db_url, key) as client:  # a random agent of the pool
             return watch(client, None, duration=args.duration)
     finally:
         stop.set()
-        if agent_proc is not None:
-            stop_process(agent_proc)
+        if pool is not None:
+            pool.close()
         lab.stop()
-        print("demo stopped: agent and lab processes ended", flush=True)
+        print("demo stopped: agents and lab processes ended", flush=True)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``demo`` to the ``emspool`` sub-commands (the ``emspool.cli`` entry point)."""
-    p = subparsers.add_parser("demo", help="lab + agent + live view, with scripted faults")
+    p = subparsers.add_parser(
+        "demo", help="lab + a pool of agents + live view, with scripted faults and a failover"
+    )
+    p.add_argument("--agents", type=int, default=3, choices=(1, 2, 3), help="agents in the pool")
     p.add_argument("--count", type=int, default=8, help="simulated NEs")
     p.add_argument("--topology", default="ring", choices=("ring", "mesh", "leaf-spine"))
     p.add_argument("--dir", default="var/demo", help="state directory")
@@ -143,4 +171,5 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--duration", type=float, default=0.0, help="stop after N s (0: Ctrl-C)")
     p.add_argument("--netconf-share", type=float, default=0.25, help="share of NETCONF NEs")
     p.add_argument("--no-faults", action="store_true", help="do not inject faults")
+    p.add_argument("--fault-step", type=float, default=12.0, help="seconds between faults")
     p.set_defaults(func=run_demo)

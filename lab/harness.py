@@ -61,6 +61,8 @@ def write_agent_config(
 
 
 def _toml(value: object) -> str:
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
@@ -91,14 +93,16 @@ def start_agent(config: Path, log_path: Path) -> subprocess.Popen[bytes]:
 def bus_key(db_url: str, directory: Path, name: str = "harness", role: str = "operator") -> Path:
     """A client key made as `emspool keys create` makes it; its secret file (made once)."""
     from agent.db import Database, migrate
-    from agent.keys import create_key
+    from agent.keys import KeyStore, create_key, read_key_file
     from shared.wire import KeyRole
 
     path = directory / f"{name}.key"
-    if not path.exists():
-        migrate(db_url)
-        with Database.open(db_url) as db:
+    migrate(db_url)
+    with Database.open(db_url) as db:
+        if not path.exists():
             create_key(db, name, KeyRole(role), directory, "lab harness")
+        else:  # a key kept from an earlier run, allowed in this (perhaps new) database
+            KeyStore(db).allow(name, read_key_file(path).public, KeyRole(role), "lab harness")
     return path
 
 

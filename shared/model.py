@@ -136,6 +136,10 @@ class NetworkElement:
     link_alarms: LinkAlarms = LinkAlarms.DEFAULT
     # Per-interface overrides: (interface name or ifIndex as text, LinkAlarms), sorted.
     interface_alarms: tuple[tuple[str, LinkAlarms], ...] = ()
+    # The pool: only agents serving this zone may manage it ("" any agent); pinned to
+    # this agent while it is live and eligible ("" no pin).
+    zone: str = ""
+    pin: str = ""
 
     def link_alarms_for(self, index: int, name: str) -> LinkAlarms:
         """The link-alarm mode of one interface: its override by name, then by index."""
@@ -160,6 +164,8 @@ class NetworkElement:
             "context": self.context,
             "link_alarms": self.link_alarms.value,
             "interface_alarms": {k: v.value for k, v in self.interface_alarms},
+            "zone": self.zone,
+            "pin": self.pin,
         }
 
 

@@ -20,8 +20,11 @@ from shared.errors import SnmpError
 
 # Requests are small, answers up to one UDP datagram; net-snmp agents cap at 64 kB.
 _RECV_SIZE = 65535
-# Answers read per readable event before giving the loop back to other callbacks.
-_RECV_BATCH = 64
+# Answers read per readable event before giving the loop back to other callbacks. Each
+# costs up to a few ms to decode (v3: decrypt too); 64 of them at a takeover's burst held
+# the loop for over a second on a loaded machine, late enough for the pool's heartbeats to
+# miss their peers' dead_after. The kernel buffer holds the rest meanwhile.
+_RECV_BATCH = 16
 # A burst of answers from many NEs must not overflow the kernel buffer (a loss = a retry).
 _RCVBUF = 4 * 1024 * 1024
 _MAX_ID = 0x7FFFFFFF

@@ -166,3 +166,29 @@ async def test_a_key_allowed_a_moment_ago_is_admitted_at_its_first_handshake():
         await stranger.aclose()
         task.cancel()
         await bus.aclose()
+
+
+async def test_live_events_reach_allowed_subscribers_only():
+    bus, task, _ = await serving()
+    ops = AsyncBusClient([endpoint(bus)], OPERATOR, timeout=5.0)
+    strangers = AsyncBusClient([endpoint(bus)], generate(), timeout=5.0)
+    sub = ops.subscribe(bus.pub_endpoint, ["event"])
+    spy = strangers.subscribe(bus.pub_endpoint, ["event"])
+    try:
+        got = None
+        for i in range(100):  # PUB/SUB slow joiner: publish until one arrives (bounded)
+            bus.publish("event", {"n": i})
+            if await sub.poll(50):
+                got = await sub.recv_multipart()
+                break
+        assert got is not None and got[0] == b"event"
+        bus.publish("event", {"n": "secret"})
+        assert not await spy.poll(300)  # ZAP refused it: nothing is ever delivered
+        assert bus.stats["rejected_unknown_key"] >= 1
+    finally:
+        sub.close(linger=0)
+        spy.close(linger=0)
+        await ops.aclose()
+        await strangers.aclose()
+        task.cancel()
+        await bus.aclose()

@@ -381,9 +381,12 @@ def test_ne_policy_fields_round_trip_and_update(db):
         context="vrf-red",
         link_alarms=LinkAlarms.MONITOR,
         interface_alarms=(("3", LinkAlarms.IGNORE), ("ge-0/0/1", LinkAlarms.DEFAULT)),
+        zone="dc1",
+        pin="agent-2",
     )
     db.add_ne(ne)
     assert db.get_ne("sw9") == ne
+    assert db.update_ne("sw9", zone="", pin="").zone == "" and db.get_ne("sw9").pin == ""
     changed = db.update_ne("sw9", managed=False)
     assert changed.managed is False and db.get_ne("sw9").managed is False
     with pytest.raises(NotFound):
@@ -401,6 +404,8 @@ def test_inventory_policy_fields_are_validated(db):
                 "link_alarms": "Monitor",
                 "interface_alarms": {"Eth1": "ignore"},
                 "engine_id": "80:00:00:09:03:00:aa:bb",
+                "zone": "dc-2",
+                "pin": "agent-1",
             }
         ],
     }
@@ -409,7 +414,10 @@ def test_inventory_policy_fields_are_validated(db):
     assert sw1.link_alarms is LinkAlarms.MONITOR
     assert sw1.interface_alarms == (("Eth1", LinkAlarms.IGNORE),)
     assert sw1.engine_id == "800000090300aabb"
+    assert (sw1.zone, sw1.pin) == ("dc-2", "agent-1")
     for bad, words in (
+        ({"zone": "dc 2"}, "zone must be"),
+        ({"pin": 7}, "pin must be"),
         ({"interface_alarms": {"Eth1": "sometimes"}}, "Eth1"),
         ({"engine_id": "zz"}, "not hex"),
         ({"engine_id": "0102"}, "5 to 32 octets"),

@@ -77,6 +77,11 @@ def test_metrics_endpoint_shows_polls_latency_alarms_and_traps(tmp_path):
             )
             assert (("severity", "critical"),) in m["emspool_alarms_active"]
             assert "emspool_traps_total" in m and "emspool_outbox_pending" in m
+            # A lone agent is its own pool's master, at an epoch, applying a table.
+            assert m["emspool_role"][(("role", "master"),)] == 1
+            assert m["emspool_epoch"][()] >= 1
+            assert m["emspool_assignment_version"][()] >= 1
+            assert m["emspool_assignments_rejected_total"][()] == 0
             # nothing secret in the exposition
             body = (
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5)

@@ -5,7 +5,9 @@ Keys are made the way `emspool keys create` makes them."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import subprocess
 import sys
 import time
@@ -105,7 +107,26 @@ def test_an_unknown_key_gets_no_connection(agent):
     plain = BusClient([Endpoint(agent["server"].address)], None, timeout=1.0)
     with plain, pytest.raises(Unreachable):
         plain.request("ping")
-    assert stats(agent)["rejected_unknown_key"] == before + 1
+    after = stats(agent)
+    assert after["rejected_unknown_key"] == before + 1
+    assert after["rejected_handshake"] >= 1  # the plain client: no CURVE, no connection
+    still_serving(agent)
+
+
+def test_bytes_that_are_not_zmtp_are_dropped_and_counted(agent):
+    before = stats(agent)["rejected_garbage"]
+    host, port = agent["server"].address.removeprefix("tcp://").rsplit(":", 1)
+    for junk in (b"GET / HTTP/1.0\r\n\r\n", b"\x00" * 4096, bytes(range(256)) * 16):
+        with socket.create_connection((host, int(port)), timeout=5) as s:
+            s.sendall(junk)
+            s.settimeout(5)
+            with contextlib.suppress(OSError):
+                s.recv(4096)  # the agent hangs up (or we give up after 5 s)
+    for _ in range(50):  # the monitor reports the disconnects a moment later (bounded)
+        if stats(agent)["rejected_garbage"] >= before + 3:
+            break
+        time.sleep(0.1)
+    assert stats(agent)["rejected_garbage"] >= before + 3
     still_serving(agent)
 
 

@@ -5,6 +5,9 @@ through one agent, the peered inventory with owners, and a killed member named m
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -92,6 +95,24 @@ def test_any_agent_answers_for_the_whole_pool(lab: Lab, pool: AgentPool):
         assert acked["acked_by"] == "carol" and acked["agent"] == owner
         mine = pool.request(owner, "alarms", {"ne": target})
         assert [a["acked_by"] for a in mine if a["type"] == "ne-unreachable"] == ["carol"]
+
+        # The CLI does the same through any agent, with carol's key.
+        def cli(*argv: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [sys.executable, "-m", "agent.cli", "--db", pool.db_url, "--key",
+                 str(pool._keys["carol"]), "--agent", follower, "--json", *argv],
+                capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+
+        listed = cli("alarms", "--ne", target)
+        assert listed.returncode == 0, listed.stderr
+        shown = json.loads(listed.stdout)
+        assert [(a["agent"], a["acked_by"]) for a in shown["items"]
+                if a["type"] == "ne-unreachable"] == [(owner, "carol")]  # fmt: skip
+        undone = cli("ack", target, "ne-unreachable", "--undo")
+        assert undone.returncode == 0, undone.stderr
+        mine = pool.request(owner, "alarms", {"ne": target})
+        assert [a["acked_by"] for a in mine if a["type"] == "ne-unreachable"] == [None]
 
         # The peered inventory says who owns what, the same from every agent.
         inv = {n: pool.request(n, "db.inventory", timeout=5.0) for n in pool.agents}
