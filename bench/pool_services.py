@@ -25,6 +25,7 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +34,11 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from agent.busclient import Unreachable  # noqa: E402
+from agent.db import Database, migrate  # noqa: E402
 from bench.poolbench import load_average, percentile, scale_lab, settled  # noqa: E402
 from lab.harness import AgentPool, sqlite_pool  # noqa: E402
 from lab.topology import PORTS, ROUTER, SWITCH  # noqa: E402
+from tests.helpers.pgdb import temp_pg_database  # noqa: E402
 
 AGENTS = {"svc-a": 300, "svc-b": 200, "svc-c": 100}
 
@@ -123,6 +126,9 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=30)
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--window", type=float, default=15.0)
+    ap.add_argument(
+        "--db", choices=("sqlite", "postgresql"), default="sqlite", help="the pool database"
+    )
     ap.add_argument("--target", help="the agent asked (default: the first non-master)")
     args = ap.parse_args()
     print(f"load average at start: {load_average()}")
@@ -130,64 +136,79 @@ def main() -> int:
     lab = scale_lab(tmp / "lab", args.nes)
     every = set(lab.names)
     try:
-        db_url = sqlite_pool(tmp / "emspool.db", lab.inventory())
-        with AgentPool(tmp / "pool", db_url, interval=args.interval) as pool:
-            for i in range(args.clients):
-                pool.user(f"client{i}")
-            for node, priority in AGENTS.items():
-                pool.add(node, priority=priority)
-            pool.start_all()
-            master, _ = pool.wait_for_master(120)
-            settled(pool, every, lambda: set(pool.running), 5.0, 600)
-            target = args.target or next(n for n in AGENTS if n != master)
-            # Every NE polled at least once with its ports up (a port must have been seen
-            # up to raise link-down), then the ports go down.
-            time.sleep(args.interval * 1.5 + 5)
-            control = lab.control
-            want = 0
-            t = time.monotonic()
-            for name in sorted(every):
-                for ifindex in range(1, min(args.down, ports_of(name)) + 1):
-                    control.if_down(name, ifindex)
-                    want += 1
-            print(
-                f"{want:,} ports down on {len(every)} NEs in {time.monotonic() - t:.0f} s",
-                flush=True,
-            )
-            wait_alarms(pool, target, want, args.interval * 4 + 300)
-            time.sleep(2)
-            have, missing = alarm_count(pool, target)
-            print(
-                f"\n{have:,} standing alarms across 3 agents (asked {target}; master {master}; "
-                f"agents missing from the reply: {missing or 'none'})"
-            )
-            print(f"load average before measuring: {load_average()}")
-            one_ne = sorted(every)[len(every) // 2]
-            filt = {"ne": [one_ne]}
-            full = latency(pool, target, {}, args.repeat)
-            filtered = latency(pool, target, filt, args.repeat)
-            for label, ms in (("full list", full), (f"filtered (ne {one_ne})", filtered)):
-                print(
-                    f"  pool.alarms {label:24s} p50 {percentile(ms, 50):7.1f} ms  "
-                    f"p99 {percentile(ms, 99):7.1f} ms  (n={len(ms)})",
-                    flush=True,
-                )
-            page = {"ne": sorted(every)[:50]}
-            for label, op, a in (
-                ("peered db.inventory, 50 NEs", "db.inventory", page),
-                (f"federated pool.alarms ne={one_ne}", "pool.alarms", filt),
-            ):
-                rps, errs = throughput(pool, target, op, a, args.clients, args.window)
-                print(
-                    f"  {label:36s} {rps:7.1f} req/s ({args.clients} clients, "
-                    f"{args.window:g} s, {errs} errors)",
-                    flush=True,
-                )
-            print(f"load average at end: {load_average()}")
+        with ExitStack() as stack:
+            db_url = pool_database(stack, args.db, tmp, lab.inventory())
+            run(args, lab, every, db_url, tmp)
     finally:
         lab.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
+
+
+def pool_database(stack: ExitStack, backend: str, tmp: Path, inventory: dict[str, Any]) -> str:
+    if backend == "sqlite":
+        return sqlite_pool(tmp / "emspool.db", inventory)
+    url = stack.enter_context(temp_pg_database())
+    migrate(url)
+    with Database.open(url) as db:
+        db.import_inventory(inventory)
+    return url
+
+
+def run(args: argparse.Namespace, lab: Any, every: set[str], db_url: str, tmp: Path) -> None:
+    with AgentPool(tmp / "pool", db_url, interval=args.interval) as pool:
+        for i in range(args.clients):
+            pool.user(f"client{i}")
+        for node, priority in AGENTS.items():
+            pool.add(node, priority=priority)
+        pool.start_all()
+        master, _ = pool.wait_for_master(120)
+        settled(pool, every, lambda: set(pool.running), 5.0, 600)
+        target = args.target or next(n for n in AGENTS if n != master)
+        # Every NE polled at least once with its ports up (a port must have been seen
+        # up to raise link-down), then the ports go down.
+        time.sleep(args.interval * 1.5 + 5)
+        control = lab.control
+        want = 0
+        t = time.monotonic()
+        for name in sorted(every):
+            for ifindex in range(1, min(args.down, ports_of(name)) + 1):
+                control.if_down(name, ifindex)
+                want += 1
+        print(
+            f"{want:,} ports down on {len(every)} NEs in {time.monotonic() - t:.0f} s",
+            flush=True,
+        )
+        wait_alarms(pool, target, want, args.interval * 4 + 300)
+        time.sleep(2)
+        have, missing = alarm_count(pool, target)
+        print(
+            f"\n{have:,} standing alarms across 3 agents (asked {target}; master {master}; "
+            f"agents missing from the reply: {missing or 'none'})"
+        )
+        print(f"load average before measuring: {load_average()}")
+        one_ne = sorted(every)[len(every) // 2]
+        filt = {"ne": [one_ne]}
+        full = latency(pool, target, {}, args.repeat)
+        filtered = latency(pool, target, filt, args.repeat)
+        for label, ms in (("full list", full), (f"filtered (ne {one_ne})", filtered)):
+            print(
+                f"  pool.alarms {label:24s} p50 {percentile(ms, 50):7.1f} ms  "
+                f"p99 {percentile(ms, 99):7.1f} ms  (n={len(ms)})",
+                flush=True,
+            )
+        page = {"ne": sorted(every)[:50]}
+        for label, op, a in (
+            ("peered db.inventory, 50 NEs", "db.inventory", page),
+            (f"federated pool.alarms ne={one_ne}", "pool.alarms", filt),
+        ):
+            rps, errs = throughput(pool, target, op, a, args.clients, args.window)
+            print(
+                f"  {label:36s} {rps:7.1f} req/s ({args.clients} clients, "
+                f"{args.window:g} s, {errs} errors)",
+                flush=True,
+            )
+        print(f"load average at end: {load_average()}")
 
 
 if __name__ == "__main__":
