@@ -20,6 +20,7 @@ against one agent (``--target``, default the first non-master):
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 import tempfile
@@ -55,6 +56,8 @@ def alarm_count(pool: AgentPool, node: str) -> tuple[int, list[str]]:
     except Unreachable as exc:
         print(f"  no answer: {exc}", flush=True)
         return -1, []
+    size = len(json.dumps(reply))
+    print(f"  full list reply: {size / 1e6:.1f} MB as JSON", flush=True)
     return len(reply["items"]), list(reply.get("missing") or [])
 
 
