@@ -81,14 +81,17 @@ class LiveAlarms:
             try:
                 topic, body = decode_publish(sub.recv_multipart())
             except WireError:
-                self.view.on_event("", {})  # unusable: the view asks for a resync
-                continue
-            self.view.on_event(topic, body)
-            if topic == "event":
-                self.recent.appendleft(body)
-                self.seen += 1
+                topic, body = "", {}  # unusable: the view asks for a resync
+            self.take(topic, body)
             n += 1
         return n
+
+    def take(self, topic: str, body: dict[str, Any]) -> None:
+        """One message as read from the SUB socket."""
+        self.view.on_event(topic, body)
+        if topic == "event":
+            self.recent.appendleft(body)
+            self.seen += 1
 
     def resync(self) -> None:
         """Subscribed first, then the snapshot; what arrives meanwhile is replayed."""
