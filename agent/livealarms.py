@@ -5,7 +5,8 @@ Subscribes to every topic of the attached agent's PUB socket (each origin number
 messages it publishes, so a gap is only a gap when all are seen), pings that agent to notice
 its death (a dead PUB is just silent), and resynchronises with one ``pool.alarms`` when the
 view asks for it, when the client moved to another agent, and every ``resync_every``
-seconds as a safety net (sooner while the last snapshot was partial).
+seconds as a safety net (sooner while the last snapshot was partial: 2 s, then backing off,
+as a killed member is named missing until the pool forgets it).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from agent import busclient
 from shared.alarmview import AlarmView
 from shared.wire import WireError, decode_publish
 
-PARTIAL_RETRY = 2.0  # seconds between resyncs while some agent did not answer the last one
+PARTIAL_RETRY = 2.0  # first wait before resyncing a partial view (then doubled each time)
 
 
 class LiveAlarms:
@@ -51,6 +52,7 @@ class LiveAlarms:
         self._sub: zmq.Socket[bytes] | None = None
         self._next_ping = 0.0
         self._resynced_at = float("-inf")  # monotonic
+        self._partial_retry = PARTIAL_RETRY
 
     # -- attaching ------------------------------------------------------------------------
     def _attach(self) -> None:
@@ -123,9 +125,17 @@ class LiveAlarms:
             self._next_ping = now + self.ping_every
             self.client.request("ping", timeout=self.timeout)  # fails over if it is dead
             self._check_attachment()
-        every = PARTIAL_RETRY if self.view.partial else self.resync_every
-        if self.view.resync_needed or now - self._resynced_at >= every:
+        every = min(self._partial_retry, self.resync_every) if self.view.partial else None
+        if self.view.resync_needed:
             self.resync()
+        elif every is not None and now - self._resynced_at >= every:
+            self.view.resync_needed = f"partial: {', '.join(sorted(self.view.missing))} missing"
+            self._partial_retry *= 2  # a dead member stays missing until it is forgotten
+            self.resync()
+        elif now - self._resynced_at >= self.resync_every:
+            self.resync()
+        if not self.view.partial:
+            self._partial_retry = PARTIAL_RETRY
         return n
 
     def status(self) -> str:

@@ -64,7 +64,8 @@ def watch(
     end = time.monotonic() + duration if duration > 0 else float("inf")
     next_pool = 0.0
     printed = 0
-    pool_line = last_pool_line = ""
+    pool_line = ""
+    last_pool_line = ("", "")
     status = "connecting"
     try:
         while time.monotonic() < end:
@@ -86,9 +87,9 @@ def watch(
             printed = live.seen
             for e in reversed(fresh):
                 print(_event_line(e, False), flush=True)
-            if pool_line != last_pool_line:
+            if (pool_line, live.attached_node) != last_pool_line:
                 print(f"{when(time.time())} pool: {pool_line} | {status}", flush=True)
-            last_pool_line = pool_line
+            last_pool_line = (pool_line, live.attached_node)
     except KeyboardInterrupt:
         pass
     finally:

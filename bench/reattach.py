@@ -74,6 +74,7 @@ def one_run(pool: AgentPool, every: set[str], args: argparse.Namespace) -> dict[
     live = LiveAlarms(client, resync_every=3600.0, ping_every=args.ping, timeout=1.0)
     try:
         alarms = in_step(live, pool, set(pool.agents), 60)
+        before = set(live.view.summary())
         victim = live.attached_node
         resyncs = live.view.resyncs
         t0 = time.monotonic()
@@ -94,11 +95,25 @@ def one_run(pool: AgentPool, every: set[str], args: argparse.Namespace) -> dict[
             if live.view.summary() == truth(pool, survivors):
                 current = resynced_at - t0
                 break
+        # The victim's NEs' alarms come back once a survivor has taken its NEs over (and
+        # rebuilt their alarms from the event log); the view follows on the "managed" event.
+        whole = float("inf")
+        while time.monotonic() < deadline:
+            try:
+                live.step(0.05)
+            except busclient.Unreachable:
+                continue
+            if live.view.resync_needed or set(live.view.summary()) != before:
+                continue
+            if live.view.summary() == truth(pool, survivors):
+                whole = live._resynced_at - t0
+                break
         return {
             "victim": victim,
             "to": live.attached_node,
             "alarms": alarms,
             "current": current,
+            "whole": whole,
             "resyncs": live.view.resyncs - resyncs,
             "reason": live.last_reason,
         }
@@ -139,21 +154,35 @@ def main() -> int:
                 pool.add(node, priority=priority)
             pool.start_all()
             pool.wait_for_master(60)
+            down = set(sorted(every)[: args.down])
+
+            def all_raised() -> bool:
+                t = truth(pool, set(pool.agents)) or {}
+                return {k.ne for k in t if k.type == "ne-unreachable"} >= down
+
+            deadline = time.monotonic() + 180
+            while not all_raised() and time.monotonic() < deadline:
+                time.sleep(0.5)
             results: list[float] = []
+            wholes: list[float] = []
             for k in range(args.runs):
                 r = one_run(pool, every, args)
                 results.append(r["current"])
+                wholes.append(r["whole"])
                 print(
                     f"run {k + 1}: killed {r['victim']} -> view current through {r['to']} "
-                    f"in {r['current']:.2f} s ({r['alarms']} standing alarms before; "
+                    f"in {r['current']:.2f} s; the victim's alarms back (taken over) at "
+                    f"{r['whole']:.2f} s ({r['alarms']} standing alarms before; "
                     f"{r['resyncs']} resync(s), last: {r['reason']})",
                     flush=True,
                 )
         print(
             f"reattach over {len(results)} runs ({args.nes} NEs, ping every {args.ping:g} s): "
             f"p50 {percentile(results, 50):.2f} s, p99 {percentile(results, 99):.2f} s, "
-            f"max {max(results):.2f} s (target <= 3 s)"
+            f"max {max(results):.2f} s (target <= 3 s); with the victim's NEs taken over: "
+            f"p50 {percentile(wholes, 50):.2f} s, p99 {percentile(wholes, 99):.2f} s"
         )
+        print(f"load average at the end: {load_average()}")
     finally:
         lab.stop()
         shutil.rmtree(tmp, ignore_errors=True)

@@ -4,6 +4,8 @@ ending with exactly the agents' alarm set, and a lost event is noticed and repai
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -83,10 +85,17 @@ def test_a_client_whose_agent_is_killed_ends_with_exactly_the_agents_alarms(
     everyone = set(pool.agents)
     names = sorted(owners)
     down = [names[0], names[3], names[6]]
+    watcher: subprocess.Popen[str] | None = None
     try:
         converge(live, pool, everyone, "the first snapshot", 30)
         victim = live.attached_node
         assert victim in everyone
+        # `emspool watch` too (on a random agent: the victim or not, it must carry on).
+        watcher = subprocess.Popen(
+            [sys.executable, "-m", "agent.cli", "--db", pool.db_url, "--key",
+             str(pool._keys["operator"]), "watch", "--duration", "150"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
         # Standing alarms on every agent, the victim's NEs included.
         for ne in down:
             lab.unreachable(ne)
@@ -114,7 +123,19 @@ def test_a_client_whose_agent_is_killed_ends_with_exactly_the_agents_alarms(
         assert live.attached_node in survivors and live.reattaches >= 1
         assert {k.ne for k in truth if k.type == "ne-unreachable"} >= {*down[1:], names[8]}
         assert down[0] not in {k.ne for k in live.view.summary() if k.type == "ne-unreachable"}
+        watcher.terminate()
+        out, err = watcher.communicate(timeout=30)
+        watcher = None
+        # It printed where it listened, and still printed after the kill from a survivor.
+        vias = [
+            line.split(" | via ")[1].split()[0] for line in out.splitlines() if " | via " in line
+        ]
+        assert vias and vias[-1] in survivors, out + err
+        assert f"{names[8]} " in out, out  # the alarm raised after the kill, as an event line
     finally:
+        if watcher is not None:
+            watcher.kill()
+            watcher.communicate(timeout=30)
         live.close()
         client.close()
         for ne in {*down, names[8]}:
