@@ -8,15 +8,19 @@ the pool holds standing alarms). The client is ``agent.livealarms.LiveAlarms`` (
 off. Each run:
 
 1. all 3 agents running and the assignment settled; the client's view equals the agents'
-   set (``pool.alarms`` answered by all 3);
+   set (``pool.alarms`` answered by all 3); the client is made again until it picked an
+   agent that holds standing alarms (unless ``--any-victim``);
 2. kill -9 the agent the client is attached to (t0) and step the client every 50 ms;
 3. "current again": the client is attached to a survivor, has resynchronised since t0, and
    its view equals a ``pool.alarms`` answered by both survivors, asked independently after
    the client's resync; the figure is the end of that resync minus t0 (the independent
    check is not counted; it runs only once the client has resynchronised);
-4. start the killed agent again.
+4. "whole again": the same, once the victim's alarms are back in the view (a survivor took
+   its NEs over and rebuilt their alarms from the event log; the view resyncs on the
+   ``managed`` event);
+5. start the killed agent again.
 
-    .venv/bin/python bench/reattach.py [--runs 7] [--nes 9] [--down 3]
+    .venv/bin/python bench/reattach.py [--runs 7] [--nes 9] [--down 3] [--any-victim]
 """
 
 from __future__ import annotations
@@ -70,10 +74,16 @@ def in_step(live: LiveAlarms, pool: AgentPool, among: set[str], timeout: float) 
 
 def one_run(pool: AgentPool, every: set[str], args: argparse.Namespace) -> dict[str, Any]:
     settled(pool, every, lambda: set(pool.running), args.settle, 240)
-    client = client_for(pool.db_url, pool._keys["operator"], timeout=1.0)
-    live = LiveAlarms(client, resync_every=3600.0, ping_every=args.ping, timeout=1.0)
-    try:
+    for _ in range(30):  # a client (random agent) attached to an agent holding alarms
+        client = client_for(pool.db_url, pool._keys["operator"], timeout=1.0)
+        live = LiveAlarms(client, resync_every=3600.0, ping_every=args.ping, timeout=1.0)
         alarms = in_step(live, pool, set(pool.agents), 60)
+        holders = {a.get("agent") for a in live.view.alarms.values()}
+        if live.attached_node in holders or not args.victim_holds_alarms:
+            break
+        live.close()
+        client.close()
+    try:
         before = set(live.view.summary())
         victim = live.attached_node
         resyncs = live.view.resyncs
@@ -132,6 +142,13 @@ def main() -> int:
     ap.add_argument("--settle", type=float, default=3.0)
     ap.add_argument("--ping", type=float, default=0.5, help="client's liveness ping period")
     ap.add_argument("--timeout", type=float, default=60.0)
+    ap.add_argument(
+        "--any-victim",
+        dest="victim_holds_alarms",
+        action="store_false",
+        help="kill whichever agent the client picked (default: one that holds alarms, "
+        "so its NEs' alarms have to come back through a take-over)",
+    )
     args = ap.parse_args()
     print(f"load average at start: {load_average()}")
     tmp = Path(tempfile.mkdtemp(prefix="bench-reattach-"))
