@@ -19,7 +19,7 @@ import zmq
 
 from agent import busclient
 from shared.alarmview import AlarmView
-from shared.wire import WireError, decode_publish
+from shared.wire import Topic, WireError, decode_publish
 
 PARTIAL_RETRY = 2.0  # first wait before resyncing a partial view (then doubled each time)
 
@@ -91,7 +91,7 @@ class LiveAlarms:
     def take(self, topic: str, body: dict[str, Any]) -> None:
         """One message as read from the SUB socket."""
         self.view.on_event(topic, body)
-        if topic == "event":
+        if topic == Topic.EVENT:
             self.recent.appendleft(body)
             self.seen += 1
 

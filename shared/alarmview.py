@@ -31,9 +31,8 @@ from .alarms import Change, ack_user
 from .federated import worst_first
 from .livefeed import FeedError, FeedTracker, Stamp, Verdict
 from .model import AlarmKey
+from .wire import Topic
 
-ALARM_TOPIC = "event"  # shared.wire.Topic.EVENT (shared/wire.py is the wire, not the view)
-AGENT_TOPIC = "agent"
 _ALARM_CHANGES = frozenset(c.value for c in Change)
 
 
@@ -114,9 +113,9 @@ class AlarmView:
             # Heard from this origin for the first time since the last snapshot was applied:
             # its earlier events may have been dropped unseen. Once per origin.
             self._need(f"first event from {stamp.origin}")
-        if topic == AGENT_TOPIC and "managed" in body:
+        if topic == Topic.AGENT and "managed" in body:
             self._need(f"{stamp.origin} now manages other NEs")
-        if topic == ALARM_TOPIC and body.get("type") in _ALARM_CHANGES:
+        if topic == Topic.EVENT and body.get("type") in _ALARM_CHANGES:
             if self._buffer is not None:
                 self._buffer.append(dict(body))
             else:
