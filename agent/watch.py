@@ -80,6 +80,9 @@ def watch(
             except busclient.Unreachable:
                 status = "agents: NOT ANSWERING"
                 time.sleep(0.5)
+            except busclient.RequestFailed as err:  # e.g. an agent of another version
+                status = f"agent refused: {err}"
+                time.sleep(0.5)
             if tty:
                 _draw(status, pool_line, live.view.items(), list(live.recent)[:15])
                 continue
