@@ -38,10 +38,25 @@ class Agent:
 class Pool:
     def __init__(self) -> None:
         self.agents = {n: Agent(n) for n in AGENTS}
+        self.owners = {f"ne{n}": AGENTS[n % len(AGENTS)] for n in range(3)}
         self.now = 1000.0
 
     def owner(self, key: AlarmKey) -> Agent:
-        return self.agents[AGENTS[int(key.ne[2:]) % len(AGENTS)]]
+        return self.agents[self.owners[key.ne]]
+
+    def move(self, ne: str, to: str) -> list[tuple[str, dict[str, Any]]]:
+        """A handover: the old owner forgets the NE's alarms, the new one rebuilds them
+        (from the event log), both without alarm events; the new owner says what it manages."""
+        old = self.agents[self.owners[ne]]
+        new = self.agents[to]
+        if old is new:
+            return []
+        moved = old.store.for_ne(ne)
+        old.store.drop_ne(ne)
+        new.store.restore(moved)
+        self.owners[ne] = to
+        managed = sorted(n for n, a in self.owners.items() if a == to)
+        return [("agent", new.seq.stamp({"managed": managed}))]
 
     def act(self, op: tuple[str, int, int]) -> list[tuple[str, dict[str, Any]]]:
         """One operator or NE action; the events the owning agent publishes."""
@@ -61,6 +76,8 @@ class Pool:
         elif kind == "expire":
             store.expire(self.now + 7200.0)  # forgets cleared ones without events
             t = None
+        elif kind == "move":
+            return self.move(key.ne, AGENTS[s % len(AGENTS)])
         else:  # "restart": memory kept as it was (rebuilt from the log), no events
             agent.restart(int(self.now))
             return [("agent", agent.seq.stamp({"role": "member"}))]
@@ -78,7 +95,7 @@ class Pool:
 
 
 OPS = st.tuples(
-    st.sampled_from(["raise", "raise", "clear", "ack", "unack", "expire", "restart"]),
+    st.sampled_from(["raise", "raise", "clear", "ack", "unack", "expire", "restart", "move"]),
     st.integers(0, 20),
     st.integers(0, 20),
 )
@@ -126,7 +143,7 @@ def test_after_any_drops_and_reattaches_a_resync_equals_the_agents(
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(OPS.filter(lambda o: o[0] not in ("restart",)), max_size=80))
+@given(st.lists(OPS.filter(lambda o: o[0] not in ("restart", "move")), max_size=80))
 def test_without_loss_the_events_alone_keep_the_view_current(
     history: list[tuple[str, int, int]],
 ) -> None:
@@ -237,3 +254,23 @@ def test_duplicates_through_two_paths_are_applied_once() -> None:
     assert view.applied == 1
     (item,) = view.items()
     assert item["count"] == 1 and item["agent"] == "a1" and item["severity"] == "minor"
+
+
+def test_a_handover_asks_for_a_resync_and_the_resync_names_the_new_owner() -> None:
+    pool = Pool()
+    view = AlarmView()
+    resync(view, pool, [], 0)
+    for op in [("raise", 0, 0), ("raise", 2, 0), ("raise", 4, 0)]:
+        for topic, body in pool.act(op):
+            view.on_event(topic, body)
+    resync(view, pool, [], 0)  # the "first event" ones done
+    assert view.resync_needed == ""
+    for topic, body in pool.move("ne0", "a2"):
+        view.on_event(topic, body)
+    assert view.resync_needed == "a2 now manages other NEs"
+    resync(view, pool, [], 0)
+    assert {k.ne: a["agent"] for k, a in view.alarms.items()}["ne0"] == "a2"
+    for topic, body in pool.act(("clear", 0, 0)):  # now from its new owner
+        assert body["origin"] == "a2"
+        view.on_event(topic, body)
+    assert view.summary() == pool.truth() and view.resync_needed == ""
