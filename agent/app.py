@@ -28,6 +28,7 @@ from agent.netconf.poller import NetconfPoller
 from agent.outbox import OutboxWriter
 from agent.poller import Poller
 from agent.runtime import Runtime
+from agent.secretbox import box_for
 from agent.traps import Notification, TrapReceiver
 from agent.trapsources import TrapSources
 from shared.config import AgentConfig
@@ -67,6 +68,7 @@ class Agent:
         # A new run id at each start: a client sees a restarted agent, not old duplicates.
         self.sequencer = Sequencer(config.node_id, uuid.uuid4().hex[:12])
         self.pool_service: PoolService | None = None
+        self.joined = asyncio.Event()  # a master is known: this agent is in the pool
         self.db: Database | None = None
         self.pool: PoolDb | None = None
         self.writer: OutboxWriter | None = None
@@ -137,16 +139,23 @@ class Agent:
         """SIGHUP: take the new log level and local credentials profiles without dropping
         NEs, re-read the inventory; returns the other changed settings (they need a
         restart, and are left as they were)."""
+        box = box_for(new.secrets.key_file)  # first: a bad key file changes nothing
         keep = dataclasses.replace(
-            new, log_level=self.config.log_level, profiles=self.config.profiles
+            new,
+            log_level=self.config.log_level,
+            profiles=self.config.profiles,
+            secrets=self.config.secrets,
         )
         ignored = [
             f.name
             for f in dataclasses.fields(AgentConfig)
             if getattr(keep, f.name) != getattr(self.config, f.name)
         ]
+        if self.db is not None:
+            # A rotation puts the new key first in the file: every agent takes it here.
+            self.db.secrets = box
         self.config = dataclasses.replace(
-            self.config, log_level=new.log_level, profiles=new.profiles
+            self.config, log_level=new.log_level, profiles=new.profiles, secrets=new.secrets
         )
         logging.getLogger().setLevel(new.log_level)
         self.reload_inventory()
@@ -155,6 +164,8 @@ class Agent:
     def on_became(self, b: Became) -> None:
         """The election's news: the master or our role changed."""
         log.info("pool: %s, master %s, epoch %d", b.role.value, b.master or "none", b.epoch)
+        if b.master:
+            self.joined.set()
         self.publish(Topic.AGENT, {"role": b.role.value, "master": b.master, "epoch": b.epoch})
         if self.assigner is not None:
             self.assigner.on_became(b)

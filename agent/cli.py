@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import sys
 import time
 from pathlib import Path
@@ -260,6 +261,11 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"this operator's bus key file (default: $EMSPOOL_KEY, else {default_key()}; "
         "make one with `emspool keys create`)",
     )
+    ap.add_argument(
+        "--secrets-key",
+        help="the pool secrets key file that encrypts profiles' secrets (default: "
+        "$EMSPOOL_SECRETS_KEY, else the --config's secrets.key_file)",
+    )
     ap.add_argument("--json", action="store_true", help="machine-readable output")
     ap.add_argument("--timeout", type=float, default=5.0, help="request deadline, seconds")
     # Plugins' register() takes a plain ArgumentParser's sub-commands (Parser is one).
@@ -333,7 +339,14 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+def no_core_dumps() -> None:
+    """The CLI holds bus keys and decrypted profile secrets in memory: a crash must not
+    write them to a core file."""
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
 def main(argv: list[str] | None = None) -> int:
+    no_core_dumps()
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra and args.func is not _not_installed:  # a missing command's options are unknown

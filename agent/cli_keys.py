@@ -63,6 +63,26 @@ def cmd_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rotate_secrets(args: argparse.Namespace) -> int:
+    """Re-encrypt every profile's secrets with the newest key of the pool secrets key file
+    (the first line); plain-text secrets of an older install are encrypted too."""
+    with open_db(args) as db:
+        if db.secrets is None:
+            print(
+                "emspool: no pool secrets key: give --secrets-key FILE, EMSPOOL_SECRETS_KEY or "
+                "a --config with secrets.key_file"
+            )
+            return 1
+        n = db.reseal_profiles()
+    output(
+        args,
+        {"resealed": n},
+        f"re-encrypted the secrets of {n} profile(s) with the newest key; once every agent "
+        "has reloaded the key file, the old key's line can be removed",
+    )
+    return 0
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     keys = sub.add_parser("keys", help="bus keys (CURVE) and their roles").add_subparsers(
         dest="keys_cmd", required=True
@@ -81,6 +101,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--role", required=True, choices=ROLES)
     p.add_argument("--comment", default="")
     p.set_defaults(func=cmd_allow)
+    p = keys.add_parser(
+        "rotate-secrets",
+        help="re-encrypt credentials profiles with the newest pool secrets key (first line)",
+    )
+    p.set_defaults(func=cmd_rotate_secrets)
     p = keys.add_parser("revoke", help="refuse a key from now on")
     p.add_argument("name")
     p.set_defaults(func=cmd_revoke)

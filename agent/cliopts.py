@@ -16,6 +16,7 @@ from shared.errors import EmspoolError
 if TYPE_CHECKING:
     from agent.busclient import BusClient, Endpoint
     from agent.db import Database
+    from agent.secretbox import SecretBox
 
 DEFAULT_DB = "sqlite:///var/emspool.db"
 DEFAULT_AGENT = "tcp://127.0.0.1:7700"
@@ -207,7 +208,20 @@ def open_db(args: argparse.Namespace, *, create: bool = False) -> Database:
             raise EmspoolError(f"no database at {path.resolve()} ({WHERE_DB})")
         path.parent.mkdir(parents=True, exist_ok=True)
     migrate(url)
-    return Database.open(url)
+    return Database.open(url, secrets=secrets_box(args))
+
+
+def secrets_box(args: argparse.Namespace) -> SecretBox | None:
+    """The pool secrets key for profiles: --secrets-key, else $EMSPOOL_SECRETS_KEY, else the
+    --config's secrets.key_file, else systemd's credential; None: plain text."""
+    from agent.secretbox import box_for
+
+    path = getattr(args, "secrets_key", None) or os.environ.get("EMSPOOL_SECRETS_KEY", "")
+    if not path and getattr(args, "config", None):
+        from agent.main import load_config
+
+        path = load_config(args.config).secrets.key_file
+    return box_for(path)
 
 
 def output(args: argparse.Namespace, data: Any, text: str) -> None:

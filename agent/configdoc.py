@@ -41,6 +41,8 @@ DOCS: dict[str, str] = {
     "netconf.timeout": "Seconds a NETCONF operation may take.",
     "netconf.workers": "Threads for blocking NETCONF calls, shared by all sessions.",
     "netconf.known_hosts": "known_hosts file for NEs without a pinned host key.",
+    "secrets.key_file": "Pool secrets key (0600) that encrypts credentials profiles in the "
+    "database; the same file on every agent. Empty: systemd LoadCredential=, else none.",
     "metrics.enabled": "Serve Prometheus metrics over HTTP.",
     "metrics.host": "Address of the metrics endpoint (keep it local or firewalled).",
     "metrics.port": "Port of the metrics endpoint.",

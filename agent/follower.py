@@ -299,6 +299,7 @@ class Follower:
             await asyncio.sleep(HANDOVER_GRACE)
         new = sorted(n for n in owned if n not in a.model.states)
         history = await a.managed.alarm_history(new) if new else []
+        seen_up = await a.managed.seen_up(new) if new else {}
         engines, self._engines = self._engines, None
         a.set_managed(
             self._nes,
@@ -308,6 +309,7 @@ class Follower:
             poll_now=taken if self._applied_once else (),
         )
         a.managed.restore(history)
+        a.managed.seed_seen_up(seen_up)  # before the first poll: no await since set_managed
         self._owned = owned
         if table is not None:
             self.owners = table.owners

@@ -13,6 +13,7 @@ from types import FrameType
 from typing import Any
 
 from agent import logs, metrics
+from agent.aiotools import with_deadline
 from agent.app import Agent
 from agent.systemd import Notifier
 from shared.config import AgentConfig, parse_config
@@ -77,6 +78,9 @@ class _StopSignals:
             self.agent.hurry()
 
 
+JOIN_WAIT = 30.0  # seconds readiness waits for the pool to have a master
+
+
 def _install_reload(agent: Agent, config_path: str, notifier: Notifier) -> None:
     """SIGHUP (systemctl reload): re-read the config file; a bad file changes nothing."""
     loop = asyncio.get_running_loop()
@@ -85,11 +89,11 @@ def _install_reload(agent: Agent, config_path: str, notifier: Notifier) -> None:
         notifier.reloading()
         try:
             new = load_config(config_path)
+            ignored = agent.reconfigure(new)  # a bad secrets key file refuses it too
         except ConfigError as e:
             log.error("reload refused, keeping the running configuration: %s", e)
         else:
-            ignored = agent.reconfigure(new)
-            log.info("configuration reloaded (log level, profiles, inventory)")
+            log.info("configuration reloaded (log level, profiles, secrets key, inventory)")
             if ignored:
                 log.warning("changed, but only a restart applies them: %s", ", ".join(ignored))
         notifier.ready(f"serving as {agent.node_id} (reloaded)")
@@ -118,7 +122,15 @@ async def _run(agent: Agent, config_path: str = "") -> None:
                 exporter.append(metrics.serve(agent, m.host, m.port)[0])
             except OSError as e:  # the agent still works; its operators must hear of it
                 log.error("metrics: cannot listen on %s:%d: %s", m.host, m.port, e.strerror)
-        notifier.ready(f"serving as {agent.node_id}")
+        # Ready means joined: a master is known (this agent or another), so its NEs are
+        # assigned. A pool that cannot elect (database down) must not keep systemd waiting
+        # for ever: after JOIN_WAIT it is ready anyway, and says so.
+        try:
+            await with_deadline(agent.joined.wait(), JOIN_WAIT)
+            notifier.ready(f"serving as {agent.node_id}, in the pool")
+        except TimeoutError:
+            log.warning("no master after %g s: serving without one for now", JOIN_WAIT)
+            notifier.ready(f"serving as {agent.node_id}, no master yet")
         await notifier.feed_watchdog()
 
     systemd = asyncio.create_task(tell_systemd(), name="systemd")

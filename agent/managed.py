@@ -19,6 +19,7 @@ import time
 from collections.abc import Collection
 from typing import TYPE_CHECKING
 
+from agent.nestate import read_snapshots
 from agent.netconf import NetconfTarget
 from agent.netconf.poller import NetconfPollTarget
 from agent.poller import PollTarget
@@ -169,6 +170,28 @@ class ManagedSet:
         except DatabaseError as e:
             log.warning("alarm history not readable, starting those NEs empty: %s", e)
             return []
+
+    async def seen_up(self, names: list[str]) -> dict[str, set[int]]:
+        """The ports each NE's previous owner had seen up (its last state snapshot)."""
+        db = self.agent.db
+        assert db is not None
+        try:
+            snaps = await asyncio.to_thread(read_snapshots, db, names)
+        except DatabaseError as e:
+            log.warning("NE snapshots not readable, ports seen up start empty: %s", e)
+            return {}
+        out: dict[str, set[int]] = {}
+        for name, snap in snaps.items():
+            raw = snap.get("ever_up")
+            if isinstance(raw, list):
+                out[name] = {i for i in raw if isinstance(i, int) and not isinstance(i, bool)}
+        return out
+
+    def seed_seen_up(self, seen: dict[str, set[int]]) -> None:
+        for name, indexes in seen.items():
+            st = self.agent.model.states.get(name)
+            if st is not None:
+                st.ever_up |= indexes
 
     def restore(self, history: list[Event]) -> None:
         """Standing alarms of newly managed NEs, with their raise time and ack, from the

@@ -30,6 +30,7 @@ from agent.peers import Peers
 from agent.poller import Poller
 from agent.pooldb import PoolDb
 from agent.poolservice import PoolService
+from agent.secretbox import box_for
 from agent.snmp import SnmpClient
 from agent.trapforward import TrapForwarder
 from agent.traps import TrapReceiver
@@ -83,7 +84,13 @@ class Runtime:
         Path(cfg.data_dir).mkdir(parents=True, exist_ok=True)
         url = cfg.effective_database_url
         await asyncio.to_thread(migrate, url)
-        a.db = db = await asyncio.to_thread(Database.open, url)
+        box = box_for(cfg.secrets.key_file)
+        if box is None:
+            log.warning(
+                "no pool secrets key (secrets.key_file): credentials profiles are stored "
+                "in the database in plain text"
+            )
+        a.db = db = await asyncio.to_thread(lambda: Database.open(url, secrets=box))
         stack.callback(db.close)
         a.pool = pool = PoolDb(db)
         outbox = Outbox(str(Path(cfg.data_dir) / "outbox.sqlite"))

@@ -101,3 +101,10 @@ def default_key_path(config_path: str = "") -> str:
     if creds and (Path(creds) / CREDENTIAL_NAME).exists():
         return str(Path(creds) / CREDENTIAL_NAME)
     return config_path
+
+
+def box_for(configured: str) -> SecretBox | None:
+    """The pool secrets key an agent or the CLI uses: the configured file, else systemd's
+    credential, else none (profiles are then read and written in plain text)."""
+    path = configured or default_key_path()
+    return SecretBox.load(path) if path else None

@@ -73,7 +73,9 @@ install -m 0644 "$source_dir/README.md" "$prefix/share/README.md" 2>/dev/null ||
 config="$etc/agent.toml"
 if [ ! -e "$config" ]; then
   "$prefix/venv/bin/emspool-agent" --default-config "$node_id" \
-    | sed -e "s|^# data_dir = .*|data_dir = \"$state\"|" > "$config.new"
+    | sed -e "s|^# data_dir = .*|data_dir = \"$state\"|" \
+          -e "/^\[secrets\]/,/^\[/ s|^# key_file = .*|key_file = \"$etc/pool-secrets.key\"|" \
+    > "$config.new"
   chown root:"$user" "$config.new"
   chmod 0640 "$config.new"
   mv "$config.new" "$config"

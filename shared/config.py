@@ -56,6 +56,13 @@ class TrapConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class SecretsConfig:
+    # The pool secrets key that encrypts credentials profiles at rest (agent/secretbox.py);
+    # empty: systemd's LoadCredential= file if the unit passes one, else none (plain text).
+    key_file: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class MetricsConfig:
     enabled: bool = False  # Prometheus exporter off unless asked for
     host: str = "127.0.0.1"
@@ -104,6 +111,7 @@ class AgentConfig:
     traps: TrapConfig = field(default_factory=TrapConfig)
     netconf: NetconfConfig = field(default_factory=NetconfConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    secrets: SecretsConfig = field(default_factory=SecretsConfig)
     bus: BusConfig = field(default_factory=BusConfig)
     pool: PoolConfig = field(default_factory=PoolConfig)
     profiles: tuple[CredentialProfile, ...] = ()
@@ -139,6 +147,7 @@ def config_from_dict(doc: dict[str, Any], source: str = "<config>") -> AgentConf
     netconf = r.table("netconf")
     metrics = r.table("metrics")
     pool = r.table("pool")
+    secrets = r.table("secrets")
     cfg = AgentConfig(
         node_id=node_id,
         priority=agent.get_int("priority", 100, lo=0, hi=1_000_000),
@@ -177,6 +186,7 @@ def config_from_dict(doc: dict[str, Any], source: str = "<config>") -> AgentConf
             host=metrics.get_str("host", "127.0.0.1"),
             port=metrics.get_int("port", 9464, lo=0, hi=65535),
         ),
+        secrets=SecretsConfig(key_file=secrets.get_str("key_file", "")),
         bus=BusConfig(
             key_file=bus.get_str("key_file", ""),
             insecure=bus.get_bool("insecure", False),
@@ -185,7 +195,7 @@ def config_from_dict(doc: dict[str, Any], source: str = "<config>") -> AgentConf
         pool=_pool(pool),
         profiles=tuple(_profile(p) for p in r.array_of_tables("profiles")),
     )
-    for t in (r, agent, bus, db, polling, alarms, traps, netconf, metrics, pool):
+    for t in (r, agent, bus, db, polling, alarms, traps, netconf, metrics, pool, secrets):
         t.reject_unknown()
     names = [p.name for p in cfg.profiles]
     dup = {n for n in names if names.count(n) > 1}

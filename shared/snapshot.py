@@ -52,6 +52,9 @@ def snapshot(st: NeState, owner: str, now: float) -> dict[str, Any]:
             for n in st.neighbours
         ],
         "problems": dict(st.problems),
+        # The ports seen up since the NE was managed: a new owner takes them over, so a
+        # port that goes down during a takeover still alarms (the link-alarm policy).
+        "ever_up": sorted(st.ever_up),
     }
 
 

@@ -463,3 +463,14 @@ def test_events_filters_pages_and_counts(tmp_path):
         [*base, "--since", "yesterday"], capture_output=True, text=True, timeout=60
     )
     assert bad.returncode != 0 and "not a time" in bad.stderr
+
+
+def test_the_cli_never_writes_core_files():
+    code = (
+        "import resource, sys\n"
+        "from agent.cli import main\n"
+        "main(['--db', 'sqlite:///:memory:', 'db', 'current'])\n"
+        "print(resource.getrlimit(resource.RLIMIT_CORE))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip().splitlines()[-1] == "(0, 0)", out.stderr

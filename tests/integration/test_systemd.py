@@ -145,10 +145,12 @@ def test_a_real_agent_says_ready_once_serving_feeds_the_watchdog_and_says_stoppi
     proc = start_agent(tmp_path / "agent.toml", tmp_path / "agent.log")
     try:
         first = sock.recv(4096).decode()
-        assert first.startswith("READY=1\nSTATUS=serving as sd-agent")
-        # ready means serving: the bus answers right away
+        assert first == "READY=1\nSTATUS=serving as sd-agent, in the pool"
+        # ready means serving and joined: the bus answers right away, and a lone agent is
+        # its own pool's master by then
         with client_for(url, key, router) as client:
             assert client.request("ping", timeout=2)["node_id"] == "sd-agent"
+            assert client.request("status", timeout=2)["pool"]["role"] == "master"
         assert sock.recv(4096).decode() == "WATCHDOG=1"
         proc.send_signal(15)
         for _ in range(100):  # bounded: watchdog pings may come before STOPPING

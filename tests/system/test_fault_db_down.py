@@ -108,16 +108,9 @@ def settled(view: PoolDbView, members: list[Member], nes: set[str]):
     [
         ("refused", "monitor"),  # the proxy cut: connections reset, new ones refused
         ("stalled", "monitor"),  # packets dropped: queries hang, connects time out
-        pytest.param(
-            "refused",
-            "default",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="a port that went down while its NE had no owner raises nothing at "
-                "the new owner: 'seen up' (NodalModel ever_up) is the old owner's memory, "
-                "not rebuilt from the event log with the standing alarms",
-            ),
-        ),
+        # The default link-alarm policy: the new owner alarms a port that went down while
+        # the NE had no owner, from the ports its previous owner's snapshot had seen up.
+        ("refused", "default"),
     ],
 )
 def test_database_down_30s_pool_holds_and_recovers_by_itself(lab, tmp_path, outage, orphan_links):

@@ -72,6 +72,7 @@ def test_install_run_upgrade_uninstall():
         text = config.read_text()
         assert 'node_id = "mgmt-1"' in text and f'data_dir = "{state}"' in text
         assert "# interval = 60" in text  # every other option shown, commented
+        assert f'key_file = "{etc}/pool-secrets.key"' in text
         unit = (paths["--unit-dir"] / "emspool-agent.service").read_text()
         assert f"User={user}" in unit and f"{prefix}/venv/bin/emspool-agent" in unit
         if shutil.which("systemd-analyze"):

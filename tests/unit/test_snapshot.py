@@ -58,3 +58,9 @@ def test_nothing_polled_nothing_written_until_every_and_forget_writes_at_once():
     assert write(c, [ne(polls=1)], 31.0) != []
     c.forget(["sw1"])
     assert write(c, [ne(polls=1)], 32.0) != []
+
+
+def test_snapshot_carries_the_ports_seen_up_for_the_next_owner():
+    st = ne()
+    st.ever_up = {1, 7}
+    assert snapshot(st, "a1", 1.0)["ever_up"] == [1, 7]
