@@ -50,7 +50,16 @@ class Assigner:
         self.me = agent.node_id
         self.epoch: int | None = None  # ours while master
         self.stats = dict.fromkeys(
-            ("computed", "written", "fenced", "announced", "errors", "held_after_stall"), 0
+            (
+                "computed",
+                "written",
+                "fenced",
+                "announced",
+                "errors",
+                "held_after_stall",
+                "held_no_quorum",
+            ),
+            0,
         )
         self._steady_from = 0.0  # after a stall of our loop: no member dropped before this
         self.unplaced: dict[str, str] = {}
@@ -128,6 +137,9 @@ class Assigner:
         key = (epoch, members, self._signature)
         if key == self._done:
             return  # nothing changed since the last table written
+        if self._done is not None and not self.shell.has_quorum():
+            self.stats["held_no_quorum"] += 1
+            return  # cut off from most of the pool: do not take their NEs (we step down)
         if self._done is not None and self.shell.now() < self._steady_from:
             gone = {m.node_id for m in self._done[1]} - {m.node_id for m in members}
             if gone:

@@ -189,11 +189,16 @@ class BusClient:
         self._sock, self.endpoint = sock, ep
         return sock
 
-    def subscribe(self, pub_endpoint: str, topics: Sequence[str]) -> zmq.Socket[bytes]:
+    def subscribe(
+        self, pub_endpoint: str, topics: Sequence[str], hwm: int | None = None
+    ) -> zmq.Socket[bytes]:
         """A SUB socket on an agent's event endpoint, secured like the requests (the same
-        agent key serves both); the caller closes it."""
+        agent key serves both); the caller closes it. ``hwm``: messages queued before
+        ZeroMQ drops (set before connecting, where it takes effect)."""
         ep = self.endpoint or self._rotation.order(None)[0]
         sub: zmq.Socket[bytes] = self._ctx.socket(zmq.SUB)
+        if hwm is not None:
+            sub.setsockopt(zmq.RCVHWM, hwm)
         for t in topics:
             sub.setsockopt(zmq.SUBSCRIBE, t.encode())
         try:

@@ -196,7 +196,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     from agent.watch import watch
 
     with bus_client(args) as client:
-        return watch(client, args.pub, duration=args.duration)
+        return watch(client, args.pub, duration=args.duration, resync_every=args.resync_every)
 
 
 # -- plugins (the lab and the demo live outside the agent package) ---------------------------
@@ -331,8 +331,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("watch", help="live alarm and event view in the terminal")
-    p.add_argument("--pub", help="the agent's event endpoint (default: asked from the agent)")
+    p.add_argument("--pub", help="only print the events of this PUB endpoint (no alarm view)")
     p.add_argument("--duration", type=float, default=0.0, help="stop after N s (0: never)")
+    p.add_argument(
+        "--resync-every",
+        type=float,
+        default=30.0,
+        help="re-read the pool's alarms at least every N s (besides gaps and failovers)",
+    )
     p.set_defaults(func=cmd_watch)
 
     _add_plugins(sub)

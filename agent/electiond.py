@@ -67,6 +67,7 @@ T = TypeVar("T")
 
 OP = "pool.election"
 MEMBER_HORIZON = 3600.0  # rows unheard for longer are not linked to (emspool pool forget)
+LIVE_ROW = 3.0  # seconds: an agents row this fresh is an agent that runs (for the quorum)
 RELEASE_TIMEOUT = 2.0  # seconds the lease release and the last row write may take at stop
 _LEASE_QUEUE = 16
 
@@ -117,7 +118,7 @@ class ElectionShell:
         )
         self.members: dict[str, MemberRow] = {}  # the agents table as last read
         self.stats = dict.fromkeys(
-            ("sent", "received", "bad_messages", "lease_errors", "member_errors"), 0
+            ("sent", "received", "bad_messages", "lease_errors", "member_errors", "no_quorum"), 0
         )
         self.version = _version()
         self._timers: dict[str, asyncio.TimerHandle] = {}
@@ -129,6 +130,7 @@ class ElectionShell:
         self._heard_ranks: dict[str, int] = {}  # node -> priority, from its own messages
         self._lease_thread = ThreadPoolExecutor(1, thread_name_prefix="pool-lease")
         self.renewer: Renewer | None = None
+        self._no_quorum_since: float | None = None
         self._members_thread = ThreadPoolExecutor(1, thread_name_prefix="pool-members")
 
     def route(self, bus: Bus) -> None:
@@ -253,7 +255,42 @@ class ElectionShell:
             out = e.on_lease_lost(now)
         self._apply(out)
 
+    def has_quorum(self) -> bool:
+        """Do we hear a majority of the agents that run? "Run" by the database: a fresh
+        agents row (those cut off from us on the bus still write theirs). Without a
+        majority nobody claims the lease and a master steps down: the minority side of a
+        partition that still reaches the database must not keep the master."""
+        now = self.now()
+        heard = set(self.election.alive_peers(now)) | {self.me}
+        fresh = max(LIVE_ROW, 2 * self.config.dead_after)
+        running = {n for n, r in self.members.items() if r.age < fresh and r.state != "stopped"}
+        voters = running | heard
+        return 2 * len(heard) > len(voters)
+
+    def _check_quorum(self) -> None:
+        """A master that has not heard a majority for ``dead_after`` hands the lease back."""
+        e, now = self.election, self.now()
+        if not e.is_master or self.has_quorum():
+            self._no_quorum_since = None
+            return
+        if self._no_quorum_since is None:
+            self._no_quorum_since = now
+            return
+        if now - self._no_quorum_since >= self.config.dead_after:
+            self._no_quorum_since = None
+            self.stats["no_quorum"] += 1
+            log.warning("pool: this master hears no majority of the running agents: stepping down")
+            epoch = e.epoch
+            self._apply(e.on_lease_lost(now))
+            self._queue_lease(ReleaseLease(epoch))
+
     def _queue_lease(self, action: AcquireLease | ReleaseLease) -> None:
+        if isinstance(action, AcquireLease) and not self.has_quorum():
+            # No claim without a majority: the machine retries as after a database error.
+            self.stats["no_quorum"] += 1
+            assert self._loop is not None
+            self._loop.call_soon(lambda: self._apply(self.election.on_lease_error(self.now())))
+            return
         try:
             self._lease_q.put_nowait(_LeaseOp(action))
         except asyncio.QueueFull:
@@ -348,6 +385,7 @@ class ElectionShell:
         self.election.set_members(
             {n: r.priority for n, r in live.items()} | self._heard(), self.now()
         )
+        self._check_quorum()
 
     def _heard(self) -> dict[str, int]:
         """Live peers the table does not list (reached through a seed): kept as members."""

@@ -1,14 +1,14 @@
 """`emspool watch`: a live view of the pool in the terminal.
 
-Alarms come from every agent's memory (the federated ``pool.alarms``, each second), the
-members from the database (``db.pool``), and events arrive on the attached agent's PUB
-socket as they happen (it relays the other members'). Without a terminal it prints one
-line per event and per pool change, which is what logs and CI want.
+Alarms: one federated snapshot (``pool.alarms``, every agent's memory), then kept current
+by the events the attached agent publishes and relays for the others (agent/livealarms.py,
+shared/alarmview.py), resynchronised when a gap shows; the members come from the database
+(``db.pool``). Without a terminal it prints one line per event and per pool change, which
+is what logs and CI want.
 """
 
 from __future__ import annotations
 
-import collections
 import shutil
 import sys
 import time
@@ -17,6 +17,7 @@ from typing import Any
 import zmq
 
 from agent import busclient
+from agent.livealarms import LiveAlarms
 from agent.tables import table, when
 from shared.wire import Topic, WireError, decode_publish
 
@@ -45,21 +46,63 @@ def _pool_line(pool: dict[str, Any]) -> str:
     return f"master {pool.get('master') or '(none)'} epoch {pool.get('epoch', 0)} | {members}"
 
 
-def watch(client: busclient.BusClient, pub: str | None, duration: float = 0.0) -> int:
-    """The pool's live alarms (federated, from every agent's memory), its members (master,
-    epoch, NEs per agent) and its events as they happen, through one agent; ``pub`` None:
-    the events of the agent the client talks to, followed when the client moves to
-    another agent. Without a terminal: one line per event and per pool change."""
-    follow = pub is None
-    sub = _subscribe(client, pub)
-    on = client.endpoint
+def watch(
+    client: busclient.BusClient,
+    pub: str | None = None,
+    duration: float = 0.0,
+    resync_every: float = 30.0,
+) -> int:
+    """The pool's live alarms (one federated snapshot, then kept current by the events the
+    attached agent publishes and relays; resynchronised on a gap, on a move to another
+    agent and every ``resync_every`` s), its members (master, epoch, NEs per agent) and its
+    events as they happen. ``pub``: only print the events of that PUB endpoint (no view).
+    Without a terminal: one line per event and per pool change."""
+    if pub is not None:
+        return _print_events(client, pub, duration)
+    live = LiveAlarms(client, resync_every=resync_every)
     tty = sys.stdout.isatty()
-    recent: collections.deque[dict[str, Any]] = collections.deque(maxlen=15)
     end = time.monotonic() + duration if duration > 0 else float("inf")
-    next_draw = 0.0
-    alarms: list[dict[str, Any]] = []
-    pool_line = last_pool_line = ""
+    next_pool = 0.0
+    printed = 0
+    pool_line = ""
+    last_pool_line = ("", "")
     status = "connecting"
+    try:
+        while time.monotonic() < end:
+            try:
+                live.step(0.2)
+                status = live.status()
+                if live.view.missing:
+                    status += f"; NOT ANSWERING: {', '.join(sorted(live.view.missing))}"
+                if time.monotonic() >= next_pool:
+                    next_pool = time.monotonic() + 2.0
+                    pool_line = _pool_line(client.request("db.pool", timeout=2.0))
+            except busclient.Unreachable:
+                status = "agents: NOT ANSWERING"
+                time.sleep(0.5)
+            except busclient.RequestFailed as err:  # e.g. an agent of another version
+                status = f"agent refused: {err}"
+                time.sleep(0.5)
+            if tty:
+                _draw(status, pool_line, live.view.items(), list(live.recent)[:15])
+                continue
+            fresh = list(live.recent)[: min(live.seen - printed, len(live.recent))]
+            printed = live.seen
+            for e in reversed(fresh):
+                print(_event_line(e, False), flush=True)
+            if (pool_line, live.attached_node) != last_pool_line:
+                print(f"{when(time.time())} pool: {pool_line} | {status}", flush=True)
+            last_pool_line = (pool_line, live.attached_node)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        live.close()
+    return 0
+
+
+def _print_events(client: busclient.BusClient, pub: str, duration: float) -> int:
+    sub = client.subscribe(pub, [Topic.EVENT])
+    end = time.monotonic() + duration if duration > 0 else float("inf")
     try:
         while time.monotonic() < end:
             if sub.poll(200, zmq.POLLIN):
@@ -67,43 +110,12 @@ def watch(client: busclient.BusClient, pub: str | None, duration: float = 0.0) -
                     _, body = decode_publish(sub.recv_multipart())
                 except WireError:
                     continue
-                recent.appendleft(body)
-                if not tty:
-                    print(_event_line(body, False), flush=True)
-            now = time.monotonic()
-            if now < next_draw:
-                continue
-            next_draw = now + 1.0
-            try:
-                reply = client.request("pool.alarms", timeout=2.0)
-                alarms = reply["items"]
-                missing = reply.get("missing") or {}
-                pool_line = _pool_line(client.request("db.pool", timeout=2.0))
-                status = f"via {client.endpoint}" + (
-                    f"; NOT ANSWERING: {', '.join(sorted(missing))}" if missing else ""
-                )
-                if follow and client.endpoint != on:  # failed over: its events now
-                    sub.close(linger=0)
-                    sub = _subscribe(client, None)
-                    on = client.endpoint
-            except busclient.Unreachable:
-                status = "agents: NOT ANSWERING"
-            if tty:
-                _draw(status, pool_line, alarms, list(recent))
-            elif pool_line != last_pool_line:
-                print(f"{when(time.time())} pool: {pool_line}", flush=True)
-            last_pool_line = pool_line
+                print(_event_line(body, False), flush=True)
     except KeyboardInterrupt:
         pass
     finally:
         sub.close(linger=0)
     return 0
-
-
-def _subscribe(client: busclient.BusClient, pub: str | None) -> zmq.Socket[bytes]:
-    if pub is None:
-        pub = str(client.request("ping")["pub_endpoint"])
-    return client.subscribe(pub, [Topic.EVENT])
 
 
 def _draw(

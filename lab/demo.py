@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from agent.watch import watch
 from lab.harness import AgentPool, client_for, free_port, sqlite_pool
+from lab.state import DEFAULT_BASE
 from shared.errors import EmspoolError, LabError
 
 if TYPE_CHECKING:
@@ -117,6 +118,7 @@ def run_demo(args: argparse.Namespace) -> int:
         topology_kind=args.topology,
         netconf_share=args.netconf_share,
         netconf_port=free_port(),
+        base_address=args.base,
     )
     stop = threading.Event()
     pool: AgentPool | None = None
@@ -171,5 +173,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--duration", type=float, default=0.0, help="stop after N s (0: Ctrl-C)")
     p.add_argument("--netconf-share", type=float, default=0.25, help="share of NETCONF NEs")
     p.add_argument("--no-faults", action="store_true", help="do not inject faults")
+    p.add_argument("--base", default=DEFAULT_BASE, help="loopback /24 base address of the NEs")
     p.add_argument("--fault-step", type=float, default=12.0, help="seconds between faults")
     p.set_defaults(func=run_demo)

@@ -54,6 +54,12 @@ class Alarm:
 _ACK_MARK = " (acked by "
 
 
+def ack_user(text: str) -> str:
+    """Who acknowledged, from an alarm-acked event's text ("... (acked by NAME)")."""
+    head, _, tail = text.rpartition(_ACK_MARK)
+    return tail[:-1] if head and tail.endswith(")") else "?"
+
+
 class Change(enum.StrEnum):
     RAISED = EventType.ALARM_RAISED
     CHANGED = EventType.ALARM_CHANGED
@@ -273,8 +279,7 @@ def rebuild(events: Iterable[Event], restart_hold: float | None = None) -> list[
         elif e.type == Change.CLEARED:
             a.cleared_at = a.last_seen = e.time
         elif e.type == Change.ACKED:
-            head, _, tail = e.text.rpartition(_ACK_MARK)
-            a.acked_by = tail[:-1] if head and tail.endswith(")") else "?"
+            a.acked_by = ack_user(e.text)
             a.acked_at = e.time
         elif e.type == Change.UNACKED:
             a.acked_by = a.acked_at = None

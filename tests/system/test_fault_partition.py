@@ -44,17 +44,7 @@ def looks(net: NetLab, agents: list[NsAgent]) -> dict[str, poolview.Look | None]
     ("cut_off", "db"),
     [
         ("master", "lost"),
-        pytest.param(
-            "master",
-            "kept",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="a master cut off from its peers but not from the database keeps "
-                "renewing its lease and assigns every NE to itself (the majority's claims "
-                "are denied; its agents read the table and release theirs): the election "
-                "has no quorum rule, so the minority holds the master",
-            ),
-        ),
+        ("master", "kept"),
         ("follower", "lost"),
         ("follower", "kept"),
     ],
