@@ -2,22 +2,33 @@
 
 One job: turn a shared.eventquery.EventQuery into SQLAlchemy Core statements that use the
 table's indexes — (time, id) for the keyset order, (ne, time) when NEs are named — and never
-an OFFSET. Free text is a case-insensitive substring match (LIKE on SQLite, whose LIKE is
+an OFFSET. A page for a few named NEs is the merge of each NE's own page (one (ne, time) index
+range each, in order): one ``ne IN (...)`` range is not in time order, so the database would
+read and sort every event of those NEs (550 ms for 10 NEs at 5M rows on SQLite, 25 ms merged;
+bench/eventlog_5m.py). The top ``limit`` of the union of each NE's top ``limit`` is the top
+``limit`` of all, so the rows are the same.
+
+Free text is a case-insensitive substring match (LIKE on SQLite, whose LIKE is
 case-insensitive for ASCII; ILIKE on PostgreSQL) with the wildcards in the user's text
 escaped, so "50%" finds "50%" and not everything.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select, union_all
 
 from shared.eventquery import Counts, Cursor, EventQuery
 from shared.model import Severity
 from shared.schema import event_log
 
 _T = event_log
+
+# Up to this many NEs a page is merged from per-NE pages; beyond, the arms cost more than
+# the sort they save.
+MERGE_NES_MAX = 64
 
 
 def _escape_like(text: str) -> str:
@@ -57,19 +68,39 @@ def page_statement(
     query: EventQuery, cursor: Cursor | None, limit: int, dialect: str
 ) -> Select[Any]:
     """Rows of one page plus one more (to tell whether another page exists)."""
+    nes = sorted(set(query.nes))  # a name given twice must not give its rows twice
+    if not 1 < len(nes) <= MERGE_NES_MAX:
+        return _page(query, cursor, limit, dialect)
+    arms = [
+        select(_page(replace(query, nes=(ne,)), cursor, limit, dialect).subquery()) for ne in nes
+    ]
+    u = union_all(*arms).subquery()
+    order = (
+        (u.c.time.desc(), u.c.id.desc()) if query.newest_first else (u.c.time.asc(), u.c.id.asc())
+    )
+    return select(u).order_by(*order).limit(limit + 1)
+
+
+def _page(query: EventQuery, cursor: Cursor | None, limit: int, dialect: str) -> Select[Any]:
     t = _T
     q = _filtered(select(t), query, dialect)
     if query.newest_first:
         q = q.order_by(t.c.time.desc(), t.c.id.desc())
         if cursor is not None:
+            # The plain bound beside the OR is redundant for the result but lets the
+            # database start an (ne, time) range at the cursor: without it SQLite walks an
+            # NE's events from the newest to the cursor (a deep page of 10 NEs at 5M rows
+            # took 456 ms).
             q = q.where(
-                or_(t.c.time < cursor.time, and_(t.c.time == cursor.time, t.c.id < cursor.id))
+                t.c.time <= cursor.time,
+                or_(t.c.time < cursor.time, and_(t.c.time == cursor.time, t.c.id < cursor.id)),
             )
     else:
         q = q.order_by(t.c.time.asc(), t.c.id.asc())
         if cursor is not None:
             q = q.where(
-                or_(t.c.time > cursor.time, and_(t.c.time == cursor.time, t.c.id > cursor.id))
+                t.c.time >= cursor.time,
+                or_(t.c.time > cursor.time, and_(t.c.time == cursor.time, t.c.id > cursor.id)),
             )
     return q.limit(limit + 1)
 

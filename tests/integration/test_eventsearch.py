@@ -64,6 +64,19 @@ def test_keyset_pages_visit_every_match_once_in_order(db, newest_first):
     assert len(rows) == len(expected)
 
 
+@pytest.mark.parametrize("newest_first", [True, False])
+def test_a_page_merged_from_per_ne_pages_is_the_same_as_one_filtered_walk(db, newest_first):
+    # Several NEs are read as one (ne, time) range each and merged: the same rows, in the
+    # same order, as filtering the whole log; a name given twice does not double its rows.
+    whole = all_pages(db, EventQuery(min_severity=Severity.MINOR, newest_first=newest_first), 9)
+    expected = [e for e in whole if e.ne in ("ne0", "ne3", "ne4")]
+    q = EventQuery(
+        nes=("ne4", "ne0", "ne3", "ne0"), min_severity=Severity.MINOR, newest_first=newest_first
+    )
+    assert [e.id for e in all_pages(db, q, limit=9)] == [e.id for e in expected]
+    assert len(expected) > 9 * 3
+
+
 def test_filters_combine(db):
     q = EventQuery(
         since=T0 + 10,
