@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from agent.db import Database, migrate
@@ -167,6 +168,18 @@ def _scenario(lab, view, pool, members, nes, proxy, tap, outage) -> None:
         lambda: settled(view, members, nes), 90, 0.5, "a settled pool of three"
     )
     assert master == "n1"  # the highest-ranked
+    orphan = min(nes)  # pinned to n1
+
+    def port_seen_up() -> bool:
+        # The precondition of the default policy: the owner has seen port 4 up and said so
+        # in the NE's state snapshot before the database goes away.
+        with view.engine.connect() as conn:
+            raw = conn.execute(
+                text("SELECT snapshot FROM ne_state WHERE ne = :ne"), {"ne": orphan}
+            ).scalar()
+        return raw is not None and 4 in (json.loads(raw).get("ever_up") or [])
+
+    wait_until(port_seen_up, 60, 0.5, f"{orphan}'s port 4 recorded as seen up")
     before = {m.name: polls(m.bus) for m in members}
 
     # -- the outage ------------------------------------------------------------------------
@@ -182,7 +195,6 @@ def _scenario(lab, view, pool, members, nes, proxy, tap, outage) -> None:
     victim = by_name[master]
     pool.kill(master)  # kill -9 during the outage
     survivors = [m for m in members if m.alive]
-    orphan = min(nes)  # pinned to n1
     assert owners[orphan] == master
     kept = sorted(ne for ne, a in owners.items() if a != master)[0]
     lab.if_down(kept, 4)  # a survivor's NE: raised now, written when the database returns
