@@ -13,7 +13,9 @@ loop's clock, the bus and the database.
 - Membership: about every second this agent's ``agents`` row is written (state, epoch, NEs
   managed, poll and trap health, version, endpoints, zones, weight, capacity) and every
   row is read back: the members' ranks go to the machine, their endpoints (plus the
-  configured seeds) to the peer links.
+  configured seeds) to the peer links. The rows with a fresh heartbeat (``row_fresh``) of
+  agents not stopped are the voters of the election's quorum (shared/election.py): a
+  partitioned agent still writes its row, a dead one's goes stale.
 
 The lease and the agents row have a database engine and threads of their own (``open``):
 a renewal must never queue behind the agent's bulk database work (event-log batches,
@@ -67,9 +69,14 @@ T = TypeVar("T")
 
 OP = "pool.election"
 MEMBER_HORIZON = 3600.0  # rows unheard for longer are not linked to (emspool pool forget)
-LIVE_ROW = 3.0  # seconds: an agents row this fresh is an agent that runs (for the quorum)
 RELEASE_TIMEOUT = 2.0  # seconds the lease release and the last row write may take at stop
 _LEASE_QUEUE = 16
+
+
+def row_fresh(member_every: float, dead_after: float) -> float:
+    """How recent a row's heartbeat must be for its agent to count as live (a voter): a
+    few missed writes, so a slow database round does not make a live agent look dead."""
+    return max(3 * member_every, 2 * dead_after)
 
 
 def _version() -> str:
@@ -118,7 +125,7 @@ class ElectionShell:
         )
         self.members: dict[str, MemberRow] = {}  # the agents table as last read
         self.stats = dict.fromkeys(
-            ("sent", "received", "bad_messages", "lease_errors", "member_errors", "no_quorum"), 0
+            ("sent", "received", "bad_messages", "lease_errors", "member_errors"), 0
         )
         self.version = _version()
         self._timers: dict[str, asyncio.TimerHandle] = {}
@@ -130,7 +137,6 @@ class ElectionShell:
         self._heard_ranks: dict[str, int] = {}  # node -> priority, from its own messages
         self._lease_thread = ThreadPoolExecutor(1, thread_name_prefix="pool-lease")
         self.renewer: Renewer | None = None
-        self._no_quorum_since: float | None = None
         self._members_thread = ThreadPoolExecutor(1, thread_name_prefix="pool-members")
 
     def route(self, bus: Bus) -> None:
@@ -256,41 +262,11 @@ class ElectionShell:
         self._apply(out)
 
     def has_quorum(self) -> bool:
-        """Do we hear a majority of the agents that run? "Run" by the database: a fresh
-        agents row (those cut off from us on the bus still write theirs). Without a
-        majority nobody claims the lease and a master steps down: the minority side of a
-        partition that still reaches the database must not keep the master."""
-        now = self.now()
-        heard = set(self.election.alive_peers(now)) | {self.me}
-        fresh = max(LIVE_ROW, 2 * self.config.dead_after)
-        running = {n for n, r in self.members.items() if r.age < fresh and r.state != "stopped"}
-        voters = running | heard
-        return 2 * len(heard) > len(voters)
-
-    def _check_quorum(self) -> None:
-        """A master that has not heard a majority for ``dead_after`` hands the lease back."""
-        e, now = self.election, self.now()
-        if not e.is_master or self.has_quorum():
-            self._no_quorum_since = None
-            return
-        if self._no_quorum_since is None:
-            self._no_quorum_since = now
-            return
-        if now - self._no_quorum_since >= self.config.dead_after:
-            self._no_quorum_since = None
-            self.stats["no_quorum"] += 1
-            log.warning("pool: this master hears no majority of the running agents: stepping down")
-            epoch = e.epoch
-            self._apply(e.on_lease_lost(now))
-            self._queue_lease(ReleaseLease(epoch))
+        """Do we hear a majority of the agents that run (the election's quorum rule:
+        shared/election.py)? The assigner holds without it."""
+        return self.election.has_quorum(self.now())
 
     def _queue_lease(self, action: AcquireLease | ReleaseLease) -> None:
-        if isinstance(action, AcquireLease) and not self.has_quorum():
-            # No claim without a majority: the machine retries as after a database error.
-            self.stats["no_quorum"] += 1
-            assert self._loop is not None
-            self._loop.call_soon(lambda: self._apply(self.election.on_lease_error(self.now())))
-            return
         try:
             self._lease_q.put_nowait(_LeaseOp(action))
         except asyncio.QueueFull:
@@ -382,10 +358,11 @@ class ElectionShell:
         # Each link is CURVE to the key the peer's row advertises (seeds have none: a
         # secured pool finds its members through the database).
         await self.peers.update(endpoints, {n: r.public_key for n, r in live.items()})
+        fresh = row_fresh(self.config.member_every, self.config.dead_after)
+        voters = {n for n, r in live.items() if r.age < fresh and r.state != "stopped"}
         self.election.set_members(
-            {n: r.priority for n, r in live.items()} | self._heard(), self.now()
+            {n: r.priority for n, r in live.items()} | self._heard(), self.now(), voters
         )
-        self._check_quorum()
 
     def _heard(self) -> dict[str, int]:
         """Live peers the table does not list (reached through a seed): kept as members."""
@@ -399,6 +376,7 @@ class ElectionShell:
             "master": e.master,
             "epoch": e.epoch,
             "alive": e.alive_peers(self.now()) if self._loop else [],
+            "quorum": e.has_quorum(self.now()) if self._loop else False,
             "election": dict(e.stats),
             "shell": dict(self.stats),
             "peers": dict(self.peers.stats),

@@ -19,6 +19,13 @@ Doubt: an agent that notices it was paused (its loop stood still longer than
 If the database cannot be read, it goes on polling what it has: during a database outage
 existing assignments keep polling.
 
+Cut off: an agent that neither reads the database (no table read for ``DB_RECENT``) nor
+hears a majority of the pool on the bus (the election's quorum)
+skips every poll: the majority may have given its NEs to others already, and it has no way
+to learn so. It stops about when the majority's master sees it dead (``dead_after``), so the
+window in which its NEs might be polled twice is a fraction of a second. With the
+database, or with the majority heard (the whole pool lost the database), polling goes on.
+
 The inventory (NEs, profiles, learnt engine IDs) is read every INVENTORY_REFRESH, on a
 reload, and whenever the table names an NE this agent has not read yet.
 """
@@ -55,6 +62,7 @@ SLOW_ROUND = 3.0  # seconds: a round of the follow loop this slow is logged
 RELEASE_SPREAD = 1.0  # seconds over which polls held by a doubt go ahead once it ends
 DOUBT_MAX = 6.0  # seconds a doubt lasts at most (the table unreadable that long: an outage)
 HANDOVER_GRACE = 0.3  # seconds a taker gives a live releasing agent to flush its outbox
+DB_RECENT = TABLE_CHECK + 2 * TICK  # seconds since the last table read: database reached
 
 
 class Follower:
@@ -76,6 +84,7 @@ class Follower:
                 "doubts_expired",
                 "taken",
                 "released",
+                "cut_off_skips",
             ),
             0,
         )
@@ -95,6 +104,11 @@ class Follower:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._last_tick = 0.0
         self._paused_after = agent.config.pool.dead_after + TICK
+        self._db_seen = 0.0  # loop time of the last table read that worked
+        self._cut_off = False
+        # A majority unheard for dead_after, as the election counts it (a shorter window
+        # stopped the polls of a loaded agent during fault test 5's outage).
+        self._quorum_within: float | None = None
 
     def route(self, bus: Bus) -> None:
         bus.route(NOTICE_OP, self.on_notice, role=KeyRole.AGENT)
@@ -170,6 +184,9 @@ class Follower:
         skipped (an NE just moved away is cancelled meanwhile anyway). It also notices a
         pause itself, since after SIGCONT a poll's timer may run before any other task."""
         self._check_pause()
+        if self.cut_off():
+            self.stats["cut_off_skips"] += 1
+            return False
         if not self._doubt:
             return True
         with contextlib.suppress(TimeoutError):
@@ -180,6 +197,29 @@ class Follower:
         # Every poll held by a long doubt would go at once: spread them a little.
         await asyncio.sleep((zlib.crc32(ne.encode()) % 1000) / 1000 * RELEASE_SPREAD)
         return not self._doubt
+
+    def cut_off(self) -> bool:
+        """Neither the database read lately nor a majority of the pool heard on the bus."""
+        election, loop = self.agent.election, self._loop
+        if election is None or loop is None:
+            return False
+        now = loop.time()
+        cut = now - self._db_seen > DB_RECENT and not election.has_quorum(
+            now, within=self._quorum_within
+        )
+        if cut != self._cut_off:
+            self._cut_off = cut
+            if cut:
+                heard, voters = election.quorum_view(now, within=self._quorum_within)
+                log.warning(
+                    "cut off from the database and the pool's majority (heard %s of %s): "
+                    "polls stopped",
+                    ",".join(sorted(heard)),
+                    ",".join(sorted(voters)),
+                )
+            else:
+                log.info("database or the pool's majority back: polling")
+        return cut
 
     def owner_of(self, ne: str) -> str:
         return self.owners.get(ne, "")
@@ -256,6 +296,8 @@ class Follower:
             self.stats["read_errors"] += 1
             log.debug("assignment version not readable: %s", e)
             return False
+        if self._loop is not None:
+            self._db_seen = self._loop.time()
         return True
 
     async def _read_inventory(self) -> bool:
@@ -343,6 +385,7 @@ class Follower:
             "epoch": self.applied[0],
             "version": self.applied[1],
             "max_epoch": self.max_epoch,
+            "cut_off": self._cut_off,
             "owned": len(self._owned),
             "held": self._doubt,
             **self.stats,

@@ -15,12 +15,29 @@ Who may be master is decided twice, on purpose:
   longer) would give it to anyone else. A paused or partitioned master therefore stops
   acting as one before a successor can exist, and every master message carries its epoch,
   so followers reject anything older (fencing).
+
+A quorum on top of both: a node may claim or keep the master role only while it hears (bus
+messages within ``dead_after``) a strict majority of the voters: itself, the members whose
+database rows are live (a fresh heartbeat, see ``set_members``) and any peer it hears. A
+master cut off from the other agents on the bus but still reaching the database would
+otherwise keep renewing its lease and hold the master in the minority; instead it steps
+down at once and releases the lease, so the majority can claim without waiting for it to
+expire. A dead agent's row goes stale, so it stops counting: the lone survivor of real
+deaths has 1 of 1. What this costs:
+- in a pool of 2, the survivor of a death waits for the dead row to go stale (seconds)
+  before it may claim; a partition between the two, both reaching the database, leaves
+  no master at all (assignments in place keep polling: nothing moves, nothing is lost);
+- likewise any split with no strict majority (2 | 2) has no master until it heals;
+- a majority that loses the database while a minority keeps it: the majority's rows go
+  stale, so the minority's side becomes the majority of live rows and may claim.
+The pollers' side of the rule is the follower's gate (agent/follower.py): an agent that
+neither reaches the database nor hears a majority stops polling.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 
@@ -144,29 +161,44 @@ class Election:
     epoch: int = 0  # the highest epoch seen; ours while master
     stats: dict[str, int] = field(
         default_factory=lambda: dict.fromkeys(
-            ("elections", "became_master", "stepped_down", "stale_rejected", "yields"), 0
+            (
+                "elections",
+                "became_master",
+                "stepped_down",
+                "stale_rejected",
+                "yields",
+                "no_quorum",
+            ),
+            0,
         )
     )
     _peers: dict[str, _Peer] = field(default_factory=dict)
     _master_seen: float = 0.0
     _valid_until: float = 0.0  # while master: our own clock's end of the lease
     _started_at: float = 0.0
+    _process_start: float = 0.0  # start(): not moved by a step-down
     _reported: tuple[bool, str, int] | None = None
+    _live: frozenset[str] | None = None  # members with a live row (None: every member)
 
     # -- inputs ----------------------------------------------------------------------------
 
     def start(self, now: float) -> list[Action]:
         """Listen for a while (learn an existing master) before taking part."""
         self.role = Role.STARTING
-        self._started_at = now
+        self._started_at = self._process_start = now
         return [
             Broadcast(self._msg(Kind.HEARTBEAT)),
             Timer("beat", now + self.config.heartbeat),
             Timer("startup", now + self.config.dead_after),
         ]
 
-    def set_members(self, ranks: Mapping[str, int], now: float) -> list[Action]:
-        """The pool's members as the database lists them (node id -> priority)."""
+    def set_members(
+        self, ranks: Mapping[str, int], now: float, live: Collection[str] | None = None
+    ) -> list[Action]:
+        """The pool's members as the database lists them (node id -> priority); ``live``:
+        those whose rows are live (a fresh heartbeat), the voters of the quorum (None: all
+        of ``ranks``)."""
+        self._live = frozenset(ranks if live is None else live) - {self.me.node_id}
         for node, priority in ranks.items():
             if node == self.me.node_id:
                 continue
@@ -221,6 +253,9 @@ class Election:
     def on_lease_acquired(self, epoch: int, sent_at: float, now: float) -> list[Action]:
         if self.role is not Role.CLAIMING:
             return [ReleaseLease(epoch)]  # we changed our mind meanwhile
+        if not self.has_quorum(now):  # lost the majority while the database answered
+            self.epoch = max(self.epoch, epoch)
+            return [ReleaseLease(epoch), *self._no_quorum(now)]
         self.role, self.master, self.epoch = Role.MASTER, self.me.node_id, epoch
         self._valid_until = sent_at + self.config.lease_hold
         self.stats["became_master"] += 1
@@ -246,8 +281,9 @@ class Election:
                 self.stats["yields"] += 1
                 return [Send(holder, self._msg(Kind.YIELD)), Timer("claim_retry", retry)]
             return self._follow(holder, holder_epoch, now)
-        # The holder is dead, paused or unknown: its lease runs out by database time.
-        return [Timer("claim_retry", now + max(expires_in, 0.05))]
+        # The holder is dead, paused, unknown or cut off: its lease runs out by database
+        # time, unless it gives it back first (a master that lost its quorum does).
+        return [Timer("claim_retry", retry)]
 
     def on_lease_error(self, now: float) -> list[Action]:
         """The database did not answer: no master without the lease; try again later."""
@@ -275,6 +311,26 @@ class Election:
 
     def alive_peers(self, now: float) -> list[str]:
         return sorted(n for n, p in self._peers.items() if self._alive(p, now))
+
+    def has_quorum(self, now: float, within: float | None = None) -> bool:
+        """Does this node hear a strict majority of the voters (itself included)? A peer
+        counts as heard if heard within ``within`` seconds (default ``dead_after``)."""
+        heard, voters = self.quorum_view(now, within)
+        return 2 * len(heard) > len(voters)
+
+    def quorum_view(
+        self, now: float, within: float | None = None
+    ) -> tuple[frozenset[str], frozenset[str]]:
+        """(the voters heard, every voter), this node included in both."""
+        horizon = self.config.dead_after if within is None else within
+        heard = {
+            n
+            for n, p in self._peers.items()
+            if p.last_seen is not None and now - p.last_seen < horizon
+        }
+        voters = (self._peers.keys() if self._live is None else self._live) | heard
+        me = {self.me.node_id}
+        return frozenset(heard | me), frozenset(voters | me)
 
     def accepts(self, epoch: int) -> bool:
         """Fencing for the shell: is a master command of this epoch current?"""
@@ -340,8 +396,31 @@ class Election:
         ]
 
     def _claim(self, now: float) -> list[Action]:
+        if not self.has_quorum(now):
+            return self._no_quorum(now)
+        if self._unheard_higher(now):
+            # Just started: a higher-ranked agent runs (its row is live) but its first
+            # message has not come yet (links still forming on a loaded host). Give it a
+            # moment rather than win the lease from it only to be bullied later.
+            self.role = Role.STARTING
+            return [Timer("startup", now + self.config.heartbeat)]
         self.role = Role.CLAIMING
         return [AcquireLease(now)]
+
+    def _unheard_higher(self, now: float) -> bool:
+        if now - self._process_start >= 2 * self.config.dead_after or self._live is None:
+            return False
+        return any(
+            p.last_seen is None and p.rank > self.me
+            for n, p in self._peers.items()
+            if n in self._live
+        )
+
+    def _no_quorum(self, now: float) -> list[Action]:
+        """In a minority: listen, and look again a heartbeat later."""
+        self.stats["no_quorum"] += 1
+        self.role = Role.STARTING
+        return [Timer("startup", now + self.config.heartbeat), *self._report()]
 
     def _step_down(self, now: float, *, release: bool) -> list[Action]:
         """Stop being master at once, then listen before taking part again (a resumed,
@@ -360,6 +439,11 @@ class Election:
         if self.role is Role.MASTER and now >= self._valid_until:
             # Checked before the heartbeat: a resumed, paused master must not announce itself.
             out += self._step_down(now, release=False)
+        elif self.role is Role.MASTER and not self.has_quorum(now):
+            # Cut off from the majority: give the lease back so the majority need not
+            # wait for it to run out, and stop assigning before it has a master.
+            self.stats["no_quorum"] += 1
+            out += self._step_down(now, release=True)
         out += [Broadcast(self._msg(Kind.HEARTBEAT)), Timer("beat", now + self.config.heartbeat)]
         if self.role is Role.FOLLOWER and not self._master_alive(now):
             out += self._elect(now)
@@ -398,7 +482,7 @@ class Election:
         if self.role is not Role.CLAIMING:
             return []
         higher = [n for n, p in self._peers.items() if p.rank > self.me and self._alive(p, now)]
-        return self._elect(now) if higher else [AcquireLease(now)]
+        return self._elect(now) if higher else self._claim(now)
 
     # -- helpers ---------------------------------------------------------------------------
 

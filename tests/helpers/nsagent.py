@@ -117,3 +117,24 @@ def probe(net: NetLab, agent: NsAgent) -> Look | None:
         return None
     role, master, epoch, nes = data
     return Look(Role(role, master, epoch), {k: (int(v[0]), bool(v[1])) for k, v in nes.items()})
+
+
+_LAST_POLLS = """
+import json, sys
+from pathlib import Path
+from tests.helpers.poolview import BusAddr, request
+states = request(BusAddr(sys.argv[1], sys.argv[2], Path(sys.argv[3])), "ne_states")
+print(json.dumps(None if states is None else {s["name"]: s.get("last_poll") or 0 for s in states}))
+"""
+
+
+def last_polls(net: NetLab, agent: NsAgent) -> dict[str, float] | None:
+    """NE -> the agent's last poll attempt (its clock; 0 never), failed ones included
+    (the ``polls`` count has successes only), asked from inside its namespace."""
+    done = net.run(
+        agent.name, [sys.executable, "-c", _LAST_POLLS, *agent.bus.argv()], timeout=20, cwd=REPO
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"last polls of {agent.name} failed: {done.stderr[-1500:]}")
+    data = json.loads(done.stdout)
+    return None if data is None else {k: float(v) for k, v in data.items()}

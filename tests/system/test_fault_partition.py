@@ -4,8 +4,10 @@ agent on a link of its own.
 
 The cut-off agent is either the master or a follower, and it either loses the database
 too (its proxy cut) or still reaches it (only its bridge port down). In every case the
-minority must hold no master while the partition lasts, and after healing the pool must
-settle with exactly one master and one owner per NE.
+minority must hold no master while the partition lasts (the quorum rule), no NE the
+majority gave away is polled by the cut-off agent meanwhile (it either reads the new table
+or, reaching neither the database nor a majority, stops polling), and after healing the
+pool must settle with exactly one master and one owner per NE.
 
 The NEs are inventory only (nothing answers at their addresses): this is about who owns
 them, not about polling them.
@@ -23,7 +25,14 @@ from lab.fleet import Lab
 from lab.harness import bus_key
 from tests.helpers import poolview
 from tests.helpers.netns import NetLab
-from tests.helpers.nsagent import NsAgent, log_tail, prepare_agent, probe, start_agent
+from tests.helpers.nsagent import (
+    NsAgent,
+    last_polls,
+    log_tail,
+    prepare_agent,
+    probe,
+    start_agent,
+)
 from tests.helpers.pgdb import temp_pg_database
 from tests.helpers.poolview import PoolDbView
 from tests.helpers.waiting import random_base, wait_until
@@ -33,6 +42,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(300)]
 PRIORITIES = {"a": 300, "b": 200, "c": 100}
 PREEMPT = 3.0  # pool.preempt_delay: short, so a healed higher-ranked agent returns soon
 PARTITION = 12.0  # seconds the partition is held once the majority has settled
+HANDOVER = 3.0  # seconds after the majority settled before the cut-off agent's polls count
 POOL = {"preempt_delay": PREEMPT}
 
 
@@ -44,7 +54,7 @@ def looks(net: NetLab, agents: list[NsAgent]) -> dict[str, poolview.Look | None]
     ("cut_off", "db"),
     [
         ("master", "lost"),
-        ("master", "kept"),
+        ("master", "kept"),  # the quorum rule: it steps down and gives the lease back
         ("follower", "lost"),
         ("follower", "kept"),
     ],
@@ -121,6 +131,12 @@ def _scenario(net, view, agents, nes, cut_off, db) -> None:
     for ne, a in owners.items():
         if a != lone.name:  # only the cut-off agent's NEs move
             assert owners2[ne] == a
+    theirs = {ne for ne, a in owners2.items() if a != lone.name}
+    # Polls counted from a little after the majority settled on (HANDOVER: the cut-off
+    # agent reading the new table when it reaches the database).
+    time.sleep(HANDOVER)
+    base = last_polls(net, lone)
+    assert base is not None, f"{lone.name} does not answer in its own namespace"
     held_until = time.monotonic() + PARTITION
     while time.monotonic() < held_until:
         lk = probe(net, lone)
@@ -130,8 +146,15 @@ def _scenario(net, view, agents, nes, cut_off, db) -> None:
         assert lease is not None and (lease.holder != lone.name or lease.left <= 0)
         time.sleep(0.5)
     end = probe(net, lone)
-    theirs = {ne for ne, a in owners2.items() if a != lone.name}
-    double = sorted(set(end.nes) & theirs) if end is not None else []
+    assert end is not None, f"{lone.name} does not answer in its own namespace"
+    # Bug 2 of the first run: cut off from everything, it polled its old NEs all along.
+    last = last_polls(net, lone)
+    assert last is not None, f"{lone.name} does not answer in its own namespace"
+    double = sorted(ne for ne in theirs & set(last) if last[ne] > base.get(ne, 0.0))
+    polled = sorted(ne for ne in last if last[ne] > base.get(ne, 0.0))
+    assert not double, f"{lone.name} polled NEs the majority gave to others: {double}"
+    if db == "kept":  # it read the new table: it manages only what it still owns
+        assert not set(end.nes) & theirs, sorted(set(end.nes) & theirs)
 
     net.heal(lone.name)
     if db == "lost":
@@ -162,7 +185,7 @@ def _scenario(net, view, agents, nes, cut_off, db) -> None:
     print(
         f"{cut_off} cut off, database {db}: majority settled in {majority_took:.1f} s "
         f"(master {m2}, epoch {epoch} -> {e2}); healed and settled in {healed:.1f} s, "
-        f"master {m3}; NEs the cut-off agent still polled at the end of the partition "
-        f"while another owned them: {double}; alarms raised twice in the event log so far: "
+        f"master {m3}; NEs the cut-off agent polled in the {PARTITION:.0f} s held: "
+        f"{polled} (none of them another's); alarms raised twice in the event log so far: "
         f"{twice}{fence}"
     )
