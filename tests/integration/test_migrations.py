@@ -18,7 +18,9 @@ from sqlalchemy import create_engine, text
 
 from agent.db import MIGRATIONS_DIR, Database, migrate
 from agent.dbengine import NewerSchema, current_revision, head_revision, known_revisions
+from agent.textsearch import outside_model
 from shared.schema import metadata
+from tests.helpers.migrations import upgrade_to
 from tests.helpers.pgdb import BACKENDS, temp_pg_database
 
 pytestmark = pytest.mark.timeout(120)
@@ -35,23 +37,12 @@ def empty_url(request, tmp_path):
             yield url
 
 
-def upgrade_to(url: str, revision: str) -> None:
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    engine = create_engine(url)
-    try:
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, revision)
-    finally:
-        engine.dispose()
-
-
 def assert_matches_model(url: str) -> None:
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
-            ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+            opts = {"compare_type": True, "include_name": outside_model}
+            ctx = MigrationContext.configure(conn, opts=opts)
             assert compare_metadata(ctx, metadata) == []
     finally:
         engine.dispose()

@@ -1,0 +1,82 @@
+"""The event log's free-text index: whether a database has one, and when a search uses it.
+
+SQLite: ``event_log_fts``, an FTS5 table with the trigram tokenizer over event_log.text
+(external content by rowid, kept in step by triggers, so agents of the previous release
+writing to an upgraded database keep it current too). PostgreSQL: ``ix_event_log_text_trgm``,
+a pg_trgm GIN index, when the extension could be created. Both come from migration 0007.
+
+The search's meaning does not change: the index only narrows the rows, and the plain
+predicate (LIKE on SQLite, ILIKE on PostgreSQL, agent/eventsearch.py) still decides each one.
+The trigram tokenizer folds case over all of Unicode and SQLite's LIKE only for ASCII, so the
+index's candidates are a superset of LIKE's matches; pg_trgm's GIN scan is lossy and
+rechecked by PostgreSQL. A text shorter than three characters has no trigram and scans.
+
+Which path is cheaper depends on how many rows match: a common text is found within the first
+rows of the (time, id) walk, a rare one only after reading the whole log (237-803 ms at 5M
+rows). PostgreSQL's planner chooses between the GIN bitmap and the walk from its statistics.
+SQLite's cannot (it has no statistics for an FTS MATCH), so the search first reads the
+index's matches up to ``RARE_MAX`` (an FTS5 query stops reading at the LIMIT) and, below that,
+looks up just those rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, bindparam, literal_column, text
+
+FTS_TABLE = "event_log_fts"
+TRGM_INDEX = "ix_event_log_text_trgm"
+TRIGRAM_MIN = 3
+# Below this many matches the index path costs at most this many row look-ups and a sort
+# (~10 ms on SQLite); above it the matches are at least 1 in 500 rows of a 5M log, so the
+# walk finds a page of 100 within ~50,000 rows.
+RARE_MAX = 10_000
+
+_SQLITE_HAS = text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = :n")
+_PG_HAS = text("SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() AND indexname = :n")
+# The matches' rowids as one JSON array, built in SQLite, stopping at the cap.
+_SQLITE_RARE = text(
+    "SELECT count(*), json_group_array(r) FROM "
+    f"(SELECT rowid AS r FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :p LIMIT :cap)"
+)
+
+
+def outside_model(name: str | None, type_: str, _parents: Any = None) -> bool:
+    """Alembic ``include_name``: False for the text index's objects, which the SQLAlchemy
+    model cannot describe (a virtual table and its shadow tables, an operator-class index)."""
+    if type_ == "table" and name is not None and name.startswith(FTS_TABLE):
+        return False
+    return not (type_ == "index" and name == TRGM_INDEX)
+
+
+def has_index(conn: Connection, dialect: str) -> bool:
+    """Whether this database has the free-text index (migration 0007 made it)."""
+    if dialect == "postgresql":
+        return conn.execute(_PG_HAS, {"n": TRGM_INDEX}).first() is not None
+    return conn.execute(_SQLITE_HAS, {"n": FTS_TABLE}).first() is not None
+
+
+def fts_phrase(needle: str) -> str:
+    """An FTS5 query for ``needle`` as one literal string: with the trigram tokenizer a
+    quoted phrase matches it as a substring, and nothing in it is query syntax."""
+    return '"' + needle.replace('"', '""') + '"'
+
+
+def sqlite_rare_rowids(conn: Connection, needle: str) -> str | None:
+    """The rowids (a JSON array) of the rows the FTS index says may contain ``needle`` when
+    they are fewer than RARE_MAX, else None (the text is common, or too short to index).
+    Read once per search and handed to the page's statement: an FTS phrase with common
+    trigrams costs ~20 ms at 5M rows, too much to run twice."""
+    if len(needle) < TRIGRAM_MIN:
+        return None
+    found, rowids = conn.execute(_SQLITE_RARE, {"p": fts_phrase(needle), "cap": RARE_MAX}).one()
+    return str(rowids) if int(found) < RARE_MAX else None
+
+
+def sqlite_candidates(rowids: str) -> ColumnElement[bool]:
+    """event_log rows among ``rowids`` (from sqlite_rare_rowids)."""
+    ids = text("SELECT value FROM json_each(:fts_rowids)")
+    # unique: each merged per-NE arm of a page carries its own copy of this parameter
+    ids = ids.bindparams(bindparam("fts_rowids", rowids, unique=True))
+    return literal_column("event_log.rowid").in_(ids.columns(literal_column("value")))
