@@ -401,10 +401,9 @@ class Database:
     def event_counts(self, query: EventQuery) -> Counts:
         """How many events match, by severity and by NE."""
         with self._transaction("counting events") as conn:
-            stmt = eventsearch.count_statement(
-                query, self.dialect, self._text_candidates(conn, query)
-            )
-            return eventsearch.counts_from(list(conn.execute(stmt)))
+            rowids = self._text_candidates(conn, query)
+            statements = eventsearch.count_statements(query, self.dialect, rowids)
+            return eventsearch.counts_from([list(conn.execute(s)) for s in statements])
 
     def has_text_index(self) -> bool:
         """Whether free-text search has its index here (`emspool doctor` reports it)."""

@@ -119,19 +119,37 @@ def _page(
     return q.limit(limit + 1)
 
 
-def count_statement(query: EventQuery, dialect: str, candidates: str | None = None) -> Select[Any]:
-    """Counts by (severity, NE) for the query's filters: one pass, which over a time range the
-    (time, severity, ne) index answers alone; counts_from sums it both ways."""
+def count_statements(
+    query: EventQuery, dialect: str, candidates: str | None = None
+) -> list[Select[Any]]:
+    """Statements whose rows, summed by counts_from, count by severity and by NE.
+
+    Filtered by time and NEs only, two passes that each read an index alone: by severity
+    over (time, severity, ne), by NE down (ne, time) in NE order. Any other filter needs a
+    column those indexes lack for one of the two, so one pass grouped by (severity, NE) over
+    (time, severity, ne) is cheaper: at 5M rows a day of critical events by NE took 144 ms
+    down (ne, time) with a row look-up each, 6 ms as one pass (bench/eventlog_5m.py)."""
     t = _T
-    q = _filtered(select(t.c.severity, t.c.ne, func.count()), query, dialect, candidates)
-    return q.group_by(t.c.severity, t.c.ne)
+
+    def grouped(*columns: Any) -> Select[Any]:
+        q = _filtered(select(*columns, func.count()), query, dialect, candidates)
+        return q.group_by(*columns)
+
+    other = query.min_severity is not None or query.types or query.alarm_types
+    if other or query.agents or query.text:
+        return [grouped(t.c.severity, t.c.ne)]
+    return [grouped(t.c.severity), grouped(t.c.ne)]
 
 
-def counts_from(rows: list[Any]) -> Counts:
+def counts_from(results: list[list[Any]]) -> Counts:
     by_severity: dict[str, int] = {}
     by_ne: dict[str, int] = {}
-    for severity, ne, n in rows:
-        label = Severity(int(severity)).label
-        by_severity[label] = by_severity.get(label, 0) + int(n)
-        by_ne[str(ne)] = by_ne.get(str(ne), 0) + int(n)
+    for rows in results:
+        for row in rows:
+            keys, n = row._mapping, int(row[-1])
+            if "severity" in keys:
+                label = Severity(int(keys["severity"])).label
+                by_severity[label] = by_severity.get(label, 0) + n
+            if "ne" in keys:
+                by_ne[str(keys["ne"])] = by_ne.get(str(keys["ne"]), 0) + n
     return Counts(by_severity, by_ne, sum(by_severity.values()))

@@ -27,6 +27,8 @@ from sqlalchemy import ColumnElement, Connection, bindparam, literal_column, tex
 
 FTS_TABLE = "event_log_fts"
 TRGM_INDEX = "ix_event_log_text_trgm"
+# What migration 0007 runs when pg_trgm exists; `emspool doctor` names it when it does not.
+TRGM_DDL = f"CREATE INDEX {TRGM_INDEX} ON event_log USING gin (text gin_trgm_ops)"
 TRIGRAM_MIN = 3
 # Below this many matches the index path costs at most this many row look-ups and a sort
 # (~10 ms on SQLite); above it the matches are at least 1 in 500 rows of a 5M log, so the

@@ -19,6 +19,7 @@ Create Date: 2026-12-02
 from __future__ import annotations
 
 import logging
+import sqlite3
 
 from alembic import op
 from sqlalchemy import exc as sa_exc
@@ -56,8 +57,13 @@ _SQLITE_DOWN = (
 def upgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name == "sqlite":
-        for statement in _SQLITE_UP:
-            op.execute(statement)
+        if sqlite3.sqlite_version_info < (3, 34, 0):  # no trigram tokenizer before 3.34
+            log.warning(
+                "SQLite %s has no FTS5 trigram: free-text search scans", sqlite3.sqlite_version
+            )
+        else:
+            for statement in _SQLITE_UP:
+                op.execute(statement)
     else:
         try:
             # A savepoint: a refused CREATE EXTENSION must not abort the whole migration.
