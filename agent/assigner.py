@@ -145,6 +145,7 @@ class Assigner:
             if gone:
                 self.stats["held_after_stall"] += 1
                 return
+        started = self.shell.now()
         result = assign(placements, members)
         self.stats["computed"] += 1
         if result.unplaced != self.unplaced:
@@ -168,12 +169,14 @@ class Assigner:
         self.stats["written"] += 1
         moved = len(self.agent.follower.moved(result.owners)) if self.agent.follower else 0
         log.info(
-            "assignment v%d (epoch %d): %d NEs on %d agents, %d moved",
+            "assignment v%d (epoch %d): %d NEs on %d agents, %d moved (%.2f s to compute "
+            "and write)",
             version,
             epoch,
             len(result.owners),
             len(members),
             moved,
+            self.shell.now() - started,
         )
         notice = AssignmentNotice(self.me, epoch, version, result.owners)
         self.stats["announced"] += self.peers.broadcast(NOTICE_OP, to_args(notice))
