@@ -135,10 +135,10 @@ def count_statements(
         q = _filtered(select(*columns, func.count()), query, dialect, candidates)
         return q.group_by(*columns)
 
-    other = query.min_severity is not None or query.types or query.alarm_types
-    if other or query.agents or query.text:
-        return [grouped(t.c.severity, t.c.ne)]
-    return [grouped(t.c.severity), grouped(t.c.ne)]
+    q = query
+    if q.min_severity is None and not (q.types or q.alarm_types or q.agents or q.text):
+        return [grouped(t.c.severity), grouped(t.c.ne)]
+    return [grouped(t.c.severity, t.c.ne)]
 
 
 def counts_from(results: list[list[Any]]) -> Counts:

@@ -7,6 +7,7 @@ import pytest
 from agent.db import Database
 from shared.eventquery import Cursor, EventQuery, QueryError
 from shared.model import Event, EventType, Severity
+from tests.helpers.eventpages import all_pages
 from tests.helpers.pgdb import BACKENDS, empty_tables, migrated_database
 
 pytestmark = pytest.mark.timeout(60)
@@ -39,18 +40,6 @@ def db(url):
     database.insert_events(events)
     yield database
     database.close()
-
-
-def all_pages(db: Database, q: EventQuery, limit: int) -> list[Event]:
-    out: list[Event] = []
-    cursor = None
-    for _ in range(1000):  # bounded
-        page = db.search_events(q, cursor=cursor, limit=limit)
-        out += page.events
-        cursor = page.next_cursor
-        if cursor is None:
-            return out
-    raise AssertionError("paging does not end")
 
 
 @pytest.mark.parametrize("newest_first", [True, False])

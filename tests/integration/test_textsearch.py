@@ -14,6 +14,7 @@ from agent import eventlog, eventsearch, textsearch
 from agent.db import Database
 from shared.eventquery import Cursor, EventQuery
 from shared.model import Event, EventType, Severity
+from tests.helpers.eventpages import all_pages as service_pages
 from tests.helpers.pgdb import BACKENDS, migrated_database
 
 pytestmark = pytest.mark.timeout(120)
@@ -145,18 +146,6 @@ def all_pages(db: Database, q: EventQuery, indexed: bool, limit: int = 7) -> lis
     raise AssertionError("paging does not end")
 
 
-def via_service(db: Database, q: EventQuery, limit: int = 7) -> list[Event]:
-    out: list[Event] = []
-    cursor = None
-    for _ in range(500):  # bounded
-        page = db.search_events(q, cursor=cursor, limit=limit)
-        out += page.events
-        cursor = page.next_cursor
-        if cursor is None:
-            return out
-    raise AssertionError("paging does not end")
-
-
 def test_the_index_is_there_and_the_forced_paths_differ(db):
     assert db.has_text_index()
     q = EventQuery(text="fan tray")
@@ -176,12 +165,12 @@ def test_indexed_search_gives_the_plain_scans_rows(db, needle):
     assert [e.id for e in all_pages(db, EventQuery(text=needle), indexed=True)] == [
         e.id for e in plain
     ]
-    assert [e.id for e in via_service(db, EventQuery(text=needle))] == [e.id for e in plain]
+    assert [e.id for e in service_pages(db, EventQuery(text=needle), 7)] == [e.id for e in plain]
     # with other filters and the other order, and several NEs (per-NE pages merged)
     q = EventQuery(text=needle, nes=("ne1", "ne3"), min_severity=Severity.MINOR, newest_first=False)
     filtered = all_pages(db, q, indexed=False)
     assert [e.id for e in all_pages(db, q, indexed=True)] == [e.id for e in filtered]
-    assert [e.id for e in via_service(db, q)] == [e.id for e in filtered]
+    assert [e.id for e in service_pages(db, q, 7)] == [e.id for e in filtered]
     counts = db.event_counts(EventQuery(text=needle))
     assert counts.total == len(plain)
     assert sum(counts.by_ne.values()) == len(plain)
@@ -189,7 +178,7 @@ def test_indexed_search_gives_the_plain_scans_rows(db, needle):
 
 def test_case_and_wildcards_mean_what_the_plain_scan_means(db):
     def texts(needle: str) -> set[str]:
-        return {e.text.split(" #")[0] for e in via_service(db, EventQuery(text=needle), 100)}
+        return {e.text.split(" #")[0] for e in service_pages(db, EventQuery(text=needle), 100)}
 
     assert texts("FAN TRAY") == {"Fan TRAY 2 failed on rtr1", "fan tray 3 failed on rtr2",
                                  "FAN Tray removed"}  # fmt: skip
