@@ -410,14 +410,34 @@ class Database:
         with self._transaction("looking for the event text index") as conn:
             return textsearch.has_index(conn, self.dialect)
 
+    def index_event_text(self, limit: int) -> int:
+        """SQLite: bring up to ``limit`` newly written events into the FTS index (the agents
+        call it every half second); returns how many. 0 on PostgreSQL (its GIN index is kept
+        in the insert) and without the index."""
+        if self.dialect != "sqlite" or not self._has_fts():
+            return 0
+        with self._transaction("indexing event text") as conn:
+            return textsearch.sqlite_index_pending(conn, limit)
+
+    def text_index_lag(self) -> int:
+        """SQLite: events written but not yet in the FTS index (0 elsewhere)."""
+        if self.dialect != "sqlite" or not self._has_fts():
+            return 0
+        with self._transaction("reading the event text index") as conn:
+            return textsearch.sqlite_lag(conn)
+
+    def _has_fts(self) -> bool:
+        if self._fts is None:  # looked up once: only a migration adds it
+            with self._transaction("looking for the event text index") as conn:
+                self._fts = textsearch.has_index(conn, self.dialect)
+        return self._fts
+
     def _text_candidates(self, conn: Connection, query: EventQuery) -> str | None:
         """SQLite, a rare text: the rowids its FTS index gives (agent/textsearch.py), else
         None. PostgreSQL's planner picks its trigram index by itself."""
         if self.dialect != "sqlite" or len(query.text) < textsearch.TRIGRAM_MIN:
             return None
-        if self._fts is None:  # looked up once: only a migration adds it
-            self._fts = textsearch.has_index(conn, self.dialect)
-        return textsearch.sqlite_rare_rowids(conn, query.text) if self._fts else None
+        return textsearch.sqlite_rare_rowids(conn, query.text) if self._has_fts() else None
 
     def count_events(self) -> int:
         with self._transaction("counting events") as conn:

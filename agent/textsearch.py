@@ -1,9 +1,9 @@
-"""The event log's free-text index: whether a database has one, and when a search uses it.
+"""The event log's free-text index: whether a database has one, when a search uses it, and
+(SQLite) bringing newly written rows into it.
 
 SQLite: ``event_log_fts``, an FTS5 table with the trigram tokenizer over event_log.text
-(external content by rowid, kept in step by triggers, so agents of the previous release
-writing to an upgraded database keep it current too). PostgreSQL: ``ix_event_log_text_trgm``,
-a pg_trgm GIN index, when the extension could be created. Both come from migration 0007.
+(external content by rowid). PostgreSQL: ``ix_event_log_text_trgm``, a pg_trgm GIN index,
+when the extension could be created. Both come from migration 0007.
 
 The search's meaning does not change: the index only narrows the rows, and the plain
 predicate (LIKE on SQLite, ILIKE on PostgreSQL, agent/eventsearch.py) still decides each one.
@@ -17,6 +17,13 @@ rows). PostgreSQL's planner chooses between the GIN bitmap and the walk from its
 SQLite's cannot (it has no statistics for an FTS MATCH), so the search first reads the
 index's matches up to ``RARE_MAX`` (an FTS5 query stops reading at the LIMIT) and, below that,
 looks up just those rows.
+
+SQLite rows are indexed after they are written, not by a trigger in the insert: the trigram
+insert costs about four times the row's own (CPU per row, 200,000 rows: 16,500/s with it,
+67,700/s without), which would take the outbox below its 20,000 events/s. The agents index
+what is new every half second (agent/runtime.py); event_text_indexed.upto is the highest
+rowid indexed, and a search also reads the rows above it (a prefix, as SQLite commits one
+writer at a time in rowid order), so a row is found as soon as it is written.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, bindparam, literal_column, text
 
 FTS_TABLE = "event_log_fts"
+INDEXED_TABLE = "event_text_indexed"  # one row: upto, the highest event_log rowid indexed
 TRGM_INDEX = "ix_event_log_text_trgm"
 # What migration 0007 runs when pg_trgm exists; `emspool doctor` names it when it does not.
 TRGM_DDL = f"CREATE INDEX {TRGM_INDEX} ON event_log USING gin (text gin_trgm_ops)"
@@ -37,18 +45,37 @@ RARE_MAX = 10_000
 
 _SQLITE_HAS = text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = :n")
 _PG_HAS = text("SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() AND indexname = :n")
-# The matches' rowids as one JSON array, built in SQLite, stopping at the cap.
+# The candidates' rowids as one JSON array, built in SQLite, stopping at the cap: the index's
+# matches and the rows written since the last indexing round.
 _SQLITE_RARE = text(
-    "SELECT count(*), json_group_array(r) FROM "
-    f"(SELECT rowid AS r FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :p LIMIT :cap)"
+    "SELECT count(*), json_group_array(r) FROM ("
+    f"SELECT rowid AS r FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :p UNION ALL "
+    f"SELECT rowid FROM event_log WHERE rowid > (SELECT upto FROM {INDEXED_TABLE}) LIMIT :cap)"
+)
+# One indexing round, in one write transaction (the INSERT takes the write lock, so no row
+# can join event_log between the two statements and both see the same rows).
+_SQLITE_INDEX = (
+    text(
+        f"INSERT INTO {FTS_TABLE} (rowid, text) SELECT rowid, text FROM event_log "
+        f"WHERE rowid > (SELECT upto FROM {INDEXED_TABLE}) ORDER BY rowid LIMIT :n"
+    ),
+    text(
+        f"UPDATE {INDEXED_TABLE} SET upto = (SELECT coalesce(max(r), {INDEXED_TABLE}.upto) "
+        f"FROM (SELECT rowid AS r FROM event_log WHERE rowid > {INDEXED_TABLE}.upto "
+        "ORDER BY rowid LIMIT :n))"
+    ),
+)
+_SQLITE_LAG = text(
+    f"SELECT count(*) FROM event_log WHERE rowid > (SELECT upto FROM {INDEXED_TABLE})"
 )
 
 
 def outside_model(name: str | None, type_: str, _parents: Any = None) -> bool:
     """Alembic ``include_name``: False for the text index's objects, which the SQLAlchemy
-    model cannot describe (a virtual table and its shadow tables, an operator-class index)."""
-    if type_ == "table" and name is not None and name.startswith(FTS_TABLE):
-        return False
+    model cannot describe (a virtual table with its shadow tables and progress row, an
+    operator-class index)."""
+    if type_ == "table" and name is not None:
+        return not (name.startswith(FTS_TABLE) or name == INDEXED_TABLE)
     return not (type_ == "index" and name == TRGM_INDEX)
 
 
@@ -66,14 +93,27 @@ def fts_phrase(needle: str) -> str:
 
 
 def sqlite_rare_rowids(conn: Connection, needle: str) -> str | None:
-    """The rowids (a JSON array) of the rows the FTS index says may contain ``needle`` when
-    they are fewer than RARE_MAX, else None (the text is common, or too short to index).
+    """The rowids (a JSON array) of the rows that may contain ``needle`` — the FTS index's
+    matches and the rows not indexed yet — when they are fewer than RARE_MAX, else None (the
+    text is common, too short to index, or too much is waiting to be indexed).
     Read once per search and handed to the page's statement: an FTS phrase with common
     trigrams costs ~20 ms at 5M rows, too much to run twice."""
     if len(needle) < TRIGRAM_MIN:
         return None
     found, rowids = conn.execute(_SQLITE_RARE, {"p": fts_phrase(needle), "cap": RARE_MAX}).one()
     return str(rowids) if int(found) < RARE_MAX else None
+
+
+def sqlite_index_pending(conn: Connection, limit: int) -> int:
+    """Index up to ``limit`` rows written since the last round; returns how many."""
+    n = conn.execute(_SQLITE_INDEX[0], {"n": limit}).rowcount
+    conn.execute(_SQLITE_INDEX[1], {"n": limit})
+    return max(0, n)
+
+
+def sqlite_lag(conn: Connection) -> int:
+    """Rows written but not yet indexed (searches read them without the index)."""
+    return int(conn.execute(_SQLITE_LAG).scalar_one())
 
 
 def sqlite_candidates(rowids: str) -> ColumnElement[bool]:

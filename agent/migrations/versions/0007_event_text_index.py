@@ -1,7 +1,8 @@
 """Event log: a substring index for free text, and a covering index for counts.
 
 Free text: SQLite gets an FTS5 table with the trigram tokenizer (SQLite >= 3.34) over
-event_log.text as external content, kept in step by triggers; PostgreSQL a pg_trgm GIN index
+event_log.text as external content, filled here from the stored rows and then by the agents
+shortly after rows are written; PostgreSQL a pg_trgm GIN index
 when the extension is there or can be created (else the search keeps its scan and
 `emspool doctor` says so). Counts: (time, severity, ne) answers counts by severity and NE over
 a time range from the index alone. Both are filled from the rows already stored (the backfill
@@ -9,7 +10,8 @@ of an existing log is timed in docs/benchmarks.md).
 
 The FTS rows are keyed by event_log's rowid: VACUUM keeps rowids, but a later migration that
 rebuilds event_log (batch mode's copy-and-rename) renumbers them and drops the triggers, so it
-must recreate the triggers and run the FTS 'rebuild' command again.
+must recreate the triggers, run the FTS 'rebuild' command again and reset
+event_text_indexed.upto.
 
 Revision ID: 0007
 Revises: 0006
@@ -32,24 +34,30 @@ depends_on: str | None = None
 
 log = logging.getLogger(__name__)
 
+# Rows reach the FTS index after they are written, not in the insert (agent/textsearch.py:
+# an FTS5 trigram insert costs ~4x the row's own insert, and the outbox must keep its rate).
+# event_text_indexed.upto is the highest event_log rowid indexed; the triggers keep rows at or
+# below it in step when they are deleted or edited.
 _SQLITE_UP = (
     "CREATE VIRTUAL TABLE event_log_fts USING fts5("
     "text, content='event_log', content_rowid='rowid', tokenize='trigram')",
-    "CREATE TRIGGER event_log_fts_insert AFTER INSERT ON event_log BEGIN "
-    "INSERT INTO event_log_fts (rowid, text) VALUES (new.rowid, new.text); END",
-    "CREATE TRIGGER event_log_fts_delete AFTER DELETE ON event_log BEGIN "
+    "CREATE TABLE event_text_indexed (upto INTEGER NOT NULL)",
+    "CREATE TRIGGER event_log_fts_delete AFTER DELETE ON event_log "
+    "WHEN old.rowid <= (SELECT upto FROM event_text_indexed) BEGIN "
     "INSERT INTO event_log_fts (event_log_fts, rowid, text) "
     "VALUES ('delete', old.rowid, old.text); END",
-    "CREATE TRIGGER event_log_fts_update AFTER UPDATE OF text ON event_log BEGIN "
+    "CREATE TRIGGER event_log_fts_update AFTER UPDATE OF text ON event_log "
+    "WHEN old.rowid <= (SELECT upto FROM event_text_indexed) BEGIN "
     "INSERT INTO event_log_fts (event_log_fts, rowid, text) "
     "VALUES ('delete', old.rowid, old.text); "
     "INSERT INTO event_log_fts (rowid, text) VALUES (new.rowid, new.text); END",
     "INSERT INTO event_log_fts (event_log_fts) VALUES ('rebuild')",
+    "INSERT INTO event_text_indexed (upto) SELECT coalesce(max(rowid), 0) FROM event_log",
 )
 _SQLITE_DOWN = (
     "DROP TRIGGER IF EXISTS event_log_fts_update",
     "DROP TRIGGER IF EXISTS event_log_fts_delete",
-    "DROP TRIGGER IF EXISTS event_log_fts_insert",
+    "DROP TABLE IF EXISTS event_text_indexed",
     "DROP TABLE IF EXISTS event_log_fts",
 )
 
