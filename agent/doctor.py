@@ -142,12 +142,13 @@ def _text_search(url: str) -> Iterator[Finding]:
     with Database.open(url) as db:
         try:
             indexed = db.has_text_index()
+            lag = db.text_index_lag() if indexed else 0
         except EmspoolError as e:
             yield Finding(WARN, "text search", f"cannot tell whether event text is indexed: {e}")
             return
         dialect = db.dialect
     if indexed:
-        kind = "pg_trgm GIN" if dialect == "postgresql" else "FTS5 trigram"
+        kind = "pg_trgm GIN" if dialect == "postgresql" else f"FTS5 trigram, {lag} to index"
         yield Finding(OK, "text search", f"event text indexed ({kind})")
         return
     scans = "a free-text event search that matches few events reads the whole log"
