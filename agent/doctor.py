@@ -164,7 +164,7 @@ def _text_search(url: str) -> Iterator[Finding]:
             WARN,
             "text search",
             f"no FTS5 trigram index (SQLite {sqlite3.sqlite_version} here): {scans}",
-            "the index is made by the upgrade to schema 0007 on SQLite >= 3.34 with FTS5",
+            "the index is made by the upgrade to schema 0007 on SQLite >= 3.35 with FTS5",
         )
 
 

@@ -39,18 +39,24 @@ TRGM_INDEX = "ix_event_log_text_trgm"
 TRGM_DDL = f"CREATE INDEX {TRGM_INDEX} ON event_log USING gin (text gin_trgm_ops)"
 TRIGRAM_MIN = 3
 # Below this many matches the index path costs at most this many row look-ups and a sort
-# (~10 ms on SQLite); above it the matches are at least 1 in 500 rows of a 5M log, so the
-# walk finds a page of 100 within ~50,000 rows.
-RARE_MAX = 10_000
+# (~3 ms); above it the matches are at least 1 in 2,500 rows of a 5M log, so the walk finds a
+# page of 100 within ~250,000 rows. At 10,000 a text with 7,000 matches took 50 ms by the
+# index and 32 ms by the walk, and the probe of a common text 7 ms instead of 2 (5M rows).
+RARE_MAX = 2_000
+# Rows not indexed yet are read beside the index's matches, up to this many (a few seconds
+# of a busy pool's events); beyond, the search walks as without the index.
+TAIL_MAX = 20_000
 
 _SQLITE_HAS = text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = :n")
 _PG_HAS = text("SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() AND indexname = :n")
-# The candidates' rowids as one JSON array, built in SQLite, stopping at the cap: the index's
-# matches and the rows written since the last indexing round.
+# The candidates' rowids as one JSON array, built in SQLite: the index's matches and the rows
+# written since the last indexing round, each read only up to its cap.
 _SQLITE_RARE = text(
-    "SELECT count(*), json_group_array(r) FROM ("
-    f"SELECT rowid AS r FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :p UNION ALL "
-    f"SELECT rowid FROM event_log WHERE rowid > (SELECT upto FROM {INDEXED_TABLE}) LIMIT :cap)"
+    f"WITH m AS MATERIALIZED (SELECT rowid AS r FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :p "
+    "LIMIT :cap), t AS MATERIALIZED (SELECT rowid AS r FROM event_log "
+    f"WHERE rowid > (SELECT upto FROM {INDEXED_TABLE}) LIMIT :tail) "
+    "SELECT (SELECT count(*) FROM m), (SELECT count(*) FROM t), "
+    "(SELECT json_group_array(r) FROM (SELECT r FROM m UNION ALL SELECT r FROM t))"
 )
 # One indexing round, in one write transaction (the INSERT takes the write lock, so no row
 # can join event_log between the two statements and both see the same rows).
@@ -94,14 +100,15 @@ def fts_phrase(needle: str) -> str:
 
 def sqlite_rare_rowids(conn: Connection, needle: str) -> str | None:
     """The rowids (a JSON array) of the rows that may contain ``needle`` — the FTS index's
-    matches and the rows not indexed yet — when they are fewer than RARE_MAX, else None (the
-    text is common, too short to index, or too much is waiting to be indexed).
+    matches (fewer than RARE_MAX) and the rows not indexed yet (fewer than TAIL_MAX) — else
+    None: the text is common, too short to index, or too much is waiting to be indexed.
     Read once per search and handed to the page's statement: an FTS phrase with common
     trigrams costs ~20 ms at 5M rows, too much to run twice."""
     if len(needle) < TRIGRAM_MIN:
         return None
-    found, rowids = conn.execute(_SQLITE_RARE, {"p": fts_phrase(needle), "cap": RARE_MAX}).one()
-    return str(rowids) if int(found) < RARE_MAX else None
+    args = {"p": fts_phrase(needle), "cap": RARE_MAX, "tail": TAIL_MAX}
+    found, waiting, rowids = conn.execute(_SQLITE_RARE, args).one()
+    return str(rowids) if int(found) < RARE_MAX and int(waiting) < TAIL_MAX else None
 
 
 def sqlite_index_pending(conn: Connection, limit: int) -> int:

@@ -1,6 +1,6 @@
 """Event log: a substring index for free text, and a covering index for counts.
 
-Free text: SQLite gets an FTS5 table with the trigram tokenizer (SQLite >= 3.34) over
+Free text: SQLite gets an FTS5 table with the trigram tokenizer (SQLite >= 3.35) over
 event_log.text as external content, filled here from the stored rows and then by the agents
 shortly after rows are written; PostgreSQL a pg_trgm GIN index
 when the extension is there or can be created (else the search keeps its scan and
@@ -65,7 +65,8 @@ _SQLITE_DOWN = (
 def upgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name == "sqlite":
-        if sqlite3.sqlite_version_info < (3, 34, 0):  # no trigram tokenizer before 3.34
+        # The trigram tokenizer came in 3.34, the search's MATERIALIZED CTEs in 3.35.
+        if sqlite3.sqlite_version_info < (3, 35, 0):
             log.warning(
                 "SQLite %s has no FTS5 trigram: free-text search scans", sqlite3.sqlite_version
             )
