@@ -89,11 +89,15 @@ class Assigner:
         while True:
             self._wake.clear()
             waited = loop.time()
+            ticking = self.epoch is not None
             with contextlib.suppress(TimeoutError):
                 # A follower sleeps until it becomes master (on_became wakes it).
-                async with asyncio.timeout(ASSIGN_TICK if self.epoch is not None else None):
+                async with asyncio.timeout(ASSIGN_TICK if ticking else None):
                     await self._wake.wait()
-            if self.epoch is not None and loop.time() - waited > ASSIGN_TICK + STALL:
+            # Only a master's tick can be late: a follower's sleep ends when it becomes
+            # master, however long it was (taken for a stall, it held the first table of a
+            # failover back by dead_after).
+            if ticking and self.epoch is not None and loop.time() - waited > ASSIGN_TICK + STALL:
                 # Our loop stood still: the peers' heartbeats waited unread meanwhile, so
                 # "unheard" means nothing yet. Drop no member until we have listened again.
                 self._steady_from = loop.time() + self.agent.config.pool.dead_after
