@@ -21,20 +21,10 @@ from shared.eventquery import EventQuery
 from shared.model import Event, EventType, Severity
 from shared.schema import metadata
 from tests.helpers.migrations import downgrade_to, upgrade_to
-from tests.helpers.pgdb import BACKENDS, temp_pg_database
 
 pytestmark = pytest.mark.timeout(120)
 
 REVISIONS = sorted(known_revisions())
-
-
-@pytest.fixture(params=BACKENDS)
-def empty_url(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/pool.db"
-    else:
-        with temp_pg_database() as url:
-            yield url
 
 
 def assert_matches_model(url: str) -> None:
