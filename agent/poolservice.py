@@ -11,13 +11,12 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from agent.busauth import current_caller
-from agent.federation import Federation
+from agent.federation import AlarmParts, Federation
 from agent.keys import secure_client
 from agent.nestate import SnapshotWriter
 from agent.peered import Peered
 from agent.relay import Relay
 from shared.errors import NotFound
-from shared.federated import AlarmFilter, worst_first
 from shared.model import AlarmKey
 from shared.wire import KeyRole
 
@@ -36,13 +35,15 @@ class PoolService:
         self.agent = agent
         a = agent
         assert a.peers is not None and a.bus is not None and a.db is not None
+        me = a.node_id
+        self.parts = AlarmParts(me, lambda: (x.to_dict() | {"agent": me} for x in a.model.alarms))
         self.federation = Federation(
             a.node_id,
             a.peers,
             self._members,
             lambda ne: (a.follower.owner_of(ne) if a.follower is not None else "") or None,
             {
-                "alarms.local": self.alarms_local,
+                "alarms.page": self.parts.page,
                 "ne_states": self.ne_states_local,
                 "status.part": self.status_part,
                 "ack.local": self.ack_local,
@@ -63,7 +64,7 @@ class PoolService:
 
     def route(self, bus: Bus) -> None:
         f = self.federation
-        bus.route("alarms.local", self.alarms_local)
+        bus.route("alarms.page", self.parts.page, role=KeyRole.AGENT)
         bus.route("status.part", self.status_part)
         bus.route("ack.local", self.ack_local, role=KeyRole.AGENT)
         bus.route("pool.alarms", f.alarms)
@@ -109,14 +110,6 @@ class PoolService:
         await self.relay.aclose()
 
     # -- this agent's parts -------------------------------------------------------------
-    async def alarms_local(self, args: dict[str, Any]) -> list[dict[str, Any]]:
-        f = AlarmFilter.from_args(args)
-        me = self.agent.node_id
-        if not f.wants_agent(me):
-            return []
-        alarms = (a.to_dict() | {"agent": me} for a in self.agent.model.alarms)
-        return worst_first(a for a in alarms if f.matches(a))
-
     async def ne_states_local(self, args: dict[str, Any]) -> list[dict[str, object]]:
         me = self.agent.node_id
         return [st.summary() | {"agent": me} for st in self.agent.model.states.values()]

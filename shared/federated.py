@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .alarmpage import item_key
 from .model import Severity
 
 _STATES = ("active", "cleared", "all")
@@ -111,16 +112,8 @@ class AlarmFilter:
 
 
 def worst_first(alarms: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Most severe first, then the most recently seen."""
-    return sorted(
-        (dict(a) for a in alarms),
-        key=lambda d: (
-            -Severity.parse(str(d.get("severity", "indeterminate"))),
-            -float(d.get("last_seen") or 0.0),
-            str(d.get("ne", "")),
-            str(d.get("obj", "")),
-        ),
-    )
+    """Most severe first, then the most recently seen (the order of ``pool.alarms``)."""
+    return sorted((dict(a) for a in alarms), key=item_key)
 
 
 @dataclass(frozen=True, slots=True)

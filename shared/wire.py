@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,7 +37,8 @@ class ErrorCode:
     UNAVAILABLE = "unavailable"
     FORBIDDEN = "forbidden"  # the caller's key role does not allow the op
     BUSY = "busy"  # too many requests of this caller in flight: retry later
-    TOO_LARGE = "too-large"
+    TOO_LARGE = "too-large"  # a request or its reply above the bus's message size cap
+    EXPIRED = "expired"  # a cursor of a paged answer whose snapshot is no longer kept
 
 
 class KeyRole(enum.StrEnum):
@@ -117,6 +119,17 @@ class Reply:
             return cls(id=rid, ok=True, result=d.get("result"))
         err = d.get("error") or {}
         return cls.error(rid, str(err.get("code", ErrorCode.INTERNAL)), str(err.get("message")))
+
+
+# Request.encode and Reply.encode write the id second, after the version: an oversize
+# message's id is read from its first bytes without parsing the whole of it.
+_ID = re.compile(rb'^\{"v": ?\d+, ?"id": ?"([0-9A-Za-z_.:-]{1,64})"')
+
+
+def peek_id(data: bytes) -> str:
+    """The id of a message too large to parse, so that a refusal reaches its sender."""
+    found = _ID.match(data[:128])
+    return found.group(1).decode("ascii") if found else ""
 
 
 def encode_publish(topic: str, body: dict[str, Any]) -> list[bytes]:

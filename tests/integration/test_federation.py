@@ -10,10 +10,9 @@ import pytest
 import zmq.asyncio
 
 from agent.bus import Bus
-from agent.federation import Federation
+from agent.federation import AlarmParts, Federation
 from agent.peers import Peers
 from shared.errors import NotFound
-from shared.federated import AlarmFilter
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -46,10 +45,11 @@ class Member:
         self.task = asyncio.create_task(self.bus.serve())
 
     def ops(self) -> dict:
-        async def alarms_local(args):
+        parts = AlarmParts(self.node, lambda: [a | {"agent": self.node} for a in self.alarms])
+
+        async def alarms_page(args):
             await asyncio.sleep(self.delay)
-            f = AlarmFilter.from_args(args)
-            return [a | {"agent": self.node} for a in self.alarms if f.matches(a)]
+            return await parts.page(args)
 
         async def ne_states(args):
             return [{"name": a["ne"]} for a in self.alarms]
@@ -62,7 +62,7 @@ class Member:
             return {"ne": args["ne"], "acked_by": args["user"]}
 
         return {
-            "alarms.local": alarms_local,
+            "alarms.page": alarms_page,
             "ne_states": ne_states,
             "status.part": status_part,
             "ack.local": ack_local,

@@ -1,0 +1,340 @@
+"""Paging of the federated alarm list (``pool.alarms``): rows, one order, cursors and the
+snapshots behind them. Pure: no clock (callers pass ``now``), no I/O.
+
+Why pages: the bus caps a message at 4 MiB (about 12,000 alarms as JSON objects), and one
+agent alone may hold more than that. So both hops are paged: a member gives its part in
+pages to the agent that received the request (the *federating* agent), and that agent gives
+the merged list to the client in pages.
+
+How a snapshot taken in pages stays exact (what ``shared.alarmview`` relies on):
+
+- **Per-member snapshot generations.** The first page request a member gets takes a
+  snapshot of its filtered, sorted alarms as immutable rows and keeps it under a generation
+  id (``Generations``: a short idle TTL, a few generations at most). Later pages of that
+  generation are cut from the snapshot, never from the live alarms, so a member's part is
+  exactly its set at one instant, taken after the client began buffering live events.
+  That is the condition under which replaying the buffered events ends exact (see
+  ``shared/alarmview.py``); a snapshot of the live set cut at moving keyset positions would
+  lose an alarm whose ``last_seen`` moved it behind the cursor.
+- **Keyset cursor over the merged order.** Every row has a total, stable key
+  (``row_key``: worst first, then the most recently seen, then NE, object, type and owning
+  agent, which is unique). The client's cursor names the federation generation, each
+  member's generation and the key of the last row given. The federating agent keeps the
+  members' rows it fetched but has not given yet (``Merge``) to avoid fetching twice; if
+  that state is gone (expired, or the next page is asked of another agent) it is rebuilt
+  from the cursor alone: each member is asked for its rows after the key, from its
+  generation. A retried page is answered again, the same.
+- **Missing members stay named.** A member that does not answer a page (killed between
+  pages) is named missing with the reason from then on and the answer is partial; the
+  rows it had given stay (they were exact). A member whose generation expired answers
+  ``expired``, and the client starts over.
+
+Members send compact rows (``ROW`` order, arrays not objects: about half the bytes and
+faster to decode); clients get objects, as before.
+"""
+
+from __future__ import annotations
+
+import base64
+import heapq
+import itertools
+import json
+from bisect import bisect_right
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar
+
+from .model import Severity
+
+# One wire row of a member's part: these fields in this order (the first six are the key).
+ROW = (
+    "severity", "last_seen", "ne", "obj", "type", "agent",
+    "text", "active", "count", "first_seen", "raised_at", "cleared_at", "acked_by", "acked_at",
+)  # fmt: skip
+_AGENT = ROW.index("agent")
+_WIDTH = len(ROW)
+
+DEFAULT_PAGE = 5000
+MAX_PAGE = 10_000  # 10,000 rows of ordinary alarms stay well under the bus's 4 MiB
+SNAPSHOT_TTL = 30.0  # seconds a generation is kept after its last page was asked
+SNAPSHOTS_KEPT = 8  # generations kept at once per agent (the oldest goes first)
+
+Row = Sequence[Any]
+Key = tuple[int, float, str, str, str, str]
+_RANK = {s.label: int(s) for s in Severity}
+
+
+class PageError(ValueError):
+    """A page request or a page is malformed (the message says what)."""
+
+
+def row_key(r: Row) -> Key:
+    """The merged order: worst first, then the most recently seen; unique per alarm."""
+    return (-_RANK.get(r[0], 1), -(r[1] or 0.0), r[2], r[3], r[4], r[5])
+
+
+def item_key(d: Mapping[str, Any]) -> Key:
+    """``row_key`` of an alarm as an object (``pool.alarms`` item or ``Alarm.to_dict``)."""
+    return (
+        -_RANK.get(str(d.get("severity", "indeterminate")), 1),
+        -float(d.get("last_seen") or 0.0),
+        str(d.get("ne", "")),
+        str(d.get("obj", "")),
+        str(d.get("type", "")),
+        str(d.get("agent", "")),
+    )
+
+
+def row_of(d: Mapping[str, Any]) -> tuple[Any, ...]:
+    return tuple(d.get(k) for k in ROW)
+
+
+def item_of(r: Row) -> dict[str, Any]:
+    return dict(zip(ROW, r, strict=True))
+
+
+def page_limit(args: Mapping[str, Any]) -> int:
+    raw = args.get("limit", DEFAULT_PAGE)
+    if isinstance(raw, bool) or not isinstance(raw, int) or not 0 < raw <= MAX_PAGE:
+        raise PageError(f"limit: expected a page size in 1..{MAX_PAGE}")
+    return raw
+
+
+def parse_key(raw: Any) -> Key:
+    ok = isinstance(raw, list) and len(raw) == 6
+    if ok:
+        ok = isinstance(raw[0], int) and isinstance(raw[1], int | float)
+        ok = ok and all(isinstance(x, str) for x in raw[2:])
+    if not ok:
+        raise PageError("after: expected a row key")
+    return (int(raw[0]), float(raw[1]), raw[2], raw[3], raw[4], raw[5])
+
+
+# -- one agent's own part: snapshot generations -------------------------------------------
+@dataclass(slots=True)
+class Snapshot:
+    gen: str
+    rows: list[tuple[Any, ...]]  # sorted by row_key
+    used: float = 0.0
+
+    @classmethod
+    def of(cls, gen: str, rows: Iterable[tuple[Any, ...]], now: float) -> Snapshot:
+        return cls(gen, sorted(rows, key=row_key), now)
+
+    def page(self, after: Key | None, limit: int) -> tuple[list[tuple[Any, ...]], bool]:
+        """Up to ``limit`` rows after the key (from the start without one); and whether
+        more follow."""
+        start = 0 if after is None else bisect_right(self.rows, after, key=row_key)
+        rows = self.rows[start : start + limit]
+        return rows, start + limit < len(self.rows)
+
+
+class _Used(Protocol):
+    used: float
+
+
+T = TypeVar("T", bound=_Used)
+
+
+class Generations(Generic[T]):
+    """What one agent keeps by generation id for a while (its snapshots, its merges): each
+    goes ``ttl`` seconds after it was last used, the oldest first beyond ``kept``."""
+
+    def __init__(self, ttl: float = SNAPSHOT_TTL, kept: int = SNAPSHOTS_KEPT) -> None:
+        self.ttl = ttl
+        self.kept = kept
+        self._items: OrderedDict[str, T] = OrderedDict()
+        self.stored = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def put(self, gen: str, item: T, now: float) -> T:
+        self.expire(now)
+        item.used = now
+        self._items[gen] = item
+        self._items.move_to_end(gen)
+        while len(self._items) > self.kept:
+            self._items.popitem(last=False)
+        self.stored += 1
+        return item
+
+    def get(self, gen: str, now: float) -> T | None:
+        self.expire(now)
+        item = self._items.get(gen)
+        if item is not None:
+            item.used = now
+            self._items.move_to_end(gen)
+        return item
+
+    def pop(self, gen: str, now: float) -> T | None:
+        self.expire(now)
+        return self._items.pop(gen, None)
+
+    def expire(self, now: float) -> None:
+        for gen in [g for g, s in self._items.items() if now - s.used > self.ttl]:
+            del self._items[gen]
+
+
+def part_page(snap: Snapshot, after: Key | None, limit: int) -> dict[str, Any]:
+    """A member's answer to one page request of its part."""
+    rows, more = snap.page(after, limit)
+    return {"gen": snap.gen, "rows": rows, "more": more, "total": len(snap.rows)}
+
+
+# -- the federating agent: merging the members' pages --------------------------------------
+@dataclass(slots=True)
+class Merge:
+    """The federating agent's state of one generation: each member's generation and the
+    rows it gave that are not yet in a page. A cache: ``from_cursor`` rebuilds it."""
+
+    gen: str
+    members: dict[str, str] = field(default_factory=dict)  # node -> its generation
+    missing: dict[str, str] = field(default_factory=dict)  # node -> why it has no (more) part
+    total: dict[str, int] = field(default_factory=dict)  # node -> rows in its generation
+    last: Key | None = None  # the key of the last row given to the client
+    used: float = 0.0
+    _buffers: dict[str, list[Row]] = field(default_factory=dict)
+    _more: dict[str, bool] = field(default_factory=dict)
+
+    @property
+    def answered(self) -> list[str]:
+        return sorted(n for n in self.members if n not in self.missing)
+
+    def wanted(self, limit: int) -> dict[str, dict[str, Any]]:
+        """The page request for each member whose buffered rows may not cover the next
+        page of ``limit`` rows (node -> args). Members not asked yet start a generation."""
+        asks: dict[str, dict[str, Any]] = {}
+        for node, gen in self.members.items():
+            if node in self.missing:
+                continue
+            buf = self._buffers.get(node)
+            if buf is None:  # never asked in this state: from the cursor's key
+                args: dict[str, Any] = {"limit": limit}
+                if gen:
+                    args["gen"] = gen
+                if self.last is not None:
+                    args["after"] = list(self.last)
+                asks[node] = args
+            elif len(buf) < limit and self._more.get(node):
+                # After its last buffered row; with none left, after the last row given
+                # (every row of it before that key has been given).
+                after = row_key(buf[-1]) if buf else self.last
+                asks[node] = {"gen": gen, "limit": limit}
+                if after is not None:
+                    asks[node]["after"] = list(after)
+        return asks
+
+    def feed(self, node: str, answer: Any) -> None:
+        """A member's page (``part_page``); a malformed one names the member missing."""
+        if not isinstance(answer, dict) or not isinstance(answer.get("rows"), list):
+            self.fail(node, "malformed answer")
+            return
+        rows = answer["rows"]
+        gen = answer.get("gen")
+        if not isinstance(gen, str) or (self.members.get(node) not in ("", gen)):
+            self.fail(node, "answered from another generation")
+            return
+        for r in rows:
+            if not isinstance(r, list | tuple) or len(r) != _WIDTH or r[_AGENT] != node:
+                self.fail(node, "malformed answer")
+                return
+        self.members[node] = gen
+        self._buffers.setdefault(node, []).extend(rows)
+        self._more[node] = bool(answer.get("more"))
+        if isinstance(answer.get("total"), int):
+            self.total[node] = answer["total"]
+
+    def fail(self, node: str, why: str) -> None:
+        self.missing[node] = why
+        self._buffers.pop(node, None)
+        self._more[node] = False
+
+    def take(self, limit: int) -> list[Row]:
+        """The next page: the ``limit`` first rows of the merged, already sorted buffers."""
+        live = {n: b for n, b in self._buffers.items() if b and n not in self.missing}
+        merged = heapq.merge(*live.values(), key=row_key)
+        page = list(itertools.islice(merged, limit))
+        given: dict[str, int] = {}
+        for r in page:
+            given[r[_AGENT]] = given.get(r[_AGENT], 0) + 1
+        for node, n in given.items():
+            del live[node][:n]
+        if page:
+            self.last = row_key(page[-1])
+        return page
+
+    @property
+    def done(self) -> bool:
+        return not any(
+            (self._buffers.get(n) or self._more.get(n, True))
+            for n in self.members
+            if n not in self.missing
+        )
+
+    def cursor(self) -> str | None:
+        """What the client sends for the next page; None after the last one."""
+        if self.done:
+            return None
+        body = {
+            "g": self.gen,
+            "m": {n: g for n, g in self.members.items() if n not in self.missing},
+            "x": self.missing,
+            "t": self.total,
+            "a": list(self.last) if self.last is not None else None,
+        }
+        return base64.urlsafe_b64encode(json.dumps(body).encode()).decode("ascii")
+
+    @classmethod
+    def from_cursor(cls, cursor: str, now: float) -> Merge:
+        try:
+            body = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))
+        except (ValueError, UnicodeError):
+            raise PageError("cursor: not a cursor of pool.alarms") from None
+        ok = isinstance(body, dict) and isinstance(body.get("g"), str)
+        members, missing, total = (body.get(k) if ok else None for k in ("m", "x", "t"))
+        ok = ok and isinstance(members, dict) and isinstance(missing, dict)
+        ok = ok and isinstance(total, dict)
+        if not ok:
+            raise PageError("cursor: not a cursor of pool.alarms")
+        last = body.get("a")
+        return cls(
+            gen=body["g"],
+            members={str(k): str(v) for k, v in members.items()},  # type: ignore[union-attr]
+            missing={str(k): str(v) for k, v in missing.items()},  # type: ignore[union-attr]
+            total={str(k): int(v) for k, v in total.items()},  # type: ignore[union-attr]
+            last=None if last is None else parse_key(last),
+            used=now,
+        )
+
+
+# -- the client: following the pages -------------------------------------------------------
+@dataclass(slots=True)
+class Pages:
+    """The pages of one generation as a client receives them, put back into one reply."""
+
+    items: list[dict[str, Any]] = field(default_factory=list)
+    snapshot: str = ""
+    count: int = 0
+    last: Mapping[str, Any] = field(default_factory=dict)
+
+    def add(self, reply: Mapping[str, Any]) -> str | None:
+        """One page; returns the cursor of the next one (None: that was the last)."""
+        items = reply.get("items")
+        if not isinstance(items, list):
+            raise PageError("pool.alarms reply without items")
+        snap = str(reply.get("snapshot") or "")
+        if self.count and snap != self.snapshot:
+            raise PageError("pool.alarms pages of different snapshots")
+        self.snapshot = snap
+        self.items += items
+        self.count += 1
+        self.last = reply
+        nxt = reply.get("next")
+        return nxt if isinstance(nxt, str) and nxt else None
+
+    def reply(self) -> dict[str, Any]:
+        """The whole answer, shaped like one page (``answered``/``missing`` of the last
+        page: they are cumulative over the generation)."""
+        return dict(self.last) | {"items": self.items, "next": None, "pages": self.count}
