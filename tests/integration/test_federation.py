@@ -38,6 +38,8 @@ class Member:
         self.alarms = alarms
         self.delay = delay
         self.acks: list[dict] = []
+        # One keeper of its snapshots, for its bus and for a Federation of its own alike.
+        self.parts = AlarmParts(node, lambda: [a | {"agent": node} for a in self.alarms])
         self.bus = Bus("tcp://127.0.0.1:0", "tcp://127.0.0.1:0")
         self.bus.bind()
         for op, fn in self.ops().items():
@@ -45,11 +47,9 @@ class Member:
         self.task = asyncio.create_task(self.bus.serve())
 
     def ops(self) -> dict:
-        parts = AlarmParts(self.node, lambda: [a | {"agent": self.node} for a in self.alarms])
-
         async def alarms_page(args):
             await asyncio.sleep(self.delay)
-            return await parts.page(args)
+            return await self.parts.page(args)
 
         async def ne_states(args):
             return [{"name": a["ne"]} for a in self.alarms]
@@ -120,4 +120,76 @@ async def test_merged_answer_names_who_answered_and_a_dead_or_slow_member_costs_
         await peers.aclose()
         ctx.term()
         for m in (a1, a2, slow):
+            await m.close()
+
+
+def spread(node: str, n: int, t0: float) -> list[dict]:
+    sevs = ("critical", "major", "minor")
+    return [alarm(f"{node}-ne{i}", sevs[i % 3], t0 + i % 4) for i in range(n)]
+
+
+async def walk(fed: Federation, args: dict, between=None) -> tuple[list[dict], dict]:
+    """Every page; ``between(n)`` runs after page n."""
+    items: list[dict] = []
+    reply = await fed.alarms(args)
+    snapshot = reply["snapshot"]
+    pages = 1
+    items += reply["items"]
+    while reply["next"] is not None:
+        if between is not None:
+            await between(pages)
+        reply = await fed.alarms(args | {"cursor": reply["next"]})
+        assert reply["snapshot"] == snapshot
+        items += reply["items"]
+        pages += 1
+    return items, reply | {"pages": pages}
+
+
+async def test_pages_are_one_snapshot_a_cursor_goes_to_any_agent_and_a_member_gone_is_named():
+    from shared.federated import worst_first
+
+    a1, a2, a3 = (Member(n, spread(n, k, 10.0)) for n, k in (("a1", 9), ("a2", 11), ("a3", 7)))
+    ctx = zmq.asyncio.Context()
+    peers, peers2 = Peers(ctx, "a1"), Peers(ctx, "a2")
+    everyone = ["a1", "a2", "a3"]
+    try:
+        await peers.update({"a2": a2.bus.router_endpoint, "a3": a3.bus.router_endpoint})
+        await peers2.update({"a1": a1.bus.router_endpoint, "a3": a3.bus.router_endpoint})
+        fed = Federation("a1", peers, lambda: everyone, {}.get, a1.ops())
+        fed2 = Federation("a2", peers2, lambda: everyone, {}.get, a2.ops())
+        unset = dict.fromkeys(("count", "first_seen", "raised_at", "cleared_at", "acked_at"))
+        truth = worst_first(a | {"agent": m.node} | unset for m in (a1, a2, a3) for a in m.alarms)
+
+        async def churn(page: int) -> None:  # the live sets change between pages
+            a2.alarms.append(alarm(f"late{page}", "critical", 99.0))
+            a1.alarms.pop(0)
+
+        items, last = await walk(fed, {"limit": 4, "deadline": 2.0}, churn)
+        assert items == truth and last["pages"] == 7 and last["total"] == 27
+        assert last["answered"] == everyone and not last["partial"]
+
+        # The second page asked of another agent: rebuilt from the cursor, same rows.
+        first = await fed.alarms({"limit": 5, "deadline": 2.0})
+        elsewhere = await fed2.alarms({"limit": 5, "cursor": first["next"], "deadline": 2.0})
+        here = await fed.alarms({"limit": 5, "cursor": first["next"], "deadline": 2.0})
+        assert elsewhere["items"] == here["items"] and elsewhere["next"] == here["next"]
+
+        # A member gone between pages: named missing from then on, the answer partial.
+        async def kill(page: int) -> None:
+            if page == 1:
+                await a3.close()
+
+        t0 = time.monotonic()
+        items, last = await walk(fed, {"limit": 3, "deadline": 1.0}, kill)
+        assert time.monotonic() - t0 < 8.0
+        assert last["partial"] and list(last["missing"]) == ["a3"]
+        assert last["answered"] == ["a1", "a2"]
+        got = {(a["agent"], a["ne"]) for a in items}
+        assert {(m.node, a["ne"]) for m in (a1, a2) for a in m.alarms} <= got
+        assert 0 < sum(a["agent"] == "a3" for a in items) < 7  # what it gave before it went
+    finally:
+        await peers.aclose()
+        await peers2.aclose()
+        ctx.term()
+        for m in (a1, a2):
             await m.close()
