@@ -21,17 +21,19 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
+import msgspec
+
 from agent.aiotools import with_deadline
 from agent.peers import PeerError, Peers, PeerTimeout
 from shared.alarmpage import (
     Generations,
     Merge,
+    PartPage,
     Snapshot,
-    item_of,
+    item_key,
     page_limit,
     parse_key,
     part_page,
-    row_of,
 )
 from shared.errors import Expired, NotFound
 from shared.federated import AlarmFilter, Merged, merge_lists
@@ -60,16 +62,16 @@ class AlarmParts:
         self.alarms = alarms
         self.snapshots: Generations[Snapshot] = Generations()
 
-    async def page(self, args: dict[str, Any]) -> dict[str, Any]:
+    async def page(self, args: dict[str, Any]) -> PartPage:
         limit = page_limit(args)
         now = time.monotonic()
         gen = args.get("gen")
         if gen is None:
             f = AlarmFilter.from_args(args)
             mine = f.wants_agent(self.node_id)
-            rows = (row_of(a) for a in (self.alarms() if mine else ()) if f.matches(a))
+            entries = ((item_key(a), a) for a in (self.alarms() if mine else ()) if f.matches(a))
             gen = f"{self.node_id}:{uuid.uuid4().hex[:12]}"
-            snap = self.snapshots.put(gen, Snapshot.of(gen, rows, now), now)
+            snap = self.snapshots.put(gen, Snapshot.of(gen, entries, now), now)
         else:
             found = self.snapshots.get(str(gen), now)
             if found is None:
@@ -144,7 +146,7 @@ class Federation:
             raise ValueError("cursor: expected the 'next' of the previous page")
         self.stats["alarm_pages"] += 1
         await self._fill(merge, start, limit, deadline)
-        rows = merge.take(limit)
+        entries = merge.take(limit)
         nxt = merge.cursor()
         if nxt is not None:  # kept for the next page (a cache: the cursor suffices)
             self.merges.put(merge.gen, merge, time.monotonic())
@@ -152,7 +154,7 @@ class Federation:
         if cursor is None and missing:
             self.stats["partial"] += 1
         return {
-            "items": [item_of(r) for r in rows],
+            "items": [item for _, item in entries],
             "answered": merge.answered,
             "missing": missing,
             "partial": bool(missing),
@@ -203,10 +205,16 @@ class Federation:
             else:
                 merge.feed(node, answer)
 
-    async def _part(self, node: str, args: dict[str, Any], deadline: float) -> Any:
+    async def _part(self, node: str, args: dict[str, Any], deadline: float) -> PartPage:
         if node == self.node_id:
-            return await with_deadline(self.local["alarms.page"](args), deadline)
-        return await self.peers.request(node, "alarms.page", args, deadline)
+            page: PartPage = await with_deadline(self.local["alarms.page"](args), deadline)
+            return page
+        # Typed: only the keys are parsed; the alarms pass through as the member sent them.
+        raw = await self.peers.request(node, "alarms.page", args, deadline, raw=True)
+        try:
+            return msgspec.json.decode(raw, type=PartPage)
+        except msgspec.DecodeError as e:  # ValidationError included
+            raise PeerError(node, "malformed", f"not a page of alarms: {e}") from None
 
     async def ne_states(self, args: dict[str, Any]) -> dict[str, Any]:
         merged = await self.gather("ne_states", {}, deadline_of(args))

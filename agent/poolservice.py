@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from agent.busauth import current_caller
@@ -35,8 +36,7 @@ class PoolService:
         self.agent = agent
         a = agent
         assert a.peers is not None and a.bus is not None and a.db is not None
-        me = a.node_id
-        self.parts = AlarmParts(me, lambda: (x.to_dict() | {"agent": me} for x in a.model.alarms))
+        self.parts = AlarmParts(a.node_id, self._own_alarms)
         self.federation = Federation(
             a.node_id,
             a.peers,
@@ -110,6 +110,13 @@ class PoolService:
         await self.relay.aclose()
 
     # -- this agent's parts -------------------------------------------------------------
+    def _own_alarms(self) -> Iterator[dict[str, object]]:
+        me = self.agent.node_id
+        for alarm in self.agent.model.alarms:
+            d = alarm.to_dict()
+            d["agent"] = me  # one dict each: a snapshot may hold tens of thousands
+            yield d
+
     async def ne_states_local(self, args: dict[str, Any]) -> list[dict[str, object]]:
         me = self.agent.node_id
         return [st.summary() | {"agent": me} for st in self.agent.model.states.values()]

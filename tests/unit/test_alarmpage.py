@@ -14,12 +14,11 @@ from shared.alarmpage import (
     Merge,
     PageError,
     Pages,
+    PartPage,
     Snapshot,
-    item_of,
+    item_key,
     page_limit,
     part_page,
-    row_key,
-    row_of,
 )
 from shared.federated import worst_first
 
@@ -35,19 +34,23 @@ def alarm(agent: str, i: int, sev: str, t: float) -> dict:
     }  # fmt: skip
 
 
+def snapshot(gen: str, alarms: list[dict]) -> Snapshot:
+    return Snapshot.of(gen, ((item_key(a), a) for a in alarms), 0.0)
+
+
 def walk(parts: dict[str, list[dict]], limit: int, rebuild_every: int = 0) -> list[dict]:
     """Every page the federating agent would give, members answering from snapshots;
     with ``rebuild_every`` its state is thrown away and rebuilt from the cursor."""
-    snaps = {n: Snapshot.of(f"{n}:1", (row_of(a) for a in p), 0.0) for n, p in parts.items()}
+    snaps = {n: snapshot(f"{n}:1", p) for n, p in parts.items()}
     merge = Merge(gen="g", members=dict.fromkeys(parts, ""))
     out: list[dict] = []
     for page in range(1, 10_000):
         for node, args in merge.wanted(limit).items():
             after = tuple(args["after"]) if "after" in args else None
             merge.feed(node, part_page(snaps[node], after, args["limit"]))  # type: ignore[arg-type]
-        rows = merge.take(limit)
-        assert len(rows) <= limit
-        out += [item_of(r) for r in rows]
+        entries = merge.take(limit)
+        assert len(entries) <= limit
+        out += [a for _, a in entries]
         cursor = merge.cursor()
         if cursor is None:
             return out
@@ -74,12 +77,12 @@ def test_pages_give_exactly_the_merged_set_in_order(sizes, limit, rebuild, seed)
     everything = [a for p in parts.values() for a in p]
     got = walk(parts, limit, rebuild)
     assert got == worst_first(everything)
-    assert len({row_key(row_of(a)) for a in got}) == len(got)  # the key is unique
+    assert len({item_key(a) for a in got}) == len(got)  # the key is unique
 
 
 def test_a_member_failing_between_pages_is_named_and_its_given_rows_stay():
     parts = {n: [alarm(n, i, "major", float(i)) for i in range(5)] for n in ("a1", "a2")}
-    snaps = {n: Snapshot.of(n, (row_of(a) for a in p), 0.0) for n, p in parts.items()}
+    snaps = {n: snapshot(n, p) for n, p in parts.items()}
     merge = Merge(gen="g", members={"a1": "", "a2": ""})
     given_: list[str] = []
     for page in range(20):
@@ -89,7 +92,7 @@ def test_a_member_failing_between_pages_is_named_and_its_given_rows_stay():
                 continue
             after = tuple(args["after"]) if "after" in args else None
             merge.feed(node, part_page(snaps[node], after, 2))  # type: ignore[arg-type]
-        given_ += [r[5] for r in merge.take(2)]
+        given_ += [k[5] for k, _ in merge.take(2)]
         cursor = merge.cursor()
         if cursor is None:
             break
@@ -100,11 +103,12 @@ def test_a_member_failing_between_pages_is_named_and_its_given_rows_stay():
 
 
 def test_a_member_answer_that_does_not_fit_is_refused_not_merged():
-    merge = Merge(gen="g", members={"a1": "", "a2": "", "a3": ""})
-    merge.feed("a1", {"gen": "x", "rows": [["major", 1.0, "n", "o", "t", "a2", *[None] * 8]]})
-    merge.feed("a2", {"rows": "nope"})
-    merge.feed("a3", {"gen": "y", "rows": [], "more": False})
-    assert merge.missing == {"a1": "malformed answer", "a2": "malformed answer"}
+    merge = Merge(gen="g", members={"a1": "", "a2": "x", "a3": ""})
+    key = (-4, -1.0, "n", "o", "t", "a2")  # a2's alarm in a1's answer
+    merge.feed("a1", PartPage("a1:1", [key], [{"ne": "n"}]))
+    merge.feed("a2", PartPage("y", [], []))  # not the generation of the cursor
+    merge.feed("a3", PartPage("a3:1", [], [], more=False))
+    assert merge.missing == {"a1": "malformed answer", "a2": "answered from another generation"}
     assert merge.take(10) == [] and merge.cursor() is None
 
 
