@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import msgspec
@@ -30,11 +30,12 @@ from shared.alarmpage import (
     Merge,
     PartPage,
     Snapshot,
-    item_key,
+    alarm_entry,
     page_limit,
     parse_key,
     part_page,
 )
+from shared.alarms import Alarm
 from shared.errors import Expired, NotFound
 from shared.federated import AlarmFilter, Merged, merge_lists
 from shared.wire import ErrorCode
@@ -55,9 +56,10 @@ def deadline_of(args: dict[str, Any]) -> float:
 class AlarmParts:
     """This agent's own part of ``pool.alarms`` (op ``alarms.page``), in pages cut from
     snapshot generations: the first request (no ``gen``) takes one with the filter, later
-    ones name it. ``alarms``: this agent's alarms now, as objects with ``agent`` set."""
+    ones name it. ``alarms(nes)``: this agent's alarms now, of those NEs only if any named
+    (an index lookup rather than a scan for a filtered query)."""
 
-    def __init__(self, node_id: str, alarms: Callable[[], Iterable[Mapping[str, Any]]]) -> None:
+    def __init__(self, node_id: str, alarms: Callable[[frozenset[str]], Iterable[Alarm]]) -> None:
         self.node_id = node_id
         self.alarms = alarms
         self.snapshots: Generations[Snapshot] = Generations()
@@ -68,9 +70,10 @@ class AlarmParts:
         gen = args.get("gen")
         if gen is None:
             f = AlarmFilter.from_args(args)
-            mine = f.wants_agent(self.node_id)
-            entries = ((item_key(a), a) for a in (self.alarms() if mine else ()) if f.matches(a))
-            gen = f"{self.node_id}:{uuid.uuid4().hex[:12]}"
+            me = self.node_id
+            mine = self.alarms(f.nes) if f.wants_agent(me) else ()
+            entries = (alarm_entry(a, me) for a in mine if f.matches_alarm(a))
+            gen = f"{me}:{uuid.uuid4().hex[:12]}"
             snap = self.snapshots.put(gen, Snapshot.of(gen, entries, now), now)
         else:
             found = self.snapshots.get(str(gen), now)
@@ -146,7 +149,7 @@ class Federation:
             raise ValueError("cursor: expected the 'next' of the previous page")
         self.stats["alarm_pages"] += 1
         await self._fill(merge, start, limit, deadline)
-        entries = merge.take(limit)
+        items = merge.take(limit)
         nxt = merge.cursor()
         if nxt is not None:  # kept for the next page (a cache: the cursor suffices)
             self.merges.put(merge.gen, merge, time.monotonic())
@@ -154,7 +157,7 @@ class Federation:
         if cursor is None and missing:
             self.stats["partial"] += 1
         return {
-            "items": [item for _, item in entries],
+            "items": items,
             "answered": merge.answered,
             "missing": missing,
             "partial": bool(missing),

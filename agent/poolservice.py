@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from agent.busauth import current_caller
@@ -17,6 +17,7 @@ from agent.keys import secure_client
 from agent.nestate import SnapshotWriter
 from agent.peered import Peered
 from agent.relay import Relay
+from shared.alarms import Alarm
 from shared.errors import NotFound
 from shared.model import AlarmKey
 from shared.wire import KeyRole
@@ -110,12 +111,11 @@ class PoolService:
         await self.relay.aclose()
 
     # -- this agent's parts -------------------------------------------------------------
-    def _own_alarms(self) -> Iterator[dict[str, object]]:
-        me = self.agent.node_id
-        for alarm in self.agent.model.alarms:
-            d = alarm.to_dict()
-            d["agent"] = me  # one dict each: a snapshot may hold tens of thousands
-            yield d
+    def _own_alarms(self, nes: frozenset[str]) -> Iterable[Alarm]:
+        store = self.agent.model.alarms
+        if nes:
+            return (a for ne in sorted(nes) for a in store.for_ne(ne))
+        return iter(store)
 
     async def ne_states_local(self, args: dict[str, Any]) -> list[dict[str, object]]:
         me = self.agent.node_id

@@ -39,7 +39,6 @@ in docs/benchmarks.md: building and re-encoding the objects was most of its time
 from __future__ import annotations
 
 import base64
-import collections
 import heapq
 import itertools
 import json
@@ -51,6 +50,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import msgspec
 
+from .alarms import Alarm
 from .model import Severity
 
 DEFAULT_PAGE = 5000
@@ -112,26 +112,63 @@ class PartPage(msgspec.Struct, frozen=True):
     total: int = 0
 
 
-def _first(e: Entry) -> Key:
-    return e[0]
+class AlarmItem(msgspec.Struct):
+    """One alarm of ``pool.alarms`` as a member encodes it (an object on the wire, the
+    fields of ``Alarm.to_dict`` and the owning agent): cheaper to make and to encode than a
+    dict, and clients read it back as the same object."""
+
+    ne: str
+    obj: str
+    type: str
+    severity: str
+    text: str
+    active: bool
+    count: int
+    first_seen: float
+    last_seen: float
+    raised_at: float
+    cleared_at: float | None
+    acked_by: str | None
+    acked_at: float | None
+    agent: str
+
+
+_LABEL = {s: s.label for s in Severity}
+
+
+def alarm_entry(a: Alarm, agent: str) -> Entry:
+    """An agent's own alarm as a snapshot entry: its key and its item."""
+    k = a.key
+    item = AlarmItem(
+        k.ne, k.obj, k.type, _LABEL[a.severity], a.text, a.cleared_at is None, a.count,
+        a.first_seen, a.last_seen, a.raised_at, a.cleared_at, a.acked_by, a.acked_at, agent,
+    )  # fmt: skip
+    return (-int(a.severity), -a.last_seen, k.ne, k.obj, k.type, agent), item
 
 
 # -- one agent's own part: snapshot generations -------------------------------------------
 @dataclass(slots=True)
 class Snapshot:
     gen: str
-    entries: list[Entry]  # sorted by key
+    keys: list[Key]  # sorted
+    items: list[Any]  # the alarm of each key
     used: float = 0.0
 
     @classmethod
     def of(cls, gen: str, entries: Iterable[Entry], now: float) -> Snapshot:
-        return cls(gen, sorted(entries, key=_first), now)
+        ordered = sorted(entries, key=_first)
+        return cls(gen, [k for k, _ in ordered], [i for _, i in ordered], now)
 
-    def page(self, after: Key | None, limit: int) -> tuple[list[Entry], bool]:
-        """Up to ``limit`` entries after the key (from the start without one); and whether
-        more follow."""
-        start = 0 if after is None else bisect_right(self.entries, after, key=_first)
-        return self.entries[start : start + limit], start + limit < len(self.entries)
+    def page(self, after: Key | None, limit: int) -> tuple[list[Key], list[Any], bool]:
+        """Up to ``limit`` keys and items after the key (from the start without one); and
+        whether more follow."""
+        start = 0 if after is None else bisect_right(self.keys, after)
+        end = start + limit
+        return self.keys[start:end], self.items[start:end], end < len(self.keys)
+
+
+def _first(e: Entry) -> Key:
+    return e[0]
 
 
 class _Used(Protocol):
@@ -183,14 +220,8 @@ class Generations(Generic[T]):
 
 def part_page(snap: Snapshot, after: Key | None, limit: int) -> PartPage:
     """A member's answer to one page request of its part (the bus encodes it)."""
-    entries, more = snap.page(after, limit)
-    return PartPage(
-        gen=snap.gen,
-        keys=[k for k, _ in entries],
-        items=[i for _, i in entries],
-        more=more,
-        total=len(snap.entries),
-    )
+    keys, items, more = snap.page(after, limit)
+    return PartPage(gen=snap.gen, keys=keys, items=items, more=more, total=len(snap.keys))
 
 
 # -- the federating agent: merging the members' pages --------------------------------------
@@ -205,7 +236,9 @@ class Merge:
     total: dict[str, int] = field(default_factory=dict)  # node -> rows in its generation
     last: Key | None = None  # the key of the last row given to the client
     used: float = 0.0
-    _buffers: dict[str, list[Entry]] = field(default_factory=dict)
+    # What each member gave and no page holds yet: keys, and their items beside them.
+    _keys: dict[str, list[Key]] = field(default_factory=dict)
+    _items: dict[str, list[Any]] = field(default_factory=dict)
     _more: dict[str, bool] = field(default_factory=dict)
 
     @property
@@ -219,7 +252,7 @@ class Merge:
         for node, gen in self.members.items():
             if node in self.missing:
                 continue
-            buf = self._buffers.get(node)
+            buf = self._keys.get(node)
             if buf is None:  # never asked in this state: from the cursor's key
                 args: dict[str, Any] = {"limit": limit}
                 if gen:
@@ -230,7 +263,7 @@ class Merge:
             elif len(buf) < limit and self._more.get(node):
                 # After its last buffered row; with none left, after the last row given
                 # (every row of it before that key has been given).
-                after = buf[-1][0] if buf else self.last
+                after = buf[-1] if buf else self.last
                 asks[node] = {"gen": gen, "limit": limit}
                 if after is not None:
                     asks[node]["after"] = list(after)
@@ -246,31 +279,40 @@ class Merge:
             self.fail(node, "malformed answer")
             return
         self.members[node] = page.gen
-        self._buffers.setdefault(node, []).extend(zip(keys, page.items, strict=True))
+        self._keys.setdefault(node, []).extend(keys)
+        self._items.setdefault(node, []).extend(page.items)
         self._more[node] = page.more
         self.total[node] = page.total
 
     def fail(self, node: str, why: str) -> None:
         self.missing[node] = why
-        self._buffers.pop(node, None)
+        self._keys.pop(node, None)
+        self._items.pop(node, None)
         self._more[node] = False
 
-    def take(self, limit: int) -> list[Entry]:
-        """The next page: the ``limit`` first entries of the merged, already sorted
-        buffers (keys are unique, so entries compare by key alone)."""
-        live = [b for n, b in self._buffers.items() if b and n not in self.missing]
-        page = list(itertools.islice(heapq.merge(*live), limit))
-        given = collections.Counter(k[5] for k, _ in page)  # the owning agent
+    def take(self, limit: int) -> list[Any]:
+        """The next page: the items of the ``limit`` first keys of the merged, already
+        sorted buffers. A key names its agent, whose next item is the one it keys."""
+        live = [b for n, b in self._keys.items() if b and n not in self.missing]
+        keys = list(itertools.islice(heapq.merge(*live), limit))
+        given = dict.fromkeys(self._keys, 0)
+        items = []
+        for k in keys:
+            node = k[5]
+            items.append(self._items[node][given[node]])
+            given[node] += 1
         for node, n in given.items():
-            del self._buffers[node][:n]
-        if page:
-            self.last = page[-1][0]
-        return page
+            if n:
+                del self._keys[node][:n]
+                del self._items[node][:n]
+        if keys:
+            self.last = keys[-1]
+        return items
 
     @property
     def done(self) -> bool:
         return not any(
-            (self._buffers.get(n) or self._more.get(n, True))
+            (self._keys.get(n) or self._more.get(n, True))
             for n in self.members
             if n not in self.missing
         )

@@ -12,23 +12,21 @@ import zmq.asyncio
 from agent.bus import Bus
 from agent.federation import AlarmParts, Federation
 from agent.peers import Peers
+from shared.alarms import Alarm
 from shared.errors import NotFound
+from shared.model import AlarmKey, Severity
 from shared.wire import Reply
 
 pytestmark = pytest.mark.timeout(30)
 
 
-def alarm(ne: str, sev: str, t: float) -> dict:
-    return {
-        "ne": ne,
-        "obj": "",
-        "type": "x",
-        "severity": sev,
-        "text": ne,
-        "active": True,
-        "acked_by": "",
-        "last_seen": t,
-    }
+def alarm(ne: str, sev: str, t: float) -> Alarm:
+    return Alarm(AlarmKey(ne, "", "x"), Severity.parse(sev), ne, t, t, t)
+
+
+def item(a: Alarm, agent: str) -> dict:
+    """What a client reads of an alarm in ``pool.alarms``."""
+    return a.to_dict() | {"agent": agent}
 
 
 async def ask(fed: Federation, args: dict) -> dict:
@@ -41,13 +39,13 @@ async def ask(fed: Federation, args: dict) -> dict:
 class Member:
     """One agent's memory as the federated ops see it, served on a real bus."""
 
-    def __init__(self, node: str, alarms: list[dict], delay: float = 0.0) -> None:
+    def __init__(self, node: str, alarms: list[Alarm], delay: float = 0.0) -> None:
         self.node = node
         self.alarms = alarms
         self.delay = delay
         self.acks: list[dict] = []
         # One keeper of its snapshots, for its bus and for a Federation of its own alike.
-        self.parts = AlarmParts(node, lambda: [a | {"agent": node} for a in self.alarms])
+        self.parts = AlarmParts(node, lambda nes: list(self.alarms))
         self.bus = Bus("tcp://127.0.0.1:0", "tcp://127.0.0.1:0")
         self.bus.bind()
         for op, fn in self.ops().items():
@@ -60,7 +58,7 @@ class Member:
             return await self.parts.page(args)
 
         async def ne_states(args):
-            return [{"name": a["ne"]} for a in self.alarms]
+            return [{"name": a.key.ne} for a in self.alarms]
 
         async def status_part(args):
             return [{"node_id": self.node, "managed": len(self.alarms)}]
@@ -165,7 +163,7 @@ async def test_pages_are_one_snapshot_a_cursor_goes_to_any_agent_and_a_member_go
         await peers2.update({"a1": a1.bus.router_endpoint, "a3": a3.bus.router_endpoint})
         fed = Federation("a1", peers, lambda: everyone, {}.get, a1.ops())
         fed2 = Federation("a2", peers2, lambda: everyone, {}.get, a2.ops())
-        truth = worst_first(a | {"agent": m.node} for m in (a1, a2, a3) for a in m.alarms)
+        truth = worst_first(item(a, m.node) for m in (a1, a2, a3) for a in m.alarms)
 
         async def churn(page: int) -> None:  # the live sets change between pages
             a2.alarms.append(alarm(f"late{page}", "critical", 99.0))
@@ -192,7 +190,7 @@ async def test_pages_are_one_snapshot_a_cursor_goes_to_any_agent_and_a_member_go
         assert last["partial"] and list(last["missing"]) == ["a3"]
         assert last["answered"] == ["a1", "a2"]
         got = {(a["agent"], a["ne"]) for a in items}
-        assert {(m.node, a["ne"]) for m in (a1, a2) for a in m.alarms} <= got
+        assert {(m.node, a.key.ne) for m in (a1, a2) for a in m.alarms} <= got
         assert 0 < sum(a["agent"] == "a3" for a in items) < 7  # what it gave before it went
     finally:
         await peers.aclose()

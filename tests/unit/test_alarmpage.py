@@ -48,9 +48,9 @@ def walk(parts: dict[str, list[dict]], limit: int, rebuild_every: int = 0) -> li
         for node, args in merge.wanted(limit).items():
             after = tuple(args["after"]) if "after" in args else None
             merge.feed(node, part_page(snaps[node], after, args["limit"]))  # type: ignore[arg-type]
-        entries = merge.take(limit)
-        assert len(entries) <= limit
-        out += [a for _, a in entries]
+        items = merge.take(limit)
+        assert len(items) <= limit
+        out += items
         cursor = merge.cursor()
         if cursor is None:
             return out
@@ -92,7 +92,7 @@ def test_a_member_failing_between_pages_is_named_and_its_given_rows_stay():
                 continue
             after = tuple(args["after"]) if "after" in args else None
             merge.feed(node, part_page(snaps[node], after, 2))  # type: ignore[arg-type]
-        given_ += [k[5] for k, _ in merge.take(2)]
+        given_ += [a["agent"] for a in merge.take(2)]
         cursor = merge.cursor()
         if cursor is None:
             break
