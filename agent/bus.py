@@ -35,7 +35,7 @@ from agent.busauth import (
 )
 from agent.busmonitor import HandshakeCounter
 from agent.keys import KeyPair
-from shared.errors import EmspoolError, NotFound
+from shared.errors import EmspoolError, Expired, NotFound
 from shared.wire import (
     MAX_MESSAGE,
     ErrorCode,
@@ -45,6 +45,7 @@ from shared.wire import (
     WireError,
     WireVersionError,
     encode_publish,
+    peek_id,
 )
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ REJECTIONS = (
     "unknown_key",
     "handshake",
     "garbage",
+    "oversize_reply",  # a handler's answer above the cap: the caller is told too-large
 )
 
 
@@ -182,7 +184,7 @@ class Bus:
             self._reject(
                 peer,
                 "oversize",
-                "",
+                peek_id(bytes(frame.buffer[:128])),
                 ErrorCode.TOO_LARGE,
                 f"request of {len(frame)} bytes exceeds {self.max_message}",
             )
@@ -253,7 +255,7 @@ class Bus:
         self.stats["errors"] += 1
         log.debug("bus request rejected (%s): %s", reason, message)
         if not oneway:
-            task = asyncio.create_task(self._send(peer, Reply.error(rid, code, message)))
+            task = asyncio.create_task(self._send(peer, Reply.error(rid, code, message).encode()))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
@@ -263,12 +265,26 @@ class Bus:
             reply = await self._handle(req)
         finally:
             self._done(who)  # before the reply leaves: the caller may send the next at once
-        if not reply.ok:
-            self.stats["errors"] += 1
         if req.oneway:
             self.stats["notifications"] += 1
+            if not reply.ok:
+                self.stats["errors"] += 1
             return  # a notification: the sender does not wait for an answer
-        await self._send(peer, reply)
+        data = reply.encode()
+        if len(data) > self.max_message:
+            # Sent, the receiver's libzmq would drop it (or the connection) and the caller
+            # would wait out its deadline: say so at once, under the request's id.
+            self.stats["rejected_oversize_reply"] += 1
+            message = (
+                f"the answer to {req.op!r} is {len(data)} bytes, above the bus limit of "
+                f"{self.max_message}: ask for less (a smaller page or a narrower filter)"
+            )
+            log.warning("bus reply refused: %s", message)
+            reply = Reply.error(req.id, ErrorCode.TOO_LARGE, message)
+            data = reply.encode()
+        if not reply.ok:
+            self.stats["errors"] += 1
+        await self._send(peer, data)
 
     async def _handle(self, req: Request) -> Reply:
         handler = self.handlers.get(req.op)
@@ -278,6 +294,8 @@ class Bus:
             return Reply(id=req.id, ok=True, result=await handler(req.args))
         except NotFound as e:
             return Reply.error(req.id, ErrorCode.NOT_FOUND, str(e))
+        except Expired as e:
+            return Reply.error(req.id, ErrorCode.EXPIRED, str(e))
         except (EmspoolError, ValueError, KeyError, TypeError) as e:
             return Reply.error(req.id, ErrorCode.BAD_REQUEST, str(e))
         except Exception as e:  # a handler bug must cost one reply, not the bus
@@ -285,9 +303,9 @@ class Bus:
             self.stats["internal_errors"] += 1
             return Reply.error(req.id, ErrorCode.INTERNAL, type(e).__name__)
 
-    async def _send(self, peer: bytes, reply: Reply) -> None:
+    async def _send(self, peer: bytes, data: bytes) -> None:
         try:
-            await self.router.send_multipart([peer, b"", reply.encode()])
+            await self.router.send_multipart([peer, b"", data])
         except zmq.ZMQError as e:  # EHOSTUNREACH: the requester left (ROUTER_MANDATORY)
             log.debug("reply to a departed peer dropped: %s", e)
 

@@ -29,13 +29,35 @@ from zmq.utils.monitor import recv_monitor_message
 
 from agent.keys import KeyPair
 from shared.errors import ConfigError, EmspoolError
-from shared.wire import MAX_MESSAGE, Reply, Request, WireError
+from shared.wire import MAX_MESSAGE, ErrorCode, Reply, Request, WireError, peek_id
 
 
 class RequestFailed(EmspoolError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
+
+
+class TooLarge(RequestFailed):
+    """The answer would exceed the bus's message cap: the agent said so instead of sending
+    it (ask for a smaller page or a narrower filter)."""
+
+
+def _failed(reply: Reply) -> RequestFailed:
+    kind = TooLarge if reply.code == ErrorCode.TOO_LARGE else RequestFailed
+    return kind(reply.code, reply.message)
+
+
+def _decode(data: bytes) -> Reply:
+    """A reply; one too large to read comes back as a too-large error of its own id (an
+    agent of an older version may still send one) rather than being waited out."""
+    try:
+        return Reply.decode(data)
+    except WireError:
+        if len(data) <= MAX_MESSAGE:
+            raise
+        message = f"an answer of {len(data)} bytes exceeds the bus limit of {MAX_MESSAGE}"
+        return Reply.error(peek_id(data), ErrorCode.TOO_LARGE, message)
 
 
 class Unreachable(EmspoolError):
@@ -165,13 +187,13 @@ class BusClient:
                     raise _refused(ep, self.key)
             if sock in ready:
                 try:
-                    reply = Reply.decode(sock.recv_multipart()[-1])
+                    reply = _decode(sock.recv_multipart()[-1])
                 except WireError:
                     continue
                 if reply.id != req.id:
                     continue  # a late answer to an earlier request that timed out
                 if not reply.ok:
-                    raise RequestFailed(reply.code, reply.message)
+                    raise _failed(reply)
                 return reply.result
 
     def _connect(self, ep: Endpoint) -> zmq.Socket[bytes]:
@@ -294,7 +316,7 @@ class AsyncBusClient:
         finally:
             self._waiting.pop(req.id, None)
         if not reply.ok:
-            raise RequestFailed(reply.code, reply.message)
+            raise _failed(reply)
         return reply.result
 
     def _open(self, ep: Endpoint) -> None:
@@ -325,7 +347,7 @@ class AsyncBusClient:
         while True:
             frames = await sock.recv_multipart()
             try:
-                reply = Reply.decode(frames[-1])
+                reply = _decode(frames[-1])
             except WireError:
                 continue
             fut = self._waiting.pop(reply.id, None)

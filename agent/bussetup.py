@@ -98,6 +98,7 @@ def make_bus(cfg: AgentConfig, security: BusSecurity) -> Bus:
         keypair=security.keypair,
         allow=security.allow,
         max_in_flight=cfg.bus.max_in_flight,
+        max_message=cfg.bus.max_message,
         recheck=None if security.insecure else security.keeper.recheck,
     )
 

@@ -22,6 +22,7 @@ from agent.cliopts import (
     output,
 )
 from agent.tables import table, when
+from shared.alarmpage import DEFAULT_PAGE, MAX_PAGE
 from shared.config import parse_profile
 from shared.errors import ConfigError, EmspoolError
 from shared.eventquery import EventQuery
@@ -80,7 +81,10 @@ def cmd_alarms(args: argparse.Namespace) -> int:
         query["acked"] = args.acked
     if args.from_agent:
         query["agent"] = args.from_agent
-    reply = agent_request(args, "pool.alarms", query)
+    from agent.alarmpages import fetch_alarms
+
+    with bus_client(args) as client:
+        reply = fetch_alarms(client, query, limit=args.page_size)
     alarms = reply["items"]
     rows = [
         (
@@ -298,6 +302,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--text", help="text in the alarm, NE, object or type")
     p.add_argument("--acked", choices=("yes", "no"), help="acknowledged or not")
     p.add_argument("--from-agent", action="append", help="alarms owned by this agent only")
+    p.add_argument(
+        "--page-size",
+        type=int,
+        default=DEFAULT_PAGE,
+        help=f"alarms asked per request (all pages are read; at most {MAX_PAGE})",
+    )
     p.set_defaults(func=cmd_alarms)
 
     p = sub.add_parser("ack", help="acknowledge an alarm")

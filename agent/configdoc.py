@@ -24,6 +24,8 @@ DOCS: dict[str, str] = {
     "bus.insecure": "A lab only: no CURVE, no authentication, every client may do "
     "everything. Warned about at start and in status.",
     "bus.max_in_flight": "Requests of one caller answered at once; more are told busy.",
+    "bus.max_message": "Largest request taken and reply sent, in bytes; beyond, the caller is "
+    "told too-large at once (paged answers such as pool.alarms fit by their page size).",
     "polling.interval": "Seconds between polls of an NE (an NE's own poll_interval wins).",
     "polling.timeout": "Seconds an SNMP request waits for an answer before a retry.",
     "polling.retries": "SNMP retries after the first timeout.",

@@ -8,6 +8,10 @@ its death (a dead PUB is just silent), and resynchronises with one ``pool.alarms
 view asks for it, when the client moved to another agent, and every ``resync_every``
 seconds as a safety net (sooner while the last snapshot was partial: 2 s, then backing off,
 as a killed member is named missing until the pool forgets it).
+
+A resynchronisation reads every page of one snapshot generation (agent/alarmpages.py,
+``page_size`` alarms a page) while the live events are buffered, then applies them at once:
+the view is never built from a part of the pages.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ import zmq
 import zmq.asyncio
 
 from agent import busclient
+from agent.alarmpages import afetch_alarms, fetch_alarms
+from shared.alarmpage import DEFAULT_PAGE
 from shared.alarmview import AlarmView
 from shared.wire import Topic, WireError, decode_publish
 
@@ -37,8 +43,10 @@ class _Live:
         ping_every: float = 0.5,
         timeout: float = 1.0,
         deadline: float = 1.0,
+        page_size: int = DEFAULT_PAGE,
     ) -> None:
         self.view = AlarmView()
+        self.page_size = page_size
         self.resync_every = resync_every
         self.ping_every = ping_every
         self.timeout = timeout  # for each agent tried
@@ -105,9 +113,14 @@ class LiveAlarms(_Live):
     """The blocking face: the caller calls ``step`` in its loop."""
 
     def __init__(
-        self, client: busclient.BusClient, *, hwm: int | None = None, **schedule: float
+        self,
+        client: busclient.BusClient,
+        *,
+        hwm: int | None = None,
+        page_size: int = DEFAULT_PAGE,
+        **schedule: float,
     ) -> None:
-        super().__init__(**schedule)
+        super().__init__(page_size=page_size, **schedule)
         self.client = client
         self.hwm = hwm
         self._sub: zmq.Socket[bytes] | None = None
@@ -148,8 +161,11 @@ class LiveAlarms(_Live):
         for _ in range(3):
             self._drain()
             self.view.begin_resync()
-            reply = self.client.request(
-                "pool.alarms", {"deadline": self.deadline}, timeout=self.timeout + self.deadline
+            reply = fetch_alarms(
+                self.client,
+                {"deadline": self.deadline},
+                timeout=self.timeout + self.deadline,
+                limit=self.page_size,
             )
             if self.client.endpoint != self.attached:
                 self._attach()  # the answer came from another agent: listen to that one
@@ -180,8 +196,14 @@ class LiveAlarms(_Live):
 class AsyncLiveAlarms(_Live):
     """The asyncio face (the console): ``run()`` until cancelled, or ``step`` in a loop."""
 
-    def __init__(self, client: busclient.AsyncBusClient, **schedule: float) -> None:
-        super().__init__(**schedule)
+    def __init__(
+        self,
+        client: busclient.AsyncBusClient,
+        *,
+        page_size: int = DEFAULT_PAGE,
+        **schedule: float,
+    ) -> None:
+        super().__init__(page_size=page_size, **schedule)
         self.client = client
         self._sub: zmq.asyncio.Socket | None = None
 
@@ -217,8 +239,11 @@ class AsyncLiveAlarms(_Live):
         for _ in range(3):
             await self._drain()
             self.view.begin_resync()
-            reply = await self.client.request(
-                "pool.alarms", {"deadline": self.deadline}, timeout=self.timeout + self.deadline
+            reply = await afetch_alarms(
+                self.client,
+                {"deadline": self.deadline},
+                timeout=self.timeout + self.deadline,
+                limit=self.page_size,
             )
             if self.client.endpoint != self.attached:
                 await self._attach()

@@ -31,7 +31,7 @@ import zmq.asyncio
 
 from agent.keys import KeyPair
 from shared.errors import EmspoolError
-from shared.wire import MAX_MESSAGE, Reply, Request, WireError
+from shared.wire import MAX_MESSAGE, Reply, Request, WireError, parse_result
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ class PeerLink:
         while True:
             frames = await self._sock.recv_multipart()
             try:
-                reply = Reply.decode(frames[-1])
+                reply = Reply.decode_lazy(frames[-1])
             except WireError:
                 self._stats["bad_replies"] += 1
                 continue
@@ -151,7 +151,10 @@ class PeerLink:
         if not fut.cancelled() and fut.exception() is not None:
             self._stats["dropped"] += 1
 
-    async def request(self, op: str, args: Mapping[str, Any], timeout: float) -> Any:
+    async def request(
+        self, op: str, args: Mapping[str, Any], timeout: float, *, raw: bool = False
+    ) -> Any:
+        """The peer's result; with ``raw`` as unparsed JSON (``msgspec.Raw``)."""
         self._ensure_reader()
         req = Request(op=op, args=dict(args))
         fut: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
@@ -169,7 +172,13 @@ class PeerLink:
         self._stats["requests"] += 1
         if not reply.ok:
             raise PeerError(self.node, reply.code, reply.message)
-        return reply.result
+        if raw:
+            return reply.result
+        try:
+            return parse_result(reply.result)
+        except WireError as e:
+            self._stats["bad_replies"] += 1
+            raise PeerError(self.node, "malformed", str(e)) from None
 
     async def aclose(self) -> None:
         for task in (self._reader, self._retry):
@@ -254,11 +263,13 @@ class Peers:
     def broadcast(self, op: str, args: Mapping[str, Any]) -> int:
         return sum(link.notify(op, args) for link in list(self._links.values()))
 
-    async def request(self, node: str, op: str, args: Mapping[str, Any], timeout: float) -> Any:
+    async def request(
+        self, node: str, op: str, args: Mapping[str, Any], timeout: float, *, raw: bool = False
+    ) -> Any:
         link = self._links.get(node)
         if link is None:
             raise PeerTimeout(f"{node} is not a known member")
-        return await link.request(op, args, timeout)
+        return await link.request(op, args, timeout, raw=raw)
 
     async def gather(
         self,

@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from agent.busauth import current_caller
-from agent.federation import Federation
+from agent.federation import AlarmParts, Federation
 from agent.inventoryops import InventoryOps
 from agent.keys import secure_client
 from agent.nestate import SnapshotWriter
 from agent.peered import Peered
 from agent.relay import Relay
+from shared.alarms import Alarm
 from shared.errors import NotFound
-from shared.federated import AlarmFilter, worst_first
 from shared.model import AlarmKey
 from shared.wire import KeyRole
 
@@ -37,13 +38,14 @@ class PoolService:
         self.agent = agent
         a = agent
         assert a.peers is not None and a.bus is not None and a.db is not None
+        self.parts = AlarmParts(a.node_id, self._own_alarms)
         self.federation = Federation(
             a.node_id,
             a.peers,
             self._members,
             lambda ne: (a.follower.owner_of(ne) if a.follower is not None else "") or None,
             {
-                "alarms.local": self.alarms_local,
+                "alarms.page": self.parts.page,
                 "ne_states": self.ne_states_local,
                 "status.part": self.status_part,
                 "ack.local": self.ack_local,
@@ -65,7 +67,7 @@ class PoolService:
 
     def route(self, bus: Bus) -> None:
         f = self.federation
-        bus.route("alarms.local", self.alarms_local)
+        bus.route("alarms.page", self.parts.page, role=KeyRole.AGENT)
         bus.route("status.part", self.status_part)
         bus.route("ack.local", self.ack_local, role=KeyRole.AGENT)
         bus.route("pool.alarms", f.alarms)
@@ -116,13 +118,11 @@ class PoolService:
         await self.relay.aclose()
 
     # -- this agent's parts -------------------------------------------------------------
-    async def alarms_local(self, args: dict[str, Any]) -> list[dict[str, Any]]:
-        f = AlarmFilter.from_args(args)
-        me = self.agent.node_id
-        if not f.wants_agent(me):
-            return []
-        alarms = (a.to_dict() | {"agent": me} for a in self.agent.model.alarms)
-        return worst_first(a for a in alarms if f.matches(a))
+    def _own_alarms(self, nes: frozenset[str]) -> Iterable[Alarm]:
+        store = self.agent.model.alarms
+        if nes:
+            return (a for ne in sorted(nes) for a in store.for_ne(ne))
+        return iter(store)
 
     async def ne_states_local(self, args: dict[str, Any]) -> list[dict[str, object]]:
         me = self.agent.node_id

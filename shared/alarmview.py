@@ -9,8 +9,10 @@ rebuilds its alarms from the event log without events) sets ``resync_needed``. T
 then fetches a new snapshot; the order that loses nothing is:
 
 1. ``begin_resync()`` while already subscribed: events from now on are buffered;
-2. fetch ``pool.alarms``;
-3. ``apply_snapshot(reply)``: the set is replaced and the buffered events are replayed.
+2. fetch ``pool.alarms``, every page of one snapshot generation (shared/alarmpage.py: each
+   member's part is its set at one instant after step 1, however many pages it takes);
+3. ``apply_snapshot(reply)`` with the pages put back together: the set is replaced and the
+   buffered events are replayed.
 
 Events that reach the client while the snapshot is fetched may or may not be reflected in
 it. Replaying them is still exact because every alarm event *assigns* the fields it is

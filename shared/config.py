@@ -15,6 +15,7 @@ from typing import Any
 from .errors import ConfigError
 from .model import CredentialProfile, SnmpVersion
 from .snmp_security import AUTH_NAMES, PRIV_NAMES
+from .wire import MAX_MESSAGE
 
 _NODE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _ZMQ_ENDPOINT = re.compile(r"^(tcp://[^\s]+:\d+|ipc://[^\s]+|inproc://[^\s]+)$")
@@ -74,6 +75,7 @@ class BusConfig:
     key_file: str = ""  # this agent's CURVE key pair; empty: bus.key in data_dir
     insecure: bool = False  # a lab only: no encryption, no authentication, no roles
     max_in_flight: int = 64  # requests of one caller answered at once
+    max_message: int = MAX_MESSAGE  # bytes: larger requests are refused, larger replies too
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +193,7 @@ def config_from_dict(doc: dict[str, Any], source: str = "<config>") -> AgentConf
             key_file=bus.get_str("key_file", ""),
             insecure=bus.get_bool("insecure", False),
             max_in_flight=bus.get_int("max_in_flight", 64, lo=1, hi=100_000),
+            max_message=bus.get_int("max_message", MAX_MESSAGE, lo=1024, hi=MAX_MESSAGE),
         ),
         pool=_pool(pool),
         profiles=tuple(_profile(p) for p in r.array_of_tables("profiles")),

@@ -41,3 +41,7 @@ class NotFound(EmspoolError):
 
 class LabError(EmspoolError):
     """The simulator lab could not do what was asked."""
+
+
+class Expired(EmspoolError):
+    """A paged answer's snapshot is no longer kept (or never was, here): start again."""

@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .alarmpage import item_key
+from .alarms import Alarm
 from .model import Severity
 
 _STATES = ("active", "cleared", "all")
@@ -91,36 +93,42 @@ class AlarmFilter:
         return not self.agents or node_id in self.agents
 
     def matches(self, alarm: Mapping[str, Any]) -> bool:
-        active = bool(alarm.get("active"))
+        """An alarm as an object (a ``pool.alarms`` item, ``Alarm.to_dict``)."""
+        ne, kind = str(alarm.get("ne", "")), str(alarm.get("type", ""))
+        return self._admits(
+            bool(alarm.get("active")),
+            Severity.parse(str(alarm.get("severity", "indeterminate"))),
+            ne,
+            kind,
+            bool(alarm.get("acked_by")),
+        ) and self._has_text(str(alarm.get("text", "")), ne, str(alarm.get("obj", "")), kind)
+
+    def matches_alarm(self, a: Alarm) -> bool:
+        """The same for an agent's own alarm, read without making an object of it first
+        (a snapshot of tens of thousands of alarms is mostly this test)."""
+        k = a.key
+        return self._admits(
+            a.cleared_at is None, a.severity, k.ne, k.type, bool(a.acked_by)
+        ) and self._has_text(a.text, k.ne, k.obj, k.type)
+
+    def _admits(self, active: bool, severity: Severity, ne: str, kind: str, acked: bool) -> bool:
         if (self.state == "active" and not active) or (self.state == "cleared" and active):
             return False
-        if Severity.parse(str(alarm.get("severity", "indeterminate"))) < self.min_severity:
+        if severity < self.min_severity:
             return False
-        if self.nes and alarm.get("ne") not in self.nes:
+        if self.nes and ne not in self.nes:
             return False
-        if self.types and alarm.get("type") not in self.types:
+        if self.types and kind not in self.types:
             return False
-        acked = bool(alarm.get("acked_by"))
-        if (self.acked == "yes" and not acked) or (self.acked == "no" and acked):
-            return False
-        if self.text:
-            hay = " ".join(str(alarm.get(k, "")) for k in ("text", "ne", "obj", "type"))
-            if self.text not in hay.casefold():
-                return False
-        return True
+        return not ((self.acked == "yes" and not acked) or (self.acked == "no" and acked))
+
+    def _has_text(self, text: str, ne: str, obj: str, kind: str) -> bool:
+        return not self.text or self.text in f"{text} {ne} {obj} {kind}".casefold()
 
 
 def worst_first(alarms: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Most severe first, then the most recently seen."""
-    return sorted(
-        (dict(a) for a in alarms),
-        key=lambda d: (
-            -Severity.parse(str(d.get("severity", "indeterminate"))),
-            -float(d.get("last_seen") or 0.0),
-            str(d.get("ne", "")),
-            str(d.get("obj", "")),
-        ),
-    )
+    """Most severe first, then the most recently seen (the order of ``pool.alarms``)."""
+    return sorted((dict(a) for a in alarms), key=item_key)
 
 
 @dataclass(frozen=True, slots=True)

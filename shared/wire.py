@@ -4,15 +4,21 @@ Request:  {"v": 1, "id": str, "op": str, "args": {...}}   (+ "oneway": true: no 
 Reply:    {"v": 1, "id": str, "ok": true, "result": ...}
           {"v": 1, "id": str, "ok": false, "error": {"code": str, "message": str}}
 Publish:  two frames: topic (ascii) and a JSON body.
+
+Encoded and parsed with msgspec (3-4 times json's speed on large answers; the same JSON).
+A reply's ``result`` may hold ``msgspec.Raw`` parts, JSON spliced in as it is: the
+federating agent passes the members' alarms on without parsing them into objects.
 """
 
 from __future__ import annotations
 
 import enum
-import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 from .errors import EmspoolError
 
@@ -36,7 +42,8 @@ class ErrorCode:
     UNAVAILABLE = "unavailable"
     FORBIDDEN = "forbidden"  # the caller's key role does not allow the op
     BUSY = "busy"  # too many requests of this caller in flight: retry later
-    TOO_LARGE = "too-large"
+    TOO_LARGE = "too-large"  # a request or its reply above the bus's message size cap
+    EXPIRED = "expired"  # a cursor of a paged answer whose snapshot is no longer kept
 
 
 class KeyRole(enum.StrEnum):
@@ -73,7 +80,7 @@ class Request:
         body: dict[str, Any] = {"v": VERSION, "id": self.id, "op": self.op, "args": self.args}
         if self.oneway:
             body["oneway"] = True
-        return json.dumps(body).encode()
+        return _ENCODER.encode(body)
 
     @classmethod
     def decode(cls, data: bytes) -> Request:
@@ -105,11 +112,27 @@ class Reply:
             body["result"] = self.result
         else:
             body["error"] = {"code": self.code, "message": self.message}
-        return json.dumps(body, default=str).encode()
+        return _ENCODER.encode(body)
 
     @classmethod
     def decode(cls, data: bytes) -> Reply:
-        d = _load(data)
+        return cls._of(_load(data))
+
+    @classmethod
+    def decode_lazy(cls, data: bytes) -> Reply:
+        """A reply whose ``result`` stays unparsed (``msgspec.Raw``): for a caller that
+        parses it with a type of its own, or passes it on as it is."""
+        _check_size(data)
+        try:
+            env = msgspec.json.decode(data, type=_LazyReply)
+        except msgspec.DecodeError as e:
+            raise WireError(f"not a reply: {e}") from None
+        if env.v not in (None, VERSION):
+            raise WireVersionError(f"unsupported message version {env.v!r}")
+        return cls._of({"id": env.id, "ok": env.ok, "result": env.result, "error": env.error})
+
+    @classmethod
+    def _of(cls, d: dict[str, Any]) -> Reply:
         rid, ok = d.get("id"), d.get("ok")
         if not isinstance(rid, str) or not isinstance(ok, bool):
             raise WireError("reply needs string 'id' and boolean 'ok'")
@@ -119,8 +142,19 @@ class Reply:
         return cls.error(rid, str(err.get("code", ErrorCode.INTERNAL)), str(err.get("message")))
 
 
+# Request.encode and Reply.encode write the id second, after the version: an oversize
+# message's id is read from its first bytes without parsing the whole of it.
+_ID = re.compile(rb'^\{"v": ?\d+, ?"id": ?"([0-9A-Za-z_.:-]{1,64})"')
+
+
+def peek_id(data: bytes) -> str:
+    """The id of a message too large to parse, so that a refusal reaches its sender."""
+    found = _ID.match(data[:128])
+    return found.group(1).decode("ascii") if found else ""
+
+
 def encode_publish(topic: str, body: dict[str, Any]) -> list[bytes]:
-    return [topic.encode(), json.dumps(body, default=str).encode()]
+    return [topic.encode(), _ENCODER.encode(body)]
 
 
 def decode_publish(frames: list[bytes]) -> tuple[str, dict[str, Any]]:
@@ -130,12 +164,36 @@ def decode_publish(frames: list[bytes]) -> tuple[str, dict[str, Any]]:
     return frames[0].decode("ascii", "replace"), body
 
 
-def _load(data: bytes) -> dict[str, Any]:
+def parse_result(raw: msgspec.Raw) -> Any:
+    """The value of a lazily decoded reply's ``result``."""
+    try:
+        return msgspec.json.decode(raw)
+    except msgspec.DecodeError as e:
+        raise WireError(f"not JSON: {e}") from None
+
+
+class _LazyReply(msgspec.Struct):
+    id: Any = None
+    ok: Any = None
+    v: Any = None
+    result: msgspec.Raw = msgspec.Raw(b"null")
+    error: Any = None
+
+
+# Values JSON has no type for go as their str(), as json.dumps(default=str) did.
+_ENCODER = msgspec.json.Encoder(enc_hook=str)
+
+
+def _check_size(data: bytes) -> None:
     if len(data) > MAX_MESSAGE:
         raise WireError(f"message of {len(data)} bytes exceeds {MAX_MESSAGE}")
+
+
+def _load(data: bytes) -> dict[str, Any]:
+    _check_size(data)
     try:
-        d = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        d = msgspec.json.decode(data)
+    except msgspec.DecodeError as e:
         raise WireError(f"not JSON: {e}") from None
     if not isinstance(d, dict):
         raise WireError("message must be a JSON object")

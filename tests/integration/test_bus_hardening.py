@@ -12,7 +12,14 @@ import pytest
 
 from agent.bus import Bus
 from agent.busauth import AllowList, AllowListKeeper
-from agent.busclient import AsyncBusClient, Endpoint, RequestFailed, Unreachable
+from agent.busclient import (
+    AsyncBusClient,
+    BusClient,
+    Endpoint,
+    RequestFailed,
+    TooLarge,
+    Unreachable,
+)
 from agent.keys import BusKey, generate
 from shared.wire import KeyRole
 
@@ -25,13 +32,16 @@ def allowed(*extra: BusKey) -> list[BusKey]:
     return [BusKey("op", OPERATOR.public, KeyRole.OPERATOR, 0.0, None, ""), *extra]
 
 
-async def serving(max_in_flight: int = 64, keys: list[BusKey] | None = None):
+async def serving(
+    max_in_flight: int = 64, keys: list[BusKey] | None = None, max_message: int = 4 << 20
+):
     bus = Bus(
         "tcp://127.0.0.1:0",
         "tcp://127.0.0.1:0",
         keypair=generate(),
         allow=AllowList(keys or allowed()),
         max_in_flight=max_in_flight,
+        max_message=max_message,
     )
     release = asyncio.Event()
 
@@ -45,6 +55,10 @@ async def serving(max_in_flight: int = 64, keys: list[BusKey] | None = None):
     async def ping(args):
         return "pong"
 
+    async def big(args):
+        return ["x" * 100] * int(args.get("n", 1))
+
+    bus.route("big", big)
     bus.route("hold", hold)
     bus.route("bug", bug)
     bus.route("ping", ping)
@@ -190,5 +204,31 @@ async def test_live_events_reach_allowed_subscribers_only():
         spy.close(linger=0)
         await ops.aclose()
         await strangers.aclose()
+        task.cancel()
+        await bus.aclose()
+
+
+async def test_too_large_replies_and_requests_are_refused_at_once_under_their_id():
+    bus, task, _ = await serving(max_message=8192)
+    aclient = AsyncBusClient([endpoint(bus)], OPERATOR, timeout=20.0)
+    sclient = BusClient([endpoint(bus)], OPERATOR, timeout=20.0)
+    try:
+        assert len(await aclient.request("big", {"n": 10})) == 10  # what fits is answered
+        t0 = asyncio.get_running_loop().time()
+        with pytest.raises(TooLarge, match="above the bus limit of 8192"):
+            await aclient.request("big", {"n": 1000})
+        with pytest.raises(TooLarge, match="ask for less"):
+            await asyncio.to_thread(sclient.request, "big", {"n": 1000})
+        # A request too large: refused under its own id, so the blocking client sees it.
+        with pytest.raises(TooLarge, match="exceeds 8192"):
+            await asyncio.to_thread(sclient.request, "ping", {"pad": "y" * 9000})
+        took = asyncio.get_running_loop().time() - t0
+        assert took < 10.0, f"{took:.1f} s: waited, not refused"
+        assert bus.stats["rejected_oversize_reply"] == 2 and bus.stats["rejected_oversize"] == 1
+        assert bus.stats["errors"] == 3
+        assert await aclient.request("ping") == "pong"  # the connection is still good
+    finally:
+        sclient.close()
+        await aclient.aclose()
         task.cancel()
         await bus.aclose()

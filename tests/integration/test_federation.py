@@ -10,35 +10,42 @@ import pytest
 import zmq.asyncio
 
 from agent.bus import Bus
-from agent.federation import Federation
+from agent.federation import AlarmParts, Federation
 from agent.peers import Peers
+from shared.alarms import Alarm
 from shared.errors import NotFound
-from shared.federated import AlarmFilter
+from shared.model import AlarmKey, Severity
+from shared.wire import Reply
 
 pytestmark = pytest.mark.timeout(30)
 
 
-def alarm(ne: str, sev: str, t: float) -> dict:
-    return {
-        "ne": ne,
-        "obj": "",
-        "type": "x",
-        "severity": sev,
-        "text": ne,
-        "active": True,
-        "acked_by": "",
-        "last_seen": t,
-    }
+def alarm(ne: str, sev: str, t: float) -> Alarm:
+    return Alarm(AlarmKey(ne, "", "x"), Severity.parse(sev), ne, t, t, t)
+
+
+def item(a: Alarm, agent: str) -> dict:
+    """What a client reads of an alarm in ``pool.alarms``."""
+    return a.to_dict() | {"agent": agent}
+
+
+async def ask(fed: Federation, args: dict) -> dict:
+    """``pool.alarms`` as a client gets it: its remote parts are spliced in as the members
+    sent them (``msgspec.Raw``), so the answer is read back through the wire encoding."""
+    reply = await fed.alarms(args)
+    return Reply.decode(Reply("r", True, reply).encode()).result
 
 
 class Member:
     """One agent's memory as the federated ops see it, served on a real bus."""
 
-    def __init__(self, node: str, alarms: list[dict], delay: float = 0.0) -> None:
+    def __init__(self, node: str, alarms: list[Alarm], delay: float = 0.0) -> None:
         self.node = node
         self.alarms = alarms
         self.delay = delay
         self.acks: list[dict] = []
+        # One keeper of its snapshots, for its bus and for a Federation of its own alike.
+        self.parts = AlarmParts(node, lambda nes: list(self.alarms))
         self.bus = Bus("tcp://127.0.0.1:0", "tcp://127.0.0.1:0")
         self.bus.bind()
         for op, fn in self.ops().items():
@@ -46,13 +53,12 @@ class Member:
         self.task = asyncio.create_task(self.bus.serve())
 
     def ops(self) -> dict:
-        async def alarms_local(args):
+        async def alarms_page(args):
             await asyncio.sleep(self.delay)
-            f = AlarmFilter.from_args(args)
-            return [a | {"agent": self.node} for a in self.alarms if f.matches(a)]
+            return await self.parts.page(args)
 
         async def ne_states(args):
-            return [{"name": a["ne"]} for a in self.alarms]
+            return [{"name": a.key.ne} for a in self.alarms]
 
         async def status_part(args):
             return [{"node_id": self.node, "managed": len(self.alarms)}]
@@ -62,7 +68,7 @@ class Member:
             return {"ne": args["ne"], "acked_by": args["user"]}
 
         return {
-            "alarms.local": alarms_local,
+            "alarms.page": alarms_page,
             "ne_states": ne_states,
             "status.part": status_part,
             "ack.local": ack_local,
@@ -91,7 +97,7 @@ async def test_merged_answer_names_who_answered_and_a_dead_or_slow_member_costs_
         )
         fed = Federation("a1", peers, lambda: ["a1", "a2", "a3", "a4"], owners.get, a1.ops())
         t0 = time.monotonic()
-        reply = await fed.alarms({"deadline": 1.0})
+        reply = await ask(fed, {"deadline": 1.0})
         took = time.monotonic() - t0
         assert [a["ne"] for a in reply["items"]] == ["sw2", "sw3", "sw1"]
         assert [a["agent"] for a in reply["items"]] == ["a1", "a2", "a1"]
@@ -99,7 +105,7 @@ async def test_merged_answer_names_who_answered_and_a_dead_or_slow_member_costs_
         assert set(reply["missing"]) == {"a3", "a4"} and reply["partial"] is True
         assert took < 4.0, f"a dead and a slow member cost {took:.1f} s, not one deadline"
 
-        only = await fed.alarms({"min_severity": "major", "agent": ["a2"], "deadline": 1.0})
+        only = await ask(fed, {"min_severity": "major", "agent": ["a2"], "deadline": 1.0})
         assert [a["ne"] for a in only["items"]] == ["sw3"]
 
         health = await fed.health({"deadline": 1.0})
@@ -115,9 +121,80 @@ async def test_merged_answer_names_who_answered_and_a_dead_or_slow_member_costs_
         with pytest.raises(NotFound):
             await fed.ack({"ne": "nowhere", "type": "x"}, user="bob")
         with pytest.raises(ValueError, match="deadline"):
-            await fed.alarms({"deadline": 60})
+            await ask(fed, {"deadline": 60})
     finally:
         await peers.aclose()
         ctx.term()
         for m in (a1, a2, slow):
+            await m.close()
+
+
+def spread(node: str, n: int, t0: float) -> list[dict]:
+    sevs = ("critical", "major", "minor")
+    return [alarm(f"{node}-ne{i}", sevs[i % 3], t0 + i % 4) for i in range(n)]
+
+
+async def walk(fed: Federation, args: dict, between=None) -> tuple[list[dict], dict]:
+    """Every page; ``between(n)`` runs after page n."""
+    items: list[dict] = []
+    reply = await ask(fed, args)
+    snapshot = reply["snapshot"]
+    pages = 1
+    items += reply["items"]
+    while reply["next"] is not None:
+        if between is not None:
+            await between(pages)
+        reply = await ask(fed, args | {"cursor": reply["next"]})
+        assert reply["snapshot"] == snapshot
+        items += reply["items"]
+        pages += 1
+    return items, reply | {"pages": pages}
+
+
+async def test_pages_are_one_snapshot_a_cursor_goes_to_any_agent_and_a_member_gone_is_named():
+    from shared.federated import worst_first
+
+    a1, a2, a3 = (Member(n, spread(n, k, 10.0)) for n, k in (("a1", 9), ("a2", 11), ("a3", 7)))
+    ctx = zmq.asyncio.Context()
+    peers, peers2 = Peers(ctx, "a1"), Peers(ctx, "a2")
+    everyone = ["a1", "a2", "a3"]
+    try:
+        await peers.update({"a2": a2.bus.router_endpoint, "a3": a3.bus.router_endpoint})
+        await peers2.update({"a1": a1.bus.router_endpoint, "a3": a3.bus.router_endpoint})
+        fed = Federation("a1", peers, lambda: everyone, {}.get, a1.ops())
+        fed2 = Federation("a2", peers2, lambda: everyone, {}.get, a2.ops())
+        truth = worst_first(item(a, m.node) for m in (a1, a2, a3) for a in m.alarms)
+
+        async def churn(page: int) -> None:  # the live sets change between pages
+            a2.alarms.append(alarm(f"late{page}", "critical", 99.0))
+            a1.alarms.pop(0)
+
+        items, last = await walk(fed, {"limit": 4, "deadline": 2.0}, churn)
+        assert items == truth and last["pages"] == 7 and last["total"] == 27
+        assert last["answered"] == everyone and not last["partial"]
+
+        # The second page asked of another agent: rebuilt from the cursor, same rows.
+        first = await ask(fed, {"limit": 5, "deadline": 2.0})
+        elsewhere = await ask(fed2, {"limit": 5, "cursor": first["next"], "deadline": 2.0})
+        here = await ask(fed, {"limit": 5, "cursor": first["next"], "deadline": 2.0})
+        assert elsewhere["items"] == here["items"] and elsewhere["next"] == here["next"]
+
+        # A member gone between pages: named missing from then on, the answer partial.
+        async def kill(page: int) -> None:
+            if page == 1:
+                await a3.close()
+
+        t0 = time.monotonic()
+        items, last = await walk(fed, {"limit": 3, "deadline": 1.0}, kill)
+        assert time.monotonic() - t0 < 8.0
+        assert last["partial"] and list(last["missing"]) == ["a3"]
+        assert last["answered"] == ["a1", "a2"]
+        got = {(a["agent"], a["ne"]) for a in items}
+        assert {(m.node, a.key.ne) for m in (a1, a2) for a in m.alarms} <= got
+        assert 0 < sum(a["agent"] == "a3" for a in items) < 7  # what it gave before it went
+    finally:
+        await peers.aclose()
+        await peers2.aclose()
+        ctx.term()
+        for m in (a1, a2):
             await m.close()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -47,18 +47,20 @@ def make_pool(
     lab: Lab,
     root: Path,
     zone_agent: tuple[str, list[str]] | None = None,
+    sections: Mapping[str, Mapping[str, Mapping[str, object]]] | None = None,
     **pool_settings: object,
 ) -> AgentPool:
     """The three agents of NODES on a fresh database with the lab's inventory (not started);
-    ``zone_agent``: (node, zones) that one agent serves."""
+    ``zone_agent``: (node, zones) that one agent serves; ``sections``: node -> config
+    sections of its own (e.g. ``{"p3": {"bus": {"max_message": 8192}}}``)."""
     url = sqlite_pool(root / "emspool.db", json.loads(lab.inventory_path.read_text()))
     pool = AgentPool(root / "agents", url, interval=INTERVAL, pool=pool_settings)
     pool.user("carol")  # the operator who acknowledges in the handover test
     for node, priority in NODES.items():
+        own = dict((sections or {}).get(node, {}))
         if zone_agent is not None and zone_agent[0] == node:
-            pool.add(node, priority=priority, pool={**pool_settings, "zones": zone_agent[1]})
-        else:
-            pool.add(node, priority=priority)
+            own["pool"] = {**pool_settings, "zones": zone_agent[1]}
+        pool.add(node, priority=priority, **own)
     return pool
 
 

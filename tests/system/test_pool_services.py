@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 
 from lab.fleet import Lab
-from lab.harness import AgentPool, free_port
+from lab.harness import AgentPool, client_for, free_port
+from shared.alarmview import essence
+from shared.federated import worst_first
 from shared.livefeed import FeedTracker, Stamp, Verdict
 from shared.wire import decode_publish
 from tests.helpers.waiting import random_base, wait_until
@@ -135,3 +137,119 @@ def test_any_agent_answers_for_the_whole_pool(lab: Lab, pool: AgentPool):
 
     r = wait_until(missing, 30, 0.5, f"{victim} named missing")
     assert r["partial"] and victim not in r["answered"]
+
+
+# -- pool.alarms in pages (one pool for the module's remaining tests) ---------------------
+CAPPED = "p3"  # its bus caps messages at 8 KiB: a page of the whole pool's alarms is more
+PAGE = 3  # alarms a page: the pool holds more than ten pages
+PORTS_DOWN = (1, 2, 3, 4)  # on every NE: link-down alarms on all three agents
+
+
+@pytest.fixture(scope="module")
+def paged(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentPool]:
+    root = tmp_path_factory.mktemp("paged")
+    names = [d.name for d in lab.devices]
+    with make_pool(lab, root, sections={CAPPED: {"bus": {"max_message": 8192}}}) as p:
+        p.start_all()
+        p.wait_for_master(60)
+        all_placed(lab, p, set(p.agents))
+        time.sleep(3 * 2.0)  # every port polled up once (a port never seen up raises nothing)
+        try:
+            for ne in names:
+                for ifindex in PORTS_DOWN:
+                    lab.if_down(ne, ifindex)
+            wait_until(
+                lambda: len(truth(p)) >= len(names) * len(PORTS_DOWN), 60, 0.5,
+                "the link-down alarms on every agent",
+            )  # fmt: skip
+            yield p
+        finally:
+            for ne in names:
+                for ifindex in PORTS_DOWN:
+                    lab.if_up(ne, ifindex)
+
+
+def truth(pool: AgentPool) -> dict:
+    """The standing alarms as each live agent holds them, asked one by one (not federated)."""
+    return essence(a for n in pool.live for a in pool.request(n, "alarms", timeout=5.0))
+
+
+def test_more_alarms_than_a_page_come_back_exactly_through_the_pages(paged: AgentPool):
+    from agent.alarmpages import fetch_alarms
+    from agent.livealarms import LiveAlarms
+
+    pool = paged
+    cli = subprocess.run(
+        [sys.executable, "-m", "agent.cli", "--db", pool.db_url, "--key",
+         str(pool._keys["operator"]), "--agent", "p1", "--json", "alarms",
+         "--page-size", str(PAGE)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert cli.returncode == 0, cli.stderr
+    shown = json.loads(cli.stdout)
+    assert shown["pages"] > 10 and not shown["partial"], shown["pages"]
+    assert shown["items"] == worst_first(shown["items"])  # one order across the pages
+    assert essence(shown["items"]) == truth(pool)
+    assert len(shown["items"]) == len(essence(shown["items"])) == shown["total"]
+
+    client = client_for(pool.db_url, pool._keys["operator"], timeout=5.0)
+    live = LiveAlarms(client, page_size=PAGE, resync_every=3600.0)
+    try:
+        whole = fetch_alarms(client, limit=PAGE)
+        assert whole["pages"] > 10 and sorted(whole["answered"]) == sorted(pool.agents)
+
+        def same() -> bool:
+            live.step(0.1)
+            return live.view.resyncs >= 1 and live.view.summary() == truth(pool)
+
+        wait_until(same, 30, 0.1, "the live view, read in pages, equal to the agents' set")
+    finally:
+        live.close()
+        client.close()
+
+
+def test_an_oversize_reply_is_a_clear_error_at_once(paged: AgentPool):
+    from agent.alarmpages import fetch_alarms
+    from agent.busclient import TooLarge
+
+    pool = paged
+    client = client_for(pool.db_url, pool._keys["operator"], CAPPED, timeout=20.0)
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(TooLarge, match="above the bus limit of 8192"):
+            client.request("pool.alarms", {"limit": 5000})
+        assert time.monotonic() - t0 < 5.0, "waited for an answer that never came"
+        assert len(fetch_alarms(client, limit=PAGE)["items"]) >= 36  # small pages fit
+        stats = client.request("status")["bus"]
+        assert stats["rejected_oversize_reply"] >= 1
+    finally:
+        client.close()
+    t0 = time.monotonic()
+    cli = subprocess.run(
+        [sys.executable, "-m", "agent.cli", "--db", pool.db_url, "--key",
+         str(pool._keys["operator"]), "--agent", CAPPED, "alarms"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert cli.returncode != 0 and "too-large" in cli.stderr, cli.stderr
+    assert time.monotonic() - t0 < 15.0
+
+
+def test_a_member_killed_between_pages_is_named_missing(paged: AgentPool):
+    pool = paged  # the module's last test: it kills an agent
+    victim = "p2"
+    args = {"limit": PAGE, "deadline": 1.0}
+    reply = pool.request("p1", "pool.alarms", args, timeout=5.0)
+    assert reply["answered"] == sorted(pool.agents) and reply["next"]
+    pool.kill(victim)
+    t0 = time.monotonic()
+    items = list(reply["items"])
+    for _ in range(100):
+        if not reply["next"]:
+            break
+        reply = pool.request("p1", "pool.alarms", args | {"cursor": reply["next"]}, timeout=5.0)
+        items += reply["items"]
+    assert not reply["next"], "no last page"
+    assert time.monotonic() - t0 < 20.0
+    assert reply["partial"] and victim in reply["missing"], reply["missing"]
+    assert victim not in reply["answered"]
+    assert {a["agent"] for a in items} >= {"p1", CAPPED}
