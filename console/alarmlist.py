@@ -1,0 +1,168 @@
+"""The alarm browser's state without Qt: the pool's standing alarms as rows, filtered
+(``shared.federated.AlarmFilter``, the same filter the agents apply to ``pool.alarms``),
+sorted by any column, with the severity counts the summary bar shows.
+
+The Qt table model (console/alarmtable.py) only asks this for row counts and cell texts;
+everything here is unit-tested without a display.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from shared.alarmview import key_of
+from shared.federated import AlarmFilter, worst_first
+from shared.model import AlarmKey, Severity
+
+Alarm = dict[str, Any]
+
+# Worst first in the summary bar; "cleared" never stands, so it has no count.
+SEVERITIES = tuple(s.label for s in sorted(Severity, reverse=True) if s is not Severity.CLEARED)
+
+
+def when(ts: object) -> str:
+    if not isinstance(ts, int | float) or not ts:
+        return ""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+
+
+def _rank(a: Mapping[str, Any]) -> int:
+    try:
+        return int(Severity.parse(str(a.get("severity") or "indeterminate")))
+    except ValueError:
+        return int(Severity.INDETERMINATE)
+
+
+def _num(field: str) -> Callable[[Mapping[str, Any]], float]:
+    return lambda a: float(a.get(field) or 0.0)
+
+
+def _text(field: str) -> Callable[[Mapping[str, Any]], str]:
+    return lambda a: str(a.get(field) or "").casefold()
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    field: str
+    title: str
+    show: Callable[[Mapping[str, Any]], str]
+    order: Callable[[Mapping[str, Any]], Any]
+
+
+def _shown(field: str) -> Callable[[Mapping[str, Any]], str]:
+    return lambda a: str(a.get(field) or "")
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("severity", "Severity", _shown("severity"), _rank),
+    Column("ne", "NE", _shown("ne"), _text("ne")),
+    Column("obj", "Object", _shown("obj"), _text("obj")),
+    Column("type", "Type", _shown("type"), _text("type")),
+    Column("text", "Text", _shown("text"), _text("text")),
+    Column("raised_at", "Raised", lambda a: when(a.get("raised_at")), _num("raised_at")),
+    Column("last_seen", "Last seen", lambda a: when(a.get("last_seen")), _num("last_seen")),
+    Column("count", "Count", lambda a: str(a.get("count") or 0), _num("count")),
+    Column("acked_by", "Ack", _shown("acked_by"), _text("acked_by")),
+    Column("agent", "Agent", _shown("agent"), _text("agent")),
+)
+COLUMN_INDEX = {c.field: i for i, c in enumerate(COLUMNS)}
+_EVERYTHING = AlarmFilter()
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """Standing alarms of the whole pool (not only the shown ones) by severity."""
+
+    total: int
+    shown: int
+    by_severity: dict[str, int]
+    unacked: dict[str, int]
+
+
+class AlarmList:
+    """Rows of the alarm browser: ``replace`` with the pool's set, then read ``rows``."""
+
+    def __init__(self) -> None:
+        self._all: list[Alarm] = []  # worst first: the tie-break of every other order
+        self.filter = AlarmFilter()
+        self.sort_column = COLUMN_INDEX["severity"]
+        self.descending = True
+        self.rows: list[Alarm] = []
+        self._index: dict[AlarmKey, int] = {}
+
+    # -- input ----------------------------------------------------------------------------
+    def replace(self, items: Iterable[Mapping[str, Any]]) -> None:
+        """The pool's standing alarms as they are now (``pool.alarms`` items)."""
+        self._all = worst_first(a for a in items if a.get("active", True))
+        for a in self._all:  # (copies) an item without the flag stands: the filter asks
+            a["active"] = True
+        self._refresh()
+
+    def set_filter(self, f: AlarmFilter) -> None:
+        self.filter = f
+        self._refresh()
+
+    def sort(self, column: int, descending: bool) -> None:
+        if not 0 <= column < len(COLUMNS):
+            raise IndexError(f"no column {column}")
+        self.sort_column, self.descending = column, descending
+        self._refresh()
+
+    def _refresh(self) -> None:
+        f = self.filter
+        rows = list(self._all) if f == _EVERYTHING else [a for a in self._all if f.matches(a)]
+        col = COLUMNS[self.sort_column]
+        if col.field != "severity" or not self.descending:
+            # Stable: equal keys keep the worst-first order of the pool.
+            rows.sort(key=col.order, reverse=self.descending)
+        self.rows = rows
+        self._index = {key_of(a): i for i, a in enumerate(rows)}
+
+    # -- reading --------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def cell(self, row: int, column: int) -> str:
+        return COLUMNS[column].show(self.rows[row])
+
+    def key(self, row: int) -> AlarmKey:
+        return key_of(self.rows[row])
+
+    def row_of(self, key: AlarmKey) -> int | None:
+        return self._index.get(key)
+
+    def severity(self, row: int) -> str:
+        return str(self.rows[row].get("severity") or "indeterminate")
+
+    def nes(self) -> list[str]:
+        return sorted({str(a.get("ne") or "") for a in self._all} - {""})
+
+    def agents(self) -> list[str]:
+        return sorted({str(a.get("agent") or "") for a in self._all} - {""})
+
+    def summary(self) -> Summary:
+        by = dict.fromkeys(SEVERITIES, 0)
+        unacked = dict.fromkeys(SEVERITIES, 0)
+        for a in self._all:
+            sev = str(a.get("severity") or "indeterminate")
+            by[sev] = by.get(sev, 0) + 1
+            if not a.get("acked_by"):
+                unacked[sev] = unacked.get(sev, 0) + 1
+        return Summary(len(self._all), len(self.rows), by, unacked)
+
+
+def filter_of(
+    *,
+    min_severity: str = "indeterminate",
+    ne: str = "",
+    agent: str = "",
+    text: str = "",
+    acked: str = "any",
+) -> AlarmFilter:
+    """The browser's filter bar as an ``AlarmFilter`` (empty NE/agent: all of them)."""
+    return AlarmFilter.from_args(
+        {"min_severity": min_severity, "ne": ne, "agent": agent, "text": text, "acked": acked}
+    )
