@@ -210,11 +210,12 @@ class AlarmBrowser(QWidget):
         else:
             self.permission.setText("" if chosen else "Select alarms to acknowledge them")
 
-    def acknowledge(self, *, undo: bool) -> None:
-        """(Un)acknowledge the selected alarms; the answers come back on the GUI thread."""
+    def acknowledge(self, *, undo: bool, keys: list[AlarmKey] | None = None) -> None:
+        """(Un)acknowledge the selected alarms (or ``keys``); the answers come back on the
+        GUI thread."""
         if self.may_ack is False:
             return
-        for key in self.selected_keys():
+        for key in self.selected_keys() if keys is None else keys:
             args = {"ne": key.ne, "obj": key.obj, "type": key.type, "undo": undo}
             self._request(
                 "pool.ack",

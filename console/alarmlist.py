@@ -125,6 +125,11 @@ class AlarmList:
     def __len__(self) -> int:
         return len(self.rows)
 
+    @property
+    def standing(self) -> list[Alarm]:
+        """Every standing alarm of the pool, shown or filtered out (worst first)."""
+        return self._all
+
     def cell(self, row: int, column: int) -> str:
         return COLUMNS[column].show(self.rows[row])
 
