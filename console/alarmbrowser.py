@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel, Qt
-from PySide6.QtGui import QKeySequence
+from PySide6.QtGui import QFont, QFontMetrics, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -36,9 +36,9 @@ from shared.model import AlarmKey
 
 Request = Callable[..., None]  # Connection.request's shape
 _ANY = ""
-# Initial widths in average character widths: readable on a laptop and at 4K alike.
-_WIDTH_CHARS = {"severity": 14, "ne": 14, "obj": 14, "type": 20, "text": 46, "raised_at": 19,
-                "last_seen": 19, "count": 7, "acked_by": 12, "agent": 10}  # fmt: skip
+# Initial widths in widths of an M: readable on a laptop and at 4K alike.
+_WIDTH_CHARS = {"severity": 9, "ne": 8, "obj": 8, "type": 11, "text": 30, "raised_at": 1,
+                "last_seen": 1, "count": 4, "acked_by": 8, "agent": 5}  # fmt: skip
 
 
 class AlarmBrowser(QWidget):
@@ -99,10 +99,17 @@ class AlarmBrowser(QWidget):
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         header = self.table.horizontalHeader()
         header.setSectionsMovable(True)
-        header.setStretchLastSection(True)
-        em = self.fontMetrics().averageCharWidth()
+        header.setStretchLastSection(False)
+        # The text takes what the other columns leave; they start wide enough for their
+        # content in the table's (bold) font, whatever the screen's scale.
+        bold = QFont(self.table.font())
+        bold.setBold(True)
+        metrics = QFontMetrics(bold)
         for i, c in enumerate(COLUMNS):
-            header.resizeSection(i, _WIDTH_CHARS[c.field] * em + em)
+            sample = "2026-12-02 23:59:59" if c.field in ("raised_at", "last_seen") else "M"
+            chars = 1 if len(sample) > 1 else _WIDTH_CHARS[c.field]
+            header.resizeSection(i, metrics.horizontalAdvance(sample) * chars + metrics.height())
+        header.setSectionResizeMode(COLUMN_INDEX["text"], QHeaderView.ResizeMode.Stretch)
         header.setSortIndicator(COLUMN_INDEX["severity"], Qt.SortOrder.DescendingOrder)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         self.model.modelAboutToBeReset.connect(self._remember_selection)

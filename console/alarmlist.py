@@ -113,7 +113,12 @@ class AlarmList:
 
     def _refresh(self) -> None:
         f = self.filter
-        rows = list(self._all) if f == _EVERYTHING else [a for a in self._all if f.matches(a)]
+        if f == _EVERYTHING:
+            rows = list(self._all)
+        else:  # (the agents apply the agent filter by not answering: here it is per row)
+            rows = [
+                a for a in self._all if f.matches(a) and f.wants_agent(str(a.get("agent") or ""))
+            ]
         col = COLUMNS[self.sort_column]
         if col.field != "severity" or not self.descending:
             # Stable: equal keys keep the worst-first order of the pool.

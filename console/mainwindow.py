@@ -39,6 +39,9 @@ _STATE_COLOURS = {State.ATTACHED: "#2e7d32", State.CONNECTING: "#f9a825",
                   State.UNREACHABLE: "#c62828", State.REFUSED: "#c62828"}  # fmt: skip
 
 
+_REASONS = {"no snapshot yet": "first snapshot"}  # the live view's words, for an operator
+
+
 def versions() -> dict[str, str]:
     try:
         ours = importlib.metadata.version("emspool")
@@ -105,7 +108,8 @@ class MainWindow(QMainWindow):
         at = time.strftime("%H:%M:%S", time.localtime(snap.last_resync or None))
         at = at if snap.last_resync else "-"
         missing = f" · PARTIAL: {', '.join(sorted(snap.missing))} missing" if snap.missing else ""
-        self.resync_label.setText(f"Resync: {at} ({snap.last_reason or '-'}){missing}")
+        reason = _REASONS.get(snap.last_reason, snap.last_reason) or "-"
+        self.resync_label.setText(f"Resync: {at} ({reason}){missing}")
         self.reattach_label.setText(f"Reattaches: {snap.reattaches}")
         self.snapshot.emit(snap)
 
@@ -201,8 +205,8 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
         for key, header in self._headers().items():
             saved = s.value(f"columns/{key}")
-            if isinstance(saved, QByteArray):
-                header.restoreState(saved)
+            if isinstance(saved, QByteArray) and header.restoreState(saved) and key == "pool":
+                self.pool.keep_widths()
         theme_name = str(s.value("theme", "dark"))
         self.set_theme(theme_name if theme_name in theme.THEMES else "dark")
         self.tabs.setCurrentIndex(int(str(s.value("window/tab", 0) or 0)))

@@ -35,6 +35,7 @@ class PoolTab(QWidget):
         self._request = request
         self.state = PoolState()
         self.replies = 0  # answers taken (the screenshot mode waits for the first)
+        self._sized = False
         self.headline = QLabel()
         big = QFont(self.font())
         big.setPointSizeF(big.pointSizeF() * 1.25)
@@ -58,6 +59,10 @@ class PoolTab(QWidget):
         self.timer.setInterval(int(every * 1000))
         self.timer.timeout.connect(self.refresh)
         self._render()
+
+    def keep_widths(self) -> None:
+        """The columns have remembered widths: do not fit them to the first rows."""
+        self._sized = True
 
     def start(self) -> None:
         self.refresh()
@@ -109,3 +114,6 @@ class PoolTab(QWidget):
                 elif c == 11 and text.startswith("NO"):
                     item.setForeground(QColor(_STATE_COLOURS["dead"]))
         self.answers.setText("\n".join(self.state.answers()))
+        if rows and not self._sized:  # once: later widths are the user's (and remembered)
+            self._sized = True
+            self.table.resizeColumnsToContents()
