@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import functools
 import threading
 import time
@@ -35,7 +36,7 @@ OnResult = Callable[[Any], None]
 OnError = Callable[[Exception], None]
 
 
-class State:
+class State(enum.StrEnum):
     CONNECTING = "connecting"
     ATTACHED = "attached"
     UNREACHABLE = "no agent answering"
@@ -50,7 +51,7 @@ class Snapshot:
     alarms: list[dict[str, Any]]
     answered: list[str]
     missing: dict[str, str]
-    state: str
+    state: State
     detail: str  # why the state is what it is (the last error), "" when attached
     node: str  # the attached agent's node id
     endpoint: str  # its ROUTER address
@@ -183,7 +184,7 @@ class Connection:
             snap = self.snapshot()
             self._taken.clear()
             self.posted += 1
-            self._post(lambda s=snap: self._deliver(s))  # type: ignore[misc]
+            self._post(functools.partial(self._deliver, snap))
 
     def _deliver(self, snap: Snapshot) -> None:
         self._taken.set()
