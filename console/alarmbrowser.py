@@ -28,9 +28,10 @@ from PySide6.QtWidgets import (
 )
 
 from agent.busclient import RequestFailed
-from console.alarmlist import COLUMN_INDEX, COLUMNS, SEVERITIES, AlarmList, filter_of
+from console.alarmlist import COLUMN_INDEX, COLUMNS, SEVERITIES, Rows, filter_of
 from console.alarmtable import AlarmTableModel
-from console.connection import Snapshot
+from console.connection import Post, Snapshot
+from console.rowsworker import RowsWorker
 from console.theme import SEVERITY_COLOURS
 from shared.model import AlarmKey
 
@@ -42,10 +43,12 @@ _WIDTH_CHARS = {"severity": 9, "ne": 8, "obj": 8, "type": 11, "text": 30, "raise
 
 
 class AlarmBrowser(QWidget):
-    def __init__(self, request: Request, parent: QWidget | None = None) -> None:
+    def __init__(self, request: Request, post: Post, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._request = request
-        self.model = AlarmTableModel(AlarmList())
+        self.worker = RowsWorker(post, self.show_rows)
+        self.model = AlarmTableModel(self.worker.sort)
+        self.shown = 0  # Rows shown (tests wait for the next one)
         self.may_ack: bool | None = None  # None: not known yet
         self.reason = ""
         self.last_ack: str = ""  # what the last acknowledgement did (shown, tested)
@@ -140,18 +143,28 @@ class AlarmBrowser(QWidget):
         self._update_buttons()
 
     # -- data -----------------------------------------------------------------------------
+    def start(self) -> None:
+        self.worker.start()
+
+    def stop(self) -> None:
+        self.worker.stop()
+
     def show_snapshot(self, snap: Snapshot) -> None:
-        self.model.reset_with(self.model.alarms.replace, snap.alarms)
-        self._fill(self.ne, self.model.alarms.nes())
-        self._fill(self.agent, self.model.alarms.agents())
+        self.worker.feed(snap)  # the rows come back computed, on the GUI thread
+
+    def show_rows(self, rows: Rows) -> None:
+        self.model.set_rows(rows)
+        self._fill(self.ne, rows.nes)
+        self._fill(self.agent, rows.agents)
         self._update_summary()
+        self.shown += 1
 
     def _fill(self, combo: QComboBox, names: list[str]) -> None:
-        have = [combo.itemData(i) for i in range(1, combo.count())]
         current = combo.currentData()
         wanted = sorted(set(names) | ({current} - {_ANY}))  # keep a chosen one that went
-        if have == wanted:
+        if combo.property("names") == wanted:
             return
+        combo.setProperty("names", wanted)
         combo.blockSignals(True)
         try:
             while combo.count() > 1:
@@ -170,11 +183,10 @@ class AlarmBrowser(QWidget):
             text=self.text.text()[:200],
             acked=str(self.acked.currentData()),
         )
-        self.model.reset_with(self.model.alarms.set_filter, f)
-        self._update_summary()
+        self.worker.set_filter(f)
 
     def _update_summary(self) -> None:
-        s = self.model.alarms.summary()
+        s = self.model.rows.summary
         for sev, chip in self.chips.items():
             n, new = s.by_severity.get(sev, 0), s.unacked.get(sev, 0)
             chip.setText(f"{sev.upper()}  {n}" + (f"  ({new} new)" if new else ""))
@@ -184,7 +196,7 @@ class AlarmBrowser(QWidget):
     # -- selection ------------------------------------------------------------------------
     def selected_keys(self) -> list[AlarmKey]:
         rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
-        return [self.model.alarms.key(r) for r in rows if r < len(self.model.alarms)]
+        return [self.model.rows.key(r) for r in rows if r < len(self.model.rows)]
 
     def _remember_selection(self) -> None:
         self._selected = self.selected_keys()
@@ -193,7 +205,7 @@ class AlarmBrowser(QWidget):
         sel = self.table.selectionModel()
         flags = QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows
         for key in self._selected:
-            row = self.model.alarms.row_of(key)
+            row = self.model.rows.row_of(key)
             if row is not None:
                 sel.select(self.model.index(row, 0), flags)
         self._update_buttons()

@@ -2,8 +2,9 @@
 (``shared.federated.AlarmFilter``, the same filter the agents apply to ``pool.alarms``),
 sorted by any column, with the severity counts the summary bar shows.
 
-The Qt table model (console/alarmtable.py) only asks this for row counts and cell texts;
-everything here is unit-tested without a display.
+``AlarmList`` is fed and computed on a worker thread (console/rowsworker.py); what it
+computes, ``Rows``, never changes after, so the Qt table model (console/alarmtable.py)
+reads it on the GUI thread without locks. Unit-tested without a display.
 """
 
 from __future__ import annotations
@@ -82,58 +83,20 @@ class Summary:
     unacked: dict[str, int]
 
 
-class AlarmList:
-    """Rows of the alarm browser: ``replace`` with the pool's set, then read ``rows``."""
+@dataclass(frozen=True, slots=True)
+class Rows:
+    """One computed state of the browser, read by the Qt model (never changed after)."""
 
-    def __init__(self) -> None:
-        self._all: list[Alarm] = []  # worst first: the tie-break of every other order
-        self.filter = AlarmFilter()
-        self.sort_column = COLUMN_INDEX["severity"]
-        self.descending = True
-        self.rows: list[Alarm] = []
-        self._index: dict[AlarmKey, int] = {}
+    rows: list[Alarm]
+    standing: list[Alarm]  # every standing alarm of the pool, shown or not, worst first
+    index: dict[AlarmKey, int]
+    summary: Summary
+    nes: list[str]
+    agents: list[str]
+    version: int = 0  # of the list that made it: later ones replace earlier ones
 
-    # -- input ----------------------------------------------------------------------------
-    def replace(self, items: Iterable[Mapping[str, Any]]) -> None:
-        """The pool's standing alarms as they are now (``pool.alarms`` items)."""
-        self._all = worst_first(a for a in items if a.get("active", True))
-        for a in self._all:  # (copies) an item without the flag stands: the filter asks
-            a["active"] = True
-        self._refresh()
-
-    def set_filter(self, f: AlarmFilter) -> None:
-        self.filter = f
-        self._refresh()
-
-    def sort(self, column: int, descending: bool) -> None:
-        if not 0 <= column < len(COLUMNS):
-            raise IndexError(f"no column {column}")
-        self.sort_column, self.descending = column, descending
-        self._refresh()
-
-    def _refresh(self) -> None:
-        f = self.filter
-        if f == _EVERYTHING:
-            rows = list(self._all)
-        else:  # (the agents apply the agent filter by not answering: here it is per row)
-            rows = [
-                a for a in self._all if f.matches(a) and f.wants_agent(str(a.get("agent") or ""))
-            ]
-        col = COLUMNS[self.sort_column]
-        if col.field != "severity" or not self.descending:
-            # Stable: equal keys keep the worst-first order of the pool.
-            rows.sort(key=col.order, reverse=self.descending)
-        self.rows = rows
-        self._index = {key_of(a): i for i, a in enumerate(rows)}
-
-    # -- reading --------------------------------------------------------------------------
     def __len__(self) -> int:
         return len(self.rows)
-
-    @property
-    def standing(self) -> list[Alarm]:
-        """Every standing alarm of the pool, shown or filtered out (worst first)."""
-        return self._all
 
     def cell(self, row: int, column: int) -> str:
         return COLUMNS[column].show(self.rows[row])
@@ -142,26 +105,89 @@ class AlarmList:
         return key_of(self.rows[row])
 
     def row_of(self, key: AlarmKey) -> int | None:
-        return self._index.get(key)
+        return self.index.get(key)
 
     def severity(self, row: int) -> str:
         return str(self.rows[row].get("severity") or "indeterminate")
 
-    def nes(self) -> list[str]:
-        return sorted({str(a.get("ne") or "") for a in self._all} - {""})
 
-    def agents(self) -> list[str]:
-        return sorted({str(a.get("agent") or "") for a in self._all} - {""})
+EMPTY = Rows([], [], {}, Summary(0, 0, dict.fromkeys(SEVERITIES, 0), {}), [], [])
 
-    def summary(self) -> Summary:
-        by = dict.fromkeys(SEVERITIES, 0)
-        unacked = dict.fromkeys(SEVERITIES, 0)
-        for a in self._all:
-            sev = str(a.get("severity") or "indeterminate")
-            by[sev] = by.get(sev, 0) + 1
-            if not a.get("acked_by"):
-                unacked[sev] = unacked.get(sev, 0) + 1
-        return Summary(len(self._all), len(self.rows), by, unacked)
+
+class AlarmList:
+    """The pool's standing alarms by key, kept by ``replace`` (a whole set) and ``apply``
+    (what changed), with the browser's filter and sort; ``rows()`` computes the ``Rows``
+    to show. It is the alarm browser's worker thread that calls all of this (50,000 alarms
+    take a sort that must not run on the GUI thread)."""
+
+    def __init__(self) -> None:
+        self._by_key: dict[AlarmKey, Alarm] = {}
+        self.filter = AlarmFilter()
+        self.sort_column = COLUMN_INDEX["severity"]
+        self.descending = True
+        self.version = 0
+
+    # -- input ----------------------------------------------------------------------------
+    def replace(self, items: Iterable[Mapping[str, Any]]) -> None:
+        """The pool's standing alarms as they are now (``pool.alarms`` items)."""
+        self._by_key = {}
+        self.apply(items, ())
+
+    def apply(self, changed: Iterable[Mapping[str, Any]], removed: Iterable[AlarmKey]) -> None:
+        """Alarms raised or changed (whole items), and the keys of those that cleared."""
+        for k in removed:
+            self._by_key.pop(k, None)
+        for a in changed:
+            if a.get("active", True):
+                # (a copy) an item without the flag stands: the filter asks for it
+                self._by_key[key_of(a)] = dict(a) | {"active": True}
+            else:
+                self._by_key.pop(key_of(a), None)
+        self.version += 1
+
+    def set_filter(self, f: AlarmFilter) -> None:
+        self.filter = f
+        self.version += 1
+
+    def sort(self, column: int, descending: bool) -> None:
+        if not 0 <= column < len(COLUMNS):
+            raise IndexError(f"no column {column}")
+        self.sort_column, self.descending = column, descending
+        self.version += 1
+
+    # -- output ---------------------------------------------------------------------------
+    def rows(self) -> Rows:
+        standing = worst_first(self._by_key.values())  # the tie-break of every other order
+        f = self.filter
+        if f == _EVERYTHING:
+            rows = list(standing)
+        else:  # (the agents apply the agent filter by not answering: here it is per row)
+            rows = [
+                a for a in standing if f.matches(a) and f.wants_agent(str(a.get("agent") or ""))
+            ]
+        col = COLUMNS[self.sort_column]
+        if col.field != "severity" or not self.descending:
+            rows.sort(key=col.order, reverse=self.descending)  # stable: ties stay worst first
+        return Rows(
+            rows=rows,
+            standing=standing,
+            index={key_of(a): i for i, a in enumerate(rows)},
+            summary=_summary(standing, len(rows)),
+            nes=sorted({str(a.get("ne") or "") for a in standing} - {""}),
+            agents=sorted({str(a.get("agent") or "") for a in standing} - {""}),
+            version=self.version,
+        )
+
+
+def _summary(standing: list[Alarm], shown: int) -> Summary:
+    by = dict.fromkeys(SEVERITIES, 0)
+    unacked = dict.fromkeys(SEVERITIES, 0)
+    for a in standing:
+        sev = str(a.get("severity") or "indeterminate")
+        by[sev] = by.get(sev, 0) + 1
+        if not a.get("acked_by"):
+            unacked[sev] = unacked.get(sev, 0) + 1
+    return Summary(len(standing), shown, by, unacked)
 
 
 def filter_of(

@@ -1,15 +1,17 @@
-"""The alarm browser's ``QAbstractTableModel``: a thin adapter over console/alarmlist.py
-(rows, sort and filter live there); Qt only adds colours, fonts and alignment."""
+"""The alarm browser's ``QAbstractTableModel``: a thin adapter over the ``Rows`` that
+console/rowsworker.py computes (rows, sort and filter live there, off the GUI thread); Qt
+only adds colours, fonts and alignment. A header click asks the worker to sort."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QFont
 from typing_extensions import override  # typing's own from Python 3.12
 
-from console.alarmlist import COLUMN_INDEX, COLUMNS, AlarmList
+from console.alarmlist import COLUMN_INDEX, COLUMNS, EMPTY, Rows
 from console.theme import severity_brushes
 
 Index = QModelIndex | QPersistentModelIndex
@@ -18,9 +20,10 @@ _COUNT = COLUMN_INDEX["count"]
 
 
 class AlarmTableModel(QAbstractTableModel):
-    def __init__(self, alarms: AlarmList | None = None) -> None:
+    def __init__(self, on_sort: Callable[[int, bool], None]) -> None:
         super().__init__()
-        self.alarms = alarms or AlarmList()
+        self.rows: Rows = EMPTY
+        self.on_sort = on_sort
         self._bold = QFont()
         self._bold.setBold(True)
         self._brushes = {
@@ -28,17 +31,15 @@ class AlarmTableModel(QAbstractTableModel):
             for sev in ("critical", "major", "minor", "warning", "indeterminate", "cleared")
         }
 
-    def reset_with(self, change: Any, *args: Any) -> None:
-        """Apply ``change(*args)`` to the list (replace, filter, sort) as one model reset."""
+    def set_rows(self, rows: Rows) -> None:
+        """New rows as one model reset (the browser keeps the selection by alarm key)."""
         self.beginResetModel()
-        try:
-            change(*args)
-        finally:
-            self.endResetModel()
+        self.rows = rows
+        self.endResetModel()
 
     @override
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 (Qt's signature)
-        return 0 if parent.isValid() else len(self.alarms)
+        return 0 if parent.isValid() else len(self.rows)
 
     @override
     def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
@@ -50,18 +51,18 @@ class AlarmTableModel(QAbstractTableModel):
             return None
         row, col = index.row(), index.column()
         if role == Qt.ItemDataRole.DisplayRole:
-            text = self.alarms.cell(row, col)
+            text = self.rows.cell(row, col)
             return text.upper() if col == _SEVERITY else text
         if role == Qt.ItemDataRole.ToolTipRole:
-            return self.alarms.cell(row, col) or None
+            return self.rows.cell(row, col) or None
         if col == _SEVERITY and role in (
             Qt.ItemDataRole.BackgroundRole,
             Qt.ItemDataRole.ForegroundRole,
         ):
-            bg, fg = self._brushes.get(self.alarms.severity(row), self._brushes["indeterminate"])
+            bg, fg = self._brushes.get(self.rows.severity(row), self._brushes["indeterminate"])
             return bg if role == Qt.ItemDataRole.BackgroundRole else fg
         if role == Qt.ItemDataRole.FontRole and (
-            col == _SEVERITY or not self.alarms.rows[row].get("acked_by")
+            col == _SEVERITY or not self.rows.rows[row].get("acked_by")
         ):
             return self._bold  # unacknowledged alarms stand out
         if role == Qt.ItemDataRole.TextAlignmentRole:
@@ -81,5 +82,4 @@ class AlarmTableModel(QAbstractTableModel):
 
     @override
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        # A reset, not a layout change: the browser keeps the selection by alarm key.
-        self.reset_with(self.alarms.sort, column, order == Qt.SortOrder.DescendingOrder)
+        self.on_sort(column, order == Qt.SortOrder.DescendingOrder)  # the rows follow

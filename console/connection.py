@@ -29,7 +29,11 @@ from typing import Any
 from agent import busclient
 from agent.keys import KeyPair
 from agent.livealarms import AsyncLiveAlarms
+from shared.alarms import Change
+from shared.alarmview import key_of
 from shared.errors import EmspoolError
+from shared.model import AlarmKey
+from shared.wire import Topic
 
 Post = Callable[[Callable[[], None]], None]
 OnResult = Callable[[Any], None]
@@ -46,9 +50,17 @@ class State(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """What the views show of the pool's alarms and of the connection, at one moment."""
+    """What the views show of the pool's alarms and of the connection, at one moment.
 
+    ``full``: ``alarms`` is the pool's whole standing set (the first snapshot, and after
+    every resynchronisation); otherwise it holds the alarms raised or changed since the
+    previous snapshot and ``removed`` the keys of those cleared since. A 50,000-alarm
+    pool is copied only when it was resynchronised, not on every burst of events."""
+
+    full: bool
     alarms: list[dict[str, Any]]
+    removed: list[AlarmKey]
+    total: int  # standing alarms in the pool's set after this snapshot
     answered: list[str]
     missing: dict[str, str]
     state: State
@@ -68,6 +80,22 @@ class Snapshot:
         return self.resyncs > 0 and self.state == State.ATTACHED
 
 
+_ALARM_CHANGES = frozenset(c.value for c in Change)
+
+
+class TrackedLiveAlarms(AsyncLiveAlarms):
+    """The live view, noting which alarms events touched since the last snapshot."""
+
+    def __init__(self, client: busclient.AsyncBusClient, **schedule: float) -> None:
+        super().__init__(client, **schedule)
+        self.dirty: set[AlarmKey] = set()
+
+    def take(self, topic: str, body: dict[str, Any]) -> None:
+        super().take(topic, body)
+        if topic == Topic.EVENT and body.get("type") in _ALARM_CHANGES:
+            self.dirty.add(key_of(body))
+
+
 class Connection:
     """Start with ``start()``; ``on_snapshot`` gets each snapshot on the GUI thread."""
 
@@ -84,7 +112,7 @@ class Connection:
     ) -> None:
         self._endpoints = endpoints
         self.key = key
-        self._post = post
+        self.post = post  # runs a callable on the GUI thread (the views' workers use it too)
         self.interval = interval
         self.timeout = timeout
         self.deadline = deadline
@@ -93,7 +121,7 @@ class Connection:
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: busclient.AsyncBusClient | None = None
-        self._live: AsyncLiveAlarms | None = None
+        self._live: TrackedLiveAlarms | None = None
         self._stop: asyncio.Event | None = None
         self._ready = threading.Event()
         self._taken = threading.Event()  # the GUI took the last snapshot posted
@@ -101,6 +129,7 @@ class Connection:
         self._state = State.CONNECTING
         self._detail = ""
         self.posted = 0  # snapshots handed to the GUI (a benchmark reads it)
+        self._posted_resyncs = -1  # the view's resyncs at the last snapshot posted
 
     # -- life -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -131,7 +160,7 @@ class Connection:
         async with busclient.AsyncBusClient(
             self._endpoints, self.key, timeout=self.timeout
         ) as client:
-            live = AsyncLiveAlarms(
+            live = TrackedLiveAlarms(
                 client, resync_every=self.resync_every, timeout=self.timeout, deadline=self.deadline
             )
             self._client, self._live = client, live
@@ -151,7 +180,7 @@ class Connection:
                 live.close()
                 self._state = State.STOPPED
 
-    async def _follow(self, live: AsyncLiveAlarms) -> None:
+    async def _follow(self, live: TrackedLiveAlarms) -> None:
         """The live view's steps; a dead pool or a refusal is a state, not an exit."""
         while True:
             try:
@@ -166,12 +195,12 @@ class Connection:
                 self._state, self._detail = State.REFUSED, str(e)
             await asyncio.sleep(0.5)
 
-    def _signature(self, live: AsyncLiveAlarms) -> tuple[object, ...]:
+    def _signature(self, live: TrackedLiveAlarms) -> tuple[object, ...]:
         v = live.view
         return (v.applied, v.resyncs, live.attached_node, live.reattaches, self._state,
                 self._detail, tuple(v.missing))  # fmt: skip
 
-    async def _publish(self, live: AsyncLiveAlarms) -> None:
+    async def _publish(self, live: TrackedLiveAlarms) -> None:
         last: tuple[object, ...] | None = None
         while True:
             await asyncio.sleep(self.interval)
@@ -184,7 +213,7 @@ class Connection:
             snap = self.snapshot()
             self._taken.clear()
             self.posted += 1
-            self._post(functools.partial(self._deliver, snap))
+            self.post(functools.partial(self._deliver, snap))
 
     def _deliver(self, snap: Snapshot) -> None:
         self._taken.set()
@@ -192,13 +221,25 @@ class Connection:
             self.on_snapshot(snap)
 
     def snapshot(self) -> Snapshot:
-        """Now (on the connection's thread: the view is only touched there)."""
+        """Now, and what changed since the last one (on the connection's thread: the view
+        is only touched there; each call is a snapshot posted, deltas are not repeated)."""
         live = self._live
         assert live is not None
         v = live.view
         ep = live.attached
+        full = v.resyncs != self._posted_resyncs
+        if full:
+            alarms, removed = [dict(a) for a in v.alarms.values()], []
+        else:
+            alarms = [dict(v.alarms[k]) for k in live.dirty if k in v.alarms]
+            removed = [k for k in live.dirty if k not in v.alarms]
+        live.dirty.clear()
+        self._posted_resyncs = v.resyncs
         return Snapshot(
-            alarms=[dict(a) for a in v.alarms.values()],
+            full=full,
+            alarms=alarms,
+            removed=removed,
+            total=len(v.alarms),
             answered=list(v.answered),
             missing=dict(v.missing),
             state=self._state,
@@ -228,7 +269,7 @@ class Connection:
         if loop is None or client is None or loop.is_closed():
             err = busclient.Unreachable("the console's connection is not running")
             if on_error is not None:
-                self._post(lambda: on_error(err))
+                self.post(lambda: on_error(err))
             return
         fut = asyncio.run_coroutine_threadsafe(client.request(op, args, timeout), loop)
 
@@ -237,9 +278,9 @@ class Connection:
                 result = f.result()
             except Exception as e:  # handed to the view, which says what failed
                 if on_error is not None:
-                    self._post(functools.partial(on_error, e))
+                    self.post(functools.partial(on_error, e))
                 return
-            self._post(lambda: on_result(result))
+            self.post(lambda: on_result(result))
 
         fut.add_done_callback(done)
 
@@ -250,8 +291,8 @@ class Connection:
             try:
                 result = fn()
             except Exception as e:  # handed to the view, which says what failed
-                self._post(functools.partial(on_error, e))
+                self.post(functools.partial(on_error, e))
                 return
-            self._post(lambda: on_result(result))
+            self.post(lambda: on_result(result))
 
         threading.Thread(target=work, name="emspool-call", daemon=True).start()

@@ -98,8 +98,7 @@ def _run(args: argparse.Namespace) -> int:
         on_result=win.set_identity,
         on_error=lambda e: win.key_label.setText(f"Key: role unknown ({e})"),
     )
-    conn.start()
-    win.pool.start()
+    win.start()
     if args.screenshot:
         win.resize(1600, 900)
         win.screenshot = Screenshot(win, Path(args.screenshot), args.screenshot_wait)
@@ -107,7 +106,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         rc = app.exec()
     finally:
-        conn.stop()
+        win.stop()
     return int(rc)
 
 

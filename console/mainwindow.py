@@ -73,7 +73,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.tabs)
         self.views: dict[str, QWidget] = {}
 
-        self.alarms = AlarmBrowser(connection.request)
+        self.alarms = AlarmBrowser(connection.request, connection.post)
         self.pool = PoolTab(connection.request)
         self.add_view("alarms", "&Alarms", self.alarms)
         self.add_view("pool", "&Pool", self.pool)
@@ -85,6 +85,16 @@ class MainWindow(QMainWindow):
         self._menus()
         self._restore()
         connection.on_snapshot = self._on_snapshot
+
+    def start(self) -> None:
+        """Connect, and start the views' workers and timers."""
+        self.alarms.start()
+        self.connection.start()
+        self.pool.start()
+
+    def stop(self) -> None:
+        self.connection.stop()
+        self.alarms.stop()
 
     # -- views ----------------------------------------------------------------------------
     def add_view(self, key: str, title: str, widget: QWidget) -> None:
@@ -229,4 +239,5 @@ class MainWindow(QMainWindow):
     @override
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_layout()
+        self.stop()
         super().closeEvent(event)

@@ -22,8 +22,10 @@ def paths(first: Path, keys: list[str]) -> dict[str, Path]:
 
 
 def ready(win: MainWindow) -> bool:
-    """The alarms are a full snapshot and the pool tab has both of its answers."""
-    return win.last is not None and win.last.current and win.pool.replies >= 2
+    """The alarms are a full snapshot, shown, and the pool tab has both of its answers."""
+    last = win.last
+    shown = win.alarms.model.rows.summary.total
+    return last is not None and last.current and shown == last.total and win.pool.replies >= 2
 
 
 def render(win: MainWindow, first: Path) -> list[Path]:

@@ -40,7 +40,8 @@ def snap(alarms: list[dict[str, Any]], **kw: Any) -> Snapshot:
     base: dict[str, Any] = dict(answered=["p1", "p2"], missing={}, state=State.ATTACHED,
                                 detail="", node="p1", endpoint="tcp://127.0.0.1:1", last_resync=time.time(),
                                 last_reason="no snapshot yet", reattaches=0, resyncs=1, applied=0)  # fmt: skip
-    return Snapshot(alarms=alarms, **(base | kw))
+    return Snapshot(**({"full": True, "removed": [], "total": len(alarms)} | base | kw),
+                    alarms=alarms)  # fmt: skip
 
 
 def alarm(ne: str, sev: str, obj: str = "if1", acked: str | None = None) -> dict[str, Any]:
@@ -56,8 +57,9 @@ def window(qtbot: Any, tmp_path: Path) -> Iterator[MainWindow]:
     win = MainWindow(conn, QSettings(str(tmp_path / "c.ini"), QSettings.Format.IniFormat))
     win._poster = poster  # type: ignore[attr-defined]
     qtbot.addWidget(win)
+    win.alarms.start()
     yield win
-    conn.stop()
+    win.stop()
 
 
 def test_a_silent_agent_is_a_state_on_the_gui_and_requests_fail_back_to_it():
@@ -92,7 +94,7 @@ def test_a_silent_agent_is_a_state_on_the_gui_and_requests_fail_back_to_it():
 
 
 def test_the_status_bar_follows_the_connection_while_the_gui_runs(qtbot: Any, window: MainWindow):
-    window.connection.start()
+    window.start()
     window.show()
     qtbot.waitUntil(lambda: window.last is not None and window.last.state == State.UNREACHABLE,
                     timeout=20_000)  # fmt: skip
@@ -104,8 +106,14 @@ def test_the_status_bar_follows_the_connection_while_the_gui_runs(qtbot: Any, wi
 
 def test_the_alarm_table_colours_filters_and_keeps_the_selection(qtbot: Any, window: MainWindow):
     b = window.alarms
-    window._on_snapshot(snap([alarm("rtr1", "minor"), alarm("rtr2", "critical"),
-                              alarm("rtr3", "major", acked="carol")]))  # fmt: skip
+
+    def shown(change: Any) -> None:  # the rows come back from the browser's worker
+        before = b.shown
+        change()
+        qtbot.waitUntil(lambda: b.shown > before, timeout=5_000)
+
+    shown(lambda: window._on_snapshot(snap([alarm("rtr1", "minor"), alarm("rtr2", "critical"),
+                                            alarm("rtr3", "major", acked="carol")])))  # fmt: skip
     m = b.model
     assert m.rowCount() == 3 and m.columnCount() == len(COLUMNS)
     sev = m.index(0, COLUMN_INDEX["severity"])
@@ -117,19 +125,23 @@ def test_the_alarm_table_colours_filters_and_keeps_the_selection(qtbot: Any, win
     assert "Agent: <b>p1</b>" in window.agent_label.text()
     assert "first snapshot" in window.resync_label.text()
 
-    b.table.selectRow(m.alarms.row_of(AlarmKey("rtr3", "if1", "link-down")) or 0)
+    b.table.selectRow(m.rows.row_of(AlarmKey("rtr3", "if1", "link-down")) or 0)
     assert b.ack_button.isEnabled() and b.unack_button.isEnabled()
-    window._on_snapshot(snap([alarm("rtr0", "critical"), *[alarm(f"rtr{i}", "minor")
-                                                            for i in (1, 2)],
-                              alarm("rtr3", "major", acked="carol")], applied=5))  # fmt: skip
+    # What changed since: one raised, one cleared (a delta, as between resyncs).
+    shown(lambda: window._on_snapshot(snap([alarm("rtr0", "critical")], full=False,
+                                           removed=[AlarmKey("rtr2", "if1", "link-down")])))  # fmt: skip
     assert b.selected_keys() == [AlarmKey("rtr3", "if1", "link-down")]  # kept across a reset
+    assert [r["ne"] for r in m.rows.rows] == ["rtr0", "rtr3", "rtr1"]
 
-    b.acked.setCurrentIndex(b.acked.findData("no"))
-    assert m.rowCount() == 3 and "4 standing alarms · 3 shown" in b.totals.text()
-    b.ne.setCurrentIndex(b.ne.findData("rtr2"))
-    assert m.rowCount() == 1 and m.alarms.rows[0]["ne"] == "rtr2"
-    b.text.setText("nothing like this")
+    shown(lambda: b.acked.setCurrentIndex(b.acked.findData("no")))
+    assert m.rowCount() == 2 and "3 standing alarms · 2 shown" in b.totals.text()
+    shown(lambda: b.ne.setCurrentIndex(b.ne.findData("rtr1")))
+    assert m.rowCount() == 1 and m.rows.rows[0]["ne"] == "rtr1"
+    shown(lambda: b.text.setText("nothing like this"))
     assert m.rowCount() == 0
+    shown(lambda: b.text.setText(""))
+    shown(lambda: m.sort(COLUMN_INDEX["ne"], Qt.SortOrder.AscendingOrder))  # a header click
+    assert m.rowCount() == 1
 
     b.set_permission(False, "key 'w' has the viewer role; acknowledging needs operator")
     assert not b.ack_button.isEnabled()

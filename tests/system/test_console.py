@@ -60,8 +60,7 @@ def console(qtbot: Any, pool: AgentPool, key: str, tmp_path: Path) -> MainWindow
     win._poster = poster  # type: ignore[attr-defined]  # kept alive with the window
     qtbot.addWidget(win)
     win.set_identity(options.identity(ns, pair))
-    conn.start()
-    win.pool.start()
+    win.start()
     win.show()
     return win
 
@@ -74,7 +73,7 @@ def truth(pool: AgentPool, among: set[str]) -> dict[Any, Any] | None:
 
 def shows_truth(win: MainWindow, pool: AgentPool, among: set[str]) -> bool:
     t = truth(pool, among)
-    return t is not None and essence(win.alarms.model.alarms.standing) == t
+    return t is not None and essence(win.alarms.model.rows.standing) == t
 
 
 def unreachable(pool: AgentPool, among: set[str], ne: str) -> AlarmKey | None:
@@ -99,7 +98,7 @@ def test_attach_show_acknowledge_and_follow_a_kill(
         assert win.alarms.ack_button.isEnabled() is False  # nothing selected yet
 
         # Acknowledge it from the console: the owner records our key's name.
-        row = win.alarms.model.alarms.row_of(key)
+        row = win.alarms.model.rows.row_of(key)
         assert row is not None
         win.alarms.table.selectRow(row)
         assert win.alarms.ack_button.isEnabled()
@@ -118,8 +117,8 @@ def test_attach_show_acknowledge_and_follow_a_kill(
 
             wait_until(logged, 30, 0.5, "the ack in the event log")
         qtbot.waitUntil(lambda: shows_truth(win, pool, everyone), timeout=30_000)
-        row = win.alarms.model.alarms.row_of(key)
-        assert row is not None and win.alarms.model.alarms.rows[row]["acked_by"] == OPERATOR
+        row = win.alarms.model.rows.row_of(key)
+        assert row is not None and win.alarms.model.rows.rows[row]["acked_by"] == OPERATOR
 
         # Kill -9 the agent the console listens to: it moves to another, resynchronises.
         victim = win.last.node
@@ -139,7 +138,7 @@ def test_attach_show_acknowledge_and_follow_a_kill(
                         and set(win.pool.state.health["answered"]) == survivors,
                         timeout=30_000)  # fmt: skip
     finally:
-        win.connection.stop()
+        win.stop()
         lab.reachable(ne)
 
 
@@ -163,7 +162,7 @@ def test_a_viewer_key_sees_the_ack_buttons_disabled_with_the_reason(
         assert "needs a key of role operator" in win.alarms.permission.text()
         assert f"{VIEWER!r} is viewer" in win.alarms.ack_button.toolTip()
     finally:
-        win.connection.stop()
+        win.stop()
 
 
 def test_screenshot_writes_non_blank_pngs(pool: AgentPool, tmp_path: Path):
