@@ -49,6 +49,7 @@ class AlarmBrowser(QWidget):
         self.worker = RowsWorker(post, self.show_rows)
         self.model = AlarmTableModel(self.worker.sort)
         self.shown = 0  # Rows shown (tests wait for the next one)
+        self._names: dict[int, list[str]] = {}  # the names each filter combo offers
         self.may_ack: bool | None = None  # None: not known yet
         self.reason = ""
         self.last_ack: str = ""  # what the last acknowledgement did (shown, tested)
@@ -162,9 +163,9 @@ class AlarmBrowser(QWidget):
     def _fill(self, combo: QComboBox, names: list[str]) -> None:
         current = combo.currentData()
         wanted = sorted(set(names) | ({current} - {_ANY}))  # keep a chosen one that went
-        if combo.property("names") == wanted:
+        if self._names.get(id(combo)) == wanted:  # (a Python list: no conversion to Qt)
             return
-        combo.setProperty("names", wanted)
+        self._names[id(combo)] = wanted
         combo.blockSignals(True)
         try:
             while combo.count() > 1:

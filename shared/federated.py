@@ -110,17 +110,19 @@ class AlarmFilter:
         return True
 
 
+def worst_first_key(d: Mapping[str, Any]) -> tuple[int, float, str, str]:
+    """The order of ``worst_first``, as a sort key."""
+    return (
+        -Severity.parse(str(d.get("severity", "indeterminate"))),
+        -float(d.get("last_seen") or 0.0),
+        str(d.get("ne", "")),
+        str(d.get("obj", "")),
+    )
+
+
 def worst_first(alarms: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Most severe first, then the most recently seen."""
-    return sorted(
-        (dict(a) for a in alarms),
-        key=lambda d: (
-            -Severity.parse(str(d.get("severity", "indeterminate"))),
-            -float(d.get("last_seen") or 0.0),
-            str(d.get("ne", "")),
-            str(d.get("obj", "")),
-        ),
-    )
+    return sorted((dict(a) for a in alarms), key=worst_first_key)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,12 +6,22 @@ tie-break, the severity counts, a key's row after every change; and its worker t
 from __future__ import annotations
 
 import queue
+import random
 import time
 from typing import Any
 
 import pytest
 
-from console.alarmlist import COLUMN_INDEX, COLUMNS, AlarmList, Rows, filter_of, when
+from console.alarmlist import (
+    COLUMN_INDEX,
+    COLUMNS,
+    SLICE,
+    AlarmList,
+    Rows,
+    filter_of,
+    sliced_sort,
+    when,
+)
 from console.connection import Snapshot, State
 from console.rowsworker import RowsWorker
 from shared.model import AlarmKey
@@ -172,3 +182,12 @@ def snap(
     return Snapshot(full=full, alarms=alarms, removed=removed or [], total=0, answered=[],
                     missing={}, state=State.ATTACHED, detail="", node="p1", endpoint="",
                     last_resync=0.0, last_reason="", reattaches=0, resyncs=1, applied=0)  # fmt: skip
+
+
+@pytest.mark.parametrize("n", [0, 7, SLICE, 3 * SLICE + 5])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_the_sliced_sort_is_pythons_stable_sort(n: int, reverse: bool):
+    rnd = random.Random(n)
+    items = [{"k": rnd.randrange(20), "i": i} for i in range(n)]  # many ties
+    want = sorted(items, key=lambda a: a["k"], reverse=reverse)
+    assert sliced_sort(items, lambda a: a["k"], reverse) == want
