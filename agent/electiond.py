@@ -138,6 +138,7 @@ class ElectionShell:
         self._lease_thread = ThreadPoolExecutor(1, thread_name_prefix="pool-lease")
         self.renewer: Renewer | None = None
         self._members_thread = ThreadPoolExecutor(1, thread_name_prefix="pool-members")
+        self._was_master = 0  # the epoch we are master at, 0 if we are not
 
     def route(self, bus: Bus) -> None:
         bus.route(OP, self.on_message, role=KeyRole.AGENT)
@@ -225,6 +226,13 @@ class ElectionShell:
             elif isinstance(a, AcquireLease | ReleaseLease):
                 self._queue_lease(a)
             elif isinstance(a, Became):
+                if a.role is not Role.MASTER and self._was_master:
+                    log.warning(
+                        "no longer master (epoch %d): %s",
+                        self._was_master,
+                        self.election.stepped_down_why,
+                    )
+                self._was_master = a.epoch if a.role is Role.MASTER else 0
                 if self.renewer is not None:
                     if a.role is Role.MASTER:
                         self.renewer.start(a.epoch)

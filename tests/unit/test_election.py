@@ -332,6 +332,7 @@ def test_database_down_no_master_without_lease_then_recovers_by_itself():
     sim.db_down = True
     sim.run_until(7.0, sim.safe)
     assert sim.acting_masters() == []  # could not renew: stepped down within lease_hold
+    assert sim.nodes["a1"].stepped_down_why.startswith("lease not renewed for ")
     sim.run_until(35.0, sim.safe)
     assert sim.acting_masters() == []  # nobody without the lease, however long
     sim.db_down = False
@@ -363,6 +364,7 @@ def test_master_cut_off_on_the_bus_but_not_from_the_database_steps_down_and_rele
     sim.run_until(t_cut + CFG.dead_after + CFG.heartbeat + 0.1, sim.safe)
     assert not sim.nodes["a1"].is_master
     assert sim.nodes["a1"].stats["no_quorum"] >= 1
+    assert sim.nodes["a1"].stepped_down_why == "no majority of the pool heard"
     sim.run_until(t_cut + 30.0, sim.safe)
     assert sim.master() == "a2" and sim.nodes["a3"].master == "a2"
     assert not sim.nodes["a1"].is_master  # never again while cut off: 1 of 3
