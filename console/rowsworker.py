@@ -98,6 +98,7 @@ class RowsWorker:
             # GIL). A small set is computed again at once.
             if took > MIN_REST and self._wake.wait(took):
                 return
+
     def _deliver(self, rows: Rows) -> None:
         self._taken.set()
         self.on_rows(rows)
