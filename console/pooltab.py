@@ -114,6 +114,6 @@ class PoolTab(QWidget):
                 elif c == 11 and text.startswith("NO"):
                     item.setForeground(QColor(_STATE_COLOURS["dead"]))
         self.answers.setText("\n".join(self.state.answers()))
-        if rows and not self._sized:  # once: later widths are the user's (and remembered)
-            self._sized = True
+        if rows and not self._sized:  # fitted to the first full answer, then the user's
+            self._sized = self.state.db_pool is not None and self.state.health is not None
             self.table.resizeColumnsToContents()
