@@ -9,6 +9,7 @@ agents something calls ``connection.request(op, args, on_result=..., on_error=..
 
 from __future__ import annotations
 
+import html
 import importlib.metadata
 import platform
 import time
@@ -111,7 +112,8 @@ class MainWindow(QMainWindow):
     def _on_snapshot(self, snap: Snapshot) -> None:
         self.last = snap
         colour = _STATE_COLOURS.get(snap.state, "#c62828")
-        self.state_label.setText(f"<b style='color:{colour}'>● {snap.state}</b>")
+        why = f": {html.escape(snap.detail[:90])}" if snap.detail else ""  # full one: tooltip
+        self.state_label.setText(f"<b style='color:{colour}'>● {snap.state}</b>{why}")
         self.state_label.setToolTip(snap.detail or snap.state)
         node = snap.node or "?"
         self.agent_label.setText(f"Agent: <b>{node}</b> {snap.endpoint}")
