@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, Qt
+from PySide6.QtCore import QItemSelectionModel, Qt, Signal
 from PySide6.QtGui import QFont, QFontMetrics, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -43,6 +43,10 @@ _WIDTH_CHARS = {"severity": 9, "ne": 8, "obj": 8, "type": 11, "text": 30, "raise
 
 
 class AlarmBrowser(QWidget):
+    # console.alarmlist.Rows, each time new rows are shown; ``.standing`` is the pool's whole
+    # standing set, worst first (what another view colours NEs by, computed off the GUI).
+    rows_changed = Signal(object)
+
     def __init__(self, request: Request, post: Post, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._request = request
@@ -159,6 +163,7 @@ class AlarmBrowser(QWidget):
         self._fill(self.agent, rows.agents)
         self._update_summary()
         self.shown += 1
+        self.rows_changed.emit(rows)
 
     def _fill(self, combo: QComboBox, names: list[str]) -> None:
         current = combo.currentData()

@@ -26,6 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import zmq
+
 from agent import busclient
 from agent.keys import KeyPair
 from agent.livealarms import AsyncLiveAlarms
@@ -191,7 +193,7 @@ class Connection:
                 self._state, self._detail = State.UNREACHABLE, str(e)
             except busclient.RequestFailed as e:
                 self._state, self._detail = State.REFUSED, str(e)
-            except (EmspoolError, ValueError) as e:  # no key for a secure agent, bad reply
+            except (EmspoolError, ValueError, zmq.ZMQError) as e:  # no key for a secure agent
                 self._state, self._detail = State.REFUSED, str(e)
             await asyncio.sleep(0.5)
 

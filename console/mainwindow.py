@@ -1,10 +1,13 @@
 """The console's main window: one tab per view, menus and shortcuts, the status bar (which
 agent, connection state, last resync, reattaches, our key), remembered layout (QSettings).
 
-Views plug in with ``add_view(key, title, widget)``; a view that wants the pool's alarm
-snapshots connects to ``snapshot`` (a Qt signal carrying ``console.connection.Snapshot``,
-on the GUI thread), one that reloads on F5 connects to ``refresh``, and one that asks the
-agents something calls ``connection.request(op, args, on_result=..., on_error=...)``.
+Views plug in with ``add_view(key, title, widget)``; a view that wants the connection's
+snapshots (status, and the alarms that changed) connects to ``snapshot`` (a Qt signal
+carrying ``console.connection.Snapshot``, on the GUI thread), one that wants the pool's
+whole standing alarm set connects to ``alarms.rows_changed`` (``console.alarmlist.Rows``),
+one that reloads on F5 connects to ``refresh``, and one that asks the agents something
+calls ``connection.request(op, args, on_result=..., on_error=...)``. ``--screenshot``
+renders every view added.
 """
 
 from __future__ import annotations

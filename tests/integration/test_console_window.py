@@ -108,9 +108,9 @@ def test_the_alarm_table_colours_filters_and_keeps_the_selection(qtbot: Any, win
     b = window.alarms
 
     def shown(change: Any) -> None:  # the rows come back from the browser's worker
-        before = b.shown
-        change()
-        qtbot.waitUntil(lambda: b.shown > before, timeout=5_000)
+        with qtbot.waitSignal(b.rows_changed, timeout=5_000) as got:
+            change()
+        assert got.args[0] is b.model.rows
 
     shown(lambda: window._on_snapshot(snap([alarm("rtr1", "minor"), alarm("rtr2", "critical"),
                                             alarm("rtr3", "major", acked="carol")])))  # fmt: skip
