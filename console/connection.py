@@ -255,6 +255,19 @@ class Connection:
             applied=v.applied,
         )
 
+    def resync(self, why: str = "asked by the operator") -> None:
+        """A new ``pool.alarms`` snapshot at the live view's next step (any thread)."""
+        loop, live = self._loop, self._live
+        if loop is None or live is None or loop.is_closed():
+            return
+
+        def ask() -> None:
+            if not live.view.resync_needed:
+                live.view.resync_needed = why
+
+        with contextlib.suppress(RuntimeError):  # the loop ended meanwhile
+            loop.call_soon_threadsafe(ask)
+
     # -- requests for the views -----------------------------------------------------------
     def request(
         self,

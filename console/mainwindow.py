@@ -84,6 +84,7 @@ class MainWindow(QMainWindow):
         self.snapshot.connect(self.alarms.show_snapshot)
         self.snapshot.connect(self.pool.show_snapshot)
         self.refresh.connect(self.pool.refresh)
+        self.refresh.connect(connection.resync)
 
         self._status_labels()
         self._menus()

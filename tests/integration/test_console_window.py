@@ -58,6 +58,9 @@ def window(qtbot: Any, tmp_path: Path) -> Iterator[MainWindow]:
     win._poster = poster  # type: ignore[attr-defined]
     qtbot.addWidget(win)
     win.alarms.start()
+    # The table's initial sort (setSortingEnabled) is the worker's first input: its rows
+    # are shown before a test feeds its own.
+    qtbot.waitUntil(lambda: win.alarms.shown >= 1, timeout=5_000)
     yield win
     win.stop()
 
@@ -99,6 +102,8 @@ def test_the_status_bar_follows_the_connection_while_the_gui_runs(qtbot: Any, wi
     qtbot.waitUntil(lambda: window.last is not None and window.last.state == State.UNREACHABLE,
                     timeout=20_000)  # fmt: skip
     assert State.UNREACHABLE in window.state_label.text()
+    assert "no answer from mute" in window.state_label.text()
+    window.refresh.emit()  # F5: a resync asked on the connection's thread, not waited for
     t0 = time.monotonic()
     qtbot.wait(200)  # the event loop turns while the connection times out behind it
     assert time.monotonic() - t0 < 2.0
