@@ -79,7 +79,7 @@ def _run(args: argparse.Namespace) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setOrganizationName("emspool")
-    app.setApplicationName("console")
+    app.setApplicationName("emspool-console")  # X11 WM_CLASS: the desktop entry's StartupWMClass
     app.setApplicationDisplayName("emspool console")
     app.setDesktopFileName("emspool-console")
     app.setWindowIcon(QIcon.fromTheme("emspool-console"))
