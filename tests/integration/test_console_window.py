@@ -55,7 +55,6 @@ def window(qtbot: Any, tmp_path: Path) -> Iterator[MainWindow]:
     poster = GuiPoster()
     conn = Connection([silent_endpoint()], None, poster.post, timeout=0.3, interval=0.05)
     win = MainWindow(conn, QSettings(str(tmp_path / "c.ini"), QSettings.Format.IniFormat))
-    win._poster = poster  # type: ignore[attr-defined]
     qtbot.addWidget(win)
     win.alarms.start()
     # The table's initial sort (setSortingEnabled) is the worker's first input: its rows

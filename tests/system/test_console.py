@@ -57,7 +57,6 @@ def console(qtbot: Any, pool: AgentPool, key: str, tmp_path: Path) -> MainWindow
     poster = GuiPoster()
     conn = Connection(options.endpoints(ns), pair, poster.post, resync_every=3600.0)
     win = MainWindow(conn, QSettings(str(tmp_path / "console.ini"), QSettings.Format.IniFormat))
-    win._poster = poster  # type: ignore[attr-defined]  # kept alive with the window
     qtbot.addWidget(win)
     win.set_identity(options.identity(ns, pair))
     win.start()
