@@ -5,8 +5,11 @@ the about box's versions, remembered window layout and column widths (QSettings)
 
 from __future__ import annotations
 
+import os
 import queue
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -193,3 +196,11 @@ def test_layout_and_column_widths_are_remembered(qtbot: Any, tmp_path: Path):
     assert (second.width(), second.height()) == (700, 500)
     assert second.alarms.table.horizontalHeader().sectionSize(COLUMN_INDEX["ne"]) == 233
     assert second.tabs.currentIndex() == 1 and second.theme_actions["light"].isChecked()
+
+
+def test_no_display_is_said_plainly(tmp_path: Path):
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}  # fmt: skip
+    proc = subprocess.run([sys.executable, "-m", "console.main"], capture_output=True,
+                          text=True, timeout=60, env=env)  # fmt: skip
+    assert proc.returncode == 2 and "no display" in proc.stderr
