@@ -1,7 +1,8 @@
 """The console's Qt widgets offscreen (pytest-qt) and its connection thread on real ZeroMQ
 sockets, without a pool: a connection whose agent never answers says so and the GUI keeps
 running; the alarm table's colours, filters, kept selection and ack buttons; themes,
-the about box's versions, remembered window layout and column widths (QSettings)."""
+the about box's versions, remembered window layout and column widths (QSettings); and
+without a display it says so and exits 2."""
 
 from __future__ import annotations
 
