@@ -71,6 +71,7 @@ OP = "pool.election"
 MEMBER_HORIZON = 3600.0  # rows unheard for longer are not linked to (emspool pool forget)
 RELEASE_TIMEOUT = 2.0  # seconds the lease release and the last row write may take at stop
 _LEASE_QUEUE = 16
+STALL = 0.5  # seconds late a timer must fire for the loop to count as having stood still
 
 
 def row_fresh(member_every: float, dead_after: float) -> float:
@@ -250,8 +251,12 @@ class ElectionShell:
     def _fire(self, name: str) -> None:
         if self.renewer is not None:
             self.renewer.alive = time.monotonic()  # the loop still runs: keep renewing
-        self._timers.pop(name, None)
-        self._apply(self.election.on_timer(name, self.now()))
+        handle = self._timers.pop(name, None)
+        now = self.now()
+        if handle is not None and now - handle.when() > STALL:
+            # Our loop ran late: the peers' heartbeats are still unread in the socket.
+            self.election.on_stall(now - handle.when(), now)
+        self._apply(self.election.on_timer(name, now))
 
     # -- the lease -------------------------------------------------------------------------
     def _renewed(self, epoch: int, sent_at: float, result: bool | None) -> None:

@@ -168,6 +168,7 @@ class Election:
                 "stale_rejected",
                 "yields",
                 "no_quorum",
+                "stalls",
             ),
             0,
         )
@@ -250,6 +251,18 @@ class Election:
             "claim_retry": self._claim_retry,
         }.get(name)
         return handler(now) if handler else []
+
+    def on_stall(self, lag: float, now: float) -> None:
+        """This node's own loop stood still for ``lag`` seconds (a busy takeover, a paused
+        process): what its peers sent meanwhile waits unread, so their silence over that
+        time means nothing. Each peer's last sign of life moves on by ``lag`` (never past
+        ``now``), so no peer, master or quorum is judged lost for our own stall; a peer
+        that really died is still found dead ``dead_after`` after we listen again. Safety
+        does not rest on this: the lease (database time) still ends a stalled master."""
+        self.stats["stalls"] += 1
+        for p in self._peers.values():
+            if p.last_seen is not None:
+                p.last_seen = min(now, p.last_seen + lag)
 
     def on_lease_acquired(self, epoch: int, sent_at: float, now: float) -> list[Action]:
         if self.role is not Role.CLAIMING:

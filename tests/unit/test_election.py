@@ -554,3 +554,28 @@ def test_just_started_a_live_higher_ranked_agent_not_heard_yet_gets_a_moment():
     e.on_message(Message(Kind.HEARTBEAT, "a3", 10, 0), 2.0)
     out = e.on_timer("startup", 2 * CFG.dead_after + 0.1)  # it never came: go ahead
     assert any(isinstance(a, AcquireLease) for a in out)
+
+
+def test_own_stall_does_not_make_a_live_master_dead():
+    """A follower whose own loop stood still for 2 s has not heard its master meanwhile;
+    told so (on_stall), it keeps following; a master that really died is still found dead
+    dead_after after the follower listens again."""
+
+    def follower() -> Election:
+        e = Election(Rank(10, "a3"), CFG)
+        e.start(0.0)
+        e.on_message(Message(Kind.COORDINATOR, "a1", 30, 1, "a1"), 1.0)
+        assert e.master == "a1"
+        return e
+
+    stalled = follower()
+    stalled.on_stall(2.0, 3.0)
+    stalled.on_timer("beat", 3.0)
+    assert stalled.master == "a1" and stalled.stats["elections"] == 0
+    assert stalled.stats["stalls"] == 1
+    stalled.on_timer("beat", 3.01 + CFG.dead_after)  # still nothing from a1: dead now
+    assert stalled.stats["elections"] == 1
+
+    unaware = follower()  # the same silence without on_stall: an election at once
+    unaware.on_timer("beat", 3.0)
+    assert unaware.stats["elections"] == 1
