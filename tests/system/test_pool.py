@@ -17,10 +17,11 @@ import pytest
 
 from agent.db import migrate
 from lab.fleet import Lab
-from lab.harness import AgentPool, free_port, sqlite_pool
+from lab.harness import AgentPool, sqlite_pool
 from shared.poolwire import AssignmentNotice, to_args
 from tests.helpers.pgdb import temp_pg_database
-from tests.helpers.waiting import random_base, wait_until
+from tests.helpers.poolfixtures import ring_lab, running_pool
+from tests.helpers.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -31,16 +32,7 @@ NODES = {"p1": 300, "p2": 200, "p3": 100}  # node id -> priority: p1 outranks p2
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    root = tmp_path_factory.mktemp("poollab")
-    lab = Lab.create(
-        root / "lab", count=DEVICES, topology_kind="ring", base_address=random_base(),
-        port=free_port(2),
-    )  # fmt: skip
-    lab.start()
-    try:
-        yield lab
-    finally:
-        lab.stop()
+    yield from ring_lab(tmp_path_factory, "poollab", DEVICES)
 
 
 def make_pool(
@@ -66,9 +58,7 @@ def make_pool(
 
 @pytest.fixture
 def pool(lab: Lab, tmp_path: Path) -> Iterator[AgentPool]:
-    with make_pool(lab, tmp_path) as p:
-        p.start_all()
-        yield p
+    yield from running_pool(lab, tmp_path)
 
 
 def all_placed(lab: Lab, pool: AgentPool, owners_among: set[str]) -> dict[str, str]:

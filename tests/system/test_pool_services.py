@@ -15,12 +15,13 @@ from pathlib import Path
 import pytest
 
 from lab.fleet import Lab
-from lab.harness import AgentPool, client_for, free_port
+from lab.harness import AgentPool, client_for
 from shared.alarmview import essence
 from shared.federated import worst_first
 from shared.livefeed import FeedTracker, Stamp, Verdict
 from shared.wire import decode_publish
-from tests.helpers.waiting import random_base, wait_until
+from tests.helpers.poolfixtures import ring_lab, running_pool
+from tests.helpers.waiting import wait_until
 from tests.system.test_pool import all_placed, make_pool
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -28,23 +29,12 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    root = tmp_path_factory.mktemp("svclab")
-    lab = Lab.create(
-        root / "lab", count=9, topology_kind="ring", base_address=random_base(),
-        port=free_port(2),
-    )  # fmt: skip
-    lab.start()
-    try:
-        yield lab
-    finally:
-        lab.stop()
+    yield from ring_lab(tmp_path_factory, "svclab")
 
 
 @pytest.fixture
 def pool(lab: Lab, tmp_path: Path) -> Iterator[AgentPool]:
-    with make_pool(lab, tmp_path) as p:
-        p.start_all()
-        yield p
+    yield from running_pool(lab, tmp_path)
 
 
 def test_any_agent_answers_for_the_whole_pool(lab: Lab, pool: AgentPool):
