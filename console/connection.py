@@ -31,6 +31,7 @@ import zmq
 from agent import busclient
 from agent.keys import KeyPair
 from agent.livealarms import AsyncLiveAlarms
+from shared.alarmpage import DEFAULT_PAGE
 from shared.alarms import Change
 from shared.alarmview import key_of
 from shared.errors import EmspoolError
@@ -88,8 +89,10 @@ _ALARM_CHANGES = frozenset(c.value for c in Change)
 class TrackedLiveAlarms(AsyncLiveAlarms):
     """The live view, noting which alarms events touched since the last snapshot."""
 
-    def __init__(self, client: busclient.AsyncBusClient, **schedule: float) -> None:
-        super().__init__(client, **schedule)
+    def __init__(
+        self, client: busclient.AsyncBusClient, *, page_size: int = DEFAULT_PAGE, **schedule: float
+    ) -> None:
+        super().__init__(client, page_size=page_size, **schedule)
         self.dirty: set[AlarmKey] = set()
 
     def take(self, topic: str, body: dict[str, Any]) -> None:
