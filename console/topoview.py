@@ -59,7 +59,7 @@ from shared.topology import (
 DIFFERENCES = "differences"
 # Zoom levels (levelOfDetailFromTransform: device pixels per scene unit) where detail
 # switches: below FAR nodes are bare dots and "managed by" edges hide; above NEAR labels.
-FAR, NEAR = 0.3, 1.6
+FAR, NEAR = 0.55, 1.6
 MIN_ZOOM, MAX_ZOOM = 0.02, 12.0
 SELECTED = "#ffffff"
 
@@ -91,9 +91,7 @@ class TopoCanvas(QGraphicsView):
         if level == self.level:
             return
         self.level = level
-        self.topo.set_detail(
-            labels=level == "near", outlines=level != "far", managed=level != "far"
-        )
+        self.topo.set_detail(labels=level == "near", far=level == "far")
         self.setRenderHint(QPainter.RenderHint.Antialiasing, level != "far")
 
     def zoom_by(self, factor: float) -> None:

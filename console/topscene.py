@@ -10,21 +10,24 @@ screen size so they stay landmarks at any zoom.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 
 from PySide6.QtCore import QObject, QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPainterPath, QPen, QPolygonF
 from PySide6.QtWidgets import (
     QGraphicsEllipseItem,
     QGraphicsItem,
     QGraphicsPathItem,
+    QGraphicsRectItem,
     QGraphicsScene,
     QGraphicsSimpleTextItem,
     QStyleOptionGraphicsItem,
     QWidget,
 )
 
-from console.topolayout import Layout, Point
+from console.topobundle import Trunk, link_trunks, managed_trunks
+from console.topolayout import SPACING, Layout, Point
 from shared.model import Severity
 from shared.topology import LinkKey, Topology, agent_id, colour_of
 
@@ -34,8 +37,9 @@ ROLE = Qt.ItemDataRole.UserRole  # item.data(0): the node id
 AGENT_HUES = ("#4f9dff", "#c77dff", "#2ec4b6", "#ff8fab", "#ffd166", "#90be6d")
 BACKGROUND = "#161b22"
 LINK = QColor(150, 170, 195, 170)
-LINK_ACROSS = QColor(120, 140, 165, 55)
-MANAGED_ALPHA = 38
+LINK_ACROSS = QColor(120, 150, 185, 90)
+STUB = SPACING * 0.8  # scene units of a link stub
+MANAGED_ALPHA = 70
 DIFF_DB = QColor("#ff5fd2")  # only in the database / other owner there
 DIFF_MEM = QColor("#35e0ff")  # only in memory
 
@@ -96,6 +100,60 @@ class AgentItem(QGraphicsItem):
         )
 
 
+class CrispPath(QGraphicsPathItem):
+    """A path drawn without antialiasing whatever the view's hint: the long trunk edges
+    cost most of a frame antialiased and look the same without at 1-2 px."""
+
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
+        aa = painter.testRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        super().paint(painter, option, widget)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, aa)  # the view saves no state
+
+
+class DotLayer(QGraphicsItem):
+    """Every NE as one dot, for far out: a point cloud per colour in one C++ call each,
+    instead of thousands of items (which hide at that level)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.clouds: list[tuple[QPen, QPolygonF]] = []
+        self.rect = QRectF()
+        self.setZValue(5)
+
+    def set_points(self, by_colour: Mapping[tuple[str, float], list[Point]]) -> None:
+        self.prepareGeometryChange()
+        self.clouds = []
+        xs, ys = [], []
+        for (colour, size), points in sorted(by_colour.items(), key=lambda kv: kv[0][1]):
+            pen = QPen(QColor(colour), size)
+            pen.setCosmetic(True)
+            pen.setCapStyle(Qt.PenCapStyle.RoundCap if size > 3 else Qt.PenCapStyle.SquareCap)
+            self.clouds.append((pen, QPolygonF([QPointF(x, y) for x, y in points])))
+            xs += [p[0] for p in points]
+            ys += [p[1] for p in points]
+        if xs:
+            self.rect = QRectF(
+                min(xs) - NODE,
+                min(ys) - NODE,
+                max(xs) - min(xs) + 2 * NODE,
+                max(ys) - min(ys) + 2 * NODE,
+            )
+        self.update()
+
+    def boundingRect(self) -> QRectF:
+        return self.rect
+
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
+        for pen, points in self.clouds:
+            painter.setPen(pen)
+            painter.drawPoints(points)
+
+
 class TopoScene(QGraphicsScene):
     """Items for one topology; ``show`` brings them in line with a new one, touching only
     what changed."""
@@ -106,15 +164,26 @@ class TopoScene(QGraphicsScene):
         self.nodes: dict[str, QGraphicsEllipseItem] = {}
         self.labels: dict[str, QGraphicsSimpleTextItem] = {}
         self.agents: dict[str, AgentItem] = {}
-        self.managed: dict[str, QGraphicsPathItem] = {}  # agent -> its "managed by" edges
+        self.managed: dict[str, list[QGraphicsPathItem]] = {}  # agent -> its "managed by" edges
+        self.group: dict[str, str] = {}  # NE -> its layout group
         self.link_paths: list[QGraphicsPathItem] = []
         self.marks: list[QGraphicsPathItem] = []  # differences, selection
         self.topology: Topology | None = None
         self.positions: dict[str, Point] = {}
         self.labels_shown = False
-        self.outlines = True
-        self.across_shown = True
         self._outline = _pen("#0b0f14", 1.0)
+        self.dots = DotLayer()
+        self.dots.setVisible(False)
+        self.addItem(self.dots)
+        self.far = False
+        # Nodes and labels each under one parent: a level switch is one setVisible, not
+        # thousands (a child is hidden with its parent).
+        self.node_layer, self.label_layer = _layer(5), _layer(7)
+        self.label_layer.setVisible(False)
+        self.addItem(self.node_layer)
+        self.addItem(self.label_layer)
+        self._label_font = QFont()
+        self._label_font.setPointSizeF(5.0)
         self._brushes: dict[str, QBrush] = {}
 
     # -- building ------------------------------------------------------------------------
@@ -123,15 +192,19 @@ class TopoScene(QGraphicsScene):
         self.topology, self.positions = topo, lay.positions
         for name in [n for n in self.nodes if n not in topo.nes]:
             self.removeItem(self.nodes.pop(name))
-            self.labels.pop(name, None)
+            self.removeItem(self.labels.pop(name))
         for name, ne in topo.nes.items():
             item = self.nodes.get(name)
             if item is None:
                 item = self._node(name, ne.external)
             elif before.get(name) == lay.positions[name]:
                 continue
-            item.setPos(*lay.positions[name])
+            x, y = lay.positions[name]
+            item.setPos(x, y)
+            label = self.labels[name]
+            label.setPos(x - label.boundingRect().width() / 2, y + NODE / 2 + 1)
         self.colour(worst)
+        self.group = dict(lay.group)
         for node in [n for n in self.agents if n not in topo.agents]:
             self.removeItem(self.agents.pop(node))
         for i, (node, a) in enumerate(sorted(topo.agents.items())):
@@ -157,18 +230,12 @@ class TopoScene(QGraphicsScene):
         item.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         item.setData(0, name)
         item.setZValue(5)
-        item.setPen(self._outline if self.outlines else QPen(Qt.PenStyle.NoPen))
-        # Parented after construction: PySide6 6.12 leaks a reference to None per call of
-        # the (text, parent) constructor, and thousands of them crash the interpreter.
+        item.setPen(self._outline)
+        item.setParentItem(self.node_layer)
         label = QGraphicsSimpleTextItem(name)
-        label.setParentItem(item)
         label.setBrush(QColor("#cfd8e3"))
-        font = label.font()
-        font.setPointSizeF(5.0)
-        label.setFont(font)
-        label.setPos(-label.boundingRect().width() / 2, d / 2 + 1)
-        label.setVisible(self.labels_shown)
-        self.addItem(item)
+        label.setFont(self._label_font)
+        label.setParentItem(self.label_layer)
         self.nodes[name], self.labels[name] = item, label
         return item
 
@@ -190,49 +257,84 @@ class TopoScene(QGraphicsScene):
                     d *= 0.7
                 item.setRect(-d / 2, -d / 2, d, d)
                 item.setZValue(5 + int(sev))
+        self._dots(worst)
+
+    def _dots(self, worst: Mapping[str, Severity]) -> None:
+        topo = self.topology
+        if topo is None:
+            return
+        clouds: dict[tuple[str, float], list[Point]] = {}
+        for name, ne in topo.nes.items():
+            sev = worst.get(name, Severity.CLEARED)
+            size = 5.0 if sev >= Severity.MAJOR else 4.0 if sev >= Severity.MINOR else 3.0
+            clouds.setdefault((colour_of(ne, worst), size), []).append(self.positions[name])
+        self.dots.set_points(clouds)
 
     def _links(self, topo: Topology, group: Mapping[str, str]) -> None:
-        """Links inside a group drawn plainly, links between groups faint (by agent most
-        sites span all agents, and those would otherwise hide the structure)."""
+        """Links inside a group one by one; links between groups (by agent most sites span
+        every agent) as trunks between clusters, and as short stubs at each end when zoomed
+        in, so an NE shows it has a link leaving without a line across the whole plane."""
         for p in self.link_paths:
             self.removeItem(p)
         self.link_paths = []
+        self.group = dict(group)
         inner = sorted(k for k in topo.links if group.get(k[0]) == group.get(k[2]))
         outer = sorted(k for k in topo.links if group.get(k[0]) != group.get(k[2]))
-        for keys, colour, z in ((outer, LINK_ACROSS, 1.5), (inner, LINK, 2.0)):
-            for start in range(0, len(keys), LINKS_PER_PATH):
-                path = QPainterPath()
-                for a, _, b, _ in keys[start : start + LINKS_PER_PATH]:
-                    path.moveTo(*self.positions[a])
-                    path.lineTo(*self.positions[b])
-                item = self.addPath(path, _pen(colour))
-                item.setZValue(z)
-                item.setData(1, "across" if keys is outer else "inside")
-                item.setVisible(keys is inner or self.across_shown)
-                self.link_paths.append(item)
+        for start in range(0, len(inner), LINKS_PER_PATH):
+            path = QPainterPath()
+            for a, _, b, _ in inner[start : start + LINKS_PER_PATH]:
+                path.moveTo(*self.positions[a])
+                path.lineTo(*self.positions[b])
+            self._add_links(path, _pen(LINK), 2.0, "inside")
+        for width, path in _trunk_paths(link_trunks(topo, outer, self.positions, group)).items():
+            self._add_links(path, _pen(LINK_ACROSS, width), 1.5, "trunk", crisp=True)
+        stubs = QPainterPath()
+        for a, _, b, _ in outer:
+            pa, pb = self.positions[a], self.positions[b]
+            for (x, y), (u, v) in ((pa, pb), (pb, pa)):
+                d = math.hypot(u - x, v - y) or 1.0
+                stubs.moveTo(x, y)
+                stubs.lineTo(x + (u - x) / d * STUB, y + (v - y) / d * STUB)
+        self._add_links(stubs, _pen(LINK), 2.0, "stub").setVisible(self.labels_shown)
+
+    def _add_links(
+        self, path: QPainterPath, pen: QPen, z: float, kind: str, crisp: bool = False
+    ) -> QGraphicsPathItem:
+        item = CrispPath(path) if crisp else QGraphicsPathItem(path)
+        item.setPen(pen)
+        self.addItem(item)
+        item.setZValue(z)
+        item.setData(1, kind)
+        self.link_paths.append(item)
+        return item
 
     def rebuild_managed(self, agents: Iterable[str]) -> None:
-        """Redraw the "managed by" edges of these agents (after an ownership move)."""
+        """Redraw the "managed by" edges of these agents (after an ownership move): one
+        trunk per cluster of NEs each manages."""
         topo = self.topology
         if topo is None:
             return
         want = set(agents)
-        paths: dict[str, QPainterPath] = {n: QPainterPath() for n in want}
-        for ne in topo.nes.values():
-            if ne.owner in paths:
-                paths[ne.owner].moveTo(*self.positions[agent_id(ne.owner)])
-                paths[ne.owner].lineTo(*self.positions[ne.name])
         for node in list(self.managed):
             if node in want or node not in topo.agents:
-                self.removeItem(self.managed.pop(node))
-        for node, path in paths.items():
+                for item in self.managed.pop(node):
+                    self.removeItem(item)
+        for node in sorted(want):
+            if agent_id(node) not in self.positions:
+                continue
             badge = self.agents.get(node)
             colour = QColor(badge.hue if badge else "#888888")
             colour.setAlpha(MANAGED_ALPHA)
-            item = self.addPath(path, _pen(colour))
-            item.setZValue(1)
-            item.setData(0, f"managed-by:{node}")
-            self.managed[node] = item
+            items: list[QGraphicsPathItem] = []
+            trunks = managed_trunks(topo, node, self.positions, self.group)
+            for width, path in _trunk_paths(trunks).items():
+                item = CrispPath(path)
+                item.setPen(_pen(colour, width))
+                self.addItem(item)
+                item.setZValue(1)
+                item.setData(0, f"managed-by:{node}")
+                items.append(item)
+            self.managed[node] = items
 
     def move_owners(self, topo: Topology, changes: Mapping[str, str]) -> None:
         """NEs now managed by other agents: same positions, their two agents' edges redrawn."""
@@ -279,21 +381,33 @@ class TopoScene(QGraphicsScene):
             self.marks.append(item)
 
     # -- level of detail -----------------------------------------------------------------
-    def set_detail(self, labels: bool, outlines: bool, managed: bool) -> None:
-        """Switched by the view when its zoom crosses a level, never per frame. Far out,
-        links between groups and "managed by" edges hide: the groups' own structure is what
-        can be read at that size."""
-        self.across_shown = managed
-        for links in self.link_paths:
-            links.setVisible(links.data(1) == "inside" or managed)
+    def set_detail(self, labels: bool, far: bool) -> None:
+        """Switched by the view when its zoom crosses a level, never per frame: labels and
+        link stubs only when zoomed in; far out the NEs are the dot layer's points."""
         if labels != self.labels_shown:
             self.labels_shown = labels
-            for label in self.labels.values():
-                label.setVisible(labels)
-        if outlines != self.outlines:
-            self.outlines = outlines
-            pen = self._outline if outlines else QPen(Qt.PenStyle.NoPen)
-            for node in self.nodes.values():
-                node.setPen(pen)
-        for edges in self.managed.values():
-            edges.setVisible(managed)
+            self.label_layer.setVisible(labels)
+            for links in self.link_paths:
+                if links.data(1) == "stub":
+                    links.setVisible(labels)
+        if far != self.far:
+            self.far = far
+            self.dots.setVisible(far)
+            self.node_layer.setVisible(not far)
+
+
+def _layer(z: float) -> QGraphicsRectItem:
+    layer = QGraphicsRectItem()
+    layer.setFlag(QGraphicsItem.GraphicsItemFlag.ItemHasNoContents)
+    layer.setZValue(z)
+    return layer
+
+
+def _trunk_paths(trunks: Iterable[Trunk]) -> dict[float, QPainterPath]:
+    """Trunks by (rounded) width: one path item per width."""
+    out: dict[float, QPainterPath] = {}
+    for t in trunks:
+        path = out.setdefault(round(t.width), QPainterPath())
+        path.moveTo(*t.a)
+        path.lineTo(*t.b)
+    return out

@@ -129,10 +129,17 @@ def synthetic_pool(sites: int = 50, per_site: int = 100, agents: int = 3) -> Syn
                 )
                 for k in plan.links
             ]
-        spines = [d.name for d in fabric.devices[:2]]
-        for i, r in enumerate(routers[:2]):
-            links.append((r, "xe-0/1/0", f"{site}-fab-{spines[i % len(spines)]}", "xe-1/0/0"))
-        links.append((routers[2], "xe-0/1/1", f"{site}-acc-{access.devices[0].name}", "xe-1/0/1"))
+        # Every border router uplinks to both spines; the access ring has a chord every
+        # sixth switch and reaches the routers at two points.
+        spines = [f"{site}-fab-{d.name}" for d in fabric.devices[:2]]
+        for i, r in enumerate(routers):
+            for j, spine in enumerate(spines):
+                links.append((r, f"xe-0/1/{j}", spine, f"xe-1/0/{i}"))
+        ring = [f"{site}-acc-{d.name}" for d in access.devices]
+        for i in range(0, len(ring) - 3, 6):
+            links.append((ring[i], "ge-1/0/1", ring[i + 3], "ge-1/0/2"))
+        links.append((routers[2], "xe-0/2/2", ring[0], "xe-1/0/1"))
+        links.append((routers[3], "xe-0/2/2", ring[len(ring) // 2], "xe-1/0/1"))
         nxt = f"site{(s + 1) % sites + 1:02d}-rtr1"
         if sites > 1:
             links.append((routers[0], "xe-0/2/0", nxt, "xe-0/2/1"))
