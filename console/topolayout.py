@@ -32,6 +32,7 @@ BY_SITE = "site"
 SPACING = 34.0  # scene units between neighbouring NEs (a node is 10 across)
 HOLE = 3.0  # the agent's clear space at its disc's centre, in spacings
 GAP = 4.0  # between discs, in spacings
+HUB_PULL = 0.15  # attraction of a site's hidden hub, against 1 for a link
 UNASSIGNED = ""  # the group of NEs without an owner (or without a site)
 
 Point = tuple[float, float]
@@ -80,7 +81,7 @@ def groups(topology: Topology, group_by: str, adj: Adjacency) -> dict[str, list[
 
 
 def _radius(count: int) -> float:
-    return SPACING * (math.sqrt(count / math.pi) * 1.15 + HOLE + 1.0)
+    return SPACING * (math.sqrt(count / math.pi) * 1.4 + HOLE + 1.0)
 
 
 def _angle(text: str) -> float:
@@ -113,7 +114,10 @@ def _disc_layout(
         edges = {(a, b) for a, b in edges if b < len(names)}
         hubs = {}
     count = len(names) + len(hubs)
-    g = igraph.Graph(n=count, edges=sorted(edges))
+    ordered = sorted(edges)
+    g = igraph.Graph(n=count, edges=ordered)
+    # The hubs pull gently: a real link says more about where an NE belongs than its site.
+    weights = [HUB_PULL if b >= len(names) else 1.0 for _, b in ordered]
     rng = random.Random(_seed(f"{len(names)}|{names[0]}|{names[-1]}"))
     # Spread like igraph's own random start: packed tighter, FR's grid cells overflow and
     # the repulsion goes quadratic.
@@ -121,7 +125,9 @@ def _disc_layout(
     seed = [[rng.uniform(-half, half), rng.uniform(-half, half)] for _ in range(count)]
     igraph.set_random_number_generator(rng)  # igraph draws from it: same graph, same picture
     try:
-        coords = g.layout_fruchterman_reingold(seed=seed, niter=300, grid="auto").coords
+        coords = g.layout_fruchterman_reingold(
+            weights=weights, seed=seed, niter=300, grid="auto"
+        ).coords
     finally:
         igraph.set_random_number_generator(random)
     coords = coords[: len(names)]
@@ -138,7 +144,10 @@ def _disc_layout(
             dx, dy, d = math.cos(_angle(name)), math.sin(_angle(name)), 1.0
         r = hole + min(d / far, 1.0) * (rim - hole)
         out[name] = (disc.x + dx / d * r, disc.y + dy / d * r)
-    return out
+    # FR lets NEs with the same neighbours (the leaves of one spine pair) fall on one spot,
+    # and never parts them again: each takes the nearest free spot instead.
+    grid = _Grid((), SPACING * 0.8)
+    return {name: grid.free_near(p) for name, p in out.items()}
 
 
 def _pack(sizes: dict[str, float], taken: list[Disc]) -> dict[str, Disc]:
@@ -172,24 +181,40 @@ def _pack(sizes: dict[str, float], taken: list[Disc]) -> dict[str, Disc]:
 
 
 class _Grid:
-    """Occupied spots (one per SPACING cell), to find a free one near a wanted point."""
+    """Points on the plane, to find a free spot (no point closer than ``size``) near a
+    wanted one."""
 
-    def __init__(self, points: Iterable[Point]) -> None:
-        self.cells = {self.cell(p) for p in points}
+    def __init__(self, points: Iterable[Point], size: float = SPACING) -> None:
+        self.size = size
+        self.cells: dict[tuple[int, int], list[Point]] = {}
+        for p in points:
+            self._add(p)
 
-    @staticmethod
-    def cell(p: Point) -> tuple[int, int]:
-        return (round(p[0] / SPACING), round(p[1] / SPACING))
+    def _cell(self, p: Point) -> tuple[int, int]:
+        return (math.floor(p[0] / self.size), math.floor(p[1] / self.size))
+
+    def _add(self, p: Point) -> None:
+        self.cells.setdefault(self._cell(p), []).append(p)
+
+    def free(self, p: Point) -> bool:
+        cx, cy = self._cell(p)
+        return not any(
+            math.hypot(q[0] - p[0], q[1] - p[1]) < self.size
+            for dx in (-1, 0, 1)
+            for dy in (-1, 0, 1)
+            for q in self.cells.get((cx + dx, cy + dy), ())
+        )
 
     def free_near(self, p: Point, limit: int = 20000) -> Point:
-        for i in range(limit):  # golden-angle spiral outwards from p: the first free cell
-            r = SPACING * 0.7 * math.sqrt(i)
+        q = p
+        for i in range(limit):  # golden-angle spiral outwards from p: the first free spot
+            r = self.size * 0.5 * math.sqrt(i)
             a = i * 2.399963229728653
             q = (p[0] + r * math.cos(a), p[1] + r * math.sin(a))
-            if self.cell(q) not in self.cells:
-                self.cells.add(self.cell(q))
-                return q
-        return p
+            if self.free(q):
+                break
+        self._add(q)
+        return q
 
 
 def layout(topology: Topology, previous: Layout | None = None, group_by: str = BY_AGENT) -> Layout:

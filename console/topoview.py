@@ -48,6 +48,7 @@ from shared.topology import (
     SEVERITY_COLOURS,
     Topology,
     TopologyDiff,
+    agent_id,
     differences,
     from_database,
     from_memory,
@@ -351,14 +352,17 @@ class TopologyWidget(QWidget):
         return found
 
     def select(self, node_id: str, centre: bool = False) -> None:
+        """Select a node (``centre``: zoomed in on it, labels shown). Far out NEs are dots
+        and cannot be selected, so selecting one zooms in to where they are items."""
         item = self._item(node_id)
         if item is None:
             return
+        want = NEAR * 1.3 if centre else FAR * 1.2
+        if self.canvas.lod() < want:
+            self.canvas.zoom_by(want / self.canvas.lod())
         self.scene.clearSelection()
         item.setSelected(True)
-        if centre:
-            if self.canvas.lod() < NEAR:
-                self.canvas.zoom_by(NEAR * 1.3 / self.canvas.lod())
+        if centre or self.canvas.level == "far":
             self.canvas.centerOn(item)
 
     def selected(self) -> str:
@@ -384,6 +388,9 @@ class TopologyWidget(QWidget):
             return
         before = len(self.scene.marks)
         self.scene.mark_links(sorted(e.key for e in topo.neighbours(sel)), QColor(SELECTED), 2.0)
+        owner = topo.nes[sel].owner if sel in topo.nes else ""
+        if owner:  # its own "managed by" edge, out of the bundle
+            self.scene.mark_links([(agent_id(owner), "", sel, "")], QColor(SELECTED), 1.0)
         self.scene.mark_nodes([sel], QColor(SELECTED), 3.0)
         for m in self.scene.marks[before:]:
             m.setData(1, "selection")

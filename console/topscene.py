@@ -1,11 +1,12 @@
 """The topology's QGraphicsScene: a thin adapter that draws a ``shared.topology.Topology``
 at the positions ``console.topolayout`` gives.
 
-Built for 5,000 NEs: one C++-painted ellipse item per NE (no Python paint per frame), its
-label a child text item shown only when zoomed in, and the edges batched into a few path
-items (links in chunks, "managed by" one path per agent, so an ownership move rebuilds two
-paths and touches no node). Agents are the few items painted in Python, drawn at a fixed
-screen size so they stay landmarks at any zoom.
+Built for 5,000 NEs: one C++-painted ellipse item per NE (no Python paint per frame), far
+out one dot layer instead; labels at a fixed screen size, shown only when zoomed in; links
+inside a group batched into a few path items, links between groups and "managed by" edges
+bundled into trunks between clusters (console/topobundle.py), so an ownership move
+rebuilds two agents' trunks and touches no node. Agents are the few items painted in
+Python, at a fixed screen size so they stay landmarks at any zoom.
 """
 
 from __future__ import annotations
@@ -14,7 +15,16 @@ import math
 from collections.abc import Iterable, Mapping
 
 from PySide6.QtCore import QObject, QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPainterPath, QPen, QPolygonF
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QFont,
+    QPainter,
+    QPainterPath,
+    QPen,
+    QPolygonF,
+    QTransform,
+)
 from PySide6.QtWidgets import (
     QGraphicsEllipseItem,
     QGraphicsItem,
@@ -183,7 +193,7 @@ class TopoScene(QGraphicsScene):
         self.addItem(self.node_layer)
         self.addItem(self.label_layer)
         self._label_font = QFont()
-        self._label_font.setPointSizeF(5.0)
+        self._label_font.setPointSizeF(7.5)
         self._brushes: dict[str, QBrush] = {}
 
     # -- building ------------------------------------------------------------------------
@@ -201,8 +211,7 @@ class TopoScene(QGraphicsScene):
                 continue
             x, y = lay.positions[name]
             item.setPos(x, y)
-            label = self.labels[name]
-            label.setPos(x - label.boundingRect().width() / 2, y + NODE / 2 + 1)
+            self.labels[name].setPos(x, y)
         self.colour(worst)
         self.group = dict(lay.group)
         for node in [n for n in self.agents if n not in topo.agents]:
@@ -235,6 +244,9 @@ class TopoScene(QGraphicsScene):
         label = QGraphicsSimpleTextItem(name)
         label.setBrush(QColor("#cfd8e3"))
         label.setFont(self._label_font)
+        # A fixed size on screen: zooming in parts crowded labels instead of growing them.
+        label.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+        label.setTransform(QTransform.fromTranslate(-label.boundingRect().width() / 2, 6))
         label.setParentItem(self.label_layer)
         self.nodes[name], self.labels[name] = item, label
         return item
