@@ -98,7 +98,8 @@ def main() -> int:
     sevs = [Severity.CRITICAL, Severity.MAJOR, Severity.MINOR, Severity.WARNING]
     worst = {ne: rng.choice(sevs) for ne in rng.sample(sorted(pool.kinds), 150)}
     print(
-        f"console topology: {len(pool.kinds):,} NEs, {len(pool.links):,} links, {len(pool.agents)} agents"
+        f"console topology: {len(pool.kinds):,} NEs, {len(pool.links):,} links, "
+        f"{len(pool.agents)} agents"
     )
     print(f"load average: {load_average()}")
 
@@ -150,13 +151,15 @@ def main() -> int:
     refresh = time.perf_counter() - t
     lay = w.layouts[w.group_by]
     print(
-        f"refresh (+20 NEs, 10 owners moved): {refresh:.2f} s, {lay.placed_new} nodes placed, the rest kept"
+        f"refresh (+20 NEs, 10 owners moved): {refresh:.2f} s, "
+        f"{lay.placed_new} nodes placed, the rest kept"
     )
     t = time.perf_counter()
     w.move_owners({names[500]: "p3", names[501]: "p1"})
     w.canvas.viewport().repaint()
     print(
-        f"live ownership move of 2 NEs (edges redrawn in place): {(time.perf_counter() - t) * 1e3:.0f} ms"
+        "live ownership move of 2 NEs (edges redrawn in place): "
+        f"{(time.perf_counter() - t) * 1e3:.0f} ms"
     )
 
     print(f"frames ({args.frames} per series; full repaint each):")
