@@ -18,10 +18,10 @@ import pytest
 from agent import busclient
 from agent.livealarms import LiveAlarms
 from lab.fleet import Lab
-from lab.harness import AgentPool, client_for, free_port
+from lab.harness import AgentPool, client_for
 from shared.alarmview import essence
-from tests.helpers.waiting import random_base, wait_until
-from tests.system.test_pool import all_placed, make_pool
+from tests.helpers.poollab import all_placed, make_pool, running_lab
+from tests.helpers.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
 
@@ -30,16 +30,8 @@ NO_SAFETY_NET = 3600.0  # periodic resyncs off: only the view's own reasons coun
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    root = tmp_path_factory.mktemp("livelab")
-    lab = Lab.create(
-        root / "lab", count=9, topology_kind="ring", base_address=random_base(),
-        port=free_port(2),
-    )  # fmt: skip
-    lab.start()
-    try:
+    with running_lab(tmp_path_factory.mktemp("livelab"), 9) as lab:
         yield lab
-    finally:
-        lab.stop()
 
 
 @pytest.fixture

@@ -15,27 +15,19 @@ from pathlib import Path
 import pytest
 
 from lab.fleet import Lab
-from lab.harness import AgentPool, free_port
+from lab.harness import AgentPool
 from shared.livefeed import FeedTracker, Stamp, Verdict
 from shared.wire import decode_publish
-from tests.helpers.waiting import random_base, wait_until
-from tests.system.test_pool import all_placed, make_pool
+from tests.helpers.poollab import all_placed, make_pool, running_lab
+from tests.helpers.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    root = tmp_path_factory.mktemp("svclab")
-    lab = Lab.create(
-        root / "lab", count=9, topology_kind="ring", base_address=random_base(),
-        port=free_port(2),
-    )  # fmt: skip
-    lab.start()
-    try:
+    with running_lab(tmp_path_factory.mktemp("svclab"), 9) as lab:
         yield lab
-    finally:
-        lab.stop()
 
 
 @pytest.fixture
