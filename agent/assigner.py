@@ -89,11 +89,15 @@ class Assigner:
         while True:
             self._wake.clear()
             waited = loop.time()
+            ticking = self.epoch is not None
             with contextlib.suppress(TimeoutError):
                 # A follower sleeps until it becomes master (on_became wakes it).
-                async with asyncio.timeout(ASSIGN_TICK if self.epoch is not None else None):
+                async with asyncio.timeout(ASSIGN_TICK if ticking else None):
                     await self._wake.wait()
-            if self.epoch is not None and loop.time() - waited > ASSIGN_TICK + STALL:
+            # Only a master's tick can be late: a follower's sleep ends when it becomes
+            # master, however long it was (taken for a stall, it held the first table of a
+            # failover back by dead_after).
+            if ticking and self.epoch is not None and loop.time() - waited > ASSIGN_TICK + STALL:
                 # Our loop stood still: the peers' heartbeats waited unread meanwhile, so
                 # "unheard" means nothing yet. Drop no member until we have listened again.
                 self._steady_from = loop.time() + self.agent.config.pool.dead_after
@@ -145,6 +149,7 @@ class Assigner:
             if gone:
                 self.stats["held_after_stall"] += 1
                 return
+        started = self.shell.now()
         result = assign(placements, members)
         self.stats["computed"] += 1
         if result.unplaced != self.unplaced:
@@ -168,12 +173,14 @@ class Assigner:
         self.stats["written"] += 1
         moved = len(self.agent.follower.moved(result.owners)) if self.agent.follower else 0
         log.info(
-            "assignment v%d (epoch %d): %d NEs on %d agents, %d moved",
+            "assignment v%d (epoch %d): %d NEs on %d agents, %d moved (%.2f s to compute "
+            "and write)",
             version,
             epoch,
             len(result.owners),
             len(members),
             moved,
+            self.shell.now() - started,
         )
         notice = AssignmentNotice(self.me, epoch, version, result.owners)
         self.stats["announced"] += self.peers.broadcast(NOTICE_OP, to_args(notice))

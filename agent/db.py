@@ -185,10 +185,24 @@ class Database:
         if not deleted:
             raise NotFound(f"NE {name!r} not found")
 
-    def list_nes(self) -> list[NetworkElement]:
+    def list_nes(
+        self,
+        names: Sequence[str] | None = None,
+        *,
+        after: str | None = None,
+        limit: int | None = None,
+    ) -> list[NetworkElement]:
+        """NEs by name; ``names`` only those, ``after``/``limit`` one page by name (keyset)."""
+        t = network_elements
+        q = select(t).order_by(t.c.name)
+        if names is not None:
+            q = q.where(t.c.name.in_(list(names)))
+        if after is not None:
+            q = q.where(t.c.name > after)
+        if limit is not None:
+            q = q.limit(limit)
         with self._transaction("listing NEs") as conn:
-            rows = conn.execute(select(network_elements).order_by(network_elements.c.name))
-            return [ne_from_row(row) for row in rows]
+            return [ne_from_row(row) for row in conn.execute(q)]
 
     def get_ne(self, name: str) -> NetworkElement:
         with self._transaction(f"reading NE {name!r}") as conn:

@@ -71,6 +71,7 @@ OP = "pool.election"
 MEMBER_HORIZON = 3600.0  # rows unheard for longer are not linked to (emspool pool forget)
 RELEASE_TIMEOUT = 2.0  # seconds the lease release and the last row write may take at stop
 _LEASE_QUEUE = 16
+STALL = 0.5  # seconds late a timer must fire for the loop to count as having stood still
 
 
 def row_fresh(member_every: float, dead_after: float) -> float:
@@ -138,6 +139,7 @@ class ElectionShell:
         self._lease_thread = ThreadPoolExecutor(1, thread_name_prefix="pool-lease")
         self.renewer: Renewer | None = None
         self._members_thread = ThreadPoolExecutor(1, thread_name_prefix="pool-members")
+        self._was_master = 0  # the epoch we are master at, 0 if we are not
 
     def route(self, bus: Bus) -> None:
         bus.route(OP, self.on_message, role=KeyRole.AGENT)
@@ -225,6 +227,13 @@ class ElectionShell:
             elif isinstance(a, AcquireLease | ReleaseLease):
                 self._queue_lease(a)
             elif isinstance(a, Became):
+                if a.role is not Role.MASTER and self._was_master:
+                    log.warning(
+                        "no longer master (epoch %d): %s",
+                        self._was_master,
+                        self.election.stepped_down_why,
+                    )
+                self._was_master = a.epoch if a.role is Role.MASTER else 0
                 if self.renewer is not None:
                     if a.role is Role.MASTER:
                         self.renewer.start(a.epoch)
@@ -242,8 +251,12 @@ class ElectionShell:
     def _fire(self, name: str) -> None:
         if self.renewer is not None:
             self.renewer.alive = time.monotonic()  # the loop still runs: keep renewing
-        self._timers.pop(name, None)
-        self._apply(self.election.on_timer(name, self.now()))
+        handle = self._timers.pop(name, None)
+        now = self.now()
+        if handle is not None and now - handle.when() > STALL:
+            # Our loop ran late: the peers' heartbeats are still unread in the socket.
+            self.election.on_stall(now - handle.when(), now)
+        self._apply(self.election.on_timer(name, now))
 
     # -- the lease -------------------------------------------------------------------------
     def _renewed(self, epoch: int, sent_at: float, result: bool | None) -> None:

@@ -340,8 +340,11 @@ class Follower:
             # transitions to the event log before their alarms are rebuilt from it.
             await asyncio.sleep(HANDOVER_GRACE)
         new = sorted(n for n in owned if n not in a.model.states)
+        t0 = asyncio.get_running_loop().time()
         history = await a.managed.alarm_history(new) if new else []
+        t1 = asyncio.get_running_loop().time()
         seen_up = await a.managed.seen_up(new) if new else {}
+        t2 = asyncio.get_running_loop().time()
         engines, self._engines = self._engines, None
         a.set_managed(
             self._nes,
@@ -352,6 +355,7 @@ class Follower:
         )
         a.managed.restore(history)
         a.managed.seed_seen_up(seen_up)  # before the first poll: no await since set_managed
+        t3 = asyncio.get_running_loop().time()
         self._owned = owned
         if table is not None:
             self.owners = table.owners
@@ -361,13 +365,18 @@ class Follower:
         self.stats["taken"] += len(taken)
         self.stats["released"] += len(released)
         if taken or released:
+            # The phases say where a slow takeover spends its time.
             log.info(
-                "assignment v%d (epoch %d): %d NEs here (+%d -%d)",
+                "assignment v%d (epoch %d): %d NEs here (+%d -%d); alarm history %.2f s, "
+                "snapshots %.2f s, apply %.2f s",
                 self.applied[1],
                 self.applied[0],
                 len(owned),
                 len(taken),
                 len(released),
+                t1 - t0,
+                t2 - t1,
+                t3 - t2,
             )
         if released and a.writer is not None:
             # Their last transitions must reach the event log for the agent taking them.

@@ -52,6 +52,7 @@ def why_unmanaged(ne: NetworkElement | None) -> str:
 class ManagedSet:
     def __init__(self, agent: Agent) -> None:
         self.agent = agent
+        self._sources: dict[str, list[TrapSource]] | None = None  # last given to the receiver
 
     def apply(
         self,
@@ -121,9 +122,13 @@ class ManagedSet:
         urgent = set(poll_now) & managed
         a.poller.set_targets(targets, poll_now=urgent)
         a.nc_poller.set_targets(nc_targets, poll_now=urgent)
-        if a.receiver is not None:
+        # Trap sources are every pool NE, not only ours (traps of others are forwarded):
+        # a takeover leaves them as they were, and rebuilding thousands of them (v3 users
+        # included) would hold the loop for a good part of a second during a failover.
+        if a.receiver is not None and sources != self._sources:
             a.receiver.set_sources(sources)
             a.trap_sources.tell_ambiguous(a.receiver.ambiguous)
+            self._sources = sources
         added, removed = managed - before, before - managed
         if added or removed:
             log.info("managing %d NEs (+%d -%d)", len(managed), len(added), len(removed))

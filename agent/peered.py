@@ -19,6 +19,12 @@ from agent.poolview import pool_rows
 _BRIEF = ("owner", "taken", "reachable", "last_poll", "last_error", "sys_uptime")
 
 
+# NEs per inventory page: about 0.5 kB each, so the largest page stays far below the bus's
+# message cap.
+INVENTORY_PAGE = 1000
+INVENTORY_PAGE_MAX = 5000
+
+
 def _names(args: dict[str, Any]) -> list[str] | None:
     v = args.get("ne")
     if v is None:
@@ -28,6 +34,13 @@ def _names(args: dict[str, Any]) -> list[str] | None:
     if isinstance(v, list) and all(isinstance(x, str) for x in v):
         return v
     raise ValueError("ne: expected a name or a list of names")
+
+
+def _limit(args: dict[str, Any]) -> int:
+    v = args.get("limit", INVENTORY_PAGE)
+    if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= INVENTORY_PAGE_MAX:
+        raise ValueError(f"limit: expected a whole number from 1 to {INVENTORY_PAGE_MAX}")
+    return v
 
 
 class Peered:
@@ -47,17 +60,25 @@ class Peered:
         return await asyncio.to_thread(fn, db)
 
     async def inventory(self, args: dict[str, Any]) -> dict[str, Any]:
-        """NEs with their managing agent and the last stored poll result."""
+        """NEs with their managing agent and the last stored poll result, one page by name
+        (``after``: the last name of the previous page; ``next`` says where the next one
+        starts, None at the end). Only the page's rows are read, whatever the inventory's
+        size."""
         names = _names(args)
+        limit = _limit(args)
+        after = args.get("after")
+        if after is not None and not isinstance(after, str):
+            raise ValueError("after: expected an NE name")
 
         def read(db: Database) -> dict[str, Any]:
-            nes = db.list_nes()
-            owners = PoolDb(db).read_assignment()
-            snaps = read_snapshots(db, names)
+            nes = db.list_nes(names, after=after, limit=limit + 1)
+            more = len(nes) > limit
+            nes = nes[:limit]
+            page = [ne.name for ne in nes]
+            owners = PoolDb(db).read_assignment(page)
+            snaps = read_snapshots(db, page)
             items = []
             for ne in nes:
-                if names is not None and ne.name not in names:
-                    continue
                 snap = snaps.get(ne.name, {})
                 items.append(
                     ne.to_dict()
@@ -66,6 +87,7 @@ class Peered:
                 )
             return {
                 "items": items,
+                "next": page[-1] if more else None,
                 "assignment": {"epoch": owners.epoch, "version": owners.version},
                 "fetched": time.time(),
             }

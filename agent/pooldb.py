@@ -12,7 +12,7 @@ so agents with skewed clocks still agree.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, delete, func, insert, select, text, update
@@ -218,12 +218,14 @@ class PoolDb:
                 conn.execute(update(assignment_state).values(**values))
             return version
 
-    def read_assignment(self) -> AssignmentTable:
+    def read_assignment(self, names: Sequence[str] | None = None) -> AssignmentTable:
+        """The table; with ``names``, only their rows (a page of the inventory)."""
+        q = select(assignments.c.ne, assignments.c.agent)
+        if names is not None:
+            q = q.where(assignments.c.ne.in_(list(names)))
         with self.db.transaction("reading the assignment table") as conn:
             state = conn.execute(select(assignment_state)).first()
-            owners = {
-                r.ne: r.agent for r in conn.execute(select(assignments.c.ne, assignments.c.agent))
-            }
+            owners = {r.ne: r.agent for r in conn.execute(q)}
         if state is None:
             return AssignmentTable(0, 0, owners)
         return AssignmentTable(int(state.epoch), int(state.version), owners)

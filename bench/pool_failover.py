@@ -90,6 +90,10 @@ def one_run(pool: AgentPool, lab: ScaleLab, every: set[str], args: argparse.Name
         time.sleep(0.5)
         master, epoch = pool.wait_for_master(120)
     table = settled(pool, every, running, args.settle, 240)
+    # A steady pool, not one still in the storm of full first polls that follows a start
+    # or a takeover (the returning master's from the previous run): a kill during that
+    # storm is a harder case, measured apart with --warm 0.
+    time.sleep(args.warm)
     master, epoch = pool.wait_for_master(30)  # the same one, unless it changed meanwhile
     orphans = sorted(ne for ne, owner in table.owners.items() if owner == master)
     survivors = [pool[n].pid for n in pool.running if n != master]
@@ -152,6 +156,13 @@ def main() -> int:
         help="--cpu: seconds measured (default: one interval, as the "
         "NEs' phases bunch their polls in the first 10 s of each)",
     )
+    ap.add_argument(
+        "--warm",
+        type=float,
+        default=15.0,
+        help="seconds waited after the table settles, before the kill (first polls done)",
+    )
+    ap.add_argument("--keep", action="store_true", help="keep the agents' logs (printed dir)")
     args = ap.parse_args()
     args.window = args.window or args.interval
     print(f"load average at start: {load_average()}")
@@ -197,7 +208,10 @@ def main() -> int:
                 )
     finally:
         lab.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+        if args.keep:
+            print(f"kept: {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
     masters = [r["to_master"] for r in runs]
     lasts = [r["last"] for r in runs]
     every_delay = [d for r in runs for d in r["delays"]]

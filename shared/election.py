@@ -168,10 +168,12 @@ class Election:
                 "stale_rejected",
                 "yields",
                 "no_quorum",
+                "stalls",
             ),
             0,
         )
     )
+    stepped_down_why: str = ""  # why this agent last stopped being master
     _peers: dict[str, _Peer] = field(default_factory=dict)
     _master_seen: float = 0.0
     _valid_until: float = 0.0  # while master: our own clock's end of the lease
@@ -250,6 +252,18 @@ class Election:
         }.get(name)
         return handler(now) if handler else []
 
+    def on_stall(self, lag: float, now: float) -> None:
+        """This node's own loop stood still for ``lag`` seconds (a busy takeover, a paused
+        process): what its peers sent meanwhile waits unread, so their silence over that
+        time means nothing. Each peer's last sign of life moves on by ``lag`` (never past
+        ``now``), so no peer, master or quorum is judged lost for our own stall; a peer
+        that really died is still found dead ``dead_after`` after we listen again. Safety
+        does not rest on this: the lease (database time) still ends a stalled master."""
+        self.stats["stalls"] += 1
+        for p in self._peers.values():
+            if p.last_seen is not None:
+                p.last_seen = min(now, p.last_seen + lag)
+
     def on_lease_acquired(self, epoch: int, sent_at: float, now: float) -> list[Action]:
         if self.role is not Role.CLAIMING:
             return [ReleaseLease(epoch)]  # we changed our mind meanwhile
@@ -301,7 +315,7 @@ class Election:
         """The lease row no longer names us at our epoch: someone else has it."""
         if self.role is not Role.MASTER:
             return []
-        return self._step_down(now, release=False)
+        return self._step_down(now, release=False, why="the lease row names another master")
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -344,7 +358,9 @@ class Election:
     def _master_claim(self, m: Message, now: float) -> list[Action]:
         if self.role is Role.MASTER:
             if m.epoch > self.epoch:  # the database gave a newer lease to someone else
-                out = self._step_down(now, release=False)
+                out = self._step_down(
+                    now, release=False, why=f"{m.sender} holds a newer lease (epoch {m.epoch})"
+                )
                 return out + self._follow(m.sender, m.epoch, now)
             return []  # same epoch from another node cannot happen: epochs are unique
         if self.role in (Role.ELECTING, Role.CLAIMING) and m.rank < self.me:
@@ -379,7 +395,7 @@ class Election:
     def _on_yield(self, m: Message, now: float) -> list[Action]:
         if self.role is not Role.MASTER or m.rank < self.me:
             return []
-        out = self._step_down(now, release=True)
+        out = self._step_down(now, release=True, why=f"yielded to higher-ranked {m.sender}")
         self.role = Role.WAITING  # the claimant outranks us: wait for its COORDINATOR
         return [*out, Timer("coordinator", now + self.config.coordinator_timeout)]
 
@@ -422,11 +438,12 @@ class Election:
         self.role = Role.STARTING
         return [Timer("startup", now + self.config.heartbeat), *self._report()]
 
-    def _step_down(self, now: float, *, release: bool) -> list[Action]:
+    def _step_down(self, now: float, *, release: bool, why: str) -> list[Action]:
         """Stop being master at once, then listen before taking part again (a resumed,
         paused master must learn its successor, not bully it)."""
         epoch = self.epoch
         self.stats["stepped_down"] += 1
+        self.stepped_down_why = why
         self.role, self.master = Role.STARTING, ""
         self._started_at = now
         out: list[Action] = [ReleaseLease(epoch)] if release else []
@@ -438,12 +455,12 @@ class Election:
         out: list[Action] = []
         if self.role is Role.MASTER and now >= self._valid_until:
             # Checked before the heartbeat: a resumed, paused master must not announce itself.
-            out += self._step_down(now, release=False)
+            out += self._step_down(now, release=False, why=self._unrenewed(now))
         elif self.role is Role.MASTER and not self.has_quorum(now):
             # Cut off from the majority: give the lease back so the majority need not
             # wait for it to run out, and stop assigning before it has a master.
             self.stats["no_quorum"] += 1
-            out += self._step_down(now, release=True)
+            out += self._step_down(now, release=True, why="no majority of the pool heard")
         out += [Broadcast(self._msg(Kind.HEARTBEAT)), Timer("beat", now + self.config.heartbeat)]
         if self.role is Role.FOLLOWER and not self._master_alive(now):
             out += self._elect(now)
@@ -475,8 +492,11 @@ class Election:
 
     def _lease_check(self, now: float) -> list[Action]:
         if self.role is Role.MASTER and now >= self._valid_until:
-            return self._step_down(now, release=False)
+            return self._step_down(now, release=False, why=self._unrenewed(now))
         return []
+
+    def _unrenewed(self, now: float) -> str:
+        return f"lease not renewed for {now - self._valid_until + self.config.lease_hold:.1f} s"
 
     def _claim_retry(self, now: float) -> list[Action]:
         if self.role is not Role.CLAIMING:

@@ -1,20 +1,14 @@
-"""Faults and measurements from another process: the NETCONF simulator's control protocol
-(``lab.netconf.control``: one JSON line in, one out, on a 0600 Unix socket), here on
-``<state_dir>/scale.sock`` and serving the scale responder's faults and counters."""
+"""Faults and measurements from another process: the lab's control protocol (``lab.jsonline``:
+one JSON line in, one out, on a 0600 Unix socket), here on ``<state_dir>/scale.sock`` and
+serving the scale responder's faults and counters."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
-import os
-import socket
-import stat
 from pathlib import Path
 from typing import Any
 
-from lab.netconf.control import MAX_LINE, MAX_SOCKET_PATH, _answers
-from shared.errors import EmspoolError, LabError
+from lab import jsonline
+from lab.jsonline import Commands, JsonLineClient, JsonLineServer
 
 from .responder import Responder
 
@@ -23,7 +17,7 @@ SOCKET_NAME = "scale.sock"
 MAX_REPLY = 64 * 1024 * 1024
 
 # cmd -> (responder method, argument names, required count)
-COMMANDS: dict[str, tuple[str, tuple[str, ...], int]] = {
+COMMANDS: Commands = {
     "if_down": ("if_down", ("device", "ifindex"), 2),
     "if_up": ("if_up", ("device", "ifindex"), 2),
     "unreachable": ("unreachable", ("device",), 1),
@@ -39,120 +33,32 @@ COMMANDS: dict[str, tuple[str, tuple[str, ...], int]] = {
 
 
 def socket_path(state_dir: Path) -> Path:
-    path = Path(state_dir).resolve() / SOCKET_NAME
-    if len(str(path).encode()) > MAX_SOCKET_PATH:
-        raise LabError(f"state directory path too long for a control socket: {path}")
-    return path
+    return jsonline.socket_path(state_dir, SOCKET_NAME)
 
 
-class ControlServer:
+class ControlServer(JsonLineServer):
+    commands = COMMANDS
+    what = "scale responder"
+
     def __init__(self, responder: Responder, state_dir: Path) -> None:
+        super().__init__(socket_path(state_dir))
         self.responder = responder
-        self.path = socket_path(state_dir)
-        self.stop_requested = asyncio.Event()
-        self._server: asyncio.Server | None = None
 
-    async def start(self) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            if not stat.S_ISSOCK(self.path.lstat().st_mode):
-                raise LabError(f"{self.path} exists and is not a socket")
-            if _answers(self.path):
-                raise LabError(f"another scale responder already listens on {self.path}")
-            self.path.unlink()
-        old = os.umask(0o177)  # never group/world-accessible, not even for a moment
-        try:
-            self._server = await asyncio.start_unix_server(
-                self._client, path=str(self.path), limit=MAX_LINE
-            )
-        finally:
-            os.umask(old)
-
-    async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
-
-    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                try:
-                    line = await reader.readline()
-                except (ValueError, asyncio.LimitOverrunError):
-                    writer.write(b'{"ok": false, "error": "line too long"}\n')
-                    return
-                if not line:
-                    return
-                writer.write(json.dumps(self.execute(line)).encode() + b"\n")
-                await writer.drain()
-                if self.stop_requested.is_set():
-                    return  # before the server closes: no client task left to cancel
-        except ConnectionError:
-            pass
-        finally:
-            writer.close()
-
-    def execute(self, line: bytes) -> dict[str, Any]:
-        try:
-            request = json.loads(line)
-            if not isinstance(request, dict):
-                raise ValueError("request must be a JSON object")
-            cmd = request.get("cmd")
-            if cmd == "ping":
-                return {"ok": True, "result": "pong"}
-            if cmd == "stop":
-                self.stop_requested.set()
-                return {"ok": True, "result": None}
-            if cmd not in COMMANDS:
-                raise ValueError(f"unknown command {cmd!r}")
-            method, names, required = COMMANDS[cmd]
-            unknown = set(request) - {"cmd", *names}
-            if unknown:
-                raise ValueError(f"unknown arguments {sorted(unknown)} for {cmd}")
-            missing = [n for n in names[:required] if n not in request]
-            if missing:
-                raise ValueError(f"{cmd} needs {', '.join(missing)}")
-            args = {n: request[n] for n in names if n in request}
-            if "device" in args:
-                args["name"] = args.pop("device")
-            return {"ok": True, "result": getattr(self.responder, method)(**args)}
-        except (ValueError, TypeError, EmspoolError) as exc:
-            return {"ok": False, "error": str(exc)}
+    def invoke(self, method: str, request: dict[str, Any], names: tuple[str, ...]) -> Any:
+        args = {n: request[n] for n in names if n in request}
+        if "device" in args:
+            args["name"] = args.pop("device")
+        return getattr(self.responder, method)(**args)
 
 
-class ScaleControl:
+class ScaleControl(JsonLineClient):
     """Client of a running responder's control socket (sync, one connection per call)."""
 
+    what = "scale responder"
+    max_reply = MAX_REPLY
+
     def __init__(self, state_dir: Path | str, timeout: float = 10.0) -> None:
-        self.path = socket_path(Path(state_dir))
-        self.timeout = timeout
-
-    def call(self, cmd: str, **args: object) -> Any:
-        request = json.dumps({"cmd": cmd, **args}).encode() + b"\n"
-        if len(request) > MAX_LINE:
-            raise LabError("control request too long")
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(self.timeout)
-            try:
-                sock.connect(str(self.path))
-                sock.sendall(request)
-                reply = _read_line(sock)
-            except OSError as exc:
-                raise LabError(f"scale responder control at {self.path}: {exc}") from None
-        try:
-            decoded = json.loads(reply)
-        except ValueError:
-            raise LabError(f"bad control reply {reply[:200]!r}") from None
-        if not decoded.get("ok"):
-            raise LabError(f"{cmd}: {decoded.get('error')}")
-        return decoded.get("result")
-
-    def ping(self) -> bool:
-        try:
-            return bool(self.call("ping") == "pong")
-        except LabError:
-            return False
+        super().__init__(socket_path(Path(state_dir)), timeout)
 
     def if_down(self, name: str, ifindex: int) -> None:
         self.call("if_down", device=name, ifindex=ifindex)
@@ -189,18 +95,3 @@ class ScaleControl:
 
     def status(self) -> dict[str, Any]:
         return dict(self.call("status"))
-
-    def stop(self) -> None:
-        self.call("stop")
-
-
-def _read_line(sock: socket.socket) -> bytes:
-    buf = bytearray()
-    while b"\n" not in buf:
-        data = sock.recv(1 << 20)
-        if not data:
-            break
-        buf += data
-        if len(buf) > MAX_REPLY:
-            raise OSError("control reply too long")
-    return bytes(buf.split(b"\n", 1)[0])

@@ -85,6 +85,13 @@ async def test_two_agents_give_the_same_answers_and_no_secrets(db, url):
         assert by["rtr1"]["stored_state"]["reachable"] is False
         assert by["sw1"]["stored_state"] is None
         assert [n["name"] for n in (await both("db.inventory", {"ne": "sw1"}))["items"]] == ["sw1"]
+        assert inv["next"] is None
+        # Keyset pages by name: one NE each, the cursor naming the last one of the page.
+        first = await both("db.inventory", {"limit": 1})
+        assert [n["name"] for n in first["items"]] == ["rtr1"] and first["next"] == "rtr1"
+        second = await both("db.inventory", {"limit": 1, "after": first["next"]})
+        assert [n["name"] for n in second["items"]] == ["sw1"] and second["next"] is None
+        assert second["items"][0]["owner"] == "a2"
 
         pool = await both("db.pool")
         assert pool["master"] == "a1" and {m["node_id"] for m in pool["members"]} == {"a1", "a2"}
@@ -104,6 +111,8 @@ async def test_two_agents_give_the_same_answers_and_no_secrets(db, url):
         assert states["items"]["rtr1"]["last_error"] == "timeout"
         with pytest.raises(PeerError, match="ne"):
             await peers.request("x", "db.inventory", {"ne": 3}, timeout=10)
+        with pytest.raises(PeerError, match="limit"):
+            await peers.request("x", "db.inventory", {"limit": 0}, timeout=10)
     finally:
         await peers.aclose()
         ctx.term()

@@ -332,6 +332,7 @@ def test_database_down_no_master_without_lease_then_recovers_by_itself():
     sim.db_down = True
     sim.run_until(7.0, sim.safe)
     assert sim.acting_masters() == []  # could not renew: stepped down within lease_hold
+    assert sim.nodes["a1"].stepped_down_why.startswith("lease not renewed for ")
     sim.run_until(35.0, sim.safe)
     assert sim.acting_masters() == []  # nobody without the lease, however long
     sim.db_down = False
@@ -363,6 +364,7 @@ def test_master_cut_off_on_the_bus_but_not_from_the_database_steps_down_and_rele
     sim.run_until(t_cut + CFG.dead_after + CFG.heartbeat + 0.1, sim.safe)
     assert not sim.nodes["a1"].is_master
     assert sim.nodes["a1"].stats["no_quorum"] >= 1
+    assert sim.nodes["a1"].stepped_down_why == "no majority of the pool heard"
     sim.run_until(t_cut + 30.0, sim.safe)
     assert sim.master() == "a2" and sim.nodes["a3"].master == "a2"
     assert not sim.nodes["a1"].is_master  # never again while cut off: 1 of 3
@@ -552,3 +554,28 @@ def test_just_started_a_live_higher_ranked_agent_not_heard_yet_gets_a_moment():
     e.on_message(Message(Kind.HEARTBEAT, "a3", 10, 0), 2.0)
     out = e.on_timer("startup", 2 * CFG.dead_after + 0.1)  # it never came: go ahead
     assert any(isinstance(a, AcquireLease) for a in out)
+
+
+def test_own_stall_does_not_make_a_live_master_dead():
+    """A follower whose own loop stood still for 2 s has not heard its master meanwhile;
+    told so (on_stall), it keeps following; a master that really died is still found dead
+    dead_after after the follower listens again."""
+
+    def follower() -> Election:
+        e = Election(Rank(10, "a3"), CFG)
+        e.start(0.0)
+        e.on_message(Message(Kind.COORDINATOR, "a1", 30, 1, "a1"), 1.0)
+        assert e.master == "a1"
+        return e
+
+    stalled = follower()
+    stalled.on_stall(2.0, 3.0)
+    stalled.on_timer("beat", 3.0)
+    assert stalled.master == "a1" and stalled.stats["elections"] == 0
+    assert stalled.stats["stalls"] == 1
+    stalled.on_timer("beat", 3.01 + CFG.dead_after)  # still nothing from a1: dead now
+    assert stalled.stats["elections"] == 1
+
+    unaware = follower()  # the same silence without on_stall: an election at once
+    unaware.on_timer("beat", 3.0)
+    assert unaware.stats["elections"] == 1
