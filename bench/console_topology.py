@@ -17,6 +17,7 @@ viewport), in a 1600x1000 window:
 4. memory: process RSS before the widget and after the first paint.
 
     QT_QPA_PLATFORM=offscreen nice -n 15 .venv/bin/python bench/console_topology.py [--frames 60]
+        [--png PREFIX]
 """
 
 from __future__ import annotations
@@ -86,6 +87,9 @@ def show(name: str, measured: tuple[list[float], list[float]]) -> bool:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--frames", type=int, default=60, help="frames per pan/zoom series")
+    ap.add_argument(
+        "--png", metavar="PREFIX", help="save PREFIX-fit.png and PREFIX-near.png of the widget"
+    )
     args = ap.parse_args()
     app = QApplication.instance() or QApplication([])
     pool = synthetic_pool()
@@ -162,6 +166,13 @@ def main() -> int:
         f"{(time.perf_counter() - t) * 1e3:.0f} ms"
     )
 
+    if args.png:
+        w.grab().save(f"{args.png}-fit.png")
+        w.search(names[1234])
+        app.processEvents()
+        w.grab().save(f"{args.png}-near.png")
+        w.scene.clearSelection()
+        print(f"pictures: {args.png}-fit.png, {args.png}-near.png")
     print(f"frames ({args.frames} per series; full repaint each):")
     all_ok = ok
     c = w.canvas
