@@ -1,14 +1,21 @@
 """The 3-agent pool on the real lab that the system tests share: a ring lab for a module
-(``running_lab``, used by each module's module-scoped ``lab`` fixture), the pool of NODES on
-a fresh SQLite database with that lab's inventory (``make_pool``), and the wait until every
-NE is placed on a live agent (``all_placed``)."""
+(``running_lab``), the pool of NODES on a fresh SQLite database with that lab's inventory
+(``make_pool``), the wait until every NE is placed on a live agent (``all_placed``), and the
+fixtures a module takes them as::
+
+    lab = lab_fixture("svclab", 9)  # one lab for the module
+    pool = pool_fixture()  # a fresh pool on it for each test, started
+"""
 
 from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from lab.fleet import Lab
 from lab.harness import AgentPool, free_port, sqlite_pool
@@ -66,3 +73,26 @@ def all_placed(lab: Lab, pool: AgentPool, owners_among: set[str]) -> dict[str, s
         return dict(table.owners)
 
     return wait_until(settled, 30, 0.2, "every NE placed on a live agent")
+
+
+def lab_fixture(name: str, count: int) -> Callable[..., Any]:
+    """A module-scoped ``lab`` fixture: ``count`` ring devices for the whole module."""
+
+    @pytest.fixture(scope="module")
+    def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+        with running_lab(tmp_path_factory.mktemp(name), count) as lab:
+            yield lab
+
+    return lab
+
+
+def pool_fixture() -> Callable[..., Any]:
+    """A ``pool`` fixture: the three agents of NODES started on the module's lab."""
+
+    @pytest.fixture
+    def pool(lab: Lab, tmp_path: Path) -> Iterator[AgentPool]:
+        with make_pool(lab, tmp_path) as p:
+            p.start_all()
+            yield p
+
+    return pool

@@ -6,8 +6,6 @@ colour of its standing alarm's severity."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from PySide6.QtGui import QColor
@@ -18,23 +16,14 @@ from lab.harness import AgentPool
 from shared.model import Severity
 from shared.topology import SEVERITY_COLOURS, differences, from_database, from_memory
 from shared.topology import worst_severities as worst_of
-from tests.helpers.poollab import all_placed, make_pool, running_lab
+from tests.helpers.poollab import all_placed, lab_fixture, pool_fixture
 from tests.helpers.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    with running_lab(tmp_path_factory.mktemp("topolab"), 6) as lab:
-        yield lab
-
-
-@pytest.fixture
-def pool(lab: Lab, tmp_path: Path) -> Iterator[AgentPool]:
-    with make_pool(lab, tmp_path) as p:
-        p.start_all()
-        yield p
+lab = lab_fixture("topolab", 6)
+pool = pool_fixture()
 
 
 def test_database_and_memory_topologies_agree_and_alarms_colour_the_ne(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from lab.fleet import Lab
 from lab.harness import AgentPool
 from shared.poolwire import AssignmentNotice, to_args
 from tests.helpers.pgdb import temp_pg_database
-from tests.helpers.poollab import INTERVAL, NODES, all_placed, make_pool, running_lab
+from tests.helpers.poollab import INTERVAL, NODES, all_placed, lab_fixture, make_pool, pool_fixture
 from tests.helpers.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -28,17 +27,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 DEVICES = 12
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    with running_lab(tmp_path_factory.mktemp("poollab"), DEVICES) as lab:
-        yield lab
-
-
-@pytest.fixture
-def pool(lab: Lab, tmp_path: Path) -> Iterator[AgentPool]:
-    with make_pool(lab, tmp_path) as p:
-        p.start_all()
-        yield p
+lab = lab_fixture("poollab", DEVICES)
+pool = pool_fixture()
 
 
 def wait_repolled(pool: AgentPool, owners: dict[str, str], since: float) -> None:

@@ -9,8 +9,6 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -18,23 +16,14 @@ from lab.fleet import Lab
 from lab.harness import AgentPool
 from shared.livefeed import FeedTracker, Stamp, Verdict
 from shared.wire import decode_publish
-from tests.helpers.poollab import all_placed, make_pool, running_lab
+from tests.helpers.poollab import all_placed, lab_fixture, pool_fixture
 from tests.helpers.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    with running_lab(tmp_path_factory.mktemp("svclab"), 9) as lab:
-        yield lab
-
-
-@pytest.fixture
-def pool(lab: Lab, tmp_path: Path) -> Iterator[AgentPool]:
-    with make_pool(lab, tmp_path) as p:
-        p.start_all()
-        yield p
+lab = lab_fixture("svclab", 9)
+pool = pool_fixture()
 
 
 def test_any_agent_answers_for_the_whole_pool(lab: Lab, pool: AgentPool):
