@@ -21,7 +21,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from PySide6.QtCore import QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QKeyEvent, QPainter, QResizeEvent, QWheelEvent
+from PySide6.QtGui import (
+    QColor,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QResizeEvent,
+    QWheelEvent,
+)
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
@@ -94,6 +101,10 @@ class TopoCanvas(QGraphicsView):
         self.level = level
         self.topo.set_detail(labels=level == "near", far=level == "far")
         self.setRenderHint(QPainter.RenderHint.Antialiasing, level != "far")
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        self.autofit = False  # the user took the view in hand: a resize keeps it
+        super().mousePressEvent(event)
 
     def zoom_by(self, factor: float) -> None:
         self.autofit = False

@@ -195,6 +195,7 @@ class TopoScene(QGraphicsScene):
         self._label_font = QFont()
         self._label_font.setPointSizeF(7.5)
         self._brushes: dict[str, QBrush] = {}
+        self._painted: dict[str, str] = {}  # NE -> the colour its item has
 
     # -- building ------------------------------------------------------------------------
     def show(self, topo: Topology, lay: Layout, worst: Mapping[str, Severity]) -> None:
@@ -203,6 +204,7 @@ class TopoScene(QGraphicsScene):
         for name in [n for n in self.nodes if n not in topo.nes]:
             self.removeItem(self.nodes.pop(name))
             self.removeItem(self.labels.pop(name))
+            self._painted.pop(name, None)
         for name, ne in topo.nes.items():
             item = self.nodes.get(name)
             if item is None:
@@ -212,7 +214,7 @@ class TopoScene(QGraphicsScene):
             x, y = lay.positions[name]
             item.setPos(x, y)
             self.labels[name].setPos(x, y)
-        self.colour(worst)
+        self.colour(worst, moved=before != lay.positions)
         self.group = dict(lay.group)
         for node in [n for n in self.agents if n not in topo.agents]:
             self.removeItem(self.agents.pop(node))
@@ -251,25 +253,33 @@ class TopoScene(QGraphicsScene):
         self.nodes[name], self.labels[name] = item, label
         return item
 
-    def colour(self, worst: Mapping[str, Severity]) -> None:
+    def colour(self, worst: Mapping[str, Severity], moved: bool = False) -> None:
+        """Fill each NE with its worst standing alarm's colour; only the NEs whose colour
+        changed are touched (alarm bursts come often), the dot layer only if any did or
+        nodes ``moved``."""
         topo = self.topology
         if topo is None:
             return
+        changed = moved
         for name, item in self.nodes.items():
             hexa = colour_of(topo.nes[name], worst)
+            if self._painted.get(name) == hexa:
+                continue
+            changed = True
+            self._painted[name] = hexa
             brush = self._brushes.get(hexa)
             if brush is None:
                 brush = self._brushes[hexa] = QBrush(QColor(hexa))
-            if item.brush().color().name() != hexa:
-                item.setBrush(brush)
-                # Alarmed NEs drawn larger and on top: what a NOC must spot from far out.
-                sev = worst.get(name, Severity.CLEARED)
-                d = NODE * (1.9 if sev >= Severity.MAJOR else 1.4 if sev >= Severity.MINOR else 1.0)
-                if topo.nes[name].external:
-                    d *= 0.7
-                item.setRect(-d / 2, -d / 2, d, d)
-                item.setZValue(5 + int(sev))
-        self._dots(worst)
+            item.setBrush(brush)
+            # Alarmed NEs drawn larger and on top: what a NOC must spot from far out.
+            sev = worst.get(name, Severity.CLEARED)
+            d = NODE * (1.9 if sev >= Severity.MAJOR else 1.4 if sev >= Severity.MINOR else 1.0)
+            if topo.nes[name].external:
+                d *= 0.7
+            item.setRect(-d / 2, -d / 2, d, d)
+            item.setZValue(5 + int(sev))
+        if changed:
+            self._dots(worst)
 
     def _dots(self, worst: Mapping[str, Severity]) -> None:
         topo = self.topology

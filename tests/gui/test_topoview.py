@@ -10,6 +10,7 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QColor
 
+from console.topolayout import BY_SITE
 from console.topoview import DIFFERENCES, TopologyWidget
 from console.topscene import DIFF_DB, DIFF_MEM
 from lab.topogen import synthetic_pool
@@ -149,3 +150,17 @@ def test_an_ownership_move_redraws_the_edges_in_place(widget: TopologyWidget):
     assert widget.scene.agents["p2"].load == sum(1 for o in POOL.owners.values() if o == "p2") + 1
     widget.select(ne)
     assert "database (shown)\nowner p2," in widget.details.toPlainText()
+
+
+def test_grouping_by_site_and_back_keeps_each_pictures_positions(widget: TopologyWidget):
+    ne = "site04-acc-sw002"
+    by_agent = widget.scene.nodes[ne].pos()
+    widget.grouping.setCurrentIndex(1)  # the combo box: group by site
+    assert widget.group_by == BY_SITE
+    lay = widget.layouts[BY_SITE]
+    assert set(lay.discs) == {f"site{i:02d}" for i in range(1, 7)}
+    disc = lay.discs["site04"]
+    pos = widget.scene.nodes[ne].pos()
+    assert (pos.x() - disc.x) ** 2 + (pos.y() - disc.y) ** 2 <= (disc.r + 40) ** 2
+    widget.grouping.setCurrentIndex(0)
+    assert widget.scene.nodes[ne].pos() == by_agent
