@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 from agent.assigner import Assigner
 from agent.bus import Bus
 from agent.bussetup import advertise, load_security, make_bus
-from agent.db import Database, migrate
+from agent.db import Database
+from agent.dbengine import prepare
 from agent.electiond import ElectionShell
 from agent.follower import Follower
 from agent.handlers import Handlers
@@ -83,7 +84,7 @@ class Runtime:
         cfg = a.config
         Path(cfg.data_dir).mkdir(parents=True, exist_ok=True)
         url = cfg.effective_database_url
-        await asyncio.to_thread(migrate, url)
+        await asyncio.to_thread(prepare, url)
         box = box_for(cfg.secrets.key_file)
         if box is None:
             log.warning(
