@@ -26,9 +26,8 @@ from lab.fleet import Lab
 from lab.harness import AgentPool
 from shared.alarmview import essence
 from shared.model import AlarmKey
-from tests.helpers.poolfixtures import ring_lab, running_pool
+from tests.helpers.poollab import all_placed, lab_fixture, make_pool
 from tests.helpers.waiting import wait_until
-from tests.system.test_pool import all_placed
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -36,16 +35,15 @@ OPERATOR = "nocdesk"  # the console's key: its name is what the event log must s
 VIEWER = "wallboard"
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    yield from ring_lab(tmp_path_factory, "consolelab")
+lab = lab_fixture("consolelab", 9)
 
 
 @pytest.fixture(scope="module")
 def pool(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentPool]:
-    for p in running_pool(lab, tmp_path_factory.mktemp("consolepool")):
-        p.user(OPERATOR)
+    with make_pool(lab, tmp_path_factory.mktemp("consolepool")) as p:
+        p.user(OPERATOR)  # allowed before the agents start
         p.user(VIEWER, role="viewer")
+        p.start_all()
         p.wait_for_master(60)
         all_placed(lab, p, set(p.agents))
         yield p

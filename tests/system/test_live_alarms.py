@@ -9,8 +9,6 @@ import contextlib
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,23 +18,16 @@ from agent.livealarms import LiveAlarms
 from lab.fleet import Lab
 from lab.harness import AgentPool, client_for
 from shared.alarmview import essence
-from tests.helpers.poolfixtures import ring_lab, running_pool
+from tests.helpers.poollab import all_placed, lab_fixture, pool_fixture
 from tests.helpers.waiting import wait_until
-from tests.system.test_pool import all_placed
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
 
 NO_SAFETY_NET = 3600.0  # periodic resyncs off: only the view's own reasons count here
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    yield from ring_lab(tmp_path_factory, "livelab")
-
-
-@pytest.fixture
-def pool(lab: Lab, tmp_path: Path) -> Iterator[AgentPool]:
-    yield from running_pool(lab, tmp_path)
+lab = lab_fixture("livelab", 9)
+pool = pool_fixture()
 
 
 def agents_set(pool: AgentPool, among: set[str]) -> dict[Any, Any] | None:
