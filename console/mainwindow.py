@@ -16,6 +16,7 @@ import html
 import importlib.metadata
 import platform
 import time
+from typing import Any
 
 import PySide6
 import zmq
@@ -71,6 +72,7 @@ class MainWindow(QMainWindow):
         self.last: Snapshot | None = None
         self.identity: Identity | None = None
         self.screenshot: object = None  # console/screenshot.py's timer, when asked for
+        self.topology_feed: Any = None  # console/topotab.py's feed, with a topology tab
         self.setWindowTitle("emspool console")
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)

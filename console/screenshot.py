@@ -22,10 +22,14 @@ def paths(first: Path, keys: list[str]) -> dict[str, Path]:
 
 
 def ready(win: MainWindow) -> bool:
-    """The alarms are a full snapshot, shown, and the pool tab has both of its answers."""
+    """The alarms are a full snapshot, shown, the pool tab has both of its answers, and
+    the topology tab (if any) both pictures."""
     last = win.last
     shown = win.alarms.model.rows.summary.total
-    return last is not None and last.current and shown == last.total and win.pool.replies >= 2
+    topo = win.topology_feed is None or win.topology_feed.replies >= 2
+    return (
+        last is not None and last.current and shown == last.total and win.pool.replies >= 2 and topo
+    )
 
 
 def render(win: MainWindow, first: Path) -> list[Path]:
