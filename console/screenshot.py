@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QTimer
+from PySide6.QtGui import QGuiApplication, QPixmap
 from PySide6.QtWidgets import QApplication
 
 from console.mainwindow import MainWindow
@@ -40,10 +41,19 @@ def render(win: MainWindow, first: Path) -> list[Path]:
         if app is not None:
             app.processEvents()
         path.parent.mkdir(parents=True, exist_ok=True)
-        if not win.grab().save(str(path), "PNG"):
+        if not _picture(win).save(str(path), "PNG"):
             raise OSError(f"could not write {path}")
         written.append(path)
     return written
+
+
+def _picture(win: MainWindow) -> QPixmap:
+    """On a real display, what the window system shows of the window (so a test under
+    Xvfb sees the real window); offscreen, the widgets rendered by Qt."""
+    screen = win.screen()
+    if QGuiApplication.platformName() in ("xcb", "wayland") and screen is not None:
+        return screen.grabWindow(win.winId())
+    return win.grab()
 
 
 class Screenshot:
