@@ -66,6 +66,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from console import options
     from console.connection import Connection
+    from console.eventtab import EventLogTab
     from console.mainwindow import MainWindow
     from console.qtbridge import GuiPoster
     from console.screenshot import Screenshot
@@ -93,6 +94,9 @@ def _run(args: argparse.Namespace) -> int:
     poster = GuiPoster()
     conn = Connection(options.endpoints(ns), key, poster.post)
     win = MainWindow(conn, settings)
+    events = EventLogTab(conn.request)
+    win.add_view("events", "&Event log", events)
+    win.snapshot.connect(events.search_once_attached)  # the last 24 hours, newest first
     topology = TopologyWidget()
     win.add_view("topology", "&Topology", topology)
     feed = TopologyFeed(conn, topology, lambda: win.last.node if win.last else "", win)

@@ -28,6 +28,8 @@ def ready(win: MainWindow) -> bool:
     last = win.last
     shown = win.alarms.model.rows.summary.total
     topo = win.topology_feed is None or win.topology_feed.replies >= 2
+    events = win.views.get("events")
+    topo = topo and (events is None or getattr(events, "replies", 1) >= 1)
     return (
         last is not None and last.current and shown == last.total and win.pool.replies >= 2 and topo
     )

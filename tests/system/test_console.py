@@ -140,6 +140,51 @@ def test_attach_show_acknowledge_and_follow_a_kill(
         lab.reachable(ne)
 
 
+def test_event_log_tab_filters_and_exports_the_pools_log(
+    qtbot: Any, lab: Lab, pool: AgentPool, tmp_path: Path
+):
+    import csv
+
+    from console.eventlog import CSV_HEADER
+    from console.eventtab import EventLogTab
+
+    everyone = set(pool.live)
+    ne = sorted(d.name for d in lab.devices)[4]
+    win = console(qtbot, pool, OPERATOR, tmp_path)
+    tab = EventLogTab(win.connection.request)
+    win.add_view("events", "&Event log", tab)
+    try:
+        lab.unreachable(ne)
+        wait_until(lambda: unreachable(pool, everyone, ne), 90, 0.5, "the alarm raised")
+        qtbot.waitUntil(lambda: win.last is not None and win.last.current, timeout=30_000)
+
+        def searched() -> bool:
+            tab.ne.setText(ne)
+            before = tab.replies
+            tab.search()
+            qtbot.waitUntil(lambda: tab.replies > before, timeout=15_000)
+            return any(
+                e["type"] == "alarm-raised" and e["alarm_type"] == "ne-unreachable"
+                for e in tab.state.shown
+            )
+
+        wait_until(searched, 30, 1.0, "the raise in the event log tab")
+        assert {e["ne"] for e in tab.state.shown} == {ne}  # the NE filter, by the database
+        assert tab.model.rowCount() == len(tab.state.shown)
+        qtbot.waitUntil(lambda: "events:" in tab.counts.text(), timeout=15_000)
+
+        done: list[tuple[int, bool]] = []
+        out = tmp_path / "events.csv"
+        tab.export_to(out, on_done=lambda rows, complete: done.append((rows, complete)))
+        qtbot.waitUntil(lambda: bool(done), timeout=30_000)
+        rows = list(csv.reader(out.open(encoding="utf-8")))
+        assert rows[0] == CSV_HEADER and done == [(len(rows) - 1, True)]
+        assert len(rows) - 1 >= len(tab.state.shown) and all(r[3] == ne for r in rows[1:])
+    finally:
+        win.stop()
+        lab.reachable(ne)
+
+
 def test_a_viewer_key_sees_the_ack_buttons_disabled_with_the_reason(
     qtbot: Any, lab: Lab, pool: AgentPool, tmp_path: Path
 ):
