@@ -164,6 +164,8 @@ class EventLogTab(QWidget):
         self.replies += 1
         self.state.take(reply)
         self._update()
+        if self.replies == 1:  # the first rows size the columns; the user's widths stay after
+            self.table.resizeColumnsToContents()
 
     def _counts(self, reply: Any) -> None:
         by = reply.get("by_severity") or {}
