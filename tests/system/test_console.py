@@ -173,6 +173,19 @@ def test_event_log_tab_filters_and_exports_the_pools_log(
         assert tab.model.rowCount() == len(tab.state.shown)
         qtbot.waitUntil(lambda: "events:" in tab.counts.text(), timeout=15_000)
 
+        # NE details: the owner's live state through any agent (pool.ne_detail routes).
+        details = win.ne_details(ne)
+        qtbot.waitUntil(lambda: details.replies == 3, timeout=15_000)
+        assert details.errors == {}, details.errors
+        owner = details.inventory["owner"] if details.inventory else None
+        assert owner in everyone and details.live is not None
+        assert details.live["agent"] == owner
+        assert details.live["state"]["reachable"] is False
+        assert any(a["type"] == "ne-unreachable" for a in details.live["alarms"])
+        text = details.view.toPlainText()
+        assert f"Owner agent: {owner}" in text and "Interfaces" in text and "NO" in text
+        details.close()
+
         done: list[tuple[int, bool]] = []
         out = tmp_path / "events.csv"
         tab.export_to(out, on_done=lambda rows, complete: done.append((rows, complete)))

@@ -1,5 +1,5 @@
-"""The event log view's state without Qt: the filter's request, pages back and forth by
-cursor, and CSV rows that a spreadsheet cannot take for formulas."""
+"""The console's Qt-free view states: the event log's filter request, pages back and forth by
+cursor, CSV rows a spreadsheet cannot take for formulas; NE details escaped and complete."""
 
 from __future__ import annotations
 
@@ -46,3 +46,24 @@ def test_csv_has_a_header_and_keeps_formulas_as_text():
     assert rows[1][CSV_HEADER.index("Text")] == "'=HYPERLINK(evil)"
     assert rows[2][CSV_HEADER.index("Text")] == "plain, with comma"
     assert csv_row(ev(3))[0] == str(1_700_000_003) and csv_row(ev(3))[-1] == "id3"
+
+
+def test_ne_details_escape_device_strings_and_name_missing_parts():
+    from console.nedetails import details_html
+
+    live = {
+        "agent": "a1",
+        "state": {
+            "reachable": True, "sys_descr": "<script>x</script>", "sys_uptime": 8640000,
+            "interfaces": [{"index": 1, "name": "ge<0>", "admin_up": True, "status": "up",
+                            "speed_bps": 1e9, "in_bps": 1234.0, "out_bps": None}],
+            "neighbours": [{"local_port": "ge0", "remote_name": "sw2", "remote_port": "e1"}],
+        },
+        "alarms": [],
+    }  # fmt: skip
+    html = details_html("sw1", {"name": "sw1", "owner": "a1", "address": "10.0.0.1"}, live, None,
+                        {"events": "request failed: timeout"})  # fmt: skip
+    assert "<script>" not in html and "&lt;script&gt;" in html and "ge&lt;0&gt;" in html
+    assert "1.0 Gbps" in html and "1.2 kbps" in html and "1 d 00:00" in html
+    assert "request failed: timeout" in html  # the part that did not arrive is said
+    assert "does not poll" in details_html("sw1", None, {"agent": "a2", "state": None}, [])
