@@ -26,12 +26,14 @@ off. Each run:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import random
 import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -133,24 +135,10 @@ def one_run(pool: AgentPool, every: set[str], args: argparse.Namespace) -> dict[
         pool.start(victim)
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--runs", type=int, default=7)
-    ap.add_argument("--nes", type=int, default=9)
-    ap.add_argument("--down", type=int, default=3, help="NEs made unreachable (alarms)")
-    ap.add_argument("--interval", type=float, default=2.0)
-    ap.add_argument("--settle", type=float, default=3.0)
-    ap.add_argument("--ping", type=float, default=0.5, help="client's liveness ping period")
-    ap.add_argument("--timeout", type=float, default=60.0)
-    ap.add_argument(
-        "--any-victim",
-        dest="victim_holds_alarms",
-        action="store_false",
-        help="kill whichever agent the client picked (default: one that holds alarms, "
-        "so its NEs' alarms have to come back through a take-over)",
-    )
-    args = ap.parse_args()
-    print(f"load average at start: {load_average()}")
+@contextlib.contextmanager
+def alarmed_pool(args: argparse.Namespace) -> Iterator[tuple[AgentPool, set[str]]]:
+    """The real lab (``args.nes`` devices, ``args.down`` unreachable) and the 3 agents on
+    SQLite, once every unreachable NE's alarm stands; (pool, NE names)."""
     tmp = Path(tempfile.mkdtemp(prefix="bench-reattach-"))
     lab = Lab.create(
         tmp / "lab",
@@ -180,19 +168,48 @@ def main() -> int:
             deadline = time.monotonic() + 180
             while not all_raised() and time.monotonic() < deadline:
                 time.sleep(0.5)
-            results: list[float] = []
-            wholes: list[float] = []
-            for k in range(args.runs):
-                r = one_run(pool, every, args)
-                results.append(r["current"])
-                wholes.append(r["whole"])
-                print(
-                    f"run {k + 1}: killed {r['victim']} -> view current through {r['to']} "
-                    f"in {r['current']:.2f} s; the victim's alarms back (taken over) at "
-                    f"{r['whole']:.2f} s ({r['alarms']} standing alarms before; "
-                    f"{r['resyncs']} resync(s), last: {r['reason']})",
-                    flush=True,
-                )
+            yield pool, every
+    finally:
+        lab.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--nes", type=int, default=9)
+    ap.add_argument("--down", type=int, default=3, help="NEs made unreachable (alarms)")
+    ap.add_argument("--interval", type=float, default=2.0)
+    ap.add_argument("--settle", type=float, default=3.0)
+    ap.add_argument("--timeout", type=float, default=60.0)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_arguments(ap)
+    ap.add_argument("--ping", type=float, default=0.5, help="client's liveness ping period")
+    ap.add_argument(
+        "--any-victim",
+        dest="victim_holds_alarms",
+        action="store_false",
+        help="kill whichever agent the client picked (default: one that holds alarms, "
+        "so its NEs' alarms have to come back through a take-over)",
+    )
+    args = ap.parse_args()
+    print(f"load average at start: {load_average()}")
+    with alarmed_pool(args) as (pool, every):
+        results: list[float] = []
+        wholes: list[float] = []
+        for k in range(args.runs):
+            r = one_run(pool, every, args)
+            results.append(r["current"])
+            wholes.append(r["whole"])
+            print(
+                f"run {k + 1}: killed {r['victim']} -> view current through {r['to']} "
+                f"in {r['current']:.2f} s; the victim's alarms back (taken over) at "
+                f"{r['whole']:.2f} s ({r['alarms']} standing alarms before; "
+                f"{r['resyncs']} resync(s), last: {r['reason']})",
+                flush=True,
+            )
         print(
             f"reattach over {len(results)} runs ({args.nes} NEs, ping every {args.ping:g} s): "
             f"p50 {percentile(results, 50):.2f} s, p99 {percentile(results, 99):.2f} s, "
@@ -200,9 +217,6 @@ def main() -> int:
             f"p50 {percentile(wholes, 50):.2f} s, p99 {percentile(wholes, 99):.2f} s"
         )
         print(f"load average at the end: {load_average()}")
-    finally:
-        lab.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 
