@@ -10,7 +10,7 @@ from typing import Any
 from agent import busclient
 from agent.cliopts import agent_request, bus_client, open_db, output
 from agent.tables import table, when
-from shared.errors import ConfigError
+from shared.errors import ConfigError, NotFound
 from shared.model import LinkAlarms, NetworkElement, Protocol
 
 RECENT_EVENTS = 20
@@ -124,16 +124,40 @@ def _record(args: argparse.Namespace, base: dict[str, Any]) -> dict[str, Any]:
 def cmd_add(args: argparse.Namespace) -> int:
     from agent.inventory import parse_ne
 
-    ne = parse_ne(_record(args, {"name": args.name, "address": args.address}), "ne add")
-    with open_db(args, create=True) as db:
-        db.add_ne(ne, replace=args.replace)
+    record = _record(args, {"name": args.name, "address": args.address})
+    ne = parse_ne(record, "ne add")
+    if args.pool:
+        agent_request(args, "db.ne.add", {"ne": ne.to_dict(), "replace": args.replace})
+    else:
+        with open_db(args, create=True) as db:
+            db.add_ne(ne, replace=args.replace)
     print(f"added {ne.name}")
+    return 0
+
+
+def _set_through_pool(args: argparse.Namespace) -> int:
+    """`ne set --pool`: the NE as the pool's database has it, the options over it, and
+    only the fields that differ sent to a random agent (which validates them again)."""
+    with bus_client(args) as client:
+        items = client.request("db.inventory", {"ne": args.name})["items"]
+        if not items:
+            raise NotFound(f"NE {args.name!r} not found")
+        base = {k: v for k, v in items[0].items() if k not in ("owner", "stored_state")}
+        if args.address is not None:
+            base["address"] = args.address
+        rec = _record(args, base)
+        changes = {k: v for k, v in rec.items() if v != base.get(k)}
+        reply = client.request("db.ne.set", {"name": args.name, "changes": changes})
+    fields = reply.get("changed") or []
+    print(f"{args.name}: {', '.join(fields)} changed" if fields else f"{args.name}: unchanged")
     return 0
 
 
 def cmd_set(args: argparse.Namespace) -> int:
     from agent.inventory import parse_ne
 
+    if args.pool:
+        return _set_through_pool(args)
     with open_db(args) as db:
         old = db.get_ne(args.name)
         base = old.to_dict()
@@ -163,6 +187,11 @@ def _shown(v: object) -> str:
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
+    if args.pool:
+        agent_request(args, "db.ne.remove", {"names": args.names})
+        for name in args.names:
+            print(f"removed {name}")
+        return 0
     with open_db(args) as db:
         for name in args.names:
             db.remove_ne(name)
@@ -175,8 +204,12 @@ def cmd_import(args: argparse.Namespace) -> int:
         data = json.loads(Path(args.file).read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise ConfigError(f"{args.file}: cannot read inventory: {e}") from None
-    with open_db(args, create=True) as db:
-        profiles, nes = db.import_inventory(data)
+    if args.pool:
+        reply = agent_request(args, "db.inventory.import", {"inventory": data})
+        profiles, nes = reply["profiles"], reply["nes"]
+    else:
+        with open_db(args, create=True) as db:
+            profiles, nes = db.import_inventory(data)
     print(f"imported {profiles} profiles and {nes} NEs from {args.file}")
     return 0
 
@@ -353,6 +386,15 @@ def _attribute_options(p: argparse.ArgumentParser, *, adding: bool) -> None:
     p.add_argument("--pin", help="node id of the agent that should manage it ('' no pin)")
 
 
+def _pool_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--pool",
+        action="store_true",
+        help="through a random agent of the pool (operator key; --agent pins one) instead "
+        "of writing the database from here; in force pool-wide within about 2 s",
+    )
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ne = sub.add_parser("ne", help="network element inventory").add_subparsers(
         dest="ne_cmd", required=True
@@ -370,16 +412,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("address")
     _attribute_options(p, adding=True)
     p.add_argument("--replace", action="store_true", help="overwrite an existing NE")
+    _pool_option(p)
     p.set_defaults(func=cmd_add, managed=True)
 
     p = ne.add_parser("set", help="change an NE (only the options given)")
     p.add_argument("name")
     p.add_argument("--address", help="new management address")
     _attribute_options(p, adding=False)
+    _pool_option(p)
     p.set_defaults(func=cmd_set)
 
     p = ne.add_parser("remove", help="remove NEs")
     p.add_argument("names", nargs="+")
+    _pool_option(p)
     p.set_defaults(func=cmd_remove)
 
     p = ne.add_parser("reset-engine", help="forget a replaced device's learnt SNMPv3 engine ID")
@@ -388,4 +433,5 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     p = ne.add_parser("import", help="import an inventory JSON file (e.g. the lab's)")
     p.add_argument("file")
+    _pool_option(p)
     p.set_defaults(func=cmd_import)

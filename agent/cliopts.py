@@ -196,7 +196,8 @@ def open_db(args: argparse.Namespace, *, create: bool = False) -> Database:
     """The database the command works on. Said on stderr when it is the built-in default,
     so nobody fills or reads a database they did not mean. Only commands that write
     (``create``) may create a missing SQLite file; the others say it is not there."""
-    from agent.db import Database, migrate
+    from agent.db import Database
+    from agent.dbengine import prepare
 
     url, origin = db_url(args)
     path = sqlite_file(url)
@@ -207,7 +208,7 @@ def open_db(args: argparse.Namespace, *, create: bool = False) -> Database:
         if not create:
             raise EmspoolError(f"no database at {path.resolve()} ({WHERE_DB})")
         path.parent.mkdir(parents=True, exist_ok=True)
-    migrate(url)
+    prepare(url)  # an empty database gets the schema; an older one is refused: db upgrade
     return Database.open(url, secrets=secrets_box(args))
 
 

@@ -34,7 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import exc as sa_exc
 
-from agent import eventlog, eventsearch, profilestore
+from agent import eventlog, eventsearch, profilestore, textsearch
 from agent.dbengine import (
     MIGRATIONS_DIR,
     clock_sql,
@@ -87,6 +87,7 @@ class Database:
         self._password = engine.url.password
         self.url = safe_url(engine.url)
         self.dialect = engine.dialect.name
+        self._fts: bool | None = None  # SQLite: has the FTS text index (once known)
 
     @classmethod
     def open(
@@ -405,16 +406,52 @@ class Database:
     ) -> Page:
         """One page of the peered event-log service (see shared/eventquery.py)."""
         at = Cursor.decode(cursor, query) if cursor else None
-        stmt = eventsearch.page_statement(query, at, limit, self.dialect)
         with self._transaction("searching events") as conn:
+            rowids = self._text_candidates(conn, query)
+            stmt = eventsearch.page_statement(query, at, limit, self.dialect, rowids)
             rows = [eventlog.event_from_row(row) for row in conn.execute(stmt)]
         return page_of(rows, limit, query)
 
     def event_counts(self, query: EventQuery) -> Counts:
         """How many events match, by severity and by NE."""
-        by_sev, by_ne = eventsearch.count_statements(query, self.dialect)
         with self._transaction("counting events") as conn:
-            return eventsearch.counts_from(list(conn.execute(by_sev)), list(conn.execute(by_ne)))
+            rowids = self._text_candidates(conn, query)
+            statements = eventsearch.count_statements(query, self.dialect, rowids)
+            return eventsearch.counts_from([list(conn.execute(s)) for s in statements])
+
+    def has_text_index(self) -> bool:
+        """Whether free-text search has its index here (`emspool doctor` reports it)."""
+        with self._transaction("looking for the event text index") as conn:
+            return textsearch.has_index(conn, self.dialect)
+
+    def index_event_text(self, limit: int) -> int:
+        """SQLite: bring up to ``limit`` newly written events into the FTS index (the agents
+        call it every half second); returns how many. 0 on PostgreSQL (its GIN index is kept
+        in the insert) and without the index."""
+        if self.dialect != "sqlite" or not self._has_fts():
+            return 0
+        with self._transaction("indexing event text") as conn:
+            return textsearch.sqlite_index_pending(conn, limit)
+
+    def text_index_lag(self) -> int:
+        """SQLite: events written but not yet in the FTS index (0 elsewhere)."""
+        if self.dialect != "sqlite" or not self._has_fts():
+            return 0
+        with self._transaction("reading the event text index") as conn:
+            return textsearch.sqlite_lag(conn)
+
+    def _has_fts(self) -> bool:
+        if self._fts is None:  # looked up once: only a migration adds it
+            with self._transaction("looking for the event text index") as conn:
+                self._fts = textsearch.has_index(conn, self.dialect)
+        return self._fts
+
+    def _text_candidates(self, conn: Connection, query: EventQuery) -> str | None:
+        """SQLite, a rare text: the rowids its FTS index gives (agent/textsearch.py), else
+        None. PostgreSQL's planner picks its trigram index by itself."""
+        if self.dialect != "sqlite" or len(query.text) < textsearch.TRIGRAM_MIN:
+            return None
+        return textsearch.sqlite_rare_rowids(conn, query.text) if self._has_fts() else None
 
     def count_events(self) -> int:
         with self._transaction("counting events") as conn:

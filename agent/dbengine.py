@@ -121,6 +121,35 @@ class NewerSchema(DatabaseError):
     """The database was set up by a newer emspool: this one must not use or change it."""
 
 
+class SchemaBehind(DatabaseError):
+    """The database's schema is older than this emspool's: ``emspool db upgrade`` first."""
+
+
+def prepare(url: str) -> str:
+    """The schema check an agent makes at start; returns the revision.
+
+    Migrations run only when asked (``emspool db upgrade``), so an upgrade is a step the
+    operator takes once, after a backup, not a side effect of whichever agent restarts
+    first. An empty database (a new pool) gets the schema: there is nothing to migrate.
+    Agents already running on the old revision go on while the pool is upgraded one
+    agent at a time: a revision only adds what older agents do not read."""
+    found = current_revision(url)
+    if found is None:
+        return migrate(url)
+    head = head_revision()
+    if found not in known_revisions():
+        raise NewerSchema(
+            f"database schema {found} is newer than this emspool knows (newest {head}): "
+            "upgrade emspool on this host before using it"
+        )
+    if found != head:
+        raise SchemaBehind(
+            f"database schema {found} is older than this emspool's ({head}): run "
+            "`emspool db upgrade` (after a backup) before starting this agent"
+        )
+    return found
+
+
 def clock_sql(dialect: str) -> str:
     """An SQL expression for the database server's clock in epoch seconds."""
     if dialect == "postgresql":

@@ -127,6 +127,45 @@ def check_database(cfg: AgentConfig) -> Iterator[Finding]:
         f"{skew:+.3f} s against the database",
         "" if level == OK else "run NTP (chrony) on this host and the database host",
     )
+    if state == "current":
+        yield from _text_search(url)
+
+
+def _text_search(url: str) -> Iterator[Finding]:
+    """Whether the event log's free text is indexed (migration 0007 skips the index when
+    PostgreSQL refuses pg_trgm or SQLite lacks the trigram tokenizer)."""
+    import sqlite3
+
+    from agent.db import Database
+    from agent.textsearch import TRGM_DDL
+
+    with Database.open(url) as db:
+        try:
+            indexed = db.has_text_index()
+            lag = db.text_index_lag() if indexed else 0
+        except EmspoolError as e:
+            yield Finding(WARN, "text search", f"cannot tell whether event text is indexed: {e}")
+            return
+        dialect = db.dialect
+    if indexed:
+        kind = "pg_trgm GIN" if dialect == "postgresql" else f"FTS5 trigram, {lag} to index"
+        yield Finding(OK, "text search", f"event text indexed ({kind})")
+        return
+    scans = "a free-text event search that matches few events reads the whole log"
+    if dialect == "postgresql":
+        yield Finding(
+            WARN,
+            "text search",
+            f"no pg_trgm index on event_log.text (the extension could not be created): {scans}",
+            f"as a superuser in the pool database: CREATE EXTENSION pg_trgm; {TRGM_DDL}",
+        )
+    else:
+        yield Finding(
+            WARN,
+            "text search",
+            f"no FTS5 trigram index (SQLite {sqlite3.sqlite_version} here): {scans}",
+            "the index is made by the upgrade to schema 0007 on SQLite >= 3.35 with FTS5",
+        )
 
 
 def _port_free(kind: int, host: str, port: int) -> tuple[bool, int]:

@@ -10,7 +10,9 @@ bench/eventlog_5m.py). The top ``limit`` of the union of each NE's top ``limit``
 
 Free text is a case-insensitive substring match (LIKE on SQLite, whose LIKE is
 case-insensitive for ASCII; ILIKE on PostgreSQL) with the wildcards in the user's text
-escaped, so "50%" finds "50%" and not everything.
+escaped, so "50%" finds "50%" and not everything. With ``candidates`` (SQLite, a rare text: the
+rowids the FTS trigram index gave, agent/textsearch.py) only those rows are read; the LIKE
+still decides, so the rows are the same.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import Select, and_, func, or_, select, union_all
 
+from agent import textsearch
 from shared.eventquery import Counts, Cursor, EventQuery
 from shared.model import Severity
 from shared.schema import event_log
@@ -35,7 +38,9 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _filtered(q: Select[Any], query: EventQuery, dialect: str) -> Select[Any]:
+def _filtered(
+    q: Select[Any], query: EventQuery, dialect: str, candidates: str | None = None
+) -> Select[Any]:
     t = _T
     if query.nes:
         q = (
@@ -61,18 +66,25 @@ def _filtered(q: Select[Any], query: EventQuery, dialect: str) -> Select[Any]:
             q = q.where(t.c.text.ilike(pattern, escape="\\"))
         else:
             q = q.where(t.c.text.like(pattern, escape="\\"))
+        if candidates is not None:
+            q = q.where(textsearch.sqlite_candidates(candidates))
     return q
 
 
 def page_statement(
-    query: EventQuery, cursor: Cursor | None, limit: int, dialect: str
+    query: EventQuery,
+    cursor: Cursor | None,
+    limit: int,
+    dialect: str,
+    candidates: str | None = None,
 ) -> Select[Any]:
     """Rows of one page plus one more (to tell whether another page exists)."""
     nes = sorted(set(query.nes))  # a name given twice must not give its rows twice
     if not 1 < len(nes) <= MERGE_NES_MAX:
-        return _page(query, cursor, limit, dialect)
+        return _page(query, cursor, limit, dialect, candidates)
     arms = [
-        select(_page(replace(query, nes=(ne,)), cursor, limit, dialect).subquery()) for ne in nes
+        select(_page(replace(query, nes=(ne,)), cursor, limit, dialect, candidates).subquery())
+        for ne in nes
     ]
     u = union_all(*arms).subquery()
     order = (
@@ -81,9 +93,11 @@ def page_statement(
     return select(u).order_by(*order).limit(limit + 1)
 
 
-def _page(query: EventQuery, cursor: Cursor | None, limit: int, dialect: str) -> Select[Any]:
+def _page(
+    query: EventQuery, cursor: Cursor | None, limit: int, dialect: str, candidates: str | None
+) -> Select[Any]:
     t = _T
-    q = _filtered(select(t), query, dialect)
+    q = _filtered(select(t), query, dialect, candidates)
     if query.newest_first:
         q = q.order_by(t.c.time.desc(), t.c.id.desc())
         if cursor is not None:
@@ -105,15 +119,37 @@ def _page(query: EventQuery, cursor: Cursor | None, limit: int, dialect: str) ->
     return q.limit(limit + 1)
 
 
-def count_statements(query: EventQuery, dialect: str) -> tuple[Select[Any], Select[Any]]:
-    """Counts by severity and by NE for the query's filters (the order is irrelevant)."""
+def count_statements(
+    query: EventQuery, dialect: str, candidates: str | None = None
+) -> list[Select[Any]]:
+    """Statements whose rows, summed by counts_from, count by severity and by NE.
+
+    Filtered by time and NEs only, two passes that each read an index alone: by severity
+    over (time, severity, ne), by NE down (ne, time) in NE order. Any other filter needs a
+    column those indexes lack for one of the two, so one pass grouped by (severity, NE) over
+    (time, severity, ne) is cheaper: at 5M rows a day of critical events by NE took 144 ms
+    down (ne, time) with a row look-up each, 6 ms as one pass (bench/eventlog_5m.py)."""
     t = _T
-    by_sev = _filtered(select(t.c.severity, func.count()), query, dialect).group_by(t.c.severity)
-    by_ne = _filtered(select(t.c.ne, func.count()), query, dialect).group_by(t.c.ne)
-    return by_sev, by_ne
+
+    def grouped(*columns: Any) -> Select[Any]:
+        q = _filtered(select(*columns, func.count()), query, dialect, candidates)
+        return q.group_by(*columns)
+
+    q = query
+    if q.min_severity is None and not (q.types or q.alarm_types or q.agents or q.text):
+        return [grouped(t.c.severity), grouped(t.c.ne)]
+    return [grouped(t.c.severity, t.c.ne)]
 
 
-def counts_from(sev_rows: list[Any], ne_rows: list[Any]) -> Counts:
-    by_severity = {Severity(int(s)).label: int(n) for s, n in sev_rows}
-    by_ne = {str(ne): int(n) for ne, n in ne_rows}
+def counts_from(results: list[list[Any]]) -> Counts:
+    by_severity: dict[str, int] = {}
+    by_ne: dict[str, int] = {}
+    for rows in results:
+        for row in rows:
+            keys, n = row._mapping, int(row[-1])
+            if "severity" in keys:
+                label = Severity(int(keys["severity"])).label
+                by_severity[label] = by_severity.get(label, 0) + n
+            if "ne" in keys:
+                by_ne[str(keys["ne"])] = by_ne.get(str(keys["ne"]), 0) + n
     return Counts(by_severity, by_ne, sum(by_severity.values()))

@@ -127,6 +127,7 @@ class Peered:
                 {
                     "name": ne.name,
                     "kind": ne.kind,
+                    "zone": ne.zone,
                     "owner": owners.get(ne.name, ""),
                     "managed": ne.managed,
                     "reachable": snaps.get(ne.name, {}).get("reachable"),

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from agent.busauth import current_caller
 from agent.federation import AlarmParts, Federation
+from agent.inventoryops import InventoryOps
 from agent.keys import secure_client
 from agent.nestate import SnapshotWriter
 from agent.peered import Peered
@@ -53,6 +54,7 @@ class PoolService:
         )
         db = a.db
         self.peered = Peered(lambda: db)
+        self.inventory_ops = InventoryOps(lambda: db, self._inventory_changed)
         keypair = a.bus_security.keypair if a.bus_security is not None else None
         self._keys: dict[str, str] = {}
 
@@ -73,6 +75,11 @@ class PoolService:
         bus.route("pool.health", f.health)
         bus.route("pool.ack", self.pool_ack, role=KeyRole.OPERATOR)
         self.peered.route(bus)
+        self.inventory_ops.route(bus)
+
+    def _inventory_changed(self) -> None:
+        if self.agent.assigner is not None:
+            self.agent.assigner.wake()  # only acts while this agent is master
 
     def _members(self) -> list[str]:
         shell = self.agent.election_shell

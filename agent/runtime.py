@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 from agent.assigner import Assigner
 from agent.bus import Bus
 from agent.bussetup import advertise, load_security, make_bus
-from agent.db import Database, migrate
+from agent.db import Database
+from agent.dbengine import prepare
 from agent.electiond import ElectionShell
 from agent.follower import Follower
 from agent.handlers import Handlers
@@ -47,6 +48,11 @@ LINK_SYNC = 10.0  # seconds between writes of changed LLDP neighbours to the lin
 LEASE_BUSY_TIMEOUT = 1.0  # seconds a lease or agents-row statement waits for the database
 FLUSH_TIMEOUT = 10.0  # seconds the start-up and the final event-log flush may take
 FLUSH_GRACE = 1.0  # what is left of the final flush after a second stop signal
+# SQLite's FTS index takes new events in rounds (agent/textsearch.py): at most this many rows
+# per round, one round per interval — ~0.3 s of CPU per full round, so catching up after a
+# burst costs at most ~60 % of a core and never stalls the outbox.
+TEXT_INDEX_ROWS = 5000
+TEXT_INDEX_EVERY = 0.5
 
 
 class Runtime:
@@ -72,6 +78,7 @@ class Runtime:
                     tg.create_task(a.pool_service.run(), name="pool-service")
                     tg.create_task(self._tick(), name="tick")
                     tg.create_task(self._sync_links(), name="links")
+                    tg.create_task(self._index_text(), name="text-index")
                     if a.bus_security is not None and not a.bus_security.insecure:
                         tg.create_task(a.bus_security.keep_allow_list(a.node_id), name="keys")
                     a.ready.set()
@@ -83,7 +90,7 @@ class Runtime:
         cfg = a.config
         Path(cfg.data_dir).mkdir(parents=True, exist_ok=True)
         url = cfg.effective_database_url
-        await asyncio.to_thread(migrate, url)
+        await asyncio.to_thread(prepare, url)
         box = box_for(cfg.secrets.key_file)
         if box is None:
             log.warning(
@@ -201,6 +208,20 @@ class Runtime:
                     log.warning("links not written, retrying later: %s", e, extra={"ne": name})
                     break
                 self._links_written[name] = seen
+
+    async def _index_text(self) -> None:
+        """Bring newly written events into SQLite's FTS index (no-op on PostgreSQL)."""
+        a = self.agent
+        assert a.db is not None
+        db = a.db
+        if db.dialect != "sqlite":
+            return
+        while True:
+            await asyncio.sleep(TEXT_INDEX_EVERY)
+            try:
+                await asyncio.to_thread(db.index_event_text, TEXT_INDEX_ROWS)
+            except DatabaseError as e:  # busy or down: the rows wait for the next round
+                log.debug("event text not indexed this round: %s", e)
 
     async def _tick(self) -> None:
         a = self.agent

@@ -9,6 +9,11 @@ a real log. Each query runs through ``Database.search_events`` / ``event_counts`
 a real row half way through the query's matches, as a client paging back would hold.
 
     .venv/bin/python bench/eventlog_5m.py [--rows 5000000] [--backends sqlite,postgresql]
+        [--from-revision 0006] [--keep FILE.db]
+
+With ``--from-revision`` the log is built at that older schema: the bench measures, times
+``emspool db upgrade`` on the full log (the migrations' backfill), and measures again. A
+``--keep`` file already there is used as it is, at whatever schema it has (behind: the same).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import io
 import os
 import random
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -32,8 +38,10 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 from agent.db import Database, migrate
+from agent.dbengine import current_revision, head_revision
 from shared.eventquery import Cursor, EventQuery
 from shared.model import EventType, Severity
+from tests.helpers.migrations import upgrade_to
 from tests.helpers.pgdb import temp_pg_database
 
 T_END = 1_800_000_000.0
@@ -201,6 +209,22 @@ def measure(url: str, args: argparse.Namespace, name: str, took: float) -> None:
         db.close()
 
 
+def upgrade_and_measure(url: str, args: argparse.Namespace, name: str, took: float) -> None:
+    """Measure; when the schema is behind, time `emspool db upgrade` and measure again."""
+    measure(url, args, name, took)
+    before = current_revision(url)
+    if before == head_revision():
+        return
+    start = time.perf_counter()
+    cmd = [sys.executable, "-m", "agent.cli", "--db", url, "db", "upgrade"]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    took = time.perf_counter() - start
+    print(f"\n{name}: emspool db upgrade {before} -> {head_revision()}: {took:.1f} s", flush=True)
+    if done.returncode != 0:
+        raise SystemExit(f"upgrade failed: {done.stderr.strip()}")
+    measure(url, args, f"{name}, upgraded", 0.0)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=5_000_000)
@@ -210,7 +234,15 @@ def main() -> None:
     ap.add_argument("--backends", default="sqlite,postgresql")
     ap.add_argument("--only", help="run only the queries whose label contains this")
     ap.add_argument("--keep", help="SQLite: load into (or reuse) this file instead of a temp one")
+    ap.add_argument("--from-revision", help="build the log at this older schema, then upgrade")
     args = ap.parse_args()
+
+    def schema(url: str) -> None:
+        if args.from_revision:
+            upgrade_to(url, args.from_revision)
+        else:
+            migrate(url)
+
     for backend in args.backends.split(","):
         if backend == "sqlite":
             with tempfile.TemporaryDirectory() as d:
@@ -218,16 +250,14 @@ def main() -> None:
                 url = f"sqlite:///{path}"
                 took = 0.0
                 if not Path(path).exists():
-                    migrate(url)
+                    schema(url)
                     took = load_sqlite(path, args)
-                else:
-                    migrate(url)
-                measure(url, args, "SQLite (WAL)", took)
+                upgrade_and_measure(url, args, "SQLite (WAL)", took)
         elif backend == "postgresql":
             with temp_pg_database() as url:
-                migrate(url)
+                schema(url)
                 took = load_postgresql(url, args)
-                measure(url, args, "PostgreSQL", took)
+                upgrade_and_measure(url, args, "PostgreSQL", took)
         else:
             raise SystemExit(f"unknown backend {backend!r}")
 

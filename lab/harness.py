@@ -9,6 +9,7 @@ started by systemd from a config an operator wrote).
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -81,23 +82,34 @@ def sqlite_pool(db_path: Path, inventory: Mapping[str, Any]) -> str:
     return url
 
 
-def start_agent(config: Path, log_path: Path) -> subprocess.Popen[bytes]:
+def start_agent(
+    config: Path, log_path: Path, source: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """``source``: run the agent of that source tree (another release's, for a rolling
+    upgrade) instead of this one; it must need no other packages than this one's."""
+    env = None
+    if source is not None:
+        env = dict(os.environ, PYTHONPATH=str(source))
     with open(log_path, "ab") as logf:
         return subprocess.Popen(
             [sys.executable, "-m", "agent.main", "--config", str(config)],
             stdout=logf,
             stderr=subprocess.STDOUT,
+            cwd=source,
+            env=env,
         )
 
 
 def bus_key(db_url: str, directory: Path, name: str = "harness", role: str = "operator") -> Path:
     """A client key made as `emspool keys create` makes it; its secret file (made once)."""
     from agent.db import Database, migrate
+    from agent.dbengine import current_revision
     from agent.keys import KeyStore, create_key, read_key_file
     from shared.wire import KeyRole
 
     path = directory / f"{name}.key"
-    migrate(db_url)
+    if current_revision(db_url) is None:
+        migrate(db_url)  # a new database; one at an older release's schema stays so
     with Database.open(db_url) as db:
         if not path.exists():
             create_key(db, name, KeyRole(role), directory, "lab harness")
@@ -275,12 +287,13 @@ class AgentPool:
 
     # -- processes -----------------------------------------------------------------------
 
-    def start(self, node_id: str, wait: float = 30.0) -> PoolAgent:
-        """Start one agent and wait until it answers on the bus (``wait`` 0: do not)."""
+    def start(self, node_id: str, wait: float = 30.0, source: Path | None = None) -> PoolAgent:
+        """Start one agent and wait until it answers on the bus (``wait`` 0: do not);
+        ``source``: another release's source tree to run (see ``start_agent``)."""
         a = self.agents[node_id]
         if a.running:
             raise ValueError(f"agent {node_id!r} is already running")
-        a.proc = start_agent(a.config, a.log)
+        a.proc = start_agent(a.config, a.log, source)
         a.paused = False
         if wait:
             self._wait(a, wait)

@@ -248,6 +248,12 @@ class NeState:
                 if i.admin_up and status_of(i) in (OperStatus.DOWN, OperStatus.LOWER_LAYER_DOWN)
             ),
             "neighbours": len(self.neighbours),
+            # The LLDP view itself, so a client can draw the links as the agents see them
+            # (the database's links table lags by the agents' link sync).
+            "lldp": [
+                {"port": n.local_port, "remote": n.remote_name, "remote_port": n.remote_port}
+                for n in self.neighbours
+            ],
             "polls": self.polls,
             "config": self.config,
             "problems": dict(self.problems),

@@ -204,9 +204,12 @@ event_log = Table(
     Column("obj", String(255), nullable=False, server_default=""),
     Column("alarm_type", String(100), nullable=False, server_default=""),
     CheckConstraint("severity BETWEEN 0 AND 5", name="severity_range"),
-    # (time, id) is the keyset-paging order; (ne, time) serves per-NE history and alarm rebuilds.
+    # (time, id) is the keyset-paging order; (ne, time) serves per-NE history and alarm rebuilds;
+    # (time, severity, ne) answers counts over a time range from the index alone. The free-text
+    # index is per dialect and outside this model (agent/textsearch.py).
     Index(None, "time", "id"),
     Index(None, "ne", "time"),
+    Index(None, "time", "severity", "ne"),
 )
 
 

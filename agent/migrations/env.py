@@ -9,6 +9,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, create_engine
 
+from agent.textsearch import outside_model
 from shared.schema import metadata
 
 
@@ -19,6 +20,8 @@ def _run(connection: Connection) -> None:
         # SQLite cannot ALTER most things in place; batch mode rebuilds the table instead.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        # The free-text index (FTS table, trigram index) is per dialect, outside the model.
+        include_name=outside_model,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from agent.snmp import SnmpClient
+from tests.helpers.pgdb import BACKENDS, temp_pg_database
 
 
 @pytest.fixture
@@ -17,3 +18,13 @@ async def client() -> AsyncIterator[SnmpClient]:
         yield c
     finally:
         c.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_url(request, tmp_path):
+    """An empty pool database: a SQLite file not made yet, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/pool.db"
+    else:
+        with temp_pg_database() as url:
+            yield url

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import create_engine, text, update
+from sqlalchemy.engine import make_url
 
 from agent.db import Database, migrate
 from agent.pooldb import PoolDb
@@ -24,7 +26,10 @@ from lab.harness import (
     wait_for_agent,
     write_agent_config,
 )
+from shared.eventquery import EventQuery
+from shared.model import Event, EventType, Severity
 from shared.schema import agents
+from tests.helpers.pgdb import ADMIN_URL, temp_pg_database
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -78,6 +83,7 @@ def test_doctor_names_problems_and_fixes_then_passes(tmp_path):
         s.bind(("127.0.0.1", trap_port))
         code, report = doctor(config)
     assert levels(report, "trap port") == ["warn"] and levels(report, "clock") == ["ok"]
+    assert levels(report, "text search") == ["ok"]  # the FTS5 trigram index is there
     assert code == 0, report
 
     # Peers: one gone for a while, one real agent answering on its bus.
@@ -104,3 +110,45 @@ def test_doctor_names_problems_and_fixes_then_passes(tmp_path):
         assert code == 1
     finally:
         stop_process(proc)
+
+
+@pytest.mark.postgres
+def test_without_rights_for_pg_trgm_the_schema_upgrades_search_scans_and_doctor_says_so(
+    tmp_path,
+):
+    # A role that may create tables but not extensions (no CREATE on the database): the
+    # migration leaves the trigram index out, text search still answers, doctor warns.
+    role = f"emspool_r_{secrets.token_hex(4)}"
+    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE ROLE "{role}" LOGIN'))
+        with temp_pg_database() as owner_url:
+            owned = create_engine(owner_url, isolation_level="AUTOCOMMIT")
+            with owned.connect() as conn:
+                conn.execute(text(f'GRANT USAGE, CREATE ON SCHEMA public TO "{role}"'))
+            owned.dispose()
+            url = make_url(owner_url).set(username=role).render_as_string(hide_password=False)
+            migrate(url)
+            with Database.open(url) as db:
+                assert not db.has_text_index()
+                db.insert_events(
+                    [
+                        Event(1.0 + i, "ne1", EventType.TRAP, Severity.MINOR, f"Fan {i}", "a")
+                        for i in range(20)
+                    ]
+                )
+                assert [e.text for e in db.search_events(EventQuery(text="FAN 1")).events] == [
+                    "Fan 19", "Fan 18", "Fan 17", "Fan 16", "Fan 15", "Fan 14", "Fan 13",
+                    "Fan 12", "Fan 11", "Fan 10", "Fan 1",
+                ]  # fmt: skip
+            config = tmp_path / "agent.toml"
+            write_agent_config(config, "d1", tmp_path / "d1", url, 60.0)
+            _code, report = doctor(config)
+            (finding,) = [f for f in report["findings"] if f["check"] == "text search"]
+            assert finding["level"] == "warn" and "pg_trgm" in finding["detail"]
+            assert "CREATE EXTENSION pg_trgm" in finding["fix"]
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
+        admin.dispose()

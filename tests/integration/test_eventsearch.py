@@ -7,7 +7,9 @@ import pytest
 from agent.db import Database
 from shared.eventquery import Cursor, EventQuery, QueryError
 from shared.model import Event, EventType, Severity
+from tests.helpers.eventpages import all_pages
 from tests.helpers.pgdb import BACKENDS, empty_tables, migrated_database
+from tests.helpers.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -39,18 +41,6 @@ def db(url):
     database.insert_events(events)
     yield database
     database.close()
-
-
-def all_pages(db: Database, q: EventQuery, limit: int) -> list[Event]:
-    out: list[Event] = []
-    cursor = None
-    for _ in range(1000):  # bounded
-        page = db.search_events(q, cursor=cursor, limit=limit)
-        out += page.events
-        cursor = page.next_cursor
-        if cursor is None:
-            return out
-    raise AssertionError("paging does not end")
 
 
 @pytest.mark.parametrize("newest_first", [True, False])
@@ -144,6 +134,7 @@ def test_the_service_answers_over_the_bus_from_a_real_agent(tmp_path):
                 for i in range(250)
             ]
         )
+        assert db.text_index_lag() == 250  # written, not indexed yet
     router, _ = write_agent_config(tmp_path / "agent.toml", "ev-agent", tmp_path / "agent", url, 60)
     proc = start_agent(tmp_path / "agent.toml", tmp_path / "agent.log")
     client = client_for(url, bus_key(url, tmp_path), router)
@@ -158,6 +149,13 @@ def test_the_service_answers_over_the_bus_from_a_real_agent(tmp_path):
             if cursor is None:
                 break
         assert seen == [f"event {i}" for i in range(250)]
+        # The agent brings the events into SQLite's text index by itself (agent/runtime.py).
+        with Database.open(url) as db:
+            wait_until(lambda: db.text_index_lag() == 0, 30, what="the agent indexing event text")
+        page = client.request("events.search", {"text": "EVENT 24", "order": "oldest"})
+        assert [e["text"] for e in page["events"]] == ["event 24"] + [
+            f"event {i}" for i in range(240, 250)
+        ]
         counts = client.request("events.counts", {"ne": "ne1", "types": ["trap"]})
         assert counts["total"] == 250 and counts["by_ne"] == {"ne1": 250}
         with pytest.raises(busclient.RequestFailed, match="min_severity"):

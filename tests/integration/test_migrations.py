@@ -10,48 +10,29 @@ import sys
 from pathlib import Path
 
 import pytest
-from alembic import command
 from alembic.autogenerate import compare_metadata
-from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, text
 
-from agent.db import MIGRATIONS_DIR, Database, migrate
+from agent.db import Database, migrate
 from agent.dbengine import NewerSchema, current_revision, head_revision, known_revisions
+from agent.textsearch import outside_model
+from shared.eventquery import EventQuery
+from shared.model import Event, EventType, Severity
 from shared.schema import metadata
-from tests.helpers.pgdb import BACKENDS, temp_pg_database
+from tests.helpers.migrations import downgrade_to, upgrade_to
 
 pytestmark = pytest.mark.timeout(120)
 
 REVISIONS = sorted(known_revisions())
 
 
-@pytest.fixture(params=BACKENDS)
-def empty_url(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/pool.db"
-    else:
-        with temp_pg_database() as url:
-            yield url
-
-
-def upgrade_to(url: str, revision: str) -> None:
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    engine = create_engine(url)
-    try:
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, revision)
-    finally:
-        engine.dispose()
-
-
 def assert_matches_model(url: str) -> None:
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
-            ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+            opts = {"compare_type": True, "include_name": outside_model}
+            ctx = MigrationContext.configure(conn, opts=opts)
             assert compare_metadata(ctx, metadata) == []
     finally:
         engine.dispose()
@@ -85,6 +66,62 @@ def test_upgrade_from_each_earlier_schema_keeps_the_data(empty_url, start):
     with Database.open(empty_url) as db:
         assert [n.name for n in db.list_nes()] == ["sw1"]
         assert db.get_profiles()["p"].community == "c0mm"
+
+
+def _events(n: int, start: float, word: str) -> list[Event]:
+    return [
+        Event(
+            start + i,
+            f"ne{i % 3}",
+            EventType.TRAP,
+            Severity(i % 6),
+            f"{word}-{i} on PORT {i % 7}",
+            "a",
+        )
+        for i in range(n)
+    ]
+
+
+def test_upgrade_from_the_previous_schema_indexes_the_stored_events(empty_url):
+    # The previous release's schema with events in it: the upgrade builds the text index from
+    # them, later rows join it (SQLite: in indexing rounds), a downgrade takes it away cleanly.
+    previous = REVISIONS[-2]
+    upgrade_to(empty_url, previous)
+    old = _events(300, 1_000.0, "Stored")
+    with Database.open(empty_url) as db:
+        db.insert_events(old)
+        assert not db.has_text_index()
+    assert migrate(empty_url) == head_revision()
+    assert_matches_model(empty_url)
+    new = _events(50, 5_000.0, "Fresh")
+    with Database.open(empty_url) as db:
+        assert db.has_text_index() and db.text_index_lag() == 0  # the stored rows are in it
+        db.insert_events(new)
+        for needle, rows in [("stored-1", old), ("FRESH-2", new), ("on port 3", old + new)]:
+            expected = sorted(
+                (e for e in rows if needle.lower() in e.text.lower()),
+                key=lambda e: (e.time, e.id),
+                reverse=True,
+            )
+            assert [e.id for e in db.search_events(EventQuery(text=needle), limit=500).events] == [
+                e.id for e in expected
+            ], needle
+            assert db.event_counts(EventQuery(text=needle)).total == len(expected)
+            db.index_event_text(20)  # the search is the same whatever is indexed so far
+        assert db.text_index_lag() == 0
+        if db.dialect == "sqlite":
+            with db.transaction("checking the FTS index") as conn:  # raises when out of step
+                conn.execute(
+                    text(
+                        "INSERT INTO event_log_fts (event_log_fts, rank) VALUES ('integrity-check', 1)"
+                    )
+                )
+    downgrade_to(empty_url, previous)
+    with Database.open(empty_url) as db:
+        assert not db.has_text_index()
+        db.insert_events(_events(5, 9_000.0, "After"))  # no trigger left behind
+        assert db.search_events(EventQuery(text="after-4")).events[0].text == "After-4 on PORT 4"
+    assert migrate(empty_url) == head_revision()
 
 
 def test_empty_database_and_a_newer_schema(empty_url):

@@ -9,8 +9,6 @@ import contextlib
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,35 +16,18 @@ import pytest
 from agent import busclient
 from agent.livealarms import LiveAlarms
 from lab.fleet import Lab
-from lab.harness import AgentPool, client_for, free_port
+from lab.harness import AgentPool, client_for
 from shared.alarmview import essence
-from tests.helpers.waiting import random_base, wait_until
-from tests.system.test_pool import all_placed, make_pool
+from tests.helpers.poollab import all_placed, lab_fixture, pool_fixture
+from tests.helpers.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
 
 NO_SAFETY_NET = 3600.0  # periodic resyncs off: only the view's own reasons count here
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    root = tmp_path_factory.mktemp("livelab")
-    lab = Lab.create(
-        root / "lab", count=9, topology_kind="ring", base_address=random_base(),
-        port=free_port(2),
-    )  # fmt: skip
-    lab.start()
-    try:
-        yield lab
-    finally:
-        lab.stop()
-
-
-@pytest.fixture
-def pool(lab: Lab, tmp_path: Path) -> Iterator[AgentPool]:
-    with make_pool(lab, tmp_path) as p:
-        p.start_all()
-        yield p
+lab = lab_fixture("livelab", 9)
+pool = pool_fixture()
 
 
 def agents_set(pool: AgentPool, among: set[str]) -> dict[Any, Any] | None:

@@ -10,82 +10,25 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
 
 from agent.db import migrate
 from lab.fleet import Lab
-from lab.harness import AgentPool, free_port, sqlite_pool
+from lab.harness import AgentPool
 from shared.poolwire import AssignmentNotice, to_args
 from tests.helpers.pgdb import temp_pg_database
-from tests.helpers.waiting import random_base, wait_until
+from tests.helpers.poollab import INTERVAL, NODES, all_placed, lab_fixture, make_pool, pool_fixture
+from tests.helpers.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 DEVICES = 12
-INTERVAL = 2.0
-NODES = {"p1": 300, "p2": 200, "p3": 100}  # node id -> priority: p1 outranks p2 outranks p3
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    root = tmp_path_factory.mktemp("poollab")
-    lab = Lab.create(
-        root / "lab", count=DEVICES, topology_kind="ring", base_address=random_base(),
-        port=free_port(2),
-    )  # fmt: skip
-    lab.start()
-    try:
-        yield lab
-    finally:
-        lab.stop()
-
-
-def make_pool(
-    lab: Lab,
-    root: Path,
-    zone_agent: tuple[str, list[str]] | None = None,
-    sections: Mapping[str, Mapping[str, Mapping[str, object]]] | None = None,
-    **pool_settings: object,
-) -> AgentPool:
-    """The three agents of NODES on a fresh database with the lab's inventory (not started);
-    ``zone_agent``: (node, zones) that one agent serves; ``sections``: node -> config
-    sections of its own (e.g. ``{"p3": {"bus": {"max_message": 8192}}}``)."""
-    url = sqlite_pool(root / "emspool.db", json.loads(lab.inventory_path.read_text()))
-    pool = AgentPool(root / "agents", url, interval=INTERVAL, pool=pool_settings)
-    pool.user("carol")  # the operator who acknowledges in the handover test
-    for node, priority in NODES.items():
-        own = dict((sections or {}).get(node, {}))
-        if zone_agent is not None and zone_agent[0] == node:
-            own["pool"] = {**pool_settings, "zones": zone_agent[1]}
-        pool.add(node, priority=priority, **own)
-    return pool
-
-
-@pytest.fixture
-def pool(lab: Lab, tmp_path: Path) -> Iterator[AgentPool]:
-    with make_pool(lab, tmp_path) as p:
-        p.start_all()
-        yield p
-
-
-def all_placed(lab: Lab, pool: AgentPool, owners_among: set[str]) -> dict[str, str]:
-    """Wait until every NE is in the table, owned by one of ``owners_among``, and every
-    live agent manages exactly what the table gives it; returns the table's owners."""
-    names = {d.name for d in lab.devices}
-
-    def settled() -> dict[str, str] | None:
-        table = pool.assignment()
-        if set(table.owners) != names or not set(table.owners.values()) <= owners_among:
-            return None
-        for node in pool.live:
-            if pool.managed(node) != {ne for ne, a in table.owners.items() if a == node}:
-                return None
-        return dict(table.owners)
-
-    return wait_until(settled, 30, 0.2, "every NE placed on a live agent")
+lab = lab_fixture("poollab", DEVICES)
+pool = pool_fixture()
 
 
 def wait_repolled(pool: AgentPool, owners: dict[str, str], since: float) -> None:

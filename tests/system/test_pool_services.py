@@ -10,41 +10,24 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
+from agent.livealarms import LiveAlarms
 from lab.fleet import Lab
-from lab.harness import AgentPool, client_for, free_port
+from lab.harness import AgentPool, client_for
 from shared.alarmview import essence
 from shared.federated import worst_first
 from shared.livefeed import FeedTracker, Stamp, Verdict
 from shared.wire import decode_publish
-from tests.helpers.waiting import random_base, wait_until
-from tests.system.test_pool import all_placed, make_pool
+from tests.helpers.poollab import all_placed, lab_fixture, make_pool, pool_fixture
+from tests.helpers.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    root = tmp_path_factory.mktemp("svclab")
-    lab = Lab.create(
-        root / "lab", count=9, topology_kind="ring", base_address=random_base(),
-        port=free_port(2),
-    )  # fmt: skip
-    lab.start()
-    try:
-        yield lab
-    finally:
-        lab.stop()
-
-
-@pytest.fixture
-def pool(lab: Lab, tmp_path: Path) -> Iterator[AgentPool]:
-    with make_pool(lab, tmp_path) as p:
-        p.start_all()
-        yield p
+lab = lab_fixture("svclab", 9)
+pool = pool_fixture()
 
 
 def test_any_agent_answers_for_the_whole_pool(lab: Lab, pool: AgentPool):
@@ -176,7 +159,6 @@ def truth(pool: AgentPool) -> dict:
 
 def test_more_alarms_than_a_page_come_back_exactly_through_the_pages(paged: AgentPool):
     from agent.alarmpages import fetch_alarms
-    from agent.livealarms import LiveAlarms
 
     pool = paged
     cli = subprocess.run(
