@@ -233,6 +233,23 @@ class Federation:
         merged = await self.gather("status.part", {}, deadline_of(args))
         return merged.to_dict() | {"fetched": time.time()}
 
+    async def ne_detail(self, args: dict[str, Any]) -> dict[str, Any]:
+        """One NE's live state and standing alarms, from the agent that owns it."""
+        ne = args.get("ne")
+        if not isinstance(ne, str) or not ne:
+            raise ValueError("ne: expected an NE name")
+        owner = self.owner(ne)
+        if owner is None:
+            raise NotFound(f"NE {ne!r} is not managed by any agent of the pool")
+        if owner == self.node_id:
+            mine: dict[str, Any] = await self.local["ne_detail"]({"ne": ne})
+            return mine
+        try:
+            result = await self.peers.request(owner, "ne_detail", {"ne": ne}, deadline_of(args))
+        except PeerTimeout as e:
+            raise PeerError(owner, "unavailable", f"the NE's owner did not answer: {e}") from None
+        return dict(result) | {"via": self.node_id}
+
     async def ack(self, args: dict[str, Any], user: str) -> dict[str, Any]:
         """Acknowledge on the owner of the NE; ``user`` is the authenticated caller."""
         ne = str(args["ne"])

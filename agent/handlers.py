@@ -101,11 +101,7 @@ class Handlers:
     async def ne_detail(self, args: dict[str, Any]) -> dict[str, object]:
         """One NE's whole live state and standing alarms (``emspool ne show``); ``state`` is
         None when this agent does not poll the NE."""
-        model = self.agent.model
-        name = str(args["ne"])
-        st = model.states.get(name)
-        alarms = self._worst_first(model.alarms.active(name))
-        return {"agent": self.agent.node_id, "state": st.detail() if st else None, "alarms": alarms}
+        return ne_detail(self.agent, str(args["ne"]))
 
     async def ack(self, args: dict[str, Any]) -> dict[str, object]:
         a = self.agent
@@ -178,8 +174,20 @@ class Handlers:
         return self.agent.db
 
     def _worst_first(self, alarms: Iterable[Alarm]) -> list[dict[str, object]]:
-        """Alarms as replies carry them (with this agent's id): most severe, then newest."""
-        return sorted(
-            (a.to_dict() | {"agent": self.agent.node_id} for a in alarms),
-            key=lambda d: (-Severity.parse(str(d["severity"])), -float(d["last_seen"])),  # type: ignore[arg-type]
-        )
+        return worst_first_of(self.agent, alarms)
+
+
+def worst_first_of(agent: Agent, alarms: Iterable[Alarm]) -> list[dict[str, object]]:
+    """Alarms as replies carry them (with this agent's id): most severe, then newest."""
+    return sorted(
+        (a.to_dict() | {"agent": agent.node_id} for a in alarms),
+        key=lambda d: (-Severity.parse(str(d["severity"])), -float(d["last_seen"])),  # type: ignore[arg-type]
+    )
+
+
+def ne_detail(agent: Agent, name: str) -> dict[str, object]:
+    """One NE's whole live state and standing alarms as this agent holds them (``state``
+    None when this agent does not poll it)."""
+    st = agent.model.states.get(name)
+    alarms = worst_first_of(agent, agent.model.alarms.active(name))
+    return {"agent": agent.node_id, "state": st.detail() if st else None, "alarms": alarms}

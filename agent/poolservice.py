@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from agent.busauth import current_caller
 from agent.federation import AlarmParts, Federation
+from agent.handlers import ne_detail
 from agent.inventoryops import InventoryOps
 from agent.keys import secure_client
 from agent.nestate import SnapshotWriter
@@ -49,6 +50,7 @@ class PoolService:
                 "ne_states": self.ne_states_local,
                 "status.part": self.status_part,
                 "ack.local": self.ack_local,
+                "ne_detail": self._ne_detail_local,
             },
             self._absent,
         )
@@ -74,8 +76,12 @@ class PoolService:
         bus.route("pool.ne_states", f.ne_states)
         bus.route("pool.health", f.health)
         bus.route("pool.ack", self.pool_ack, role=KeyRole.OPERATOR)
+        bus.route("pool.ne_detail", f.ne_detail)
         self.peered.route(bus)
         self.inventory_ops.route(bus)
+
+    async def _ne_detail_local(self, args: dict[str, Any]) -> dict[str, Any]:
+        return dict(ne_detail(self.agent, str(args["ne"])))
 
     def _inventory_changed(self) -> None:
         if self.agent.assigner is not None:

@@ -66,9 +66,12 @@ def _run(args: argparse.Namespace) -> int:
 
     from console import options
     from console.connection import Connection
+    from console.eventtab import EventLogTab
     from console.mainwindow import MainWindow
     from console.qtbridge import GuiPoster
     from console.screenshot import Screenshot
+    from console.topotab import TopologyFeed
+    from console.topoview import TopologyWidget
 
     ns = options.cli_namespace(args.db, args.agents, args.key)
     key, _ = options.bus_key(ns)  # a bad key file is said before any window opens
@@ -91,6 +94,14 @@ def _run(args: argparse.Namespace) -> int:
     poster = GuiPoster()
     conn = Connection(options.endpoints(ns), key, poster.post)
     win = MainWindow(conn, settings)
+    events = EventLogTab(conn.request)
+    win.add_view("events", "&Event log", events)
+    win.snapshot.connect(events.search_once_attached)  # the last 24 hours, newest first
+    topology = TopologyWidget()
+    win.add_view("topology", "&Topology", topology)
+    feed = TopologyFeed(conn, topology, lambda: win.last.node if win.last else "", win)
+    win.alarms.rows_changed.connect(feed.on_rows)
+    win.topology_feed = feed
     if args.theme:
         win.set_theme(args.theme)
     conn.call(
@@ -99,6 +110,7 @@ def _run(args: argparse.Namespace) -> int:
         on_error=lambda e: win.key_label.setText(f"Key: role unknown ({e})"),
     )
     win.start()
+    feed.start()
     if args.screenshot:
         win.resize(1600, 900)
         win.screenshot = Screenshot(win, Path(args.screenshot), args.screenshot_wait)
@@ -106,6 +118,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         rc = app.exec()
     finally:
+        feed.stop()
         win.stop()
     return int(rc)
 

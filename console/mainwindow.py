@@ -16,6 +16,7 @@ import html
 import importlib.metadata
 import platform
 import time
+from typing import Any
 
 import PySide6
 import zmq
@@ -24,6 +25,7 @@ from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QHeaderView,
+    QInputDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -35,6 +37,7 @@ from typing_extensions import override
 from console import theme
 from console.alarmbrowser import AlarmBrowser
 from console.connection import Connection, Snapshot, State
+from console.nedialog import NeDetailsDialog
 from console.options import Identity
 from console.pooltab import PoolTab
 from shared.wire import KeyRole
@@ -71,15 +74,18 @@ class MainWindow(QMainWindow):
         self.last: Snapshot | None = None
         self.identity: Identity | None = None
         self.screenshot: object = None  # console/screenshot.py's timer, when asked for
+        self.topology_feed: Any = None  # console/topotab.py's feed, with a topology tab
         self.setWindowTitle("emspool console")
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.setCentralWidget(self.tabs)
         self.views: dict[str, QWidget] = {}
+        self.dialogs: list[NeDetailsDialog] = []
 
         self.alarms = AlarmBrowser(connection.request, connection.post)
         self.pool = PoolTab(connection.request)
         self.add_view("alarms", "&Alarms", self.alarms)
+        self.alarms.table.doubleClicked.connect(self._alarm_double_clicked)
         self.add_view("pool", "&Pool", self.pool)
         self.snapshot.connect(self.alarms.show_snapshot)
         self.snapshot.connect(self.pool.show_snapshot)
@@ -177,6 +183,10 @@ class MainWindow(QMainWindow):
             group.addAction(act)
             view.addAction(act)
             self.theme_actions[name] = act
+        details = QAction("NE &details…", self)
+        details.setShortcut(QKeySequence("Ctrl+D"))
+        details.triggered.connect(self.ask_ne_details)
+        view.addAction(details)
         view.addSeparator()
         for i in range(9):
             act = QAction(f"Tab {i + 1}", self)
@@ -188,6 +198,27 @@ class MainWindow(QMainWindow):
         about = QAction("&About emspool console", self)
         about.triggered.connect(self.about)
         help_.addAction(about)
+
+    def _alarm_double_clicked(self, index: Any) -> None:
+        row = self.alarms.model.rows.rows[index.row()] if index.isValid() else None
+        if row is not None:
+            self.ne_details(str(row.get("ne", "")))
+
+    def ne_details(self, name: str) -> NeDetailsDialog:
+        """The details window of NE ``name`` (inventory, the owner's live state, alarms,
+        recent events), kept until closed."""
+        dialog = NeDetailsDialog(self.connection.request, name, self)
+        dialog.show()
+        self.dialogs = [d for d in self.dialogs if d.isVisible()] + [dialog]
+        return dialog
+
+    def ask_ne_details(self) -> None:
+        keys = self.alarms.selected_keys()
+        name, ok = QInputDialog.getText(
+            self, "NE details", "NE name:", text=keys[0].ne if keys else ""
+        )
+        if ok and name.strip():
+            self.ne_details(name.strip())
 
     def set_theme(self, name: str) -> None:
         app = QApplication.instance()

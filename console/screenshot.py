@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QTimer
+from PySide6.QtGui import QGuiApplication, QPixmap
 from PySide6.QtWidgets import QApplication
 
 from console.mainwindow import MainWindow
@@ -22,10 +23,16 @@ def paths(first: Path, keys: list[str]) -> dict[str, Path]:
 
 
 def ready(win: MainWindow) -> bool:
-    """The alarms are a full snapshot, shown, and the pool tab has both of its answers."""
+    """The alarms are a full snapshot, shown, the pool tab has both of its answers, and
+    the topology tab (if any) both pictures."""
     last = win.last
     shown = win.alarms.model.rows.summary.total
-    return last is not None and last.current and shown == last.total and win.pool.replies >= 2
+    topo = win.topology_feed is None or win.topology_feed.replies >= 2
+    events = win.views.get("events")
+    topo = topo and (events is None or getattr(events, "replies", 1) >= 1)
+    return (
+        last is not None and last.current and shown == last.total and win.pool.replies >= 2 and topo
+    )
 
 
 def render(win: MainWindow, first: Path) -> list[Path]:
@@ -36,10 +43,19 @@ def render(win: MainWindow, first: Path) -> list[Path]:
         if app is not None:
             app.processEvents()
         path.parent.mkdir(parents=True, exist_ok=True)
-        if not win.grab().save(str(path), "PNG"):
+        if not _picture(win).save(str(path), "PNG"):
             raise OSError(f"could not write {path}")
         written.append(path)
     return written
+
+
+def _picture(win: MainWindow) -> QPixmap:
+    """On a real display, what the window system shows of the window (so a test under
+    Xvfb sees the real window); offscreen, the widgets rendered by Qt."""
+    screen = win.screen()
+    if QGuiApplication.platformName() in ("xcb", "wayland") and screen is not None:
+        return screen.grabWindow(win.winId())
+    return win.grab()
 
 
 class Screenshot:

@@ -16,6 +16,7 @@ NEs takes about 0.1-0.3 s, new nodes only after the first)::
 
 from __future__ import annotations
 
+import html
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -68,6 +69,9 @@ DIFFERENCES = "differences"
 # Zoom levels (levelOfDetailFromTransform: device pixels per scene unit) where detail
 # switches: below FAR nodes are bare dots and "managed by" edges hide; above NEAR labels.
 FAR, NEAR = 0.55, 1.6
+# Up to this many NEs every label fits on screen whatever the zoom: a small pool shows its
+# names from the first paint, not only once zoomed in.
+ALWAYS_LABELLED = 150
 MIN_ZOOM, MAX_ZOOM = 0.02, 12.0
 SELECTED = "#ffffff"
 
@@ -95,7 +99,8 @@ class TopoCanvas(QGraphicsView):
 
     def apply_detail(self) -> None:
         lod = self.lod()
-        level = "far" if lod < FAR else "near" if lod >= NEAR else "mid"
+        few = len(self.topo.nodes) <= ALWAYS_LABELLED
+        level = "near" if few or lod >= NEAR else "far" if lod < FAR else "mid"
         if level == self.level:
             return
         self.level = level
@@ -157,6 +162,7 @@ class TopologyWidget(QWidget):
         self.group_by = group_by
         self.layouts: dict[str, Layout] = {}  # by grouping: both sources share positions
         self.last_paint_ready = 0.0  # perf_counter when the scene last took new data
+        self.note = ""  # why the last fetch failed, shown until the next picture arrives
         self.scene = TopoScene(self)
         self.canvas = TopoCanvas(self.scene)
         self.details = QTextBrowser()
@@ -282,7 +288,13 @@ class TopologyWidget(QWidget):
         elif self.source == DIFFERENCES:
             self._changed(source)
 
+    def banner_note(self, text: str) -> None:
+        """Say in the banner that a fetch failed (the picture shown is the last one)."""
+        self.note = text
+        self._update_banner()
+
     def _changed(self, source: str) -> None:
+        self.note = ""
         if self.database is not None and self.memory is not None:
             self.diff = differences(self.database, self.memory)
         if source == self.source or self.source == DIFFERENCES:
@@ -433,7 +445,10 @@ class TopologyWidget(QWidget):
         return f"{what}{via}, fetched {when} ({age:.0f} s ago)"
 
     def _update_banner(self) -> None:
-        self.banner.setText(self.banner_text())
+        note = (
+            f" — <span style='color:#e5322d'>{html.escape(self.note)}</span>" if self.note else ""
+        )
+        self.banner.setText(self.banner_text() + note)
 
 
 def _missing(topo: Topology) -> str:

@@ -8,11 +8,14 @@ It is part of the lab, not of the agent package: `emspool` finds it through the
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import logging
 import os
 import shutil
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -98,6 +101,29 @@ def _fail_over(pool: AgentPool, stop: threading.Event, step: float) -> None:
     pool.start(master, wait=0)
 
 
+def _start_console(
+    args: argparse.Namespace, db_url: str, key: Path, root: Path
+) -> subprocess.Popen[bytes] | None:
+    """The console window beside the terminal view, where there is a screen to show it."""
+    if args.no_console:
+        return None
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        print(
+            "no display here (DISPLAY and WAYLAND_DISPLAY are not set): the console window "
+            "needs one, so the live view is the terminal's (emspool watch)",
+            flush=True,
+        )
+        return None
+    log = root / "console.log"
+    print(f"opening the console window (its log: {log})", flush=True)
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "console.main", "--db", db_url, "--key", str(key)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
 def run_demo(args: argparse.Namespace) -> int:
     # Heavy (pysnmp, snmpsim): loaded only when the demo runs, not for --help.
     from lab.fleet import Lab
@@ -122,6 +148,7 @@ def run_demo(args: argparse.Namespace) -> int:
     )
     stop = threading.Event()
     pool: AgentPool | None = None
+    console: subprocess.Popen[bytes] | None = None
     try:
         took = lab.start()
         print(f"lab up in {took:.1f} s; inventory {lab.inventory_path}", flush=True)
@@ -150,10 +177,15 @@ def run_demo(args: argparse.Namespace) -> int:
                 name="faults",
             ).start()
         os.environ.setdefault("EMSPOOL_KEY", str(key))
+        console = _start_console(args, db_url, key, root)
         with client_for(db_url, key) as client:  # a random agent of the pool
             return watch(client, None, duration=args.duration)
     finally:
         stop.set()
+        if console is not None and console.poll() is None:
+            console.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                console.wait(10)
         if pool is not None:
             pool.close()
         lab.stop()
@@ -175,4 +207,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--no-faults", action="store_true", help="do not inject faults")
     p.add_argument("--base", default=DEFAULT_BASE, help="loopback /24 base address of the NEs")
     p.add_argument("--fault-step", type=float, default=12.0, help="seconds between faults")
+    p.add_argument(
+        "--no-console", action="store_true", help="no console window, even with a display"
+    )
     p.set_defaults(func=run_demo)

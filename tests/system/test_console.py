@@ -7,6 +7,7 @@ survivors' alarm set; a viewer key sees the acknowledge buttons disabled with th
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -139,6 +140,64 @@ def test_attach_show_acknowledge_and_follow_a_kill(
         lab.reachable(ne)
 
 
+def test_event_log_tab_filters_and_exports_the_pools_log(
+    qtbot: Any, lab: Lab, pool: AgentPool, tmp_path: Path
+):
+    import csv
+
+    from console.eventlog import CSV_HEADER
+    from console.eventtab import EventLogTab
+
+    everyone = set(pool.live)
+    ne = sorted(d.name for d in lab.devices)[4]
+    win = console(qtbot, pool, OPERATOR, tmp_path)
+    tab = EventLogTab(win.connection.request)
+    win.add_view("events", "&Event log", tab)
+    try:
+        lab.unreachable(ne)
+        wait_until(lambda: unreachable(pool, everyone, ne), 90, 0.5, "the alarm raised")
+        qtbot.waitUntil(lambda: win.last is not None and win.last.current, timeout=30_000)
+
+        def searched() -> bool:
+            tab.ne.setText(ne)
+            before = tab.replies
+            tab.search()
+            qtbot.waitUntil(lambda: tab.replies > before, timeout=15_000)
+            return any(
+                e["type"] == "alarm-raised" and e["alarm_type"] == "ne-unreachable"
+                for e in tab.state.shown
+            )
+
+        wait_until(searched, 30, 1.0, "the raise in the event log tab")
+        assert {e["ne"] for e in tab.state.shown} == {ne}  # the NE filter, by the database
+        assert tab.model.rowCount() == len(tab.state.shown)
+        qtbot.waitUntil(lambda: "events:" in tab.counts.text(), timeout=15_000)
+
+        # NE details: the owner's live state through any agent (pool.ne_detail routes).
+        details = win.ne_details(ne)
+        qtbot.waitUntil(lambda: details.replies == 3, timeout=15_000)
+        assert details.errors == {}, details.errors
+        owner = details.inventory["owner"] if details.inventory else None
+        assert owner in everyone and details.live is not None
+        assert details.live["agent"] == owner
+        assert details.live["state"]["reachable"] is False
+        assert any(a["type"] == "ne-unreachable" for a in details.live["alarms"])
+        text = details.view.toPlainText()
+        assert f"Owner agent: {owner}" in text and "Interfaces" in text and "NO" in text
+        details.close()
+
+        done: list[tuple[int, bool]] = []
+        out = tmp_path / "events.csv"
+        tab.export_to(out, on_done=lambda rows, complete: done.append((rows, complete)))
+        qtbot.waitUntil(lambda: bool(done), timeout=30_000)
+        rows = list(csv.reader(out.open(encoding="utf-8")))
+        assert rows[0] == CSV_HEADER and done == [(len(rows) - 1, True)]
+        assert len(rows) - 1 >= len(tab.state.shown) and all(r[3] == ne for r in rows[1:])
+    finally:
+        win.stop()
+        lab.reachable(ne)
+
+
 def test_a_viewer_key_sees_the_ack_buttons_disabled_with_the_reason(
     qtbot: Any, lab: Lab, pool: AgentPool, tmp_path: Path
 ):
@@ -162,20 +221,50 @@ def test_a_viewer_key_sees_the_ack_buttons_disabled_with_the_reason(
         win.stop()
 
 
-def test_screenshot_writes_non_blank_pngs(pool: AgentPool, tmp_path: Path):
-    out = tmp_path / "console.png"
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    proc = subprocess.run(
+def _shoot(pool: AgentPool, tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
         [sys.executable, "-m", "console.main", "--db", pool.db_url, "--key",
          str(pool._keys[OPERATOR]), "--settings", str(tmp_path / "s.ini"),
-         "--screenshot", str(out), "--screenshot-wait", "60"],
+         "--screenshot", str(tmp_path / "console.png"), "--screenshot-wait", "60"],
         capture_output=True, text=True, timeout=120, env=env,
     )  # fmt: skip
+
+
+def _assert_not_blank(path: Path) -> None:
+    img = QImage(str(path))
+    assert img.width() >= 1000 and img.height() >= 600, path
+    colours = {img.pixel(x, y) for x in range(0, img.width(), 7) for y in range(0, img.height(), 7)}
+    assert len(colours) > 20, (path, len(colours))
+
+
+def test_screenshot_writes_non_blank_pngs(pool: AgentPool, tmp_path: Path):
+    proc = _shoot(pool, tmp_path, dict(os.environ, QT_QPA_PLATFORM="offscreen"))
     assert proc.returncode == 0, proc.stderr
-    for path in (out, tmp_path / "console-pool.png"):
-        img = QImage(str(path))
-        assert img.width() >= 1000 and img.height() >= 600, path
-        colours = {
-            img.pixel(x, y) for x in range(0, img.width(), 7) for y in range(0, img.height(), 7)
+    for view in ("", "-pool", "-topology"):
+        _assert_not_blank(tmp_path / f"console{view}.png")
+
+
+def test_a_real_x_window_under_xvfb_is_not_blank(pool: AgentPool, tmp_path: Path):
+    """The application in a real X server (Xvfb, the xcb platform): the pictures are what
+    the X server shows of the window, not Qt's own rendering."""
+    if shutil.which("Xvfb") is None:
+        pytest.fail("Xvfb is missing: scripts/setup installs it (Debian package xvfb)")
+    display = next(n for n in range(90, 190) if not Path(f"/tmp/.X11-unix/X{n}").exists())
+    xvfb = subprocess.Popen(
+        ["Xvfb", f":{display}", "-screen", "0", "1920x1080x24", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(lambda: Path(f"/tmp/.X11-unix/X{display}").exists(), 15, what="Xvfb up")
+        env = {
+            k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "WAYLAND_DISPLAY")
         }
-        assert len(colours) > 20, (path, len(colours))
+        env |= {"DISPLAY": f":{display}", "QT_QPA_PLATFORM": "xcb"}
+        proc = _shoot(pool, tmp_path, env)
+        assert proc.returncode == 0, proc.stderr
+        for view in ("", "-pool", "-topology"):
+            _assert_not_blank(tmp_path / f"console{view}.png")
+    finally:
+        xvfb.terminate()
+        xvfb.wait(10)
