@@ -43,8 +43,8 @@ from shared.wire import ErrorCode
 Local = Callable[[dict[str, Any]], Awaitable[Any]]
 
 DEFAULT_DEADLINE = 2.0
-_EVERY_ACTIVE = AlarmFilter()
 MAX_DEADLINE = 10.0
+_EVERY_ACTIVE = AlarmFilter()  # the filter of the full list
 
 
 def deadline_of(args: dict[str, Any]) -> float:
@@ -137,8 +137,9 @@ class Federation:
         return merged
 
     async def alarms(self, args: dict[str, Any]) -> dict[str, Any]:
-        """One page of the pool's alarms, worst first: the first without ``cursor``, the
-        next with the ``next`` of the previous page."""
+        """One page of the pool's alarms, worst first: the first without ``cursor`` (with
+        the filter), the next with only the ``next`` of the previous page (and ``limit``,
+        ``deadline``): the filter went with the first, into each member's snapshot."""
         limit = page_limit(args)
         deadline = deadline_of(args)
         now = time.monotonic()
