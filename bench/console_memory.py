@@ -33,6 +33,7 @@ from console.topoview import TopologyWidget
 from lab.topogen import synthetic_pool
 from shared.topology import worst_severities
 
+
 def spin(app: QApplication, cond: object, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:  # bounded
