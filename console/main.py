@@ -35,6 +35,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--screenshot-wait", type=float, default=30.0, help="seconds to wait for the data"
     )
+    p.add_argument(
+        "--install-desktop",
+        action="store_true",
+        help="install the desktop entry and icon for this user ($XDG_DATA_HOME, else "
+        "~/.local/share) and exit",
+    )
     return p
 
 
@@ -42,8 +48,23 @@ def has_display() -> bool:
     return any(os.environ.get(v) for v in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"))
 
 
+def install_desktop() -> int:
+    import shutil
+
+    from console import desktop
+
+    exe = shutil.which("emspool-console")
+    if exe is None and Path(sys.argv[0]).name == "emspool-console":
+        exe = str(Path(sys.argv[0]).resolve())  # a venv not on PATH: name it in full
+    for path in desktop.install(executable=exe):
+        print(f"emspool-console: installed {path}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.install_desktop:
+        return install_desktop()
     if not has_display():
         print(
             "emspool-console: no display (DISPLAY and WAYLAND_DISPLAY are not set); run it on "
