@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 def test_demo_shows_a_pool_and_a_failover(tmp_path):
     out = subprocess.run(
         [sys.executable, "-m", "agent.cli", "demo", "--count", "5", "--interval", "2",
-         "--fault-step", "4", "--duration", "75", "--dir", str(tmp_path / "demo"),
+         "--fault-step", "4", "--duration", "55", "--dir", str(tmp_path / "demo"),
          "--base", random_base()],
         capture_output=True, text=True, timeout=240,
     )  # fmt: skip

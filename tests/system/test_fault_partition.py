@@ -41,7 +41,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(300)]
 
 PRIORITIES = {"a": 300, "b": 200, "c": 100}
 PREEMPT = 3.0  # pool.preempt_delay: short, so a healed higher-ranked agent returns soon
-PARTITION = 12.0  # seconds the partition is held once the majority has settled
+PARTITION = 8.0  # seconds the partition is held once the majority has settled (>= 1 poll slot)
 HANDOVER = 3.0  # seconds after the majority settled before the cut-off agent's polls count
 POOL = {"preempt_delay": PREEMPT}
 
