@@ -75,6 +75,9 @@ class Snapshot:
     reattaches: int
     resyncs: int
     applied: int  # live events applied since start
+    # (origin, body) of the ``agent`` messages since the previous snapshot: which NEs
+    # each agent manages now (the topology moves their edges without waiting to refresh)
+    agents: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     taken: float = field(default_factory=time.time)
 
     @property
@@ -94,9 +97,12 @@ class TrackedLiveAlarms(AsyncLiveAlarms):
     ) -> None:
         super().__init__(client, page_size=page_size, **schedule)
         self.dirty: set[AlarmKey] = set()
+        self.agent_messages: list[tuple[str, dict[str, Any]]] = []
 
     def take(self, topic: str, body: dict[str, Any]) -> None:
         super().take(topic, body)
+        if topic == Topic.AGENT and "managed" in body:
+            self.agent_messages.append((str(body.get("origin") or ""), body))
         if topic == Topic.EVENT and body.get("type") in _ALARM_CHANGES:
             self.dirty.add(key_of(body))
 
@@ -239,6 +245,7 @@ class Connection:
             alarms = [dict(v.alarms[k]) for k in live.dirty if k in v.alarms]
             removed = [k for k in live.dirty if k not in v.alarms]
         live.dirty.clear()
+        agents, live.agent_messages = live.agent_messages, []
         self._posted_resyncs = v.resyncs
         return Snapshot(
             full=full,
@@ -256,6 +263,7 @@ class Connection:
             reattaches=live.reattaches,
             resyncs=v.resyncs,
             applied=v.applied,
+            agents=agents,
         )
 
     def resync(self, why: str = "asked by the operator") -> None:

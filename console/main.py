@@ -122,6 +122,7 @@ def _run(args: argparse.Namespace) -> int:
     win.add_view("topology", "&Topology", topology)
     feed = TopologyFeed(conn, topology, lambda: win.last.node if win.last else "", win)
     win.alarms.rows_changed.connect(feed.on_rows)
+    win.snapshot.connect(feed.on_snapshot)
     win.topology_feed = feed
     if args.theme:
         win.set_theme(args.theme)

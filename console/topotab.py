@@ -19,7 +19,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer
 
 from console.alarmlist import Rows
-from console.connection import Connection
+from console.connection import Connection, Snapshot
 from console.topoview import TopologyWidget
 from shared.topology import worst_severities
 
@@ -47,6 +47,12 @@ class TopologyFeed(QObject):
 
     def stop(self) -> None:
         self.timer.stop()
+
+    def on_snapshot(self, snap: Snapshot) -> None:
+        """Agents' ``managed`` messages: their NEs' edges move now, before any refresh."""
+        for origin, body in snap.agents:
+            if origin:
+                self.widget.apply_agent_event(origin, body)
 
     def on_rows(self, rows: Rows) -> None:
         self.widget.set_severities(worst_severities(rows.standing))

@@ -67,3 +67,21 @@ def test_ne_details_escape_device_strings_and_name_missing_parts():
     assert "1.0 Gbps" in html and "1.2 kbps" in html and "1 d 00:00" in html
     assert "request failed: timeout" in html  # the part that did not arrive is said
     assert "does not poll" in details_html("sw1", None, {"agent": "a2", "state": None}, [])
+
+
+def test_agent_messages_reach_the_next_snapshot_once():
+    """An agent's ``managed`` message (relayed, stamped) is handed to the views with the
+    next snapshot, for the topology to move that agent's NEs at once, and only once."""
+    from agent.busclient import AsyncBusClient, Endpoint
+    from console.connection import Connection, TrackedLiveAlarms
+    from shared.wire import Topic
+
+    nowhere = [Endpoint("tcp://127.0.0.1:9")]  # never connected to
+    live = TrackedLiveAlarms(AsyncBusClient(nowhere))
+    body = {"managed": ["sw1", "sw2"], "origin": "p2", "run": "r1", "seq": 1}
+    live.take(Topic.AGENT, body)
+    live.take(Topic.AGENT, {"origin": "p2", "run": "r1", "seq": 2, "state": "x"})  # not managed
+    conn = Connection(nowhere, None, lambda fn: None)
+    conn._live = live
+    assert conn.snapshot().agents == [("p2", body)]
+    assert conn.snapshot().agents == []
