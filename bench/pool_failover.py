@@ -162,6 +162,9 @@ def main() -> int:
         default=15.0,
         help="seconds waited after the table settles, before the kill (first polls done)",
     )
+    ap.add_argument(
+        "--concurrency", type=int, help="the agents' polling.concurrency (default: theirs)"
+    )
     ap.add_argument("--keep", action="store_true", help="keep the agents' logs (printed dir)")
     args = ap.parse_args()
     args.window = args.window or args.interval
@@ -178,7 +181,8 @@ def main() -> int:
                 f"{1000 * cpu / max(1, polls):.2f} ms per NE poll"
             )
         db_url = sqlite_pool(tmp / "emspool.db", lab.inventory())
-        with AgentPool(tmp / "pool", db_url, interval=args.interval) as pool:
+        polling = {"concurrency": args.concurrency} if args.concurrency else {}
+        with AgentPool(tmp / "pool", db_url, interval=args.interval, polling=polling) as pool:
             for node, priority in AGENTS.items():
                 pool.add(node, priority=priority)
             pool.start_all()
