@@ -238,31 +238,29 @@ class Federation:
         ne = args.get("ne")
         if not isinstance(ne, str) or not ne:
             raise ValueError("ne: expected an NE name")
-        owner = self.owner(ne)
-        if owner is None:
-            raise NotFound(f"NE {ne!r} is not managed by any agent of the pool")
-        if owner == self.node_id:
-            mine: dict[str, Any] = await self.local["ne_detail"]({"ne": ne})
-            return mine
-        try:
-            result = await self.peers.request(owner, "ne_detail", {"ne": ne}, deadline_of(args))
-        except PeerTimeout as e:
-            raise PeerError(owner, "unavailable", f"the NE's owner did not answer: {e}") from None
-        return dict(result) | {"via": self.node_id}
+        return await self._on_owner(ne, "ne_detail", {"ne": ne}, deadline_of(args))
 
     async def ack(self, args: dict[str, Any], user: str) -> dict[str, Any]:
         """Acknowledge on the owner of the NE; ``user`` is the authenticated caller."""
+        forwarded = dict(args) | {"user": user}
         ne = str(args["ne"])
+        return await self._on_owner(ne, "ack.local", forwarded, deadline_of(args), "acks_routed")
+
+    async def _on_owner(
+        self, ne: str, op: str, args: dict[str, Any], deadline: float, counter: str = ""
+    ) -> dict[str, Any]:
+        """``op`` answered by the agent that manages ``ne``: here, or over its peer link
+        (counted in ``counter``, if named, when it goes to another agent)."""
         owner = self.owner(ne)
         if owner is None:
             raise NotFound(f"NE {ne!r} is not managed by any agent of the pool")
-        forwarded = dict(args) | {"user": user}
         if owner == self.node_id:
-            result: dict[str, Any] = await self.local["ack.local"](forwarded)
-            return result
-        self.stats["acks_routed"] += 1
+            mine: dict[str, Any] = await self.local[op](args)
+            return mine
+        if counter:
+            self.stats[counter] += 1
         try:
-            result = await self.peers.request(owner, "ack.local", forwarded, deadline_of(args))
+            result = await self.peers.request(owner, op, args, deadline)
         except PeerTimeout as e:
             raise PeerError(owner, "unavailable", f"the NE's owner did not answer: {e}") from None
         return dict(result) | {"via": self.node_id}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import configparser
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -19,9 +20,17 @@ pytestmark = pytest.mark.timeout(300)
 
 
 def test_the_wheel_carries_the_desktop_entry_and_icon(tmp_path):
+    # Built from a copy of the sources: setuptools writes build/ and *.egg-info beside them.
+    src = tmp_path / "src"
+    for name in ("pyproject.toml", "README.md"):
+        (src / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, src / name)
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for pkg in ("agent", "console", "shared", "lab"):
+        shutil.copytree(ROOT / pkg, src / pkg, ignore=skip)
     out = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(tmp_path), str(ROOT)],
+         "-w", str(tmp_path), str(src)],
         capture_output=True, text=True, timeout=240,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
