@@ -154,7 +154,7 @@ def _set_through_pool(args: argparse.Namespace) -> int:
 
 
 def cmd_set(args: argparse.Namespace) -> int:
-    from agent.inventory import parse_ne
+    from agent.inventory import ne_changes, parse_ne
 
     if args.pool:
         return _set_through_pool(args)
@@ -163,12 +163,7 @@ def cmd_set(args: argparse.Namespace) -> int:
         base = old.to_dict()
         if args.address is not None:
             base["address"] = args.address
-        new = parse_ne(_record(args, base), "ne set")
-        changes = {
-            k: getattr(new, k)
-            for k in NetworkElement.__dataclass_fields__
-            if getattr(new, k) != getattr(old, k)
-        }
+        changes = ne_changes(old, parse_ne(_record(args, base), "ne set"))
         if changes:
             db.update_ne(args.name, **changes)
     shown = ", ".join(f"{k}={_shown(v)}" for k, v in changes.items())

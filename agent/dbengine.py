@@ -121,6 +121,13 @@ class NewerSchema(DatabaseError):
     """The database was set up by a newer emspool: this one must not use or change it."""
 
 
+def _newer(found: str) -> NewerSchema:
+    return NewerSchema(
+        f"database schema {found} is newer than this emspool knows (newest "
+        f"{head_revision()}): upgrade emspool on this host before using it"
+    )
+
+
 class SchemaBehind(DatabaseError):
     """The database's schema is older than this emspool's: ``emspool db upgrade`` first."""
 
@@ -136,12 +143,9 @@ def prepare(url: str) -> str:
     found = current_revision(url)
     if found is None:
         return migrate(url)
-    head = head_revision()
     if found not in known_revisions():
-        raise NewerSchema(
-            f"database schema {found} is newer than this emspool knows (newest {head}): "
-            "upgrade emspool on this host before using it"
-        )
+        raise _newer(found)
+    head = head_revision()
     if found != head:
         raise SchemaBehind(
             f"database schema {found} is older than this emspool's ({head}): run "
@@ -170,10 +174,7 @@ def migrate(url: str, *, busy_timeout: float = 5.0, connect_timeout: float = 3.0
             if sa_inspect(conn).has_table("alembic_version"):
                 found = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
                 if found is not None and found not in known_revisions():
-                    raise NewerSchema(
-                        f"database schema {found} is newer than this emspool knows (newest "
-                        f"{head_revision()}): upgrade emspool on this host before using it"
-                    )
+                    raise _newer(found)
             command.upgrade(cfg, "head")
             revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
     except (sa_exc.SQLAlchemyError, sqlite3.Error) as e:

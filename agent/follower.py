@@ -340,11 +340,12 @@ class Follower:
             # transitions to the event log before their alarms are rebuilt from it.
             await asyncio.sleep(HANDOVER_GRACE)
         new = sorted(n for n in owned if n not in a.model.states)
-        t0 = asyncio.get_running_loop().time()
+        clock = asyncio.get_running_loop().time
+        t0 = clock()
         history = await a.managed.alarm_history(new) if new else []
-        t1 = asyncio.get_running_loop().time()
+        t1 = clock()
         seen_up = await a.managed.seen_up(new) if new else {}
-        t2 = asyncio.get_running_loop().time()
+        t2 = clock()
         engines, self._engines = self._engines, None
         a.set_managed(
             self._nes,
@@ -355,7 +356,7 @@ class Follower:
         )
         a.managed.restore(history)
         a.managed.seed_seen_up(seen_up)  # before the first poll: no await since set_managed
-        t3 = asyncio.get_running_loop().time()
+        t3 = clock()
         self._owned = owned
         if table is not None:
             self.owners = table.owners

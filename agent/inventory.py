@@ -67,6 +67,16 @@ def _parse_device(i: int, d: Any) -> NetworkElement:
     return parse_ne(d, f"inventory: devices[{i}]")
 
 
+def ne_changes(old: NetworkElement, new: NetworkElement) -> dict[str, Any]:
+    """The fields of ``new`` that differ from ``old`` (what `ne set` and ``db.ne.set``
+    write with ``Database.update_ne``)."""
+    return {
+        k: getattr(new, k)
+        for k in NetworkElement.__dataclass_fields__
+        if getattr(new, k) != getattr(old, k)
+    }
+
+
 def parse_ne(d: Any, where: str) -> NetworkElement:
     """One NE record in the inventory's JSON form (also what `emspool ne add/set` build);
     ConfigError names ``where``, the NE and the bad field."""

@@ -20,8 +20,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from agent.busauth import current_caller
-from agent.inventory import parse_ne
-from shared.model import NetworkElement
+from agent.inventory import ne_changes, parse_ne
 from shared.wire import KeyRole
 
 if TYPE_CHECKING:
@@ -71,12 +70,7 @@ class InventoryOps:
 
         def apply(db: Database) -> list[str]:
             old = db.get_ne(name)
-            new = parse_ne(old.to_dict() | changes, "db.ne.set")
-            diff = {
-                k: getattr(new, k)
-                for k in NetworkElement.__dataclass_fields__
-                if getattr(new, k) != getattr(old, k)
-            }
+            diff = ne_changes(old, parse_ne(old.to_dict() | changes, "db.ne.set"))
             if diff:
                 db.update_ne(name, **diff)
             return sorted(diff)

@@ -23,16 +23,14 @@ def paths(first: Path, keys: list[str]) -> dict[str, Path]:
 
 
 def ready(win: MainWindow) -> bool:
-    """The alarms are a full snapshot, shown, the pool tab has both of its answers, and
-    the topology tab (if any) both pictures."""
+    """The alarms are a full snapshot, shown, the pool tab has both of its answers, the
+    topology tab (if any) both pictures and the event log tab (if any) its first page."""
     last = win.last
     shown = win.alarms.model.rows.summary.total
-    topo = win.topology_feed is None or win.topology_feed.replies >= 2
-    events = win.views.get("events")
-    topo = topo and (events is None or getattr(events, "replies", 1) >= 1)
-    return (
-        last is not None and last.current and shown == last.total and win.pool.replies >= 2 and topo
-    )
+    topology = win.topology_feed is None or win.topology_feed.replies >= 2
+    events = getattr(win.views.get("events"), "replies", 1) >= 1  # 1: no event log tab
+    alarms = last is not None and last.current and shown == last.total
+    return alarms and win.pool.replies >= 2 and topology and events
 
 
 def render(win: MainWindow, first: Path) -> list[Path]:
