@@ -41,7 +41,7 @@ import msgspec  # noqa: E402
 from agent.alarmpages import fetch_alarms  # noqa: E402
 from agent.busclient import BusClient, RequestFailed, Unreachable  # noqa: E402
 from agent.db import Database, migrate  # noqa: E402
-from bench.poolbench import load_average, percentile, scale_lab, settled  # noqa: E402
+from bench.poolbench import cpu_of, load_average, percentile, scale_lab, settled  # noqa: E402
 from lab.harness import AgentPool, client_for, sqlite_pool  # noqa: E402
 from lab.topology import PORTS, ROUTER, SWITCH  # noqa: E402
 from tests.helpers.pgdb import temp_pg_database  # noqa: E402
@@ -101,6 +101,25 @@ def latency(client: BusClient, args: dict[str, Any], repeat: int, page: int) -> 
         if reply.get("missing"):
             print(f"  partial reply: {reply['missing']}", flush=True)
     return out
+
+
+def agents_cpu_rate(pids: list[int], seconds: float) -> float:
+    """CPU seconds per second of the agents together while nobody asks them."""
+    c0, t0 = sum(cpu_of(p) for p in pids), time.monotonic()
+    time.sleep(seconds)
+    return (sum(cpu_of(p) for p in pids) - c0) / (time.monotonic() - t0)
+
+
+def latency_cpu(
+    client: BusClient, args: dict[str, Any], repeat: int, page: int, pids: list[int], idle: float
+) -> tuple[list[float], tuple[float, float]]:
+    """``latency``, and the CPU ms per walk of the agents (less their idle rate, the
+    polls') and of this client process."""
+    c0, p0, t0 = sum(cpu_of(p) for p in pids), time.process_time(), time.monotonic()
+    ms = latency(client, args, repeat, page)
+    agents = sum(cpu_of(p) for p in pids) - c0 - idle * (time.monotonic() - t0)
+    mine = time.process_time() - p0
+    return ms, (max(agents, 0.0) * 1000 / repeat, mine * 1000 / repeat)
 
 
 def throughput(
@@ -201,16 +220,20 @@ def run(args: argparse.Namespace, lab: Any, every: set[str], db_url: str, tmp: P
         print(f"load average before measuring: {load_average()}")
         one_ne = sorted(every)[len(every) // 2]
         filt = {"ne": [one_ne]}
-        full = latency(client, {}, args.repeat, args.page)
-        filtered = latency(client, filt, args.repeat, args.page)
-        for label, ms, target_ms in (
-            (f"full list, {have:,} alarms", full, TARGET_FULL_P99),
-            (f"filtered (ne {one_ne})", filtered, None),
+        pids = [p for p in (pool[n].pid for n in AGENTS) if p]
+        idle = agents_cpu_rate(pids, 5.0)  # the polls' own CPU, taken out of each walk's
+        print(f"agents' CPU while not asked (polling): {idle * 100:.0f} % of a core")
+        full, full_cpu = latency_cpu(client, {}, args.repeat, args.page, pids, idle)
+        filtered, filt_cpu = latency_cpu(client, filt, args.repeat, args.page, pids, idle)
+        for label, ms, cpu, target_ms in (
+            (f"full list, {have:,} alarms", full, full_cpu, TARGET_FULL_P99),
+            (f"filtered (ne {one_ne})", filtered, filt_cpu, None),
         ):
             aim = f"  (target p99 <= {target_ms:g} ms)" if target_ms else ""
             print(
                 f"  pool.alarms {label:28s} p50 {percentile(ms, 50):7.1f} ms  "
-                f"p99 {percentile(ms, 99):7.1f} ms  (n={len(ms)}){aim}",
+                f"p99 {percentile(ms, 99):7.1f} ms  (n={len(ms)}){aim}\n"
+                f"    CPU per walk: agents {cpu[0]:6.1f} ms, client {cpu[1]:6.1f} ms",
                 flush=True,
             )
         page = {"ne": sorted(every)[:50]}
