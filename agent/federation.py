@@ -26,9 +26,11 @@ import msgspec
 from agent.aiotools import with_deadline
 from agent.peers import PeerError, Peers, PeerTimeout
 from shared.alarmpage import (
+    EntryCache,
     Generations,
     Merge,
     PartPage,
+    Revised,
     Snapshot,
     alarm_entry,
     page_limit,
@@ -58,11 +60,20 @@ class AlarmParts:
     """This agent's own part of ``pool.alarms`` (op ``alarms.page``), in pages cut from
     snapshot generations: the first request (no ``gen``) takes one with the filter, later
     ones name it. ``alarms(nes)``: this agent's alarms now, of those NEs only if any named
-    (an index lookup rather than a scan for a filtered query)."""
+    (an index lookup rather than a scan for a filtered query). ``store``: the same alarms
+    with their revisions, if this agent has them; the full list is then made from rows
+    kept between snapshots (``EntryCache``) rather than from every alarm again."""
 
-    def __init__(self, node_id: str, alarms: Callable[[frozenset[str]], Iterable[Alarm]]) -> None:
+    def __init__(
+        self,
+        node_id: str,
+        alarms: Callable[[frozenset[str]], Iterable[Alarm]],
+        store: Callable[[], Revised] | None = None,
+    ) -> None:
         self.node_id = node_id
         self.alarms = alarms
+        self.store = store
+        self.entries = EntryCache(node_id)
         self.snapshots: Generations[Snapshot] = Generations()
 
     async def page(self, args: dict[str, Any]) -> PartPage:
@@ -70,15 +81,8 @@ class AlarmParts:
         now = time.monotonic()
         gen = args.get("gen")
         if gen is None:
-            f = AlarmFilter.from_args(args)
-            me = self.node_id
-            mine = self.alarms(f.nes) if f.wants_agent(me) else ()
-            if f == _EVERY_ACTIVE:  # the full list, most walks: skip the filter's calls
-                entries = (alarm_entry(a, me) for a in mine if a.cleared_at is None)
-            else:
-                entries = (alarm_entry(a, me) for a in mine if f.matches_alarm(a))
-            gen = f"{me}:{uuid.uuid4().hex[:12]}"
-            snap = self.snapshots.put(gen, Snapshot.of(gen, entries, now), now)
+            gen = f"{self.node_id}:{uuid.uuid4().hex[:12]}"
+            snap = self.snapshots.put(gen, self._take(gen, AlarmFilter.from_args(args)), now)
         else:
             found = self.snapshots.get(str(gen), now)
             if found is None:
@@ -86,6 +90,24 @@ class AlarmParts:
             snap = found
         after = args.get("after")
         return part_page(snap, None if after is None else parse_key(after), limit)
+
+    def _take(self, gen: str, f: AlarmFilter) -> Snapshot:
+        me = self.node_id
+        if f == _EVERY_ACTIVE:  # the full list, most walks: skip the filter's calls
+            if self.store is not None:
+                keys, items = self.entries.sorted(self.store())
+                return Snapshot(gen, keys, items)
+            mine = self.alarms(f.nes)
+            return Snapshot.of(gen, (alarm_entry(a, me) for a in mine if a.cleared_at is None), 0)
+        mine = self.alarms(f.nes) if f.wants_agent(me) else ()
+        return Snapshot.of(gen, (alarm_entry(a, me) for a in mine if f.matches_alarm(a)), 0)
+
+
+def _retrieved(task: asyncio.Task[None]) -> None:
+    """A prefetch nobody awaits (its walk was given up) must not log its error as lost;
+    one that is awaited raises it there."""
+    if not task.cancelled():
+        task.exception()
 
 
 class Federation:
@@ -114,6 +136,10 @@ class Federation:
             ("requests", "partial", "acks_routed", "alarm_pages", "part_pages"), 0
         )
         self.merges: Generations[Merge] = Generations()
+        # The members' rows of a walk's next page, asked while the client reads this one
+        # (by merge generation; awaited by the next page, at most one per kept merge).
+        self.ahead: dict[str, asyncio.Task[None]] = {}
+        self.prefetch = True
 
     async def gather(self, op: str, args: dict[str, Any], deadline: float) -> Merged:
         """Every live member's answer to ``op`` (this agent's own without the bus)."""
@@ -149,7 +175,7 @@ class Federation:
             start = AlarmFilter.from_args(args).to_args()
             merge = self._begin()
         elif isinstance(cursor, str):
-            merge = self._resume(cursor, now)
+            merge = await self._resume(cursor, now)
         else:
             raise ValueError("cursor: expected the 'next' of the previous page")
         self.stats["alarm_pages"] += 1
@@ -158,6 +184,7 @@ class Federation:
         nxt = merge.cursor()
         if nxt is not None:  # kept for the next page (a cache: the cursor suffices)
             self.merges.put(merge.gen, merge, time.monotonic())
+            self._ask_ahead(merge, limit, deadline)
         missing = dict(merge.missing)
         if cursor is None and missing:
             self.stats["partial"] += 1
@@ -180,12 +207,37 @@ class Federation:
         merge.missing = {n: why for n, why in self.absent().items() if n not in live}
         return merge
 
-    def _resume(self, cursor: str, now: float) -> Merge:
+    async def _resume(self, cursor: str, now: float) -> Merge:
         decoded = Merge.from_cursor(cursor, now)
         # Kept and at the cursor's place: no member is asked twice for the same rows. A
         # page asked again (a retry) or of another agent is rebuilt from the cursor.
         kept = self.merges.pop(decoded.gen, now)
-        return kept if kept is not None and kept.last == decoded.last else decoded
+        ahead = self.ahead.pop(decoded.gen, None)
+        if kept is None or kept.last != decoded.last:
+            return decoded  # a prefetch into a merge set aside changes nothing here
+        if ahead is not None:
+            await ahead  # its Expired is this page's; a member that failed is named in kept
+        return kept
+
+    def _ask_ahead(self, merge: Merge, limit: int, deadline: float) -> None:
+        """Ask the members now for the rows the next page will need (the same asks the
+        next page would make, under this page's deadline), while the client reads this
+        page: the next page then waits for no member when it comes."""
+        if not self.prefetch or not merge.wanted(limit):
+            return
+        for gen in [g for g, t in self.ahead.items() if t.done() and g not in self.merges]:
+            del self.ahead[gen]  # walks given up: their merge is no longer kept
+        task = asyncio.ensure_future(self._fill(merge, {}, limit, deadline))
+        task.add_done_callback(_retrieved)
+        self.ahead[merge.gen] = task
+
+    async def aclose(self) -> None:
+        """Cancel the prefetches under way (the agent is stopping)."""
+        tasks = list(self.ahead.values())
+        self.ahead.clear()
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _fill(self, merge: Merge, start: dict[str, Any], limit: int, deadline: float) -> None:
         """Ask, in parallel under one deadline, every member whose rows may not cover the

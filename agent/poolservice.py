@@ -39,7 +39,7 @@ class PoolService:
         self.agent = agent
         a = agent
         assert a.peers is not None and a.bus is not None and a.db is not None
-        self.parts = AlarmParts(a.node_id, self._own_alarms)
+        self.parts = AlarmParts(a.node_id, self._own_alarms, lambda: self.agent.model.alarms)
         self.federation = Federation(
             a.node_id,
             a.peers,
@@ -121,6 +121,7 @@ class PoolService:
             await asyncio.sleep(RELAY_REFRESH)
 
     async def aclose(self) -> None:
+        await self.federation.aclose()
         await self.relay.aclose()
 
     # -- this agent's parts -------------------------------------------------------------

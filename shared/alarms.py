@@ -95,12 +95,30 @@ class Transition:
 
 
 class AlarmStore:
-    """All alarms of the NEs one agent manages, indexed by key and by NE."""
+    """All alarms of the NEs one agent manages, indexed by key and by NE.
+
+    ``revision`` counts every change and ``revision_of(ne)`` is its value at that NE's
+    last change, so a reader that keeps something derived from an NE's alarms (the
+    federated list's encoded rows, shared/alarmpage.py) rebuilds it only for NEs that
+    changed since: a poll touches a few NEs a second, a full list reads them all."""
 
     def __init__(self, cleared_retention: float = 3600.0) -> None:
         self._alarms: dict[AlarmKey, Alarm] = {}
         self._by_ne: dict[str, set[AlarmKey]] = {}
+        self._revs: dict[str, int] = {}
+        self.revision = 0
         self.cleared_retention = cleared_retention
+
+    def _touch(self, ne: str) -> None:
+        self.revision += 1
+        self._revs[ne] = self.revision
+
+    def revision_of(self, ne: str) -> int:
+        return self._revs.get(ne, 0)
+
+    def nes(self) -> list[str]:
+        """The NEs that have alarms here (active or cleared)."""
+        return list(self._by_ne)
 
     def __len__(self) -> int:
         return len(self._alarms)
@@ -132,6 +150,7 @@ class AlarmStore:
             return self.clear(key, now)
         alarm = self._alarms.get(key)
         auto_clear_at = None if auto_clear_after is None else now + auto_clear_after
+        self._touch(key.ne)  # every path below changes the alarm (last_seen at least)
         if alarm is None:
             alarm = Alarm(key, severity, text, now, now, now, auto_clear_at=auto_clear_at)
             self._alarms[key] = alarm
@@ -160,6 +179,7 @@ class AlarmStore:
         alarm = self._alarms.get(key)
         if alarm is None or not alarm.active:
             return None
+        self._touch(key.ne)
         alarm.cleared_at = now
         alarm.last_seen = now
         alarm.auto_clear_at = None
@@ -171,6 +191,7 @@ class AlarmStore:
             return None
         if alarm.acked_by is not None:
             return None
+        self._touch(key.ne)
         alarm.acked_by, alarm.acked_at = user, now
         return Transition(Change.ACKED, replace(alarm))
 
@@ -178,6 +199,7 @@ class AlarmStore:
         alarm = self._alarms.get(key)
         if alarm is None or alarm.acked_by is None:
             return None
+        self._touch(key.ne)
         alarm.acked_by, alarm.acked_at = None, None
         snapshot = replace(alarm, acked_by=user, acked_at=now)
         return Transition(Change.UNACKED, snapshot)
@@ -233,6 +255,7 @@ class AlarmStore:
     def drop_ne(self, ne: str) -> int:
         """Forget an NE's alarms without transitions (the NE moved to another agent)."""
         keys = self._by_ne.pop(ne, set())
+        self._touch(ne)
         for key in keys:
             del self._alarms[key]
         return len(keys)
@@ -242,8 +265,10 @@ class AlarmStore:
         for alarm in alarms:
             self._alarms[alarm.key] = alarm
             self._by_ne.setdefault(alarm.key.ne, set()).add(alarm.key)
+            self._touch(alarm.key.ne)
 
     def _forget(self, key: AlarmKey) -> None:
+        self._touch(key.ne)
         del self._alarms[key]
         keys = self._by_ne.get(key.ne)
         if keys is not None:
