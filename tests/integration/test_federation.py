@@ -12,8 +12,9 @@ import zmq.asyncio
 from agent.bus import Bus
 from agent.federation import AlarmParts, Federation
 from agent.peers import Peers
-from shared.alarms import Alarm
-from shared.errors import NotFound
+from shared.alarms import Alarm, AlarmStore
+from shared.errors import Expired, NotFound
+from shared.federated import worst_first
 from shared.model import AlarmKey, Severity
 from shared.wire import Reply
 
@@ -197,4 +198,65 @@ async def test_pages_are_one_snapshot_a_cursor_goes_to_any_agent_and_a_member_go
         await peers2.aclose()
         ctx.term()
         for m in (a1, a2):
+            await m.close()
+
+
+class StoreMember(Member):
+    """A member whose alarms are in a real ``AlarmStore``, wired as agent/poolservice.py
+    does: the full list comes from its kept rows (``EntryCache``)."""
+
+    def __init__(self, node: str, alarms: list[Alarm], delay: float = 0.0) -> None:
+        super().__init__(node, alarms, delay)
+        self.store = AlarmStore()
+        self.store.restore(alarms)
+        self.parts = AlarmParts(node, lambda nes: iter(self.store), lambda: self.store)
+
+
+async def test_the_next_pages_rows_are_asked_while_the_client_reads_and_stay_one_snapshot():
+    t0 = 10.0
+    a1 = StoreMember("a1", spread("a1", 9, t0))
+    a2 = StoreMember("a2", spread("a2", 12, t0), delay=0.4)  # every page of it takes 0.4 s
+    a3 = StoreMember("a3", spread("a3", 7, t0))
+    ctx = zmq.asyncio.Context()
+    peers = Peers(ctx, "a1")
+    everyone = ["a1", "a2", "a3"]
+    try:
+        await peers.update({"a2": a2.bus.router_endpoint, "a3": a3.bus.router_endpoint})
+        fed = Federation("a1", peers, lambda: everyone, {}.get, a1.ops())
+        for ahead in (True, False):
+            fed.prefetch = ahead
+            truth = worst_first(item(a, m.node) for m in (a1, a2, a3) for a in m.store)
+            args = {"limit": 4, "deadline": 2.0}
+            reply = await ask(fed, args)
+            items, took = list(reply["items"]), []
+            while reply["next"] is not None:
+                # The client reads the page; meanwhile the members' live alarms change.
+                late = AlarmKey(f"late{ahead}{len(took)}", "", "x")
+                a2.store.raise_(late, Severity.CRITICAL, "", 9.0)
+                await asyncio.sleep(0.6)
+                t = time.monotonic()
+                reply = await ask(fed, args | {"cursor": reply["next"]})
+                took.append(time.monotonic() - t)
+                items += reply["items"]
+            assert items == truth and len(took) == -(-len(truth) // 4) - 1 and not reply["partial"]
+            if ahead:
+                assert max(took) < 0.3, f"a page waited for a member: {took}"
+            else:  # without it some page waits for a2's 0.4 s: the test can tell
+                assert max(took) >= 0.3, took
+        assert a2.parts.entries.rebuilt == 12 + 6  # its NEs, and the late ones of round 1
+
+        # A member whose snapshot expired under a prefetch: the next page says expired.
+        fed.prefetch = True
+        a2.parts.snapshots.ttl = 0.3
+
+        async def slow_reader(page: int) -> None:
+            await asyncio.sleep(0.8)
+
+        with pytest.raises(Expired):
+            await walk(fed, {"limit": 4, "deadline": 2.0}, slow_reader)
+    finally:
+        await fed.aclose()
+        await peers.aclose()
+        ctx.term()
+        for m in (a1, a2, a3):
             await m.close()

@@ -4,23 +4,28 @@ putting the pages back together."""
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 import tests.helpers.hypothesis_profiles  # noqa: F401
 from shared.alarmpage import (
+    EntryCache,
     Generations,
     Merge,
     PageError,
     Pages,
     PartPage,
     Snapshot,
+    alarm_entry,
     item_key,
     page_limit,
     part_page,
 )
+from shared.alarms import AlarmStore
 from shared.federated import worst_first
+from shared.model import AlarmKey, Severity
 
 SEVERITIES = ("critical", "major", "minor", "warning", "indeterminate")
 
@@ -140,3 +145,63 @@ def test_page_limits():
     for bad in (0, 10_001, True, "5"):
         with pytest.raises(PageError, match="limit"):
             page_limit({"limit": bad})
+
+
+# -- an agent's kept rows for the full list (EntryCache over a real AlarmStore) -------------
+def scratch(store: AlarmStore, agent: str) -> tuple[list, list]:
+    """The full list's rows made from every alarm again, as without the cache."""
+    snap = Snapshot.of("s", (alarm_entry(a, agent) for a in store if a.active), 0.0)
+    return snap.keys, [msgspec.to_builtins(i) for i in snap.items]
+
+
+OPS = st.tuples(
+    st.sampled_from(["raise", "raise", "raise", "clear", "ack", "unack", "drop", "expire"]),
+    st.integers(0, 4),  # NE
+    st.integers(0, 3),  # object
+    st.sampled_from(["critical", "major", "minor"]),
+    st.booleans(),  # read the full list after this change
+)
+
+
+@given(ops=st.lists(OPS, max_size=40))
+def test_kept_rows_are_always_the_rows_made_from_scratch(ops):
+    store = AlarmStore(cleared_retention=0.0)
+    cache = EntryCache("a1")
+    for t, (op, ne, obj, sev, read) in enumerate(ops):
+        key = AlarmKey(f"ne{ne}", f"if{obj}", "link-down")
+        now = float(t // 2)  # ties in last_seen, broken by the rest of the key
+        if op == "raise":
+            store.raise_(key, Severity.parse(sev), f"{sev} on {obj}", now)
+        elif op == "clear":
+            store.clear(key, now)
+        elif op == "ack":
+            store.ack(key, "alice", now)
+        elif op == "unack":
+            store.unack(key, "alice", now)
+        elif op == "drop":
+            store.drop_ne(key.ne)
+        else:
+            store.expire(now)
+        if read:
+            keys, items = cache.sorted(store)
+            assert (keys, [msgspec.json.decode(i) for i in items]) == scratch(store, "a1")
+    keys, items = cache.sorted(store)
+    assert (keys, [msgspec.json.decode(i) for i in items]) == scratch(store, "a1")
+
+
+def test_only_the_nes_that_changed_are_made_again_and_an_unchanged_store_costs_nothing():
+    store = AlarmStore()
+    for ne in range(10):
+        for port in range(3):
+            store.raise_(AlarmKey(f"ne{ne}", f"if{port}", "link-down"), Severity.MAJOR, "x", 1.0)
+    cache = EntryCache("a1")
+    first = cache.sorted(store)
+    assert cache.rebuilt == 10 and len(first[0]) == 30
+    assert cache.sorted(store) is first and cache.rebuilt == 10  # nothing changed
+    store.raise_(AlarmKey("ne3", "if0", "link-down"), Severity.MAJOR, "x", 2.0)  # a poll
+    keys, _ = cache.sorted(store)
+    assert cache.rebuilt == 11 and keys[0][1] == -2.0 and keys[0][2] == "ne3"
+    assert first[0][0][1] == -1.0  # a snapshot taken before keeps its rows
+    store.drop_ne("ne5")
+    keys, _ = cache.sorted(store)
+    assert cache.rebuilt == 11 and len(keys) == 27 and all(k[2] != "ne5" for k in keys)

@@ -1,4 +1,4 @@
-from shared.alarms import AlarmStore, Change
+from shared.alarms import Alarm, AlarmStore, Change
 from shared.model import AlarmKey, Severity
 
 K = AlarmKey("ne1", "ifIndex=3", "link-down")
@@ -141,3 +141,29 @@ def test_rebuild_from_the_event_log_keeps_raise_time_count_and_ack():
     store = AlarmStore()
     store.restore(got.values())
     assert store.raise_(K, Severity.MAJOR, "down", 20.0) is None  # the next poll deduplicates
+
+
+def test_every_change_moves_its_nes_revision_and_no_other():
+    store = AlarmStore(cleared_retention=0.0)
+    k1, k2 = AlarmKey("ne1", "if1", "link-down"), AlarmKey("ne2", "if1", "link-down")
+    store.raise_(k2, Severity.MAJOR, "down", 0.0)
+    seen = [store.revision_of("ne1")]
+    changes = [
+        lambda: store.raise_(k1, Severity.MAJOR, "down", 1.0),  # new
+        lambda: store.raise_(k1, Severity.MAJOR, "down", 2.0),  # seen again: last_seen
+        lambda: store.ack(k1, "alice", 3.0),
+        lambda: store.unack(k1, "alice", 4.0),
+        lambda: store.clear(k1, 5.0),
+        lambda: store.expire(6.0),  # forgets the cleared alarm
+        lambda: store.restore([Alarm(k1, Severity.MINOR, "back", 7.0, 7.0, 7.0)]),
+        lambda: store.drop_ne("ne1"),
+    ]
+    ne2 = store.revision_of("ne2")
+    for change in changes:
+        change()
+        assert store.revision_of("ne1") > seen[-1]
+        seen.append(store.revision_of("ne1"))
+    assert store.revision_of("ne2") == ne2 and store.nes() == ["ne2"]
+    before = store.revision
+    assert store.clear(k1, 8.0) is None and store.ack(k2, "a", 8.0) is not None
+    assert store.revision == before + 1  # what changes nothing moves nothing
