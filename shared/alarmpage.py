@@ -371,14 +371,14 @@ class Merge:
     def take(self, limit: int) -> list[Any]:
         """The next page: the items of the ``limit`` first keys of the merged, already
         sorted buffers. Keys are unique (they name the agent), so the page ends at the
-        ``limit``-th smallest key: found by bisection (``_nth``), each buffer is cut
+        ``limit``-th smallest key: found by bisection (``nth_key``), each buffer is cut
         there and only those rows are sorted (a few sorted runs: C, not a Python merge
         per row)."""
         live = [n for n, b in self._keys.items() if b and n not in self.missing]
         if not live:
             return []
         bufs = [self._keys[n] for n in live]
-        last = _nth(bufs, limit)
+        last = nth_key(bufs, limit)
         pairs: list[Entry] = []
         cuts = [bisect_right(b, last) for b in bufs]
         for n, cut in zip(live, cuts, strict=True):
@@ -434,7 +434,7 @@ class Merge:
         )
 
 
-def _nth(bufs: list[list[Key]], n: int) -> Key:
+def nth_key(bufs: list[list[Key]], n: int) -> Key:
     """The ``n``-th smallest key of sorted lists of unique keys (the largest if they hold
     fewer): the one whose rank, the keys at or before it in every list, is ``n``."""
     if sum(len(b) for b in bufs) <= n:

@@ -18,6 +18,7 @@ from shared.alarmpage import (
     Pages,
     PartPage,
     Snapshot,
+    nth_key,
     alarm_entry,
     item_key,
     page_limit,
@@ -205,3 +206,14 @@ def test_only_the_nes_that_changed_are_made_again_and_an_unchanged_store_costs_n
     store.drop_ne("ne5")
     keys, _ = cache.sorted(store)
     assert cache.rebuilt == 11 and len(keys) == 27 and all(k[2] != "ne5" for k in keys)
+
+
+@given(
+    st.lists(st.lists(st.integers(0, 60), unique=True), min_size=1, max_size=4), st.integers(1, 80)
+)
+def test_the_nth_key_of_sorted_lists_is_found_by_bisection(lists, n):
+    # Keys unique across the lists, as the agent in a key makes them.
+    bufs = [sorted((0, float(x), "", "", "", f"a{i}") for x in xs) for i, xs in enumerate(lists)]
+    bufs = [b for b in bufs if b] or [[(0, 0.0, "", "", "", "a0")]]
+    merged = sorted(k for b in bufs for k in b)
+    assert nth_key(bufs, n) == merged[min(n, len(merged)) - 1]
