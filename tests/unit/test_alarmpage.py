@@ -18,9 +18,9 @@ from shared.alarmpage import (
     Pages,
     PartPage,
     Snapshot,
-    nth_key,
     alarm_entry,
     item_key,
+    nth_key,
     page_limit,
     part_page,
 )
