@@ -10,7 +10,10 @@ Acknowledgements are routed to the agent that owns the NE.
 ``pool.alarms`` is paged on both hops (the bus caps a message at 4 MiB): each member keeps
 a snapshot generation of its part and gives it in pages, and this agent merges the
 members' already sorted pages into the client's pages under a keyset cursor; why that is
-exact is in shared/alarmpage.py.
+exact is in shared/alarmpage.py. Once a page is answered, the members are asked at once for
+the rows the next one will need (``Federation.ahead``), so that the next page, when the
+client has read this one, waits for no member; a prefetch fails as the page itself would
+(a member named missing, or ``expired``).
 """
 
 from __future__ import annotations

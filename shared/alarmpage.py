@@ -34,6 +34,13 @@ What crosses the bus: a member's page is ``keys`` (each alarm's sort key, an arr
 typed) and merges them; the items stay unparsed JSON (``msgspec.Raw``) and are spliced into
 the client's page as they came, so that agent builds no Python object per alarm (measured
 in docs/benchmarks.md: building and re-encoding the objects was most of its time).
+
+What a member does per walk (``EntryCache``): its rows for the full list are kept between
+snapshots, each item encoded once, and made again only for the NEs whose alarms changed
+since (``AlarmStore.revision_of``); a snapshot is then the last sorted list with those NEs'
+rows taken out and put back in. A poll changes a few NEs a second, so a walk no longer
+costs a member a row per alarm. Filtered queries make their rows from the alarms as
+before (an NE filter reads only those NEs).
 """
 
 from __future__ import annotations
