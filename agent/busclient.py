@@ -29,7 +29,15 @@ from zmq.utils.monitor import recv_monitor_message
 
 from agent.keys import KeyPair
 from shared.errors import ConfigError, EmspoolError
-from shared.wire import MAX_MESSAGE, ErrorCode, Reply, Request, WireError, peek_id
+from shared.wire import (
+    MAX_MESSAGE,
+    ErrorCode,
+    Reply,
+    Request,
+    WireError,
+    parse_result,
+    peek_id,
+)
 
 
 class RequestFailed(EmspoolError):
@@ -48,11 +56,12 @@ def _failed(reply: Reply) -> RequestFailed:
     return kind(reply.code, reply.message)
 
 
-def _decode(data: bytes) -> Reply:
-    """A reply; one too large to read comes back as a too-large error of its own id (an
-    agent of an older version may still send one) rather than being waited out."""
+def _decode(data: bytes, raw: bool = False) -> Reply:
+    """A reply (with ``raw`` its result unparsed, ``msgspec.Raw``); one too large to read
+    comes back as a too-large error of its own id (an agent of an older version may still
+    send one) rather than being waited out."""
     try:
-        return Reply.decode(data)
+        return Reply.decode_lazy(data) if raw else Reply.decode(data)
     except WireError:
         if len(data) <= MAX_MESSAGE:
             raise
@@ -133,6 +142,15 @@ def _refused(ep: Endpoint, key: KeyPair | None) -> Unreachable:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Ahead:
+    """A request sent ahead on a ``BusClient``'s connection, its answer not read yet."""
+
+    sock: zmq.Socket[bytes]
+    endpoint: Endpoint
+    request: Request
+
+
 class BusClient:
     """Blocking client; not thread-safe (one per thread)."""
 
@@ -154,23 +172,56 @@ class BusClient:
         self.close()
 
     def request(
-        self, op: str, args: dict[str, Any] | None = None, timeout: float | None = None
+        self,
+        op: str,
+        args: dict[str, Any] | None = None,
+        timeout: float | None = None,
+        *,
+        raw: bool = False,
     ) -> Any:
-        """The result of ``op``; each agent tried gets ``timeout`` seconds to answer."""
+        """The result of ``op`` (with ``raw`` as unparsed JSON, ``msgspec.Raw``); each
+        agent tried gets ``timeout`` seconds to answer."""
         wait = self.timeout if timeout is None else timeout
         tried: list[str] = []
         for ep in self._rotation.order(self.endpoint):
             try:
-                return self._attempt(ep, op, args or {}, wait)
+                sock = self._connect(ep)
+                return self._receive(sock, ep, self._send(sock, op, args or {}), wait, raw)
             except Unreachable as e:
                 self._drop()
                 tried.append(str(e))
         raise Unreachable("; ".join(tried))
 
-    def _attempt(self, ep: Endpoint, op: str, args: dict[str, Any], wait: float) -> Any:
-        sock = self._connect(ep)
+    def send_ahead(self, op: str, args: dict[str, Any]) -> Ahead | None:
+        """Send ``op`` now on the open connection, to read its answer later with
+        ``receive_ahead`` (a walk of pages asks for the next while it reads this one);
+        None without a connection (then ask with ``request``)."""
+        if self._sock is None or self.endpoint is None:
+            return None
+        return Ahead(self._sock, self.endpoint, self._send(self._sock, op, args))
+
+    def receive_ahead(self, ahead: Ahead, timeout: float | None = None, raw: bool = False) -> Any:
+        """The result of a request sent ahead; Unreachable if its connection was closed
+        since or it was not answered in time (then ask again with ``request``, which moves
+        on to another agent)."""
+        if ahead.sock is not self._sock:
+            raise Unreachable(f"the connection to {ahead.endpoint} was closed")
+        wait = self.timeout if timeout is None else timeout
+        try:
+            return self._receive(ahead.sock, ahead.endpoint, ahead.request, wait, raw)
+        except Unreachable:
+            self._drop()
+            raise
+
+    @staticmethod
+    def _send(sock: zmq.Socket[bytes], op: str, args: dict[str, Any]) -> Request:
         req = Request(op=op, args=args)
         sock.send_multipart([b"", req.encode()])
+        return req
+
+    def _receive(
+        self, sock: zmq.Socket[bytes], ep: Endpoint, req: Request, wait: float, raw: bool
+    ) -> Any:
         deadline = time.monotonic() + wait
         poller = zmq.Poller()
         poller.register(sock, zmq.POLLIN)
@@ -187,7 +238,7 @@ class BusClient:
                     raise _refused(ep, self.key)
             if sock in ready:
                 try:
-                    reply = _decode(sock.recv_multipart()[-1])
+                    reply = _decode(sock.recv_multipart()[-1], raw)
                 except WireError:
                     continue
                 if reply.id != req.id:
@@ -274,8 +325,14 @@ class AsyncBusClient:
         await self.aclose()
 
     async def request(
-        self, op: str, args: dict[str, Any] | None = None, timeout: float | None = None
+        self,
+        op: str,
+        args: dict[str, Any] | None = None,
+        timeout: float | None = None,
+        *,
+        raw: bool = False,
     ) -> Any:
+        """The result of ``op`` (with ``raw`` as unparsed JSON, ``msgspec.Raw``)."""
         wait = self.timeout if timeout is None else timeout
         tried: dict[Endpoint, str] = {}
         order: list[Endpoint] | None = None
@@ -294,7 +351,9 @@ class AsyncBusClient:
                 assert self._sock is not None and self.endpoint is not None
                 ep, sock = self.endpoint, self._sock
             try:
-                return await self._attempt(sock, ep, op, args or {}, wait)
+                result = await self._attempt(sock, ep, op, args or {}, wait)
+                # The reader leaves results unparsed: parsed here, by the one who waits.
+                return result if raw else parse_result(result)
             except Unreachable as e:
                 tried[ep] = str(e)
                 async with self._lock:
@@ -347,7 +406,7 @@ class AsyncBusClient:
         while True:
             frames = await sock.recv_multipart()
             try:
-                reply = _decode(frames[-1])
+                reply = _decode(frames[-1], raw=True)
             except WireError:
                 continue
             fut = self._waiting.pop(reply.id, None)
