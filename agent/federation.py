@@ -192,11 +192,11 @@ class Federation:
         if cursor is None and missing:
             self.stats["partial"] += 1
         return {
+            "next": nxt,  # first: a client reads it before the items (agent/alarmpages.py)
             "items": items,
             "answered": merge.answered,
             "missing": missing,
             "partial": bool(missing),
-            "next": nxt,
             "snapshot": merge.gen,
             "total": sum(n for node, n in merge.total.items() if node not in missing),
             "fetched": time.time(),

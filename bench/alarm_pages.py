@@ -11,6 +11,11 @@ NEs are polled again (every alarm of theirs raised again: a new ``last_seen``, a
 agents' polls do between two walks), so the members' kept rows are partly stale, as in a
 polled pool. ``--churn 1`` makes every row anew for each walk.
 
+``--client-process``: the walks are made by a client in a process of its own (sync
+``fetch_alarms``, as the CLI), alternately pipelined and not (each next page asked before
+or after this one is parsed), to tell what the pipelining gives when the client has a core
+of its own; the members' alarms do not change between those walks.
+
     .venv/bin/python bench/alarm_pages.py [--alarms 50000] [--repeat 30] [--page 5000]
         [--churn 0.02] [--profile FILE]
 """
@@ -20,10 +25,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import multiprocessing as mp
 import random
 import sys
 import time
 from collections.abc import Iterable
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,9 +39,9 @@ if str(ROOT) not in sys.path:
 
 import zmq.asyncio  # noqa: E402
 
-from agent.alarmpages import afetch_alarms  # noqa: E402
+from agent.alarmpages import afetch_alarms, fetch_alarms  # noqa: E402
 from agent.bus import Bus  # noqa: E402
-from agent.busclient import AsyncBusClient, Endpoint  # noqa: E402
+from agent.busclient import AsyncBusClient, BusClient, Endpoint  # noqa: E402
 from agent.federation import AlarmParts, Federation, Local  # noqa: E402
 from agent.peers import Peers  # noqa: E402
 from bench.poolbench import load_average, percentile  # noqa: E402
@@ -77,8 +84,45 @@ def held(node: str, store: AlarmStore) -> AlarmParts:
     return AlarmParts(node, alarms, lambda: store)
 
 
+def client_walks(endpoint: str, repeat: int, page: int, conn: Connection) -> None:
+    """In a process of its own: ``repeat`` walks each way, alternating; wall and CPU ms."""
+    out: dict[str, tuple[list[float], list[float]]] = {
+        "pipelined": ([], []),
+        "one by one": ([], []),
+    }
+    with BusClient([Endpoint(endpoint)], timeout=30.0) as client:
+        for i in range(2 * repeat):
+            label = "pipelined" if i % 2 == 0 else "one by one"
+            t, c = time.perf_counter(), time.process_time()
+            reply = fetch_alarms(
+                client, {"deadline": 10.0}, 30.0, limit=page, pipelined=label == "pipelined"
+            )
+            out[label][0].append((time.perf_counter() - t) * 1000)
+            out[label][1].append((time.process_time() - c) * 1000)
+            assert not reply["partial"]
+    conn.send(out)
+
+
+def walks_apart(endpoint: str, repeat: int, page: int) -> dict[str, tuple[list, list]]:
+    ours, theirs = mp.get_context("spawn").Pipe()
+    proc = mp.get_context("spawn").Process(
+        target=client_walks, args=(endpoint, repeat, page, theirs)
+    )
+    proc.start()
+    try:
+        got: dict[str, tuple[list, list]] = ours.recv()
+    finally:
+        proc.join(30)
+    return got
+
+
 async def run(
-    total: int, repeat: int, page: int, churn: float, prof: cProfile.Profile | None
+    total: int,
+    repeat: int,
+    page: int,
+    churn: float,
+    prof: cProfile.Profile | None,
+    apart: bool = False,
 ) -> tuple[list[float], list[float]]:
     buses: dict[str, Bus] = {}
     parts: dict[str, AlarmParts] = {}
@@ -100,7 +144,16 @@ async def run(
     out: list[float] = []
     cpu: list[float] = []
     try:
-        for _ in range(repeat):
+        if apart:
+            ab = await asyncio.to_thread(walks_apart, buses[NODES[0]].router_endpoint, repeat, page)
+            for label, (ms, cs) in ab.items():
+                print(
+                    f"  client process, {label:13s}: p50 {percentile(ms, 50):7.1f} ms  "
+                    f"p99 {percentile(ms, 99):7.1f} ms  client CPU p50 "
+                    f"{percentile(cs, 50):6.1f} ms  (n={len(ms)})",
+                    flush=True,
+                )
+        for _ in range(0 if apart else repeat):
             for store in stores.values():
                 poll_again(store, churn)
             if prof is not None:
@@ -112,7 +165,8 @@ async def run(
             if prof is not None:
                 prof.disable()
             assert len(reply["items"]) == total and not reply["partial"]
-        print(f"  {reply['pages']} pages of at most {page:,} alarms", flush=True)
+        if not apart:
+            print(f"  {reply['pages']} pages of at most {page:,} alarms", flush=True)
     finally:
         await client.aclose()
         for task in serving:
@@ -133,10 +187,16 @@ def main() -> int:
     ap.add_argument("--page", type=int, default=5000)
     ap.add_argument("--churn", type=float, default=0.02, help="share of NEs polled per walk")
     ap.add_argument("--profile", help="write cProfile stats of the walks to this file")
+    ap.add_argument("--client-process", action="store_true", help="pipelined or not, A/B")
     args = ap.parse_args()
     print(f"load average at start: {load_average()}")
     prof = cProfile.Profile() if args.profile else None
-    ms, cpu = asyncio.run(run(args.alarms, args.repeat, args.page, args.churn, prof))
+    ms, cpu = asyncio.run(
+        run(args.alarms, args.repeat, args.page, args.churn, prof, args.client_process)
+    )
+    if args.client_process:
+        print(f"load average at end: {load_average()}")
+        return 0
     if prof is not None:
         prof.dump_stats(args.profile)
     print(
