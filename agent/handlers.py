@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from agent.bus import Bus
 from agent.busauth import current_caller
 from agent.db import Database
+from agent.metrics import snmp_transport_stats
 from shared.alarms import Alarm
 from shared.errors import NotFound
 from shared.eventquery import EventQuery, QueryError, page_limit
@@ -62,6 +63,7 @@ class Handlers:
             "managed": len(a.model.states),
             "alarms_active": len(a.model.alarms.active()),
             "poller": dict(a.poller.stats) if a.poller else {},
+            "snmp": snmp_transport_stats(a),
             "netconf": dict(a.nc_poller.stats) if a.nc_poller else {},
             "traps": dict(a.receiver.counters) if a.receiver else {},
             "outbox": a.writer.counters() if a.writer else {},
