@@ -112,10 +112,21 @@ class PartPage(msgspec.Struct, frozen=True):
     total: int = 0
 
 
-class AlarmItem(msgspec.Struct):
+class NoteItem(msgspec.Struct):
+    time: float
+    user: str
+    text: str
+    number: int
+
+
+class AlarmItem(msgspec.Struct, omit_defaults=True):
     """One alarm of ``pool.alarms`` as a member encodes it (an object on the wire, the
     fields of ``Alarm.to_dict`` and the owning agent): cheaper to make and to encode than a
-    dict, and clients read it back as the same object."""
+    dict, and clients read it back as the same object.
+
+    Of the notes only the count and the newest travel here (left out when there are none):
+    a page holds thousands of alarms under the bus's cap, and a note may be 1,000
+    characters. The owner gives all of them (``Alarm.to_dict``, ``pool.ne_detail``)."""
 
     ne: str
     obj: str
@@ -131,6 +142,8 @@ class AlarmItem(msgspec.Struct):
     acked_by: str | None
     acked_at: float | None
     agent: str
+    note_count: int = 0
+    last_note: NoteItem | None = None
 
 
 _LABEL = {s: s.label for s in Severity}
@@ -143,6 +156,9 @@ def alarm_entry(a: Alarm, agent: str) -> Entry:
         k.ne, k.obj, k.type, _LABEL[a.severity], a.text, a.cleared_at is None, a.count,
         a.first_seen, a.last_seen, a.raised_at, a.cleared_at, a.acked_by, a.acked_at, agent,
     )  # fmt: skip
+    if a.notes:
+        n = a.notes[-1]
+        item.note_count, item.last_note = a.note_count, NoteItem(n.time, n.user, n.text, n.number)
     return (-int(a.severity), -a.last_seen, k.ne, k.obj, k.type, agent), item
 
 
