@@ -329,7 +329,7 @@ def _show_text(
                 for a in live.get("alarms") or []
             ],
         )
-        notes = [
+        notes: list[tuple[object, ...]] = [
             (when(n["time"]), n["user"], a["obj"], a["type"], n["text"])
             for a in live.get("alarms") or []
             for n in a.get("notes") or []

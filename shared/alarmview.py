@@ -185,15 +185,17 @@ class AlarmView:
         """Worst first, then the most recently seen (the order of ``pool.alarms``)."""
         return worst_first(self.alarms.values())
 
-    def summary(self) -> dict[AlarmKey, tuple[str, str | None]]:
-        """What must match the agents exactly: each standing alarm's severity and ack."""
+    def summary(self) -> dict[AlarmKey, tuple[str, str | None, int]]:
+        """What must match the agents exactly: each standing alarm's severity, ack and
+        number of notes."""
         return essence(self.alarms.values())
 
 
-def essence(items: Iterable[Mapping[str, Any]]) -> dict[AlarmKey, tuple[str, str | None]]:
-    """key -> (severity, acked_by) of the standing alarms among ``pool.alarms`` items."""
+def essence(items: Iterable[Mapping[str, Any]]) -> dict[AlarmKey, tuple[str, str | None, int]]:
+    """key -> (severity, acked_by, note_count) of the standing alarms among ``pool.alarms``
+    items (or ``Alarm.to_dict``'s)."""
     return {
-        key_of(a): (str(a.get("severity")), a.get("acked_by"))
+        key_of(a): (str(a.get("severity")), a.get("acked_by"), int(a.get("note_count") or 0))
         for a in items
         if a.get("active", True)
     }
