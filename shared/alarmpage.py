@@ -52,6 +52,7 @@ import msgspec
 
 from .alarms import Alarm
 from .model import Severity
+from .notes import preview
 
 DEFAULT_PAGE = 5000
 MAX_PAGE = 10_000  # 10,000 ordinary alarms stay well under the bus's 4 MiB
@@ -124,9 +125,10 @@ class AlarmItem(msgspec.Struct, omit_defaults=True):
     fields of ``Alarm.to_dict`` and the owning agent): cheaper to make and to encode than a
     dict, and clients read it back as the same object.
 
-    Of the notes only the count and the newest travel here (left out when there are none):
-    a page holds thousands of alarms under the bus's cap, and a note may be 1,000
-    characters. The owner gives all of them (``Alarm.to_dict``, ``pool.ne_detail``)."""
+    Of the notes only the count and the newest travel here, its text cut to a preview
+    (``shared.notes.preview``), and nothing when there are none: a page holds thousands of
+    alarms under the bus's cap, and a note may be 1,000 characters. The owner gives them
+    all in full (``Alarm.to_dict``, ``pool.ne_detail``)."""
 
     ne: str
     obj: str
@@ -158,7 +160,8 @@ def alarm_entry(a: Alarm, agent: str) -> Entry:
     )  # fmt: skip
     if a.notes:
         n = a.notes[-1]
-        item.note_count, item.last_note = a.note_count, NoteItem(n.time, n.user, n.text, n.number)
+        last = NoteItem(n.time, n.user, preview(n.text), n.number)
+        item.note_count, item.last_note = a.note_count, last
     return (-int(a.severity), -a.last_seen, k.ne, k.obj, k.type, agent), item
 
 

@@ -39,6 +39,13 @@ class Alarm:
         return self.cleared_at is None
 
     def to_dict(self) -> dict[str, object]:
+        """The alarm as it crosses the bus; without notes the same object as its
+        ``pool.alarms`` item less the agent (``shared.alarmpage.AlarmItem``)."""
+        notes: dict[str, object] = {}
+        if self.note_count:
+            last = self.notes[-1].to_dict() if self.notes else None
+            notes = {"note_count": self.note_count, "last_note": last,
+                     "notes": [n.to_dict() for n in self.notes]}  # fmt: skip
         return {
             "ne": self.key.ne,
             "obj": self.key.obj,
@@ -53,9 +60,7 @@ class Alarm:
             "cleared_at": self.cleared_at,
             "acked_by": self.acked_by,
             "acked_at": self.acked_at,
-            "note_count": self.note_count,
-            "notes": [n.to_dict() for n in self.notes],
-        }
+        } | notes
 
 
 _ACK_MARK = " (acked by "

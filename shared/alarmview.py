@@ -35,7 +35,7 @@ from .alarms import Change, ack_user
 from .federated import worst_first
 from .livefeed import FeedError, FeedTracker, Stamp, Verdict
 from .model import AlarmKey
-from .notes import note_mark
+from .notes import note_mark, preview
 from .wire import Topic
 
 _ALARM_CHANGES = frozenset(c.value for c in Change)
@@ -177,7 +177,7 @@ class AlarmView:
             # that has it) changes nothing.
             if mark is not None and mark[1] > int(a.get("note_count") or 0):
                 text, number, user = mark
-                note = {"time": t, "user": user, "text": text, "number": number}
+                note = {"time": t, "user": user, "text": preview(text), "number": number}
                 a.update(note_count=number, last_note=note)
 
     # -- reading --------------------------------------------------------------------------

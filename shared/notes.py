@@ -21,6 +21,9 @@ from dataclasses import dataclass
 
 MAX_NOTE_CHARS = 1000
 MAX_NOTES_KEPT = 20  # per alarm, in memory; older ones are in the event log
+# The newest note's text as the pool's alarm list carries it (shared/alarmpage.py): a page of
+# 5,000 alarms stays under the bus's 4 MiB even if every one has a long note.
+PREVIEW_CHARS = 200
 
 _MARK = " (note "
 _BY = " by "
@@ -73,6 +76,10 @@ def note_mark(text: str) -> tuple[str, int, str] | None:
     if not by or not number.isdigit() or not user:
         return None
     return head, int(number), user
+
+
+def preview(text: str) -> str:
+    return text if len(text) <= PREVIEW_CHARS else text[: PREVIEW_CHARS - 1] + "…"
 
 
 def keep_newest(notes: list[Note], note: Note) -> list[Note]:

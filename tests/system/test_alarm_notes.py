@@ -116,7 +116,7 @@ def test_a_note_through_any_agent_is_the_owners_and_survives_a_handover(
         def rebuilt() -> dict[str, Any] | None:
             mine = pool.request(taker, "alarms", {"ne": target}, timeout=5.0)
             found = [a for a in mine if a["type"] == "ne-unreachable"]
-            return found[0] if found and found[0]["note_count"] == 2 else None
+            return found[0] if found and found[0].get("note_count") == 2 else None
 
         alarm = wait_until(rebuilt, 30, 0.3, f"the alarm with its notes on {taker}")
         assert [(n["number"], n["user"], n["text"]) for n in alarm["notes"]] == [

@@ -16,6 +16,7 @@ from shared.model import AlarmKey, Event, Severity
 from shared.notes import (
     MAX_NOTE_CHARS,
     MAX_NOTES_KEPT,
+    PREVIEW_CHARS,
     Note,
     check_note_text,
     note_event_text,
@@ -125,11 +126,14 @@ def test_pool_alarms_items_carry_the_count_and_the_newest_note_only() -> None:
     assert a is not None
     plain = msgspec.to_builtins(alarm_entry(a, "a1")[1])
     assert "note_count" not in plain and "last_note" not in plain  # no cost without notes
+    assert plain == a.to_dict() | {"agent": "a1"}  # the same object as the owner gives
     s.note(K, "alice", "one", 2.0)
     s.note(K, "bob", "two", 3.0)
     item = msgspec.to_builtins(alarm_entry(a, "a1")[1])
     assert item["note_count"] == 2
     assert item["last_note"] == {"time": 3.0, "user": "bob", "text": "two", "number": 2}
+    whole = a.to_dict()
+    assert whole["last_note"] == item["last_note"] and len(whole["notes"]) == 2  # type: ignore[arg-type]
 
 
 def test_the_live_view_applies_a_note_once_even_when_replayed_over_a_snapshot() -> None:
@@ -154,3 +158,27 @@ def test_the_live_view_applies_a_note_once_even_when_replayed_over_a_snapshot() 
     (shown,) = view.items()
     assert shown["note_count"] == 2
     assert shown["last_note"] == {"time": 3.0, "user": "bob", "text": "two", "number": 2}
+
+
+def test_the_list_carries_a_preview_of_a_long_note_and_the_owner_all_of_it() -> None:
+    s = AlarmStore()
+    s.raise_(K, Severity.MAJOR, "x", 1.0)
+    long = "y" * MAX_NOTE_CHARS
+    t = s.note(K, "alice", long, 2.0)
+    a = s.get(K)
+    assert a is not None and t is not None
+    item = msgspec.to_builtins(alarm_entry(a, "a1")[1])
+    assert len(item["last_note"]["text"]) == PREVIEW_CHARS
+    assert item["last_note"]["text"].endswith("…")
+    assert a.to_dict()["notes"][0]["text"] == long  # type: ignore[index]
+    assert t.to_event("a1", 2.0).text.startswith(long)  # the event log has it whole
+    view = AlarmView()
+    view.begin_resync()
+    view.apply_snapshot({"items": [msgspec.to_builtins(alarm_entry(a, "a1")[1])]})
+    seq = Sequencer("a1", "r1")
+    t2 = s.note(K, "bob", long, 3.0)
+    assert t2 is not None
+    view.on_event("event", seq.stamp(t2.to_event("a1", 3.0).to_dict()))
+    (shown,) = view.items()
+    again = msgspec.to_builtins(alarm_entry(a, "a1")[1])
+    assert shown["last_note"] == again["last_note"] and shown["note_count"] == 2
