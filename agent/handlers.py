@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from agent.bus import Bus
-from agent.busauth import current_caller
+from agent.busauth import acting_user
 from agent.db import Database
 from agent.metrics import snmp_transport_stats
 from shared.alarms import Alarm
@@ -110,14 +110,7 @@ class Handlers:
         key = AlarmKey(str(args["ne"]), str(args.get("obj", "")), str(args["type"]))
         if a.model.alarms.get(key) is None:
             raise NotFound(f"no alarm {key}")
-        caller = current_caller()
-        # The authenticated key's name, never what the client claims; an insecure lab bus
-        # has nobody authenticated, and says so beside the name the client gave.
-        user = (
-            caller.name
-            if caller.authenticated
-            else f"{args.get('user') or 'unknown'} (unauthenticated)"
-        )
+        user = acting_user(args)
         events = a.model.ack(key, user, time.time(), undo=bool(args.get("undo", False)))
         a.emit(events)
         alarm = a.model.alarms.get(key)
