@@ -77,7 +77,9 @@ def single_agent_cpu(tmp: Path, lab: ScaleLab, args: argparse.Namespace) -> tupl
         return steady_cpu(pool, ["solo"], args.window)
 
 
-def one_run(pool: AgentPool, lab: ScaleLab, every: set[str], args: argparse.Namespace) -> dict[str, Any]:
+def one_run(
+    pool: AgentPool, lab: ScaleLab, every: set[str], args: argparse.Namespace
+) -> dict[str, Any]:
     def running() -> set[str]:
         return set(pool.running)
 
