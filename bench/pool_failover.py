@@ -48,6 +48,7 @@ from bench.poolbench import (  # noqa: E402
     wait_new_master,
 )
 from lab.harness import AgentPool, sqlite_pool  # noqa: E402
+from shared.config import PollingConfig  # noqa: E402
 from lab.scale.fleet import ScaleLab  # noqa: E402
 
 AGENTS = {"fo-a": 300, "fo-b": 200, "fo-c": 100}
@@ -68,7 +69,8 @@ def steady_cpu(pool: AgentPool, nodes: list[str], window: float) -> tuple[float,
 def single_agent_cpu(tmp: Path, lab: ScaleLab, args: argparse.Namespace) -> tuple[float, int]:
     db_url = sqlite_pool(tmp / "single.db", lab.inventory())
     every = set(lab.names)
-    with AgentPool(tmp / "single", db_url, interval=args.interval) as pool:
+    polling = {"timeout": args.timeout, "retries": args.retries}
+    with AgentPool(tmp / "single", db_url, interval=args.interval, polling=polling) as pool:
         pool.add("solo", priority=100)
         pool.start("solo")
         pool.wait_for_master(60)
@@ -209,6 +211,13 @@ def main() -> int:
     ap.add_argument(
         "--concurrency", type=int, help="the agents' polling.concurrency (default: theirs)"
     )
+    ap.add_argument(
+        "--timeout",
+        type=float,
+        default=PollingConfig().timeout,
+        help="the agents' polling.timeout (default: the product's, not the test harness's 1 s)",
+    )
+    ap.add_argument("--retries", type=int, default=PollingConfig().retries)
     ap.add_argument("--keep", action="store_true", help="keep the agents' logs (printed dir)")
     args = ap.parse_args()
     args.window = args.window or args.interval
@@ -225,7 +234,9 @@ def main() -> int:
                 f"{1000 * cpu / max(1, polls):.2f} ms per NE poll"
             )
         db_url = sqlite_pool(tmp / "emspool.db", lab.inventory())
-        polling = {"concurrency": args.concurrency} if args.concurrency else {}
+        polling: dict[str, Any] = {"timeout": args.timeout, "retries": args.retries}
+        if args.concurrency:
+            polling["concurrency"] = args.concurrency
         with AgentPool(tmp / "pool", db_url, interval=args.interval, polling=polling) as pool:
             for node, priority in AGENTS.items():
                 pool.add(node, priority=priority)
