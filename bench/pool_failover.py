@@ -48,8 +48,8 @@ from bench.poolbench import (  # noqa: E402
     wait_new_master,
 )
 from lab.harness import AgentPool, sqlite_pool  # noqa: E402
-from shared.config import PollingConfig  # noqa: E402
 from lab.scale.fleet import ScaleLab  # noqa: E402
+from shared.config import PollingConfig  # noqa: E402
 
 AGENTS = {"fo-a": 300, "fo-b": 200, "fo-c": 100}
 
