@@ -274,7 +274,7 @@ class TopoScene(QGraphicsScene):
         item.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         item.setData(0, name)
         item.setZValue(5)
-        item.setPen(self._outline if self.labels_shown else QPen(Qt.PenStyle.NoPen))
+        item.setPen(self._outline)
         item.setParentItem(self.node_layer)
         label = QGraphicsSimpleTextItem(name)
         label.setBrush(QColor("#cfd8e3"))
@@ -442,12 +442,6 @@ class TopoScene(QGraphicsScene):
         if labels != self.labels_shown:
             self.labels_shown = labels
             self.label_layer.setVisible(labels)
-            # The dark outline only where a node is big enough on screen to need one: its
-            # antialiased stroke costs more than the fill, 40% of a mid-zoom frame. Once per
-            # switch, ~5 ms for 5,000 NEs.
-            pen = self._outline if labels else QPen(Qt.PenStyle.NoPen)
-            for node in self.nodes.values():
-                node.setPen(pen)
             for links in self.link_paths:
                 if links.data(1) == "stub":
                     links.setVisible(labels)
