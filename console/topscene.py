@@ -125,7 +125,7 @@ class CrispPath(QGraphicsPathItem):
         super().__init__(path)
         self.lines = _segments(path)
 
-    def setPath(self, path: QPainterPath) -> None:  # noqa: N802 (Qt's name)
+    def setPath(self, path: QPainterPath) -> None:
         super().setPath(path)
         self.lines = _segments(path)
 
