@@ -115,15 +115,16 @@ class AgentItem(QGraphicsItem):
 
 class CrispPath(QGraphicsPathItem):
     """Straight segments (a path of moveTo/lineTo pairs, as ``path()`` gives them) drawn in
-    one ``drawLines`` call and without antialiasing whatever the view's hint: the long
-    trunk edges cost most of a frame as an antialiased path (a wide pen strokes the whole
-    path into one polygon to fill); as lines the raster painter spans each on its own and
-    clips it to the screen. Give it an opaque pen (``solid``): a blend per pixel costs
-    about four times a plain fill over a line's length."""
+    one ``drawLines`` call, antialiased only when ``smooth`` (the links inside a group,
+    zoomed in) whatever the view's hint: the long trunk edges cost most of a frame as an
+    antialiased path (a wide pen strokes the whole path into one polygon to fill); as lines
+    the raster painter spans each on its own and clips it to the screen. Give it an opaque
+    pen (``solid``): a blend per pixel costs about four times a plain fill."""
 
-    def __init__(self, path: QPainterPath) -> None:
+    def __init__(self, path: QPainterPath, smooth: bool = False) -> None:
         super().__init__(path)
         self.lines = _segments(path)
+        self.smooth = smooth
 
     def setPath(self, path: QPainterPath) -> None:
         super().setPath(path)
@@ -133,7 +134,7 @@ class CrispPath(QGraphicsPathItem):
         self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
     ) -> None:
         aa = painter.testRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, self.smooth)
         painter.setPen(self.pen())
         painter.drawLines(self.lines)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, aa)  # the view saves no state
@@ -340,9 +341,9 @@ class TopoScene(QGraphicsScene):
             for a, _, b, _ in inner[start : start + LINKS_PER_PATH]:
                 path.moveTo(*self.positions[a])
                 path.lineTo(*self.positions[b])
-            self._add_links(path, _pen(LINK), 2.0, "inside")
+            self._add_links(path, _pen(solid(LINK)), 2.0, "inside")
         for width, path in _trunk_paths(link_trunks(topo, outer, self.positions, group)).items():
-            self._add_links(path, _pen(solid(LINK_ACROSS), width), 1.5, "trunk", crisp=True)
+            self._add_links(path, _pen(solid(LINK_ACROSS), width), 1.5, "trunk")
         stubs = QPainterPath()
         for a, _, b, _ in outer:
             pa, pb = self.positions[a], self.positions[b]
@@ -350,12 +351,11 @@ class TopoScene(QGraphicsScene):
                 d = math.hypot(u - x, v - y) or 1.0
                 stubs.moveTo(x, y)
                 stubs.lineTo(x + (u - x) / d * STUB, y + (v - y) / d * STUB)
-        self._add_links(stubs, _pen(LINK), 2.0, "stub").setVisible(self.labels_shown)
+        self._add_links(stubs, _pen(solid(LINK)), 2.0, "stub").setVisible(self.labels_shown)
 
-    def _add_links(
-        self, path: QPainterPath, pen: QPen, z: float, kind: str, crisp: bool = False
-    ) -> QGraphicsPathItem:
-        item = CrispPath(path) if crisp else QGraphicsPathItem(path)
+    def _add_links(self, path: QPainterPath, pen: QPen, z: float, kind: str) -> QGraphicsPathItem:
+        # Trunks stay crisp at any zoom; links inside a group are smoothed with the labels.
+        item = CrispPath(path, smooth=kind != "trunk" and self.labels_shown)
         item.setPen(pen)
         self.addItem(item)
         item.setZValue(z)
@@ -445,6 +445,11 @@ class TopoScene(QGraphicsScene):
             for links in self.link_paths:
                 if links.data(1) == "stub":
                     links.setVisible(labels)
+                if isinstance(links, CrispPath) and links.data(1) != "trunk":
+                    # Antialiasing thousands of short links costs a third of a mid-zoom
+                    # frame; at 1 px and that zoom the jags do not show.
+                    links.smooth = labels
+                    links.update()
         if far != self.far:
             self.far = far
             self.dots.setVisible(far)
