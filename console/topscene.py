@@ -115,7 +115,7 @@ class AgentItem(QGraphicsItem):
 
 class CrispPath(QGraphicsPathItem):
     """Straight segments (a path of moveTo/lineTo pairs, as ``path()`` gives them) drawn in
-    one ``drawLines`` call, antialiased only when ``smooth`` (the links inside a group,
+    one ``drawLines`` call (wide pens), antialiased only when ``smooth`` (the links inside a group,
     zoomed in) whatever the view's hint: the long trunk edges cost most of a frame as an
     antialiased path (a wide pen strokes the whole path into one polygon to fill); as lines
     the raster painter spans each on its own and clips it to the screen. Give it an opaque
@@ -123,20 +123,29 @@ class CrispPath(QGraphicsPathItem):
 
     def __init__(self, path: QPainterPath, smooth: bool = False) -> None:
         super().__init__(path)
-        self.lines = _segments(path)
         self.smooth = smooth
+        self._lines: list[QLineF] | None = None
 
     def setPath(self, path: QPainterPath) -> None:
         super().setPath(path)
-        self.lines = _segments(path)
+        self._lines = None
+
+    def segments(self) -> list[QLineF]:
+        if self._lines is None:
+            self._lines = _segments(self.path())
+        return self._lines
 
     def paint(
         self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
     ) -> None:
         aa = painter.testRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, self.smooth)
-        painter.setPen(self.pen())
-        painter.drawLines(self.lines)
+        pen = self.pen()
+        painter.setPen(pen)
+        if pen.widthF() > 1.0:
+            painter.drawLines(self.segments())
+        else:  # a thin pen takes the same stroker either way, and a path converts once
+            painter.drawPath(self.path())
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, aa)  # the view saves no state
 
 

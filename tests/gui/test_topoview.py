@@ -172,7 +172,8 @@ def test_trunk_and_managed_edges_are_opaque_lines_along_their_paths(widget: Topo
     assert {i.data(1) for i in crisp} >= {"trunk"} and any(s.managed.values())
     for item in crisp:
         assert item.pen().color().alpha() == 255  # a plain fill per pixel, not a blend
-        ends = {(round(p.x(), 3), round(p.y(), 3)) for ln in item.lines for p in (ln.p1(), ln.p2())}
+        lines = item.segments()
+        ends = {(round(p.x(), 3), round(p.y(), 3)) for ln in lines for p in (ln.p1(), ln.p2())}
         assert ends == path_points(item)  # what is drawn is the path the tests and marks read
     # The opaque colour is what Qt shows for the translucent one over the background.
     for colour in (LINK_ACROSS, QColor(199, 125, 255, 70)):
