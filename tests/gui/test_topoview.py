@@ -10,9 +10,10 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QColor, QImage, QPainter
 
+from console.topoitems import BACKGROUND, CrispPath, solid
 from console.topolayout import BY_SITE
 from console.topoview import DIFFERENCES, TopologyWidget
-from console.topscene import BACKGROUND, DIFF_DB, DIFF_MEM, LINK_ACROSS, CrispPath, solid
+from console.topscene import DIFF_DB, DIFF_MEM, LINK_ACROSS
 from lab.topogen import synthetic_pool
 from shared.model import Severity
 from shared.topology import DATABASE, MEMORY, SEVERITY_COLOURS, agent_id
