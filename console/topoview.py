@@ -89,7 +89,8 @@ class TopoCanvas(QGraphicsView):
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.MinimalViewportUpdate)
         self.setOptimizationFlag(QGraphicsView.OptimizationFlag.DontSavePainterState)
         self.setOptimizationFlag(QGraphicsView.OptimizationFlag.DontAdjustForAntialiasing)
-        self.setCacheMode(QGraphicsView.CacheModeFlag.CacheBackground)
+        # No background cache: the background is one colour, and a fill costs less than
+        # copying (and, panning, scrolling) a viewport-sized picture of it.
         self.level = ""
         self.autofit = True  # until the user zooms: keep everything in view on resize
         self.apply_detail()
