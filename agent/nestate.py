@@ -16,7 +16,7 @@ from agent.db import Database
 from shared.errors import DatabaseError
 from shared.model import NeState
 from shared.schema import ne_state
-from shared.snapshot import Coalescer
+from shared.snapshot import Coalescer, seen_key
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ class SnapshotWriter:
                 failing = True
                 continue
             failing = False
-            self.coalescer.written(snaps, {s.name: s.polls for s in states})
+            self.coalescer.written(snaps, {s.name: seen_key(s) for s in states})
             self.stats["written"] += len(snaps)
 
     def released(self, names: Iterable[str]) -> None:
