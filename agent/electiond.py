@@ -68,6 +68,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 OP = "pool.election"
+MASTER_EVENT = "pool master"  # starts the text of the master-change events it logs
 MEMBER_HORIZON = 3600.0  # rows unheard for longer are not linked to (emspool pool forget)
 RELEASE_TIMEOUT = 2.0  # seconds the lease release and the last row write may take at stop
 _LEASE_QUEUE = 16
@@ -227,12 +228,7 @@ class ElectionShell:
             elif isinstance(a, AcquireLease | ReleaseLease):
                 self._queue_lease(a)
             elif isinstance(a, Became):
-                if a.role is not Role.MASTER and self._was_master:
-                    log.warning(
-                        "no longer master (epoch %d): %s",
-                        self._was_master,
-                        self.election.stepped_down_why,
-                    )
+                self._record(a)
                 self._was_master = a.epoch if a.role is Role.MASTER else 0
                 if self.renewer is not None:
                     if a.role is Role.MASTER:
@@ -240,6 +236,19 @@ class ElectionShell:
                     else:
                         self.renewer.stop()
                 self.on_became(a)
+
+    def _record(self, b: Became) -> None:
+        """Master changes go to the event log (type "agent", MASTER_EVENT in the text):
+        the pool's failover history stays when every agent has restarted since."""
+        if b.role is Role.MASTER and not self._was_master:
+            text = f"{MASTER_EVENT}: became master, epoch {b.epoch}"
+        elif b.role is not Role.MASTER and self._was_master:
+            why = self.election.stepped_down_why or "stepped down"
+            log.warning("no longer master (epoch %d): %s", self._was_master, why)
+            text = f"{MASTER_EVENT}: no longer master, epoch {self._was_master}: {why}"
+        else:
+            return
+        self.agent.emit([self.agent.agent_event(text)])
 
     def _set_timer(self, t: Timer) -> None:
         assert self._loop is not None
