@@ -13,6 +13,12 @@ from typing import Any
 
 from console.alarmlist import when
 
+# The event log's master changes (agent/electiond.py logs them, type "agent"): the query
+# the pool tab asks, and the text they start with.
+MASTER_EVENT = "pool master"
+MASTER_QUERY: dict[str, Any] = {"types": ["agent"], "text": MASTER_EVENT, "limit": 100}
+HISTORY_COLUMNS = ("When", "Agent", "Change")
+
 COLUMNS = (
     "Agent",
     "State",
@@ -67,6 +73,7 @@ class PoolState:
     alarms_answered: list[str] = field(default_factory=list)
     alarms_missing: dict[str, str] = field(default_factory=dict)
     error: str = ""  # the last request that failed, said in the tab
+    master_events: list[dict[str, Any]] = field(default_factory=list)  # newest first
 
     def rows(self) -> list[tuple[str, ...]]:
         members = {str(m["node_id"]): m for m in (self.db_pool or {}).get("members", [])}
@@ -129,3 +136,18 @@ class PoolState:
         if self.error:
             lines.append(f"last error: {self.error}")
         return lines
+
+    def history(self) -> list[tuple[str, str, str]]:
+        """The pool's master changes, newest first: (when, agent, change)."""
+        prefix = f"{MASTER_EVENT}: "
+        out = []
+        for e in self.master_events:
+            text = str(e.get("text") or "")
+            if text.startswith(prefix):
+                out.append((when(e.get("time")), str(e.get("agent") or ""), text[len(prefix) :]))
+        return out
+
+    def failovers(self) -> int:
+        """Masters that stepped down or vanished in the history shown: a new master whose
+        predecessor logged nothing (killed) counts as well."""
+        return sum(1 for _, _, change in self.history() if change.startswith("became master"))

@@ -22,9 +22,10 @@ from PySide6.QtWidgets import (
 )
 
 from console.connection import Snapshot
-from console.poolstate import COLUMNS, PoolState
+from console.poolstate import COLUMNS, HISTORY_COLUMNS, MASTER_QUERY, PoolState
 
 Request = Callable[..., None]
+HISTORY_EVERY = 5  # refreshes between reads of the master changes (10 s at the default)
 _STATE_COLOURS = {"master": "#2e7d32", "follower": "#1565c0", "starting": "#f9a825",
                   "dead": "#c62828"}  # fmt: skip
 
@@ -51,10 +52,21 @@ class PoolTab(QWidget):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.answers = QLabel()
         self.answers.setWordWrap(True)
+        # Failovers over time, from the event log (peered): they outlive every agent.
+        self.history_title = QLabel()
+        self.history = QTableWidget(0, len(HISTORY_COLUMNS))
+        self.history.setHorizontalHeaderLabels(list(HISTORY_COLUMNS))
+        self.history.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.history.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.history.verticalHeader().setVisible(False)
+        self.history.horizontalHeader().setStretchLastSection(True)
         layout = QVBoxLayout(self)
         layout.addWidget(self.headline)
-        layout.addWidget(self.table, 1)
+        layout.addWidget(self.table, 3)
         layout.addWidget(self.answers)
+        layout.addWidget(self.history_title)
+        layout.addWidget(self.history, 1)
+        self._rounds = 0
         self.timer = QTimer(self)
         self.timer.setInterval(int(every * 1000))
         self.timer.timeout.connect(self.refresh)
@@ -70,6 +82,12 @@ class PoolTab(QWidget):
 
     def refresh(self) -> None:
         self._request("db.pool", {}, on_result=self._db_pool, on_error=self._failed, timeout=3.0)
+        if self._rounds % HISTORY_EVERY == 0:
+            self._request(
+                "events.search", MASTER_QUERY, on_result=self._history, on_error=self._failed,
+                timeout=5.0,
+            )  # fmt: skip
+        self._rounds += 1
         self._request(
             "pool.health", {"deadline": 1.0}, on_result=self._health, on_error=self._failed,
             timeout=3.0,
@@ -89,6 +107,21 @@ class PoolTab(QWidget):
         self.state.health, self.state.error = reply, ""
         self.replies += 1
         self._render()
+
+    def _history(self, reply: Any) -> None:
+        self.state.master_events = list((reply or {}).get("events") or [])
+        rows = self.state.history()
+        self.history_title.setText(
+            f"Master changes (event log): {self.state.failovers()} masters in the last "
+            f"{len(rows)} changes"
+            if rows
+            else "Master changes (event log): none logged yet"
+        )
+        self.history.setRowCount(len(rows))
+        for r, row in enumerate(rows):
+            for c, text in enumerate(row):
+                self.history.setItem(r, c, QTableWidgetItem(text))
+        self.history.resizeColumnsToContents()
 
     def _failed(self, err: Exception) -> None:
         self.state.error = str(err)

@@ -136,6 +136,14 @@ def test_attach_show_acknowledge_and_follow_a_kill(
         qtbot.waitUntil(lambda: win.pool.state.health is not None
                         and set(win.pool.state.health["answered"]) == survivors,
                         timeout=30_000)  # fmt: skip
+        # Its master changes come from the event log: the pool's first master is there.
+        qtbot.waitUntil(
+            lambda: (
+                any(c.startswith("became master, epoch") for _, _, c in win.pool.state.history())
+                and win.pool.history.rowCount() == len(win.pool.state.history())
+            ),
+            timeout=30_000,
+        )
     finally:
         win.stop()
         lab.reachable(ne)
