@@ -228,7 +228,7 @@ async def test_ne_states_come_in_pages_by_name_with_the_agent_polling_each():
         assert pages == 8 and reply["total"] == 16
         assert reply["answered"] == ["a1", "a2", "a3"] and list(reply["missing"]) == ["a4"]
         with pytest.raises(ValueError, match="limit"):
-            await fed.ne_states({"limit": 5001})
+            await fed.ne_states({"limit": 2001})
     finally:
         await peers.aclose()
         ctx.term()
