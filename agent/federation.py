@@ -48,6 +48,7 @@ Local = Callable[[dict[str, Any]], Awaitable[Any]]
 DEFAULT_DEADLINE = 2.0
 MAX_DEADLINE = 10.0
 _EVERY_ACTIVE = AlarmFilter()  # the filter of the full list
+_PAGE_STATS = {ALARMS.op: "alarm_pages", NE_STATES.op: "ne_state_pages"}  # pages given, by list
 
 
 def deadline_of(args: dict[str, Any]) -> float:
@@ -142,7 +143,10 @@ class Federation:
             ("requests", "partial", "acks_routed", "alarm_pages", "ne_state_pages", "part_pages"),
             0,
         )
-        self.merges: Generations[Merge] = Generations()
+        # Each list's merges apart: a cursor of one list never resumes another's merge.
+        self.merges: dict[str, Generations[Merge]] = {
+            k.op: Generations() for k in (ALARMS, NE_STATES)
+        }
 
     async def gather(self, op: str, args: dict[str, Any], deadline: float) -> Merged:
         """Every live member's answer to ``op`` (this agent's own without the bus)."""
@@ -191,12 +195,12 @@ class Federation:
             merge = self._resume(cursor, now, kind)
         else:
             raise ValueError("cursor: expected the 'next' of the previous page")
-        self.stats["alarm_pages" if kind is ALARMS else "ne_state_pages"] += 1
+        self.stats[_PAGE_STATS[kind.op]] += 1
         await self._fill(merge, kind, start or {}, limit, deadline)
         items = merge.take(limit)
         nxt = merge.cursor()
         if nxt is not None:  # kept for the next page (a cache: the cursor suffices)
-            self.merges.put(merge.gen, merge, time.monotonic())
+            self.merges[kind.op].put(merge.gen, merge, time.monotonic())
         missing = dict(merge.missing)
         if cursor is None and missing:
             self.stats["partial"] += 1
@@ -223,7 +227,7 @@ class Federation:
         decoded = Merge.from_cursor(cursor, now, kind)
         # Kept and at the cursor's place: no member is asked twice for the same rows. A
         # page asked again (a retry) or of another agent is rebuilt from the cursor.
-        kept = self.merges.pop(decoded.gen, now)
+        kept = self.merges[kind.op].pop(decoded.gen, now)
         return kept if kept is not None and kept.last == decoded.last else decoded
 
     async def _fill(
