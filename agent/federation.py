@@ -265,12 +265,30 @@ class Federation:
             page: PartPage[Any] = await with_deadline(self.local[kind.part_op](args), deadline)
             return page
         # Typed: only the keys are parsed; the rows pass through as the member sent them.
-        raw = await self.peers.request(node, kind.part_op, args, deadline, raw=True)
+        try:
+            raw = await self.peers.request(node, kind.part_op, args, deadline, raw=True)
+        except PeerError as e:
+            if kind is NE_STATES and e.code == ErrorCode.UNKNOWN_OP:
+                return await self._unpaged_ne_states(node, args, deadline)
+            raise
         try:
             part: PartPage[Any] = msgspec.json.decode(raw, type=kind.part_type)
         except msgspec.DecodeError as e:  # ValidationError included
             raise PeerError(node, "malformed", f"not a page of {kind.noun}: {e}") from None
         return part
+
+    async def _unpaged_ne_states(
+        self, node: str, args: dict[str, Any], deadline: float
+    ) -> PartPage[Any]:
+        """The part of a member of a release before ``ne_states.page`` (a rolling upgrade):
+        its whole list, cut here into the page asked (each page from its list of then)."""
+        states = await self.peers.request(node, "ne_states", {}, deadline)
+        if not isinstance(states, list) or not all(isinstance(x, dict) for x in states):
+            raise PeerError(node, "malformed", "not a list of NE states")
+        snap = Snapshot.of(f"{node}:unpaged", (ne_state_entry(x, node) for x in states), 0.0)
+        after = args.get("after")
+        limit = NE_STATES.limit(args)
+        return part_page(snap, None if after is None else NE_STATES.parse_key(after), limit)
 
     async def health(self, args: dict[str, Any]) -> dict[str, Any]:
         merged = await self.gather("status.part", {}, deadline_of(args))

@@ -39,8 +39,12 @@ async def ask(fed: Federation, args: dict) -> dict:
 class Member:
     """One agent's memory as the federated ops see it, served on a real bus."""
 
-    def __init__(self, node: str, alarms: list[Alarm], delay: float = 0.0) -> None:
+    def __init__(
+        self, node: str, alarms: list[Alarm], delay: float = 0.0, unpaged: bool = False
+    ) -> None:
+        """``unpaged``: a member of a release that answers ``ne_states`` whole only."""
         self.node = node
+        self.unpaged = unpaged
         self.alarms = alarms
         self.delay = delay
         self.acks: list[dict] = []
@@ -69,6 +73,11 @@ class Member:
             self.acks.append(args)
             return {"ne": args["ne"], "acked_by": args["user"]}
 
+        async def ne_states(args):
+            return [{"name": a.key.ne} for a in self.alarms]
+
+        if self.unpaged:
+            return {"alarms.page": alarms_page, "ne_states": ne_states}
         return {
             "alarms.page": alarms_page,
             "ne_states.page": ne_states_page,
@@ -204,8 +213,10 @@ async def test_pages_are_one_snapshot_a_cursor_goes_to_any_agent_and_a_member_go
 
 async def test_ne_states_come_in_pages_by_name_with_the_agent_polling_each():
     """``pool.ne_states`` is paged like ``pool.alarms`` (one snapshot per member, a keyset
-    cursor): small pages put back every state once, by name, and a member gone is named."""
-    a1, a2, a3 = (Member(n, spread(n, k, 10.0)) for n, k in (("a1", 5), ("a2", 8), ("a3", 3)))
+    cursor): small pages put back every state once, by name, and a member gone is named; a
+    member of the release before (``ne_states`` whole only) is still part of the answer."""
+    a1, a2 = (Member(n, spread(n, k, 10.0)) for n, k in (("a1", 5), ("a2", 8)))
+    a3 = Member("a3", spread("a3", 3, 10.0), unpaged=True)
     ctx = zmq.asyncio.Context()
     peers = Peers(ctx, "a1")
     everyone = ["a1", "a2", "a3", "a4"]
