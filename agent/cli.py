@@ -28,6 +28,7 @@ from shared.errors import ConfigError, EmspoolError
 from shared.eventquery import MAX_PAGE as MAX_EVENTS
 from shared.eventquery import EventQuery
 from shared.model import Severity
+from shared.notes import MAX_NOTE_CHARS
 
 PLUGIN_GROUP = "emspool.cli"
 # Commands that come with optional parts of emspool, by name -> (help, the extra to install),
@@ -97,12 +98,16 @@ def cmd_alarms(args: argparse.Namespace) -> int:
             a["count"],
             when(a["raised_at"]),
             a["acked_by"],
+            a.get("note_count") or "",
             a.get("agent", ""),
             a["text"],
         )
         for a in alarms
     ]
-    heading = ("severity", "ne", "object", "type", "state", "n", "raised", "ack", "agent", "text")
+    heading = (
+        "severity", "ne", "object", "type", "state", "n", "raised", "ack", "notes", "agent",
+        "text",
+    )  # fmt: skip
     text = table(heading, rows)
     if reply.get("missing"):
         gone = ", ".join(f"{n} ({why})" for n, why in sorted(reply["missing"].items()))
@@ -121,6 +126,20 @@ def cmd_ack(args: argparse.Namespace) -> int:
         {"ne": args.ne, "obj": args.obj, "type": args.type, "user": user, "undo": args.undo},
     )
     output(args, res, f"{'un' if args.undo else ''}acknowledged {args.ne}/{args.obj}/{args.type}")
+    return 0
+
+
+def cmd_note(args: argparse.Namespace) -> int:
+    # The same alarm identity, route and recorded user as `emspool ack`.
+    user = args.user or os.environ.get("USER") or "operator"
+    text = " ".join(args.text)
+    res = agent_request(
+        args,
+        "pool.note",
+        {"ne": args.ne, "obj": args.obj, "type": args.type, "text": text, "user": user},
+    )
+    n = res.get("note_count", "?") if isinstance(res, dict) else "?"
+    output(args, res, f"note {n} on {args.ne}/{args.obj}/{args.type} written")
     return 0
 
 
@@ -331,6 +350,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--user", help="who acknowledges (default: $USER)")
     p.add_argument("--undo", action="store_true", help="remove the acknowledgement")
     p.set_defaults(func=cmd_ack)
+
+    p = sub.add_parser("note", help="add a note to a standing alarm (one line of text)")
+    p.add_argument("ne")
+    p.add_argument("type", help="alarm type, e.g. link-down")
+    p.add_argument("text", nargs="+", help=f"the note, at most {MAX_NOTE_CHARS} characters")
+    p.add_argument("--obj", default="", help="managed object, e.g. ifIndex=3 (default: none)")
+    p.add_argument("--user", help="who writes it (default: $USER; insecure bus only)")
+    p.set_defaults(func=cmd_note)
 
     p = sub.add_parser(
         "events", help="the event log, through a random agent (peered: from the database)"

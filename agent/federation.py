@@ -5,7 +5,7 @@ Each ``pool.*`` request is answered by asking this agent's own part directly and
 live member's part over the bus (``Peers.gather``: in parallel, one deadline), then merging
 with shared/federated.py. The reply always says which agents answered and which did not
 and why, so a dead or slow agent costs at most the deadline and a partial answer says so.
-Acknowledgements are routed to the agent that owns the NE.
+Acknowledgements and notes on alarms are routed to the agent that owns the NE.
 
 ``pool.alarms`` and ``pool.ne_states`` are paged on both hops (the bus caps a message at
 4 MiB): each member keeps a snapshot generation of its part and gives it in pages
@@ -140,7 +140,15 @@ class Federation:
         # missing with the reason, without spending the deadline on them.
         self.absent = absent or dict
         self.stats: dict[str, int] = dict.fromkeys(
-            ("requests", "partial", "acks_routed", "alarm_pages", "ne_state_pages", "part_pages"),
+            (
+                "requests",
+                "partial",
+                "acks_routed",
+                "notes_routed",
+                "alarm_pages",
+                "ne_state_pages",
+                "part_pages",
+            ),
             0,
         )
         # Each list's merges apart: a cursor of one list never resumes another's merge.
@@ -303,9 +311,18 @@ class Federation:
 
     async def ack(self, args: dict[str, Any], user: str) -> dict[str, Any]:
         """Acknowledge on the owner of the NE; ``user`` is the authenticated caller."""
+        return await self._on_alarm_owner("ack.local", args, user, "acks_routed")
+
+    async def note(self, args: dict[str, Any], user: str) -> dict[str, Any]:
+        """A note on an alarm, written by the owner of the NE; ``user`` as for ``ack``."""
+        return await self._on_alarm_owner("note.local", args, user, "notes_routed")
+
+    async def _on_alarm_owner(
+        self, op: str, args: dict[str, Any], user: str, counter: str
+    ) -> dict[str, Any]:
         forwarded = dict(args) | {"user": user}
         ne = str(args["ne"])
-        return await self._on_owner(ne, "ack.local", forwarded, deadline_of(args), "acks_routed")
+        return await self._on_owner(ne, op, forwarded, deadline_of(args), counter)
 
     async def _on_owner(
         self, ne: str, op: str, args: dict[str, Any], deadline: float, counter: str = ""

@@ -15,8 +15,9 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from agent.bus import Bus
-from agent.busauth import current_caller
+from agent.busauth import acting_user, current_caller
 from agent.db import Database
+from agent.metrics import snmp_transport_stats
 from shared.alarms import Alarm
 from shared.errors import NotFound
 from shared.eventquery import EventQuery, QueryError, page_limit
@@ -75,6 +76,7 @@ class Handlers:
             "managed": len(a.model.states),
             "alarms_active": len(a.model.alarms.active()),
             "poller": dict(a.poller.stats) if a.poller else {},
+            "snmp": snmp_transport_stats(a),
             "netconf": dict(a.nc_poller.stats) if a.nc_poller else {},
             "traps": dict(a.receiver.counters) if a.receiver else {},
             "outbox": a.writer.counters() if a.writer else {},
@@ -121,14 +123,7 @@ class Handlers:
         key = AlarmKey(str(args["ne"]), str(args.get("obj", "")), str(args["type"]))
         if a.model.alarms.get(key) is None:
             raise NotFound(f"no alarm {key}")
-        caller = current_caller()
-        # The authenticated key's name, never what the client claims; an insecure lab bus
-        # has nobody authenticated, and says so beside the name the client gave.
-        user = (
-            caller.name
-            if caller.authenticated
-            else f"{args.get('user') or 'unknown'} (unauthenticated)"
-        )
+        user = acting_user(args)
         events = a.model.ack(key, user, time.time(), undo=bool(args.get("undo", False)))
         a.emit(events)
         alarm = a.model.alarms.get(key)

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from agent.busauth import current_caller
+from agent.busauth import acting_user
 from agent.federation import AlarmParts, Federation, NeStateParts
 from agent.handlers import ne_detail
 from agent.inventoryops import InventoryOps
@@ -21,7 +21,8 @@ from agent.peered import Peered
 from agent.relay import Relay
 from shared.alarms import Alarm
 from shared.errors import NotFound
-from shared.model import AlarmKey
+from shared.model import AlarmKey, Event
+from shared.notes import check_note_text
 from shared.wire import KeyRole
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ class PoolService:
                 "ne_states.page": self.ne_parts.page,
                 "status.part": self.status_part,
                 "ack.local": self.ack_local,
+                "note.local": self.note_local,
                 "ne_detail": self._ne_detail_local,
             },
             self._absent,
@@ -74,10 +76,12 @@ class PoolService:
         bus.route("ne_states.page", self.ne_parts.page, role=KeyRole.AGENT)
         bus.route("status.part", self.status_part)
         bus.route("ack.local", self.ack_local, role=KeyRole.AGENT)
+        bus.route("note.local", self.note_local, role=KeyRole.AGENT)
         bus.route("pool.alarms", f.alarms)
         bus.route("pool.ne_states", f.ne_states)
         bus.route("pool.health", f.health)
         bus.route("pool.ack", self.pool_ack, role=KeyRole.OPERATOR)
+        bus.route("pool.note", self.pool_note, role=KeyRole.OPERATOR)
         bus.route("pool.ne_detail", f.ne_detail)
         self.peered.route(bus)
         self.inventory_ops.route(bus)
@@ -148,20 +152,41 @@ class PoolService:
             }
         ]
 
+    # Acknowledgements and notes routed here by the agent the operator is attached to; the
+    # user is the name of the key that agent authenticated (these routes take agent keys only).
     async def ack_local(self, args: dict[str, Any]) -> dict[str, object]:
-        """An acknowledgement routed here by the agent the operator is attached to; the user
-        is the name of the key that agent authenticated (this route takes agent keys only)."""
+        undo = bool(args.get("undo", False))
+        model = self.agent.model
+        return self._change_alarm(args, lambda key, user, now: model.ack(key, user, now, undo))
+
+    async def note_local(self, args: dict[str, Any]) -> dict[str, object]:
+        text = check_note_text(args.get("text"))
+        model = self.agent.model
+        return self._change_alarm(
+            args, lambda key, user, now: model.note(key, user, text, now), standing=True
+        )
+
+    def _change_alarm(
+        self,
+        args: dict[str, Any],
+        change: Callable[[AlarmKey, str, float], list[Event]],
+        *,
+        standing: bool = False,
+    ) -> dict[str, object]:
         a = self.agent
         key = AlarmKey(str(args["ne"]), str(args.get("obj", "")), str(args["type"]))
-        if a.model.alarms.get(key) is None:
+        alarm = a.model.alarms.get(key)
+        if alarm is None:
             raise NotFound(f"no alarm {key} on {a.node_id}")
-        user = str(args.get("user") or "unknown")
-        a.emit(a.model.ack(key, user, time.time(), undo=bool(args.get("undo", False))))
+        if standing and not alarm.active:
+            raise NotFound(f"alarm {key} is cleared: notes go on standing alarms")
+        a.emit(change(key, str(args.get("user") or "unknown"), time.time()))
         alarm = a.model.alarms.get(key)
         return (alarm.to_dict() if alarm else {}) | {"agent": a.node_id}
 
     async def pool_ack(self, args: dict[str, Any]) -> dict[str, Any]:
-        caller = current_caller()
-        claimed = args.get("user") or "unknown"
-        user = caller.name if caller.authenticated else f"{claimed} (unauthenticated)"
-        return await self.federation.ack(args, user)
+        return await self.federation.ack(args, acting_user(args))
+
+    async def pool_note(self, args: dict[str, Any]) -> dict[str, Any]:
+        check_note_text(args.get("text"))  # refused here, with no hop to the owner
+        return await self.federation.note(args, acting_user(args))

@@ -27,6 +27,8 @@ EventSink = Callable[[list[Event]], None]
 # NE per this many seconds: a parser bug on odd data would otherwise log every cycle.
 CRASH_LOG_EVERY = 600.0
 TAKEOVER_SPREAD = 1.0  # seconds over which NEs taken over are first polled
+HELD_RETRY = 0.5  # seconds between asks of a gate that refused a poll
+HELD_SHARE = 0.8  # of an interval a refused poll keeps asking before it skips the slot
 
 
 async def every(
@@ -197,7 +199,7 @@ class ScheduledPoller(Generic[T, S]):
         """poll_once, with an unexpected exception turned into a logged, counted, visible
         failure of this one poll (cancellation still propagates)."""
         name = sched.target.ne.name
-        if self.gate is not None and not await self.gate(name):
+        if self.gate is not None and not await self._gate_within(name, sched.target.ne):
             self.stats["held"] += 1
             return
         started = time.monotonic()
@@ -210,6 +212,19 @@ class ScheduledPoller(Generic[T, S]):
             st = self.model.states.get(name)
             if st is not None:
                 st.problems.pop("poll", None)
+
+    async def _gate_within(self, name: str, ne: NetworkElement) -> bool:
+        """Ask the gate again until it lets the poll go, for most of one interval: a poll
+        held past the gate's own wait (a long doubt) goes as soon as the doubt ends instead
+        of losing its slot, which would leave the NE unpolled for a whole interval more."""
+        assert self.gate is not None
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self.interval_of(ne) * HELD_SHARE
+        while not await self.gate(name):
+            if loop.time() + HELD_RETRY >= give_up:
+                return False
+            await asyncio.sleep(HELD_RETRY)
+        return True
 
     def _crashed(self, name: str, e: Exception) -> None:
         self.stats["poll_crashes"] += 1

@@ -131,6 +131,7 @@ def _draw(
             a["count"],
             when(a["raised_at"]),
             a["acked_by"],
+            a.get("note_count") or "",
             a.get("agent", ""),
             a["text"],
         )
@@ -144,7 +145,9 @@ def _draw(
         "",
         f"ACTIVE ALARMS ({len(alarms)}, all agents)",
         table(
-            ("severity", "ne", "object", "type", "n", "raised", "ack", "agent", "text"), rows, 50
+            ("severity", "ne", "object", "type", "n", "raised", "ack", "notes", "agent", "text"),
+            rows,
+            50,
         ),
         "",
         "RECENT EVENTS",

@@ -146,7 +146,8 @@ class MainWindow(QMainWindow):
         self.set_identity(identity_of(reply))
 
     def set_identity(self, ident: Identity) -> None:
-        """Our key's name and role (from the pool's allow-list): the ack buttons follow."""
+        """Our key's name and role (from the pool's allow-list): the ack and note buttons
+        follow."""
         self.identity = ident
         role = ident.role.value if ident.role is not None else "role unknown"
         self.key_label.setText(f"Key: {ident.name or '?'} ({role})")
@@ -155,8 +156,8 @@ class MainWindow(QMainWindow):
             assert ident.role is not None
             self.alarms.set_permission(
                 False,
-                f"key {ident.name!r} has the {ident.role.value} role; acknowledging needs "
-                f"{KeyRole.OPERATOR.value}",
+                f"key {ident.name!r} has the {ident.role.value} role; acknowledging and "
+                f"notes need {KeyRole.OPERATOR.value}",
             )
 
     def _status_labels(self) -> None:

@@ -32,6 +32,7 @@ from .fedpage import (
     part_page,
 )
 from .model import Severity
+from .notes import preview
 
 __all__ = [
     "ALARMS",
@@ -92,10 +93,22 @@ def parse_key(raw: Any) -> Key:
     return (int(raw[0]), float(raw[1]), raw[2], raw[3], raw[4], raw[5])
 
 
-class AlarmItem(msgspec.Struct):
+class NoteItem(msgspec.Struct):
+    time: float
+    user: str
+    text: str
+    number: int
+
+
+class AlarmItem(msgspec.Struct, omit_defaults=True):
     """One alarm of ``pool.alarms`` as a member encodes it (an object on the wire, the
     fields of ``Alarm.to_dict`` and the owning agent): cheaper to make and to encode than a
-    dict, and clients read it back as the same object."""
+    dict, and clients read it back as the same object.
+
+    Of the notes only the count and the newest travel here, its text cut to a preview
+    (``shared.notes.preview``), and nothing when there are none: a page holds thousands of
+    alarms under the bus's cap, and a note may be 1,000 characters. The owner gives them
+    all in full (``Alarm.to_dict``, ``pool.ne_detail``)."""
 
     ne: str
     obj: str
@@ -111,6 +124,8 @@ class AlarmItem(msgspec.Struct):
     acked_by: str | None
     acked_at: float | None
     agent: str
+    note_count: int = 0
+    last_note: NoteItem | None = None
 
 
 _LABEL = {s: s.label for s in Severity}
@@ -123,6 +138,10 @@ def alarm_entry(a: Alarm, agent: str) -> Entry:
         k.ne, k.obj, k.type, _LABEL[a.severity], a.text, a.cleared_at is None, a.count,
         a.first_seen, a.last_seen, a.raised_at, a.cleared_at, a.acked_by, a.acked_at, agent,
     )  # fmt: skip
+    if a.notes:
+        n = a.notes[-1]
+        last = NoteItem(n.time, n.user, preview(n.text), n.number)
+        item.note_count, item.last_note = a.note_count, last
     return (-int(a.severity), -a.last_seen, k.ne, k.obj, k.type, agent), item
 
 

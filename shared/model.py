@@ -316,6 +316,7 @@ class EventType:
     ALARM_CHANGED = "alarm-changed"  # severity or text of a raised alarm changed
     ALARM_ACKED = "alarm-acked"
     ALARM_UNACKED = "alarm-unacked"
+    ALARM_NOTE = "alarm-note"  # an operator's note on a standing alarm (shared/notes.py)
     NE_REACHABLE = "ne-reachable"
     NE_UNREACHABLE = "ne-unreachable"
     TRAP = "trap"  # a trap that maps to no alarm

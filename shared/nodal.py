@@ -227,6 +227,10 @@ class NodalModel:
         t = self.alarms.unack(key, user, now) if undo else self.alarms.ack(key, user, now)
         return self._events([t] if t else [], now)
 
+    def note(self, key: AlarmKey, user: str, text: str, now: float) -> list[Event]:
+        t = self.alarms.note(key, user, text, now)
+        return self._events([t] if t else [], now)
+
     def tick(self, now: float) -> list[Event]:
         return self._events(self.alarms.expire(now), now)
 

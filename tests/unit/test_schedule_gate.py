@@ -1,0 +1,84 @@
+"""The pollers' gate (the assignment follower's doubt): a refused poll asks again and goes
+as soon as the gate opens, within the same slot; one refused for most of an interval skips
+that slot, counted as held."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+from agent.schedule import HELD_SHARE, ScheduledPoller
+from shared.config import PollingConfig
+from shared.model import NetworkElement
+from shared.nodal import NodalModel
+
+
+@dataclass(frozen=True)
+class _Target:
+    ne: NetworkElement
+
+
+@dataclass
+class _Sched:
+    target: _Target
+    task: asyncio.Task[None] | None = None
+
+
+class _CountingPoller(ScheduledPoller[_Target, _Sched]):
+    """Polls nothing: records when each poll ran."""
+
+    def __init__(self, interval: float) -> None:
+        super().__init__(
+            NodalModel("a1"), lambda events: None, PollingConfig(interval), time.time, {}
+        )
+        self.ran: list[float] = []
+
+    def _new_schedule(self, target: _Target) -> _Sched:
+        return _Sched(target)
+
+    async def poll_once(self, sched: _Sched) -> None:
+        self.ran.append(time.monotonic())
+
+
+def _gate_opening_after(asks: int) -> tuple[list[float], object]:
+    seen: list[float] = []
+
+    async def gate(name: str) -> bool:
+        seen.append(time.monotonic())
+        return len(seen) > asks
+
+    return seen, gate
+
+
+def test_a_refused_poll_goes_when_the_gate_opens_within_its_slot() -> None:
+    async def run() -> tuple[_CountingPoller, list[float], float]:
+        p = _CountingPoller(interval=60.0)
+        seen, gate = _gate_opening_after(2)
+        p.gate = gate  # type: ignore[assignment]
+        started = time.monotonic()
+        await p.poll_supervised(_Sched(_Target(NetworkElement("sw1", "127.0.0.1"))))
+        return p, seen, started
+
+    p, seen, started = asyncio.run(run())
+    assert len(seen) == 3 and len(p.ran) == 1
+    assert p.stats["held"] == 0
+    # Asked again after a short wait, not at the next slot a minute later.
+    assert p.ran[0] - started < 5.0
+
+
+def test_a_poll_refused_for_most_of_its_interval_skips_the_slot_counted() -> None:
+    interval = 2.0
+
+    async def run() -> tuple[_CountingPoller, list[float], float, float]:
+        p = _CountingPoller(interval=interval)
+        seen, gate = _gate_opening_after(10**6)
+        p.gate = gate  # type: ignore[assignment]
+        started = time.monotonic()
+        await p.poll_supervised(_Sched(_Target(NetworkElement("sw1", "127.0.0.1"))))
+        return p, seen, started, time.monotonic()
+
+    p, seen, started, ended = asyncio.run(run())
+    assert p.ran == [] and p.stats["held"] == 1
+    assert len(seen) >= 2  # asked again meanwhile
+    assert ended - started <= interval * HELD_SHARE + 0.5
