@@ -25,6 +25,7 @@ from agent.tables import table, when
 from shared.alarmpage import DEFAULT_PAGE, MAX_PAGE
 from shared.config import parse_profile
 from shared.errors import ConfigError, EmspoolError
+from shared.eventquery import MAX_PAGE as MAX_EVENTS
 from shared.eventquery import EventQuery
 from shared.model import Severity
 from shared.notes import MAX_NOTE_CHARS
@@ -156,6 +157,8 @@ def _since(text: str | None) -> float | None:
 
 
 def cmd_events(args: argparse.Namespace) -> int:
+    """The event log through a random agent of the pool (peered: any agent answers the
+    same from the database), one keyset page at a time."""
     query = EventQuery(
         since=_since(args.since),
         until=_since(args.until),
@@ -167,42 +170,53 @@ def cmd_events(args: argparse.Namespace) -> int:
         text=args.text or "",
         newest_first=not args.oldest,
     )
-    with open_db(args) as db:
-        if args.counts:
-            counts = db.event_counts(query)
-            by_sev: list[tuple[object, ...]] = sorted(counts.by_severity.items())
-            output(args, counts.to_dict(), table(("severity", "events"), by_sev))
-            return 0
-        page = db.search_events(query, cursor=args.cursor, limit=args.limit)
-    events = page.events
+    if args.counts:
+        counts = agent_request(args, "events.counts", query.to_args())
+        by_sev: list[tuple[object, ...]] = sorted(counts["by_severity"].items())
+        output(args, counts, table(("severity", "events"), by_sev))
+        return 0
+    page_args = query.to_args() | {"limit": args.limit}
+    if args.cursor:
+        page_args["cursor"] = args.cursor
+    page = agent_request(args, "events.search", page_args)
     rows: list[tuple[object, ...]] = [
-        (when(e.time), e.severity.label, e.ne, e.type, e.obj, e.agent, e.text) for e in events
+        (
+            when(e["time"]),
+            e["severity"],
+            e["ne"],
+            e["type"],
+            e["obj"],
+            e["agent"],
+            e["text"],
+        )
+        for e in page["events"]
     ]
     text = table(("time", "severity", "ne", "type", "object", "agent", "text"), rows)
-    if page.next_cursor:
-        text += f"\nmore: --cursor {page.next_cursor}"
-    output(args, page.to_dict(), text)
+    if page.get("next_cursor"):
+        text += f"\nmore: --cursor {page['next_cursor']}"
+    output(args, page, text)
     return 0
 
 
 def cmd_links(args: argparse.Namespace) -> int:
-    with open_db(args) as db:
-        found = db.list_links(args.source)
-    data = [
-        {
-            "a": k.a_ne,
-            "a_port": k.a_port,
-            "b": k.b_ne,
-            "b_port": k.b_port,
-            "source": k.source,
-            "last_seen": k.last_seen,
-        }
-        for k in found
-    ]
+    """The topology links through a random agent of the pool (peered ``db.links``)."""
+    reply = agent_request(args, "db.links", {"source": args.source} if args.source else {})
+    data = reply["items"]
     rows = [
         (d["a"], d["a_port"], d["b"], d["b_port"], d["source"], when(d["last_seen"])) for d in data
     ]
     output(args, data, table(("ne a", "port a", "ne b", "port b", "source", "seen"), rows))
+    return 0
+
+
+def cmd_whoami(args: argparse.Namespace) -> int:
+    """Who the agents take this key for: its name and role, as one agent authenticated it."""
+    res = agent_request(args, "whoami")
+    if res.get("authenticated"):
+        text = f"{res['name']} ({res['role']}), authenticated by agent {res['node_id']}"
+    else:
+        text = f"nobody authenticated: agent {res['node_id']} runs an insecure bus (a lab)"
+    output(args, res, text)
     return 0
 
 
@@ -345,7 +359,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--user", help="who writes it (default: $USER; insecure bus only)")
     p.set_defaults(func=cmd_note)
 
-    p = sub.add_parser("events", help="the event log (from the database)")
+    p = sub.add_parser(
+        "events", help="the event log, through a random agent (peered: from the database)"
+    )
     p.add_argument("--ne", action="append", help="only this NE (repeatable)")
     p.add_argument("--since", help="from (30m, 2h, 7d ago, or epoch seconds)")
     p.add_argument("--until", help="up to (same forms)")
@@ -355,17 +371,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--agent-name", action="append", help="events written by this agent")
     p.add_argument("--text", help="case-insensitive text contained in the event")
     p.add_argument("--oldest", action="store_true", help="oldest first")
-    p.add_argument("--limit", type=int, default=50, help="events per page")
+    p.add_argument("--limit", type=int, default=50, help=f"events per page (at most {MAX_EVENTS})")
     p.add_argument("--cursor", help="the next page, as a previous page printed it")
     p.add_argument("--counts", action="store_true", help="counts by severity instead")
     p.set_defaults(func=cmd_events)
 
-    p = sub.add_parser("links", help="topology links (LLDP-discovered or imported)")
+    p = sub.add_parser(
+        "links", help="topology links (LLDP-discovered or imported), through a random agent"
+    )
     p.add_argument("--source", help="only links from this source (lldp, manual, ...)")
     p.set_defaults(func=cmd_links)
 
     p = sub.add_parser("status", help="an agent's status and counters")
     p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("whoami", help="this bus key's name and role, as an agent sees it")
+    p.set_defaults(func=cmd_whoami)
 
     p = sub.add_parser("watch", help="live alarm and event view in the terminal")
     p.add_argument("--pub", help="only print the events of this PUB endpoint (no alarm view)")

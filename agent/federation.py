@@ -7,10 +7,11 @@ with shared/federated.py. The reply always says which agents answered and which 
 and why, so a dead or slow agent costs at most the deadline and a partial answer says so.
 Acknowledgements and notes on alarms are routed to the agent that owns the NE.
 
-``pool.alarms`` is paged on both hops (the bus caps a message at 4 MiB): each member keeps
-a snapshot generation of its part and gives it in pages, and this agent merges the
-members' already sorted pages into the client's pages under a keyset cursor; why that is
-exact is in shared/alarmpage.py.
+``pool.alarms`` and ``pool.ne_states`` are paged on both hops (the bus caps a message at
+4 MiB): each member keeps a snapshot generation of its part and gives it in pages
+(``Parts``), and this agent merges the members' already sorted pages into the client's
+pages under a keyset cursor (``Federation.paged``); why that is exact is in
+shared/fedpage.py.
 """
 
 from __future__ import annotations
@@ -25,19 +26,21 @@ import msgspec
 
 from agent.aiotools import with_deadline
 from agent.peers import PeerError, Peers, PeerTimeout
-from shared.alarmpage import (
-    Generations,
-    Merge,
-    PartPage,
-    Snapshot,
-    alarm_entry,
-    page_limit,
-    parse_key,
-    part_page,
-)
+from shared.alarmpage import ALARMS, alarm_entry
 from shared.alarms import Alarm
 from shared.errors import Expired, NotFound
 from shared.federated import AlarmFilter, Merged, merge_lists
+from shared.fedpage import (
+    NE_STATES,
+    Entry,
+    Generations,
+    Kind,
+    Merge,
+    PartPage,
+    Snapshot,
+    ne_state_entry,
+    part_page,
+)
 from shared.wire import ErrorCode
 
 Local = Callable[[dict[str, Any]], Awaitable[Any]]
@@ -45,6 +48,7 @@ Local = Callable[[dict[str, Any]], Awaitable[Any]]
 DEFAULT_DEADLINE = 2.0
 MAX_DEADLINE = 10.0
 _EVERY_ACTIVE = AlarmFilter()  # the filter of the full list
+_PAGE_STATS = {ALARMS.op: "alarm_pages", NE_STATES.op: "ne_state_pages"}  # pages given, by list
 
 
 def deadline_of(args: dict[str, Any]) -> float:
@@ -54,38 +58,63 @@ def deadline_of(args: dict[str, Any]) -> float:
     return float(raw)
 
 
-class AlarmParts:
-    """This agent's own part of ``pool.alarms`` (op ``alarms.page``), in pages cut from
-    snapshot generations: the first request (no ``gen``) takes one with the filter, later
-    ones name it. ``alarms(nes)``: this agent's alarms now, of those NEs only if any named
-    (an index lookup rather than a scan for a filtered query)."""
+class Parts:
+    """This agent's own part of a paged list (op ``kind.part_op``), in pages cut from
+    snapshot generations: the first request (no ``gen``) takes one of ``entries(args)``
+    (the request's filter applied), later ones name it."""
 
-    def __init__(self, node_id: str, alarms: Callable[[frozenset[str]], Iterable[Alarm]]) -> None:
+    def __init__(
+        self, node_id: str, kind: Kind, entries: Callable[[dict[str, Any]], Iterable[Entry]]
+    ) -> None:
         self.node_id = node_id
-        self.alarms = alarms
+        self.kind = kind
+        self.entries = entries
         self.snapshots: Generations[Snapshot] = Generations()
 
-    async def page(self, args: dict[str, Any]) -> PartPage:
-        limit = page_limit(args)
+    async def page(self, args: dict[str, Any]) -> PartPage[Any]:
+        limit = self.kind.limit(args)
         now = time.monotonic()
         gen = args.get("gen")
         if gen is None:
-            f = AlarmFilter.from_args(args)
-            me = self.node_id
-            mine = self.alarms(f.nes) if f.wants_agent(me) else ()
-            if f == _EVERY_ACTIVE:  # the full list, most walks: skip the filter's calls
-                entries = (alarm_entry(a, me) for a in mine if a.cleared_at is None)
-            else:
-                entries = (alarm_entry(a, me) for a in mine if f.matches_alarm(a))
-            gen = f"{me}:{uuid.uuid4().hex[:12]}"
-            snap = self.snapshots.put(gen, Snapshot.of(gen, entries, now), now)
+            gen = f"{self.node_id}:{uuid.uuid4().hex[:12]}"
+            snap = self.snapshots.put(gen, Snapshot.of(gen, self.entries(args), now), now)
         else:
             found = self.snapshots.get(str(gen), now)
             if found is None:
-                raise Expired(f"{self.node_id} no longer keeps the alarm snapshot {gen}")
+                raise Expired(f"{self.node_id} no longer keeps the {self.kind.noun} snapshot {gen}")
             snap = found
         after = args.get("after")
-        return part_page(snap, None if after is None else parse_key(after), limit)
+        return part_page(snap, None if after is None else self.kind.parse_key(after), limit)
+
+
+class AlarmParts(Parts):
+    """This agent's part of ``pool.alarms`` (op ``alarms.page``). ``alarms(nes)``: this
+    agent's alarms now, of those NEs only if any named (an index lookup rather than a scan
+    for a filtered query)."""
+
+    def __init__(self, node_id: str, alarms: Callable[[frozenset[str]], Iterable[Alarm]]) -> None:
+        super().__init__(node_id, ALARMS, self._entries)
+        self.alarms = alarms
+
+    def _entries(self, args: dict[str, Any]) -> Iterable[Entry]:
+        f = AlarmFilter.from_args(args)
+        me = self.node_id
+        mine = self.alarms(f.nes) if f.wants_agent(me) else ()
+        if f == _EVERY_ACTIVE:  # the full list, most walks: skip the filter's calls
+            return (alarm_entry(a, me) for a in mine if a.cleared_at is None)
+        return (alarm_entry(a, me) for a in mine if f.matches_alarm(a))
+
+
+class NeStateParts(Parts):
+    """This agent's part of ``pool.ne_states`` (op ``ne_states.page``): ``states()`` are
+    the summaries of the NEs it polls now."""
+
+    def __init__(self, node_id: str, states: Callable[[], Iterable[dict[str, Any]]]) -> None:
+        super().__init__(node_id, NE_STATES, self._entries)
+        self.states = states
+
+    def _entries(self, args: dict[str, Any]) -> Iterable[Entry]:
+        return (ne_state_entry(st, self.node_id) for st in self.states())
 
 
 class Federation:
@@ -111,9 +140,21 @@ class Federation:
         # missing with the reason, without spending the deadline on them.
         self.absent = absent or dict
         self.stats: dict[str, int] = dict.fromkeys(
-            ("requests", "partial", "acks_routed", "notes_routed", "alarm_pages", "part_pages"), 0
+            (
+                "requests",
+                "partial",
+                "acks_routed",
+                "notes_routed",
+                "alarm_pages",
+                "ne_state_pages",
+                "part_pages",
+            ),
+            0,
         )
-        self.merges: Generations[Merge] = Generations()
+        # Each list's merges apart: a cursor of one list never resumes another's merge.
+        self.merges: dict[str, Generations[Merge]] = {
+            k.op: Generations() for k in (ALARMS, NE_STATES)
+        }
 
     async def gather(self, op: str, args: dict[str, Any], deadline: float) -> Merged:
         """Every live member's answer to ``op`` (this agent's own without the bus)."""
@@ -140,24 +181,34 @@ class Federation:
         """One page of the pool's alarms, worst first: the first without ``cursor`` (with
         the filter), the next with only the ``next`` of the previous page (and ``limit``,
         ``deadline``): the filter went with the first, into each member's snapshot."""
-        limit = page_limit(args)
+        start = None if args.get("cursor") is not None else AlarmFilter.from_args(args).to_args()
+        return await self.paged(ALARMS, args, start)
+
+    async def ne_states(self, args: dict[str, Any]) -> dict[str, Any]:
+        """One page of every live NE state of the pool, by NE name (then agent)."""
+        return await self.paged(NE_STATES, args, {})
+
+    async def paged(
+        self, kind: Kind, args: dict[str, Any], start: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """One page of ``kind``'s list; ``start``: what a member's first request of its
+        part carries (the filter), with the first page only."""
+        limit = kind.limit(args)
         deadline = deadline_of(args)
         now = time.monotonic()
         cursor = args.get("cursor")
-        start: dict[str, Any] = {}
         if cursor is None:
-            start = AlarmFilter.from_args(args).to_args()
             merge = self._begin()
         elif isinstance(cursor, str):
-            merge = self._resume(cursor, now)
+            merge = self._resume(cursor, now, kind)
         else:
             raise ValueError("cursor: expected the 'next' of the previous page")
-        self.stats["alarm_pages"] += 1
-        await self._fill(merge, start, limit, deadline)
+        self.stats[_PAGE_STATS[kind.op]] += 1
+        await self._fill(merge, kind, start or {}, limit, deadline)
         items = merge.take(limit)
         nxt = merge.cursor()
         if nxt is not None:  # kept for the next page (a cache: the cursor suffices)
-            self.merges.put(merge.gen, merge, time.monotonic())
+            self.merges[kind.op].put(merge.gen, merge, time.monotonic())
         missing = dict(merge.missing)
         if cursor is None and missing:
             self.stats["partial"] += 1
@@ -180,14 +231,16 @@ class Federation:
         merge.missing = {n: why for n, why in self.absent().items() if n not in live}
         return merge
 
-    def _resume(self, cursor: str, now: float) -> Merge:
-        decoded = Merge.from_cursor(cursor, now)
+    def _resume(self, cursor: str, now: float, kind: Kind) -> Merge:
+        decoded = Merge.from_cursor(cursor, now, kind)
         # Kept and at the cursor's place: no member is asked twice for the same rows. A
         # page asked again (a retry) or of another agent is rebuilt from the cursor.
-        kept = self.merges.pop(decoded.gen, now)
+        kept = self.merges[kind.op].pop(decoded.gen, now)
         return kept if kept is not None and kept.last == decoded.last else decoded
 
-    async def _fill(self, merge: Merge, start: dict[str, Any], limit: int, deadline: float) -> None:
+    async def _fill(
+        self, merge: Merge, kind: Kind, start: dict[str, Any], limit: int, deadline: float
+    ) -> None:
         """Ask, in parallel under one deadline, every member whose rows may not cover the
         next page; a member that does not answer is named missing from now on."""
         asks = merge.wanted(limit)
@@ -197,7 +250,7 @@ class Federation:
         self.stats["part_pages"] += len(asks)
         nodes = sorted(asks)
         answers = await asyncio.gather(
-            *(self._part(n, asks[n], deadline) for n in nodes), return_exceptions=True
+            *(self._part(kind, n, asks[n], deadline) for n in nodes), return_exceptions=True
         )
         for node, answer in zip(nodes, answers, strict=True):
             if isinstance(answer, PeerError) and answer.code == ErrorCode.EXPIRED:
@@ -213,21 +266,37 @@ class Federation:
             else:
                 merge.feed(node, answer)
 
-    async def _part(self, node: str, args: dict[str, Any], deadline: float) -> PartPage:
+    async def _part(
+        self, kind: Kind, node: str, args: dict[str, Any], deadline: float
+    ) -> PartPage[Any]:
         if node == self.node_id:
-            page: PartPage = await with_deadline(self.local["alarms.page"](args), deadline)
+            page: PartPage[Any] = await with_deadline(self.local[kind.part_op](args), deadline)
             return page
-        # Typed: only the keys are parsed; the alarms pass through as the member sent them.
-        raw = await self.peers.request(node, "alarms.page", args, deadline, raw=True)
+        # Typed: only the keys are parsed; the rows pass through as the member sent them.
         try:
-            return msgspec.json.decode(raw, type=PartPage)
+            raw = await self.peers.request(node, kind.part_op, args, deadline, raw=True)
+        except PeerError as e:
+            if kind is NE_STATES and e.code == ErrorCode.UNKNOWN_OP:
+                return await self._unpaged_ne_states(node, args, deadline)
+            raise
+        try:
+            part: PartPage[Any] = msgspec.json.decode(raw, type=kind.part_type)
         except msgspec.DecodeError as e:  # ValidationError included
-            raise PeerError(node, "malformed", f"not a page of alarms: {e}") from None
+            raise PeerError(node, "malformed", f"not a page of {kind.noun}: {e}") from None
+        return part
 
-    async def ne_states(self, args: dict[str, Any]) -> dict[str, Any]:
-        merged = await self.gather("ne_states", {}, deadline_of(args))
-        items = sorted(merged.items, key=lambda s: str(s.get("name", "")))
-        return Merged(items, merged.answered, merged.missing).to_dict() | {"fetched": time.time()}
+    async def _unpaged_ne_states(
+        self, node: str, args: dict[str, Any], deadline: float
+    ) -> PartPage[Any]:
+        """The part of a member of a release before ``ne_states.page`` (a rolling upgrade):
+        its whole list, cut here into the page asked (each page from its list of then)."""
+        states = await self.peers.request(node, "ne_states", {}, deadline)
+        if not isinstance(states, list) or not all(isinstance(x, dict) for x in states):
+            raise PeerError(node, "malformed", "not a list of NE states")
+        snap = Snapshot.of(f"{node}:unpaged", (ne_state_entry(x, node) for x in states), 0.0)
+        after = args.get("after")
+        limit = NE_STATES.limit(args)
+        return part_page(snap, None if after is None else NE_STATES.parse_key(after), limit)
 
     async def health(self, args: dict[str, Any]) -> dict[str, Any]:
         merged = await self.gather("status.part", {}, deadline_of(args))

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from agent.busauth import acting_user
-from agent.federation import AlarmParts, Federation
+from agent.federation import AlarmParts, Federation, NeStateParts
 from agent.handlers import ne_detail
 from agent.inventoryops import InventoryOps
 from agent.keys import secure_client
@@ -41,6 +41,7 @@ class PoolService:
         a = agent
         assert a.peers is not None and a.bus is not None and a.db is not None
         self.parts = AlarmParts(a.node_id, self._own_alarms)
+        self.ne_parts = NeStateParts(a.node_id, self._own_states)
         self.federation = Federation(
             a.node_id,
             a.peers,
@@ -48,7 +49,7 @@ class PoolService:
             lambda ne: (a.follower.owner_of(ne) if a.follower is not None else "") or None,
             {
                 "alarms.page": self.parts.page,
-                "ne_states": self.ne_states_local,
+                "ne_states.page": self.ne_parts.page,
                 "status.part": self.status_part,
                 "ack.local": self.ack_local,
                 "note.local": self.note_local,
@@ -72,6 +73,7 @@ class PoolService:
     def route(self, bus: Bus) -> None:
         f = self.federation
         bus.route("alarms.page", self.parts.page, role=KeyRole.AGENT)
+        bus.route("ne_states.page", self.ne_parts.page, role=KeyRole.AGENT)
         bus.route("status.part", self.status_part)
         bus.route("ack.local", self.ack_local, role=KeyRole.AGENT)
         bus.route("note.local", self.note_local, role=KeyRole.AGENT)
@@ -134,9 +136,8 @@ class PoolService:
             return (a for ne in sorted(nes) for a in store.for_ne(ne))
         return iter(store)
 
-    async def ne_states_local(self, args: dict[str, Any]) -> list[dict[str, object]]:
-        me = self.agent.node_id
-        return [st.summary() | {"agent": me} for st in self.agent.model.states.values()]
+    def _own_states(self) -> list[dict[str, object]]:
+        return [st.summary() for st in self.agent.model.states.values()]
 
     async def status_part(self, args: dict[str, Any]) -> list[dict[str, Any]]:
         a = self.agent

@@ -8,7 +8,8 @@ The GUI never waits on the network: it gets
 - ``Snapshot``s, at most one every ``interval`` seconds and only when something changed,
   and never a second one before it took the first (a burst of events, or a GUI busy with
   50,000 rows, coalesces into the next snapshot instead of queueing up);
-- the answers of ``request`` (``db.pool``, ``pool.health``, ``pool.ack``, ...).
+- the answers of ``request`` (``db.pool``, ``pool.health``, ``pool.ack``, ...) and of
+  ``request_pages`` (every page of ``pool.ne_states``).
 
 Both reach the GUI through ``post``: a function that runs a callable on the GUI thread
 (console/qtbridge.py gives one; a test may give its own).
@@ -22,19 +23,21 @@ import enum
 import functools
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import zmq
 
 from agent import busclient
+from agent.alarmpages import afetch_pages
 from agent.keys import KeyPair
 from agent.livealarms import AsyncLiveAlarms
 from shared.alarmpage import DEFAULT_PAGE
 from shared.alarms import Change
 from shared.alarmview import key_of
 from shared.errors import EmspoolError
+from shared.fedpage import Kind
 from shared.model import AlarmKey
 from shared.wire import Topic
 
@@ -291,13 +294,38 @@ class Connection:
     ) -> None:
         """Send ``op`` to the attached agent (another if it does not answer); the result or
         the error is handed to the callback on the GUI thread."""
+        self._on_loop(lambda c: c.request(op, args, timeout), on_result, on_error)
+
+    def request_pages(
+        self,
+        kind: Kind,
+        args: dict[str, Any] | None = None,
+        *,
+        on_result: OnResult,
+        on_error: OnError | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        """Every page of a paged list (``pool.ne_states``: shared/fedpage.py), handed over
+        as one reply shaped like a page, like ``request``'s."""
+        self._on_loop(lambda c: afetch_pages(c, kind, args, timeout), on_result, on_error)
+
+    def _on_loop(
+        self,
+        work: Callable[[busclient.AsyncBusClient], Awaitable[Any]],
+        on_result: OnResult,
+        on_error: OnError | None,
+    ) -> None:
         loop, client = self._loop, self._client
         if loop is None or client is None or loop.is_closed():
             err = busclient.Unreachable("the console's connection is not running")
             if on_error is not None:
                 self.post(lambda: on_error(err))
             return
-        fut = asyncio.run_coroutine_threadsafe(client.request(op, args, timeout), loop)
+
+        async def run() -> Any:
+            return await work(client)
+
+        fut = asyncio.run_coroutine_threadsafe(run(), loop)
 
         def done(f: Any) -> None:
             try:

@@ -2,8 +2,9 @@
 picture and hands the replies to the widget (console/topoview.py).
 
 - database (peered): ``db.topology``;
-- agents' memory (federated): ``pool.ne_states`` with ``pool.health`` for the agents'
-  roles and epochs.
+- agents' memory (federated): ``pool.ne_states`` (every page: a 5,000-NE pool's states
+  are near the bus's 4 MiB cap in one message) with ``pool.health`` for the agents' roles
+  and epochs.
 
 Both are fetched when the tab is first shown data, when the user asks (the widget's
 refresh), and every ``REFRESH`` seconds, so ownership moves after a failover show up
@@ -21,10 +22,11 @@ from PySide6.QtCore import QObject, QTimer
 from console.alarmlist import Rows
 from console.connection import Connection, Snapshot
 from console.topoview import TopologyWidget
+from shared.fedpage import NE_STATES
 from shared.topology import worst_severities
 
 REFRESH = 10.0  # seconds between automatic fetches of both pictures
-TIMEOUT = 10.0  # a 5,000-NE picture is a few MB: more than a status request
+TIMEOUT = 10.0  # a page of a 5,000-NE picture: more than a status request
 
 
 class TopologyFeed(QObject):
@@ -67,8 +69,8 @@ class TopologyFeed(QObject):
                 "db.topology", {}, on_result=self._database, on_error=self._failed, timeout=TIMEOUT
             )
         else:
-            self.conn.request(
-                "pool.ne_states", {}, on_result=self._states, on_error=self._failed, timeout=TIMEOUT
+            self.conn.request_pages(
+                NE_STATES, {}, on_result=self._states, on_error=self._failed, timeout=TIMEOUT
             )
 
     def _database(self, reply: Any) -> None:

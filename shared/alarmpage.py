@@ -1,73 +1,67 @@
-"""Paging of the federated alarm list (``pool.alarms``): rows, one order, cursors and the
-snapshots behind them. Pure: no clock (callers pass ``now``), no I/O.
+"""Paging of the federated alarm list (``pool.alarms``): the alarms' one order, their key
+and the rows members snapshot. The paging itself (member snapshot generations, the merge
+under a keyset cursor, the client's pages, why it is exact) is shared with
+``pool.ne_states`` and lives in shared/fedpage.py; ``ALARMS`` is this list's ``Kind``.
+Pure: no clock, no I/O.
 
-Why pages: the bus caps a message at 4 MiB (about 12,000 alarms as JSON objects), and one
-agent alone may hold more than that. So both hops are paged: a member gives its part in
-pages to the agent that received the request (the *federating* agent), and that agent gives
-the merged list to the client in pages.
-
-How a snapshot taken in pages stays exact (what ``shared.alarmview`` relies on):
-
-- **Per-member snapshot generations.** The first page request a member gets takes a
-  snapshot of its filtered, sorted alarms as immutable rows and keeps it under a generation
-  id (``Generations``: a short idle TTL, a few generations at most). Later pages of that
-  generation are cut from the snapshot, never from the live alarms, so a member's part is
-  exactly its set at one instant, taken after the client began buffering live events.
-  That is the condition under which replaying the buffered events ends exact (see
-  ``shared/alarmview.py``); a snapshot of the live set cut at moving keyset positions would
-  lose an alarm whose ``last_seen`` moved it behind the cursor.
-- **Keyset cursor over the merged order.** Every row has a total, stable key
-  (``Key``: worst first, then the most recently seen, then NE, object, type and owning
-  agent, which is unique). The client's cursor names the federation generation, each
-  member's generation and the key of the last row given. The federating agent keeps the
-  members' rows it fetched but has not given yet (``Merge``) to avoid fetching twice; if
-  that state is gone (expired, or the next page is asked of another agent) it is rebuilt
-  from the cursor alone: each member is asked for its rows after the key, from its
-  generation. A retried page is answered again, the same.
-- **Missing members stay named.** A member that does not answer a page (killed between
-  pages) is named missing with the reason from then on and the answer is partial; the
-  rows it had given stay (they were exact). A member whose generation expired answers
-  ``expired``, and the client starts over.
-
-What crosses the bus: a member's page is ``keys`` (each alarm's sort key, an array) beside
-``items`` (the alarms as objects). The federating agent parses only the keys (``PartPage``,
-typed) and merges them; the items stay unparsed JSON (``msgspec.Raw``) and are spliced into
-the client's page as they came, so that agent builds no Python object per alarm (measured
-in docs/benchmarks.md: building and re-encoding the objects was most of its time).
+The alarms' order, a total and stable key (``Key``): worst first, then the most recently
+seen, then NE, object, type and owning agent, which is unique. A snapshot of the live set
+cut at moving keyset positions would lose an alarm whose ``last_seen`` moved it behind the
+cursor: hence the snapshots (``shared/alarmview.py`` relies on each member's part being
+its set at one instant, taken after the client began buffering live events).
 """
 
 from __future__ import annotations
 
-import base64
-import heapq
-import itertools
-import json
-from bisect import bisect_right
-from collections import OrderedDict
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from collections.abc import Mapping
+from typing import Any
 
 import msgspec
 
 from .alarms import Alarm
+from .fedpage import (
+    SNAPSHOT_TTL,
+    SNAPSHOTS_KEPT,
+    Generations,
+    Kind,
+    Merge,
+    PageError,
+    Pages,
+    PartPage,
+    Snapshot,
+    part_page,
+)
 from .model import Severity
 from .notes import preview
 
+__all__ = [
+    "ALARMS",
+    "DEFAULT_PAGE",
+    "MAX_PAGE",
+    "SNAPSHOTS_KEPT",
+    "SNAPSHOT_TTL",
+    "AlarmItem",
+    "Generations",
+    "Merge",
+    "PageError",
+    "Pages",
+    "PartPage",
+    "Snapshot",
+    "alarm_entry",
+    "item_key",
+    "page_limit",
+    "parse_key",
+    "part_page",
+]
+
 DEFAULT_PAGE = 5000
 MAX_PAGE = 10_000  # 10,000 ordinary alarms stay well under the bus's 4 MiB
-SNAPSHOT_TTL = 30.0  # seconds a generation is kept after its last page was asked
-SNAPSHOTS_KEPT = 8  # generations kept at once per agent (the oldest goes first)
 
 # The merged order, as a tuple that sorts natively: worst first (negated severity), then
 # the most recently seen (negated last_seen), then NE, object, type and owning agent,
 # which make it unique.
 Key = tuple[int, float, str, str, str, str]
 Entry = tuple[Key, Any]  # an alarm's key and the alarm (an object, or unparsed JSON)
-
-
-class PageError(ValueError):
-    """A page request or a page is malformed (the message says what)."""
 
 
 def item_key(d: Mapping[str, Any]) -> Key:
@@ -86,10 +80,7 @@ _RANK = {s.label: int(s) for s in Severity}
 
 
 def page_limit(args: Mapping[str, Any]) -> int:
-    raw = args.get("limit", DEFAULT_PAGE)
-    if isinstance(raw, bool) or not isinstance(raw, int) or not 0 < raw <= MAX_PAGE:
-        raise PageError(f"limit: expected a page size in 1..{MAX_PAGE}")
-    return raw
+    return ALARMS.limit(args)
 
 
 def parse_key(raw: Any) -> Key:
@@ -100,17 +91,6 @@ def parse_key(raw: Any) -> Key:
     if not ok:
         raise PageError("after: expected an alarm's key")
     return (int(raw[0]), float(raw[1]), raw[2], raw[3], raw[4], raw[5])
-
-
-class PartPage(msgspec.Struct, frozen=True):
-    """A member's page of its part, as the federating agent reads it: typed keys, items
-    left as they came."""
-
-    gen: str
-    keys: list[Key]
-    items: list[msgspec.Raw]
-    more: bool = False
-    total: int = 0
 
 
 class NoteItem(msgspec.Struct):
@@ -165,239 +145,12 @@ def alarm_entry(a: Alarm, agent: str) -> Entry:
     return (-int(a.severity), -a.last_seen, k.ne, k.obj, k.type, agent), item
 
 
-# -- one agent's own part: snapshot generations -------------------------------------------
-@dataclass(slots=True)
-class Snapshot:
-    gen: str
-    keys: list[Key]  # sorted
-    items: list[Any]  # the alarm of each key
-    used: float = 0.0
-
-    @classmethod
-    def of(cls, gen: str, entries: Iterable[Entry], now: float) -> Snapshot:
-        ordered = sorted(entries, key=_first)
-        return cls(gen, [k for k, _ in ordered], [i for _, i in ordered], now)
-
-    def page(self, after: Key | None, limit: int) -> tuple[list[Key], list[Any], bool]:
-        """Up to ``limit`` keys and items after the key (from the start without one); and
-        whether more follow."""
-        start = 0 if after is None else bisect_right(self.keys, after)
-        end = start + limit
-        return self.keys[start:end], self.items[start:end], end < len(self.keys)
-
-
-def _first(e: Entry) -> Key:
-    return e[0]
-
-
-class _Used(Protocol):
-    used: float
-
-
-T = TypeVar("T", bound=_Used)
-
-
-class Generations(Generic[T]):
-    """What one agent keeps by generation id for a while (its snapshots, its merges): each
-    goes ``ttl`` seconds after it was last used, the oldest first beyond ``kept``."""
-
-    def __init__(self, ttl: float = SNAPSHOT_TTL, kept: int = SNAPSHOTS_KEPT) -> None:
-        self.ttl = ttl
-        self.kept = kept
-        self._items: OrderedDict[str, T] = OrderedDict()
-        self.stored = 0
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def put(self, gen: str, item: T, now: float) -> T:
-        self.expire(now)
-        item.used = now
-        self._items[gen] = item
-        self._items.move_to_end(gen)
-        while len(self._items) > self.kept:
-            self._items.popitem(last=False)
-        self.stored += 1
-        return item
-
-    def get(self, gen: str, now: float) -> T | None:
-        self.expire(now)
-        item = self._items.get(gen)
-        if item is not None:
-            item.used = now
-            self._items.move_to_end(gen)
-        return item
-
-    def pop(self, gen: str, now: float) -> T | None:
-        self.expire(now)
-        return self._items.pop(gen, None)
-
-    def expire(self, now: float) -> None:
-        for gen in [g for g, s in self._items.items() if now - s.used > self.ttl]:
-            del self._items[gen]
-
-
-def part_page(snap: Snapshot, after: Key | None, limit: int) -> PartPage:
-    """A member's answer to one page request of its part (the bus encodes it)."""
-    keys, items, more = snap.page(after, limit)
-    return PartPage(gen=snap.gen, keys=keys, items=items, more=more, total=len(snap.keys))
-
-
-# -- the federating agent: merging the members' pages --------------------------------------
-@dataclass(slots=True)
-class Merge:
-    """The federating agent's state of one generation: each member's generation and the
-    rows it gave that are not yet in a page. A cache: ``from_cursor`` rebuilds it."""
-
-    gen: str
-    members: dict[str, str] = field(default_factory=dict)  # node -> its generation
-    missing: dict[str, str] = field(default_factory=dict)  # node -> why it has no (more) part
-    total: dict[str, int] = field(default_factory=dict)  # node -> rows in its generation
-    last: Key | None = None  # the key of the last row given to the client
-    used: float = 0.0
-    # What each member gave and no page holds yet: keys, and their items beside them.
-    _keys: dict[str, list[Key]] = field(default_factory=dict)
-    _items: dict[str, list[Any]] = field(default_factory=dict)
-    _more: dict[str, bool] = field(default_factory=dict)
-
-    @property
-    def answered(self) -> list[str]:
-        return sorted(n for n in self.members if n not in self.missing)
-
-    def wanted(self, limit: int) -> dict[str, dict[str, Any]]:
-        """The page request for each member whose buffered rows may not cover the next
-        page of ``limit`` rows (node -> args). Members not asked yet start a generation."""
-        asks: dict[str, dict[str, Any]] = {}
-        for node, gen in self.members.items():
-            if node in self.missing:
-                continue
-            buf = self._keys.get(node)
-            if buf is None:  # never asked in this state: from the cursor's key
-                args: dict[str, Any] = {"limit": limit}
-                if gen:
-                    args["gen"] = gen
-                if self.last is not None:
-                    args["after"] = list(self.last)
-                asks[node] = args
-            elif len(buf) < limit and self._more.get(node):
-                # After its last buffered row; with none left, after the last row given
-                # (every row of it before that key has been given).
-                after = buf[-1] if buf else self.last
-                asks[node] = {"gen": gen, "limit": limit}
-                if after is not None:
-                    asks[node]["after"] = list(after)
-        return asks
-
-    def feed(self, node: str, page: PartPage) -> None:
-        """A member's page; one that does not fit names the member missing."""
-        if self.members.get(node) not in ("", page.gen):
-            self.fail(node, "answered from another generation")
-            return
-        keys = page.keys
-        if len(keys) != len(page.items) or any(k[5] != node for k in keys):
-            self.fail(node, "malformed answer")
-            return
-        self.members[node] = page.gen
-        self._keys.setdefault(node, []).extend(keys)
-        self._items.setdefault(node, []).extend(page.items)
-        self._more[node] = page.more
-        self.total[node] = page.total
-
-    def fail(self, node: str, why: str) -> None:
-        self.missing[node] = why
-        self._keys.pop(node, None)
-        self._items.pop(node, None)
-        self._more[node] = False
-
-    def take(self, limit: int) -> list[Any]:
-        """The next page: the items of the ``limit`` first keys of the merged, already
-        sorted buffers. A key names its agent, whose next item is the one it keys."""
-        live = [b for n, b in self._keys.items() if b and n not in self.missing]
-        keys = list(itertools.islice(heapq.merge(*live), limit))
-        given = dict.fromkeys(self._keys, 0)
-        items = []
-        for k in keys:
-            node = k[5]
-            items.append(self._items[node][given[node]])
-            given[node] += 1
-        for node, n in given.items():
-            if n:
-                del self._keys[node][:n]
-                del self._items[node][:n]
-        if keys:
-            self.last = keys[-1]
-        return items
-
-    @property
-    def done(self) -> bool:
-        return not any(
-            (self._keys.get(n) or self._more.get(n, True))
-            for n in self.members
-            if n not in self.missing
-        )
-
-    def cursor(self) -> str | None:
-        """What the client sends for the next page; None after the last one."""
-        if self.done:
-            return None
-        body = {
-            "g": self.gen,
-            "m": {n: g for n, g in self.members.items() if n not in self.missing},
-            "x": self.missing,
-            "t": self.total,
-            "a": list(self.last) if self.last is not None else None,
-        }
-        return base64.urlsafe_b64encode(json.dumps(body).encode()).decode("ascii")
-
-    @classmethod
-    def from_cursor(cls, cursor: str, now: float) -> Merge:
-        try:
-            body = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))
-        except (ValueError, UnicodeError):
-            raise PageError("cursor: not a cursor of pool.alarms") from None
-        ok = isinstance(body, dict) and isinstance(body.get("g"), str)
-        members, missing, total = (body.get(k) if ok else None for k in ("m", "x", "t"))
-        ok = ok and isinstance(members, dict) and isinstance(missing, dict)
-        ok = ok and isinstance(total, dict)
-        if not ok:
-            raise PageError("cursor: not a cursor of pool.alarms")
-        last = body.get("a")
-        return cls(
-            gen=body["g"],
-            members={str(k): str(v) for k, v in members.items()},  # type: ignore[union-attr]
-            missing={str(k): str(v) for k, v in missing.items()},  # type: ignore[union-attr]
-            total={str(k): int(v) for k, v in total.items()},  # type: ignore[union-attr]
-            last=None if last is None else parse_key(last),
-            used=now,
-        )
-
-
-# -- the client: following the pages -------------------------------------------------------
-@dataclass(slots=True)
-class Pages:
-    """The pages of one generation as a client receives them, put back into one reply."""
-
-    items: list[dict[str, Any]] = field(default_factory=list)
-    snapshot: str = ""
-    count: int = 0
-    last: Mapping[str, Any] = field(default_factory=dict)
-
-    def add(self, reply: Mapping[str, Any]) -> str | None:
-        """One page; returns the cursor of the next one (None: that was the last)."""
-        items = reply.get("items")
-        if not isinstance(items, list):
-            raise PageError("pool.alarms reply without items")
-        snap = str(reply.get("snapshot") or "")
-        if self.count and snap != self.snapshot:
-            raise PageError("pool.alarms pages of different snapshots")
-        self.snapshot = snap
-        self.items += items
-        self.count += 1
-        self.last = reply
-        nxt = reply.get("next")
-        return nxt if isinstance(nxt, str) and nxt else None
-
-    def reply(self) -> dict[str, Any]:
-        """The whole answer, shaped like one page (``answered``/``missing`` of the last
-        page: they are cumulative over the generation)."""
-        return dict(self.last) | {"items": self.items, "next": None, "pages": self.count}
+ALARMS = Kind(
+    op="pool.alarms",
+    part_op="alarms.page",
+    default_page=DEFAULT_PAGE,
+    max_page=MAX_PAGE,
+    parse_key=parse_key,
+    part_type=PartPage[Key],
+    noun="alarms",
+)

@@ -220,6 +220,13 @@ def test_a_viewer_key_sees_the_ack_buttons_disabled_with_the_reason(
         assert not win.alarms.note_button.isEnabled()
         assert "notes need operator" in win.alarms.note_button.toolTip()
         assert win.key_label.text() == f"Key: {VIEWER} (viewer)"
+        # Then the attached agent's word on the key (whoami) takes the status bar.
+        qtbot.waitUntil(
+            lambda: win.identity is not None and win.identity.source.startswith("agent "),
+            timeout=15_000,
+        )
+        assert win.last is not None and win.key_label.toolTip() == f"from agent {win.last.node}"
+        assert win.key_label.text() == f"Key: {VIEWER} (viewer)" and win.alarms.may_ack is False
         # Without the allow-list's word (no database), the agents' refusal says the same.
         win.alarms.set_permission(None)
         assert win.alarms.permission.text() != ""

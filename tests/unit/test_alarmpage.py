@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 import tests.helpers.hypothesis_profiles  # noqa: F401
 from shared.alarmpage import (
+    ALARMS,
     Generations,
     Merge,
     PageError,
@@ -55,7 +56,7 @@ def walk(parts: dict[str, list[dict]], limit: int, rebuild_every: int = 0) -> li
         if cursor is None:
             return out
         if rebuild_every and page % rebuild_every == 0:
-            merge = Merge.from_cursor(cursor, 0.0)
+            merge = Merge.from_cursor(cursor, 0.0, ALARMS)
     raise AssertionError("no last page")
 
 
@@ -96,7 +97,7 @@ def test_a_member_failing_between_pages_is_named_and_its_given_rows_stay():
         cursor = merge.cursor()
         if cursor is None:
             break
-        assert Merge.from_cursor(cursor, 0.0).missing == merge.missing
+        assert Merge.from_cursor(cursor, 0.0, ALARMS).missing == merge.missing
     # What it gave in the first page stays; what it had sent but was not given yet goes.
     assert given_.count("a1") == 5 and 1 <= given_.count("a2") < 5
     assert merge.answered == ["a1"] and merge.missing == {"a2": "did not answer within 1 s"}
@@ -132,7 +133,7 @@ def test_the_client_puts_pages_back_and_refuses_a_mix_of_snapshots():
     with pytest.raises(PageError, match="different snapshots"):
         pages.add(base | {"items": [], "snapshot": "s2"})
     with pytest.raises(PageError, match="cursor"):
-        Merge.from_cursor("not-a-cursor!", 0.0)
+        Merge.from_cursor("not-a-cursor!", 0.0, ALARMS)
 
 
 def test_page_limits():
