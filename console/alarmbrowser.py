@@ -267,12 +267,21 @@ class AlarmBrowser(QWidget):
         GUI thread."""
         if self.may_ack is False:
             return
+        self._on_each("pool.ack", keys, {"undo": undo}, lambda k, res: self._acked(k, undo, res))
+
+    def _on_each(
+        self,
+        op: str,
+        keys: list[AlarmKey] | None,
+        extra: dict[str, Any],
+        done: Callable[[AlarmKey, Any], None],
+    ) -> None:
+        """One request per alarm (selected, or ``keys``), routed to its owner by the agent."""
         for key in self.selected_keys() if keys is None else keys:
-            args = {"ne": key.ne, "obj": key.obj, "type": key.type, "undo": undo}
             self._request(
-                "pool.ack",
-                args,
-                on_result=lambda res, k=key: self._acked(k, undo, res),
+                op,
+                {"ne": key.ne, "obj": key.obj, "type": key.type, **extra},
+                on_result=lambda res, k=key: done(k, res),
                 on_error=lambda err, k=key: self._ack_failed(k, err),
                 timeout=5.0,
             )
@@ -325,15 +334,7 @@ class AlarmBrowser(QWidget):
             self.last_ack = f"note not sent: {e}"
             self.feedback.setText(self.last_ack)
             return
-        for key in self.selected_keys() if keys is None else keys:
-            args = {"ne": key.ne, "obj": key.obj, "type": key.type, "text": checked}
-            self._request(
-                "pool.note",
-                args,
-                on_result=lambda res, k=key: self._noted(k, res),
-                on_error=lambda err, k=key: self._ack_failed(k, err),
-                timeout=5.0,
-            )
+        self._on_each("pool.note", keys, {"text": checked}, self._noted)
 
     def _noted(self, key: AlarmKey, result: Any) -> None:
         n = result.get("note_count") if isinstance(result, dict) else None
