@@ -19,13 +19,13 @@ from lab.fleet import Lab
 from lab.harness import AgentPool, client_for
 from shared.eventquery import EventQuery
 from shared.model import Event, EventType, Severity
-from tests.helpers.poollab import all_placed, lab_fixture, pool_fixture
+from tests.helpers.poollab import all_placed, lab_fixture, module_pool_fixture
 from tests.helpers.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 lab = lab_fixture("clilab", 9)
-pool = pool_fixture()
+pool = module_pool_fixture()  # the last test stops its agents
 
 T0 = 1_600_000_000.0  # long before anything the agents write
 
@@ -53,6 +53,48 @@ def seed_events(url: str) -> None:
                 for i in range(30)
             ]
         )
+
+
+def test_whoami_names_the_key_and_its_role_for_every_role(lab: Lab, pool: AgentPool):
+    pool.user("vic", "viewer")  # allowed within the agents' allow-list refresh
+    for user, role in (("operator", "operator"), ("carol", "operator"), ("vic", "viewer")):
+        for node in ("p1", "p3"):
+
+            def answered(user: str = user, node: str = node) -> dict | None:
+                out = cli(pool, "--json", "whoami", user=user, agent=node)
+                return json.loads(out.stdout) if out.returncode == 0 else None
+
+            got = wait_until(answered, 15, 0.5, f"whoami as {user} on {node}")
+            assert got == {"name": user, "role": role, "authenticated": True, "node_id": node}
+    text = cli(pool, "whoami", user="vic", agent="p2")
+    assert text.stdout.strip() == "vic (viewer), authenticated by agent p2", text.stderr
+    member = pool.request("p2", "whoami", user="member")
+    assert (member["name"], member["role"]) == ("member", "agent")
+    # A viewer may ask who it is, but still not acknowledge.
+    refused = cli(pool, "ack", "cli-ne0", "x", user="vic")
+    assert refused.returncode == 1 and "forbidden" in refused.stderr
+
+
+def test_ne_states_in_pages_put_back_every_live_state(lab: Lab, pool: AgentPool, tmp_path: Path):
+    from agent.alarmpages import fetch_ne_states
+
+    pool.wait_for_master(60)
+    owners = all_placed(lab, pool, set(pool.agents))
+    client = client_for(pool.db_url, pool._keys["operator"], "p2", timeout=10.0)
+    try:
+        whole = fetch_ne_states(client, limit=2)
+        first = client.request("pool.ne_states", {"limit": 2})
+    finally:
+        client.close()
+    assert whole["pages"] >= 5 and not whole["partial"], whole["pages"]
+    assert sorted(whole["answered"]) == sorted(pool.agents)
+    names = [s["name"] for s in whole["items"]]
+    assert names == sorted(names) and len(names) == len(set(names)) == len(owners)
+    assert {s["name"]: s["agent"] for s in whole["items"]} == owners
+    assert whole["total"] == len(owners)
+    by_agent = {n: {s["name"] for s in pool.request(n, "ne_states")} for n in pool.agents}
+    assert {s["name"] for s in whole["items"] if s["agent"] == "p1"} == by_agent["p1"]
+    assert len(first["items"]) == 2 and first["next"]
 
 
 def test_events_and_links_come_from_any_agent_as_the_database_has_them(lab: Lab, pool: AgentPool):
@@ -113,45 +155,3 @@ def test_events_and_links_come_from_any_agent_as_the_database_has_them(lab: Lab,
     for argv in (("events",), ("links",), ("whoami",)):
         out = cli(pool, "--timeout", "0.5", *argv)
         assert out.returncode == 3 and "no answer" in out.stderr, (argv, out.stderr)
-
-
-def test_whoami_names_the_key_and_its_role_for_every_role(lab: Lab, pool: AgentPool):
-    pool.user("vic", "viewer")  # allowed within the agents' allow-list refresh
-    for user, role in (("operator", "operator"), ("carol", "operator"), ("vic", "viewer")):
-        for node in ("p1", "p3"):
-
-            def answered(user: str = user, node: str = node) -> dict | None:
-                out = cli(pool, "--json", "whoami", user=user, agent=node)
-                return json.loads(out.stdout) if out.returncode == 0 else None
-
-            got = wait_until(answered, 15, 0.5, f"whoami as {user} on {node}")
-            assert got == {"name": user, "role": role, "authenticated": True, "node_id": node}
-    text = cli(pool, "whoami", user="vic", agent="p2")
-    assert text.stdout.strip() == "vic (viewer), authenticated by agent p2", text.stderr
-    member = pool.request("p2", "whoami", user="member")
-    assert (member["name"], member["role"]) == ("member", "agent")
-    # A viewer may ask who it is, but still not acknowledge.
-    refused = cli(pool, "ack", "cli-ne0", "x", user="vic")
-    assert refused.returncode == 1 and "forbidden" in refused.stderr
-
-
-def test_ne_states_in_pages_put_back_every_live_state(lab: Lab, pool: AgentPool, tmp_path: Path):
-    from agent.alarmpages import fetch_ne_states
-
-    pool.wait_for_master(60)
-    owners = all_placed(lab, pool, set(pool.agents))
-    client = client_for(pool.db_url, pool._keys["operator"], "p2", timeout=10.0)
-    try:
-        whole = fetch_ne_states(client, limit=2)
-        first = client.request("pool.ne_states", {"limit": 2})
-    finally:
-        client.close()
-    assert whole["pages"] >= 5 and not whole["partial"], whole["pages"]
-    assert sorted(whole["answered"]) == sorted(pool.agents)
-    names = [s["name"] for s in whole["items"]]
-    assert names == sorted(names) and len(names) == len(set(names)) == len(owners)
-    assert {s["name"]: s["agent"] for s in whole["items"]} == owners
-    assert whole["total"] == len(owners)
-    by_agent = {n: {s["name"] for s in pool.request(n, "ne_states")} for n in pool.agents}
-    assert {s["name"] for s in whole["items"] if s["agent"] == "p1"} == by_agent["p1"]
-    assert len(first["items"]) == 2 and first["next"]
