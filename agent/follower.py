@@ -185,15 +185,17 @@ class Follower:
             log.warning("assignment not read again within %g s: polling goes on", DOUBT_MAX)
             self._trust()
 
-    async def may_poll(self, ne: str) -> bool:
+    async def may_poll(self, ne: str) -> bool | None:
         """The pollers' gate: while in doubt a poll waits (HOLD_MAX at most) for the table
-        to be read again, then goes ahead if the doubt is gone; a poll that gave up is
-        skipped (an NE just moved away is cancelled meanwhile anyway). It also notices a
-        pause itself, since after SIGCONT a poll's timer may run before any other task."""
+        to be read again, then goes ahead if the doubt is gone; one still held gets False
+        (it asks again; the doubt ends only once the table is read and applied, so an NE
+        moved away meanwhile is cancelled first). Cut off: None, the slot is skipped (the
+        majority may have moved the NE, and nothing here would say so before a poll). It
+        also notices a pause itself, since after SIGCONT a poll's timer may run first."""
         self._check_pause()
         if self.cut_off():
             self.stats["cut_off_skips"] += 1
-            return False
+            return None
         if not self._doubt:
             return True
         with contextlib.suppress(TimeoutError):

@@ -126,7 +126,8 @@ class ScheduledPoller(Generic[T, S]):
         self.latency = Histogram()  # seconds per poll, waiting for the concurrency bound included
         # Awaited before every poll: False skips it (counted). The assignment follower holds
         # polls while it is not sure this agent still owns its NEs (after a pause).
-        self.gate: Callable[[str], Awaitable[bool]] | None = None
+        # True: poll; False: held for now (ask again); None: skip this slot, ask no more.
+        self.gate: Callable[[str], Awaitable[bool | None]] | None = None
 
     @property
     def names(self) -> set[str]:
@@ -214,17 +215,20 @@ class ScheduledPoller(Generic[T, S]):
                 st.problems.pop("poll", None)
 
     async def _gate_within(self, name: str, ne: NetworkElement) -> bool:
-        """Ask the gate again until it lets the poll go, for most of one interval: a poll
+        """Ask the gate again while it holds the poll, for most of one interval: a poll
         held past the gate's own wait (a long doubt) goes as soon as the doubt ends instead
-        of losing its slot, which would leave the NE unpolled for a whole interval more."""
+        of losing its slot, which would leave the NE unpolled for a whole interval more.
+        A skip (None: cut off from the pool, whose table may have moved the NE) is final."""
         assert self.gate is not None
         loop = asyncio.get_running_loop()
         give_up = loop.time() + self.interval_of(ne) * HELD_SHARE
-        while not await self.gate(name):
-            if loop.time() + HELD_RETRY >= give_up:
+        while True:
+            verdict = await self.gate(name)
+            if verdict:
+                return True
+            if verdict is None or loop.time() + HELD_RETRY >= give_up:
                 return False
             await asyncio.sleep(HELD_RETRY)
-        return True
 
     def _crashed(self, name: str, e: Exception) -> None:
         self.stats["poll_crashes"] += 1

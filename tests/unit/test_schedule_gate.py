@@ -1,6 +1,6 @@
-"""The pollers' gate (the assignment follower's doubt): a refused poll asks again and goes
-as soon as the gate opens, within the same slot; one refused for most of an interval skips
-that slot, counted as held."""
+"""The pollers' gate (the assignment follower's doubt): a held poll asks again and goes as
+soon as the gate opens, within the same slot; one held for most of an interval skips that
+slot, counted as held; a skip (cut off) is final at once."""
 
 from __future__ import annotations
 
@@ -82,3 +82,20 @@ def test_a_poll_refused_for_most_of_its_interval_skips_the_slot_counted() -> Non
     assert p.ran == [] and p.stats["held"] == 1
     assert len(seen) >= 2  # asked again meanwhile
     assert ended - started <= interval * HELD_SHARE + 0.5
+
+
+def test_a_skip_is_final_for_the_slot() -> None:
+    asks: list[float] = []
+
+    async def gate(name: str) -> bool | None:
+        asks.append(time.monotonic())
+        return None  # cut off from the pool
+
+    async def run() -> _CountingPoller:
+        p = _CountingPoller(interval=60.0)
+        p.gate = gate
+        await p.poll_supervised(_Sched(_Target(NetworkElement("sw1", "127.0.0.1"))))
+        return p
+
+    p = asyncio.run(run())
+    assert len(asks) == 1 and p.ran == [] and p.stats["held"] == 1
