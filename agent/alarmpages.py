@@ -82,3 +82,26 @@ async def afetch_alarms(
                 return walk.pages.reply()
         except (PageError, RequestFailed) as e:
             walk.lost(e)
+
+
+# ``pool.ne_states`` in one request for now; when it is paged like ``pool.alarms`` these
+# two become the page walk (same names, same arguments): their callers stay as they are.
+def fetch_ne_states(
+    client: BusClient,
+    args: dict[str, Any] | None = None,
+    timeout: float | None = None,
+    limit: int = DEFAULT_PAGE,
+) -> dict[str, Any]:
+    """Every live NE state of the pool, by name (``items``, ``answered``, ``missing``)."""
+    reply: dict[str, Any] = client.request("pool.ne_states", args or {}, timeout=timeout)
+    return reply
+
+
+async def afetch_ne_states(
+    client: AsyncBusClient,
+    args: dict[str, Any] | None = None,
+    timeout: float | None = None,
+    limit: int = DEFAULT_PAGE,
+) -> dict[str, Any]:
+    reply: dict[str, Any] = await client.request("pool.ne_states", args or {}, timeout=timeout)
+    return reply

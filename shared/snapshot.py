@@ -1,11 +1,13 @@
 """NE state snapshots for the database: what a database-sourced view (peered topology, NE
 details on any agent) shows of each NE's live state, and when it is worth writing again.
 
-A snapshot is written when what an operator would notice changed (reachability, an
-interface's status, the neighbours, the owner) at most every ``urgent_every`` seconds, and
-otherwise (counters, rates, uptime) at most every ``every`` seconds: live rates in the
-database are then at most that old, and a pool of thousands of NEs writes a few rows a
-second, not one per poll. Pure: the caller gives the time and does the writing.
+A snapshot is written when what an operator would notice changed (reachability, the last
+error, an interface's status, the neighbours, the name, a restart, the owner: ``Mark``) at
+most every ``urgent_every`` seconds, and otherwise (counters, rates, uptime) at most every
+``every`` seconds: live rates in the database are then at most that old, and a pool of
+thousands of NEs writes a few rows a second, not one per poll. The same ``Mark`` decides
+which NE states are published live (shared/nefeed.py). Pure: the caller gives the time and
+does the writing.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ def _digest(snap: Mapping[str, Any]) -> str:
         "owner": snap["owner"],
         "reachable": snap["reachable"],
         "error": snap["last_error"],
+        "name": snap["sys_name"],
         "ifs": [(i["index"], i["name"], i["admin_up"], i["status"]) for i in snap["interfaces"]],
         "nbrs": snap["neighbours"],
         "problems": snap["problems"],
@@ -71,11 +74,32 @@ def _digest(snap: Mapping[str, Any]) -> str:
     return hashlib.blake2b(json.dumps(key, sort_keys=True).encode(), digest_size=12).hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """What an operator would notice of an NE's state, to compare with the last one told
+    (written to the database, or published live). Rates and counters are not in it; the
+    uptime only as far as it going back (a restart) is news."""
+
+    digest: str
+    uptime: int | None
+
+    @classmethod
+    def of(cls, snap: Mapping[str, Any]) -> Mark:
+        up = snap.get("sys_uptime")
+        return cls(_digest(snap), up if isinstance(up, int) else None)
+
+    def differs(self, before: Mark) -> bool:
+        restarted = (
+            self.uptime is not None and before.uptime is not None and self.uptime < before.uptime
+        )
+        return restarted or self.digest != before.digest
+
+
 @dataclass(slots=True)
 class _Written:
-    digest: str
+    mark: Mark
     at: float
-    polls: int
+    revision: int
 
 
 @dataclass(slots=True)
@@ -89,22 +113,23 @@ class Coalescer:
         out = []
         for st in states:
             last = self._written.get(st.name)
-            if last is not None and st.polls == last.polls and now - last.at < self.every:
-                continue  # nothing polled since: nothing new to say
+            if last is not None and st.revision == last.revision and now - last.at < self.every:
+                continue  # nothing changed since (no poll, no trap): nothing new to say
             snap = snapshot(st, owner, now)
             if last is None:
                 out.append(snap)
                 continue
             age = now - last.at
-            urgent = _digest(snap) != last.digest
+            urgent = Mark.of(snap).differs(last.mark)
             if (urgent and age >= self.urgent_every) or age >= self.every:
                 out.append(snap)
         return out
 
-    def written(self, snaps: Iterable[Mapping[str, Any]], polls: Mapping[str, int]) -> None:
+    def written(self, snaps: Iterable[Mapping[str, Any]], revisions: Mapping[str, int]) -> None:
+        """``revisions``: each NE's ``NeState.revision`` when its snapshot was taken."""
         for s in snaps:
             name = str(s["ne"])
-            self._written[name] = _Written(_digest(s), float(s["taken"]), polls.get(name, 0))
+            self._written[name] = _Written(Mark.of(s), float(s["taken"]), revisions.get(name, 0))
 
     def forget(self, names: Iterable[str]) -> None:
         """NEs released: the next owner writes theirs; if they come back, write at once."""

@@ -19,13 +19,13 @@ def ne(polls: int = 1, up: bool = True, rate: float = 1e6) -> NeState:
         2: InterfaceState(2, "ge-0/0/2", admin_up=False, oper_status=OperStatus.DOWN),
     }
     st.neighbours = [Neighbour("ge-0/0/1", "sw2", "ge-0/0/7")]
-    st.polls = polls
+    st.polls = st.revision = polls
     return st
 
 
 def write(c: Coalescer, states: list[NeState], now: float) -> list[dict]:
     snaps = c.due(states, "a1", now)
-    c.written(snaps, {s.name: s.polls for s in states})
+    c.written(snaps, {s.name: s.revision for s in states})
     return snaps
 
 
