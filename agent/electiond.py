@@ -272,7 +272,8 @@ class ElectionShell:
         body = self.member_watch.update(self.me, e.epoch, [self.me, *e.alive_peers(now)])
         if body is not None:
             if body["joined"] or body["left"]:
-                log.info("pool members: +%s -%s", body["joined"] or "", body["left"] or "")
+                joined, left = ", ".join(body["joined"]), ", ".join(body["left"])
+                log.info("pool members: joined [%s], left [%s]", joined, left)
             self.agent.publish(Topic.AGENT, body)
 
     # -- the lease -------------------------------------------------------------------------
