@@ -57,8 +57,9 @@ from shared.election import (
     Timer,
 )
 from shared.errors import DatabaseError
+from shared.nefeed import MemberWatch
 from shared.poolwire import ElectionMsg, PoolWireError, from_args, to_args
-from shared.wire import KeyRole
+from shared.wire import KeyRole, Topic
 
 if TYPE_CHECKING:
     from agent.app import Agent
@@ -141,6 +142,7 @@ class ElectionShell:
         self.renewer: Renewer | None = None
         self._members_thread = ThreadPoolExecutor(1, thread_name_prefix="pool-members")
         self._was_master = 0  # the epoch we are master at, 0 if we are not
+        self.member_watch = MemberWatch()
 
     def route(self, bus: Bus) -> None:
         bus.route(OP, self.on_message, role=KeyRole.AGENT)
@@ -266,6 +268,22 @@ class ElectionShell:
             # Our loop ran late: the peers' heartbeats are still unread in the socket.
             self.election.on_stall(now - handle.when(), now)
         self._apply(self.election.on_timer(name, now))
+        self._tell_members(now)
+
+    def _tell_members(self, now: float) -> None:
+        """The master publishes the live members when they change (shared/nefeed.py
+        MemberWatch says why only the master). Checked at every timer, heartbeats
+        included: a peer is declared dead by time passing, not by a message."""
+        e = self.election
+        if not e.is_master:
+            self.member_watch.reset()
+            return
+        body = self.member_watch.update(self.me, e.epoch, [self.me, *e.alive_peers(now)])
+        if body is not None:
+            if body["joined"] or body["left"]:
+                joined, left = ", ".join(body["joined"]), ", ".join(body["left"])
+                log.info("pool members: joined [%s], left [%s]", joined, left)
+            self.agent.publish(Topic.AGENT, body)
 
     # -- the lease -------------------------------------------------------------------------
     def _renewed(self, epoch: int, sent_at: float, result: bool | None) -> None:

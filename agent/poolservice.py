@@ -23,7 +23,7 @@ from shared.alarms import Alarm
 from shared.errors import NotFound
 from shared.model import AlarmKey, Event
 from shared.notes import check_note_text
-from shared.wire import KeyRole
+from shared.wire import KeyRole, Topic
 
 if TYPE_CHECKING:
     import zmq.asyncio
@@ -68,7 +68,12 @@ class PoolService:
                 secure_client(sock, keypair, self._keys.get(node, ""))
 
         self.relay = Relay(a.bus.ctx, a.node_id, a.publish_relayed, secure)
-        self.snapshots = SnapshotWriter(db, a.node_id, lambda: list(a.model.states.values()))
+        self.snapshots = SnapshotWriter(
+            db,
+            a.node_id,
+            lambda: list(a.model.states.values()),
+            publish=lambda body: a.publish(Topic.NE, body),
+        )
 
     def route(self, bus: Bus) -> None:
         f = self.federation

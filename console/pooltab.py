@@ -2,10 +2,13 @@
 and polled (live), standing alarms, poll counters, and which agents answered the last
 federated requests. Refreshed every ``every`` seconds through the connection, with
 ``db.pool`` (peered: the database's picture) and ``pool.health`` (federated: each agent's
-memory); the joining is console/poolstate.py."""
+memory); the joining is console/poolstate.py. Members joining and leaving come live too
+(the master's ``agent`` messages through the connection's snapshots): said at once, and the
+table refreshed then rather than at the next round."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -94,8 +97,18 @@ class PoolTab(QWidget):
         )  # fmt: skip
 
     def show_snapshot(self, snap: Snapshot) -> None:
+        render = False
         if (snap.answered, snap.missing) != (self.state.alarms_answered, self.state.alarms_missing):
             self.state.alarms_answered, self.state.alarms_missing = snap.answered, snap.missing
+            render = True
+        st = self.state
+        live = (snap.members, snap.master, snap.epoch)
+        if live != (st.live_members, st.live_master, st.live_epoch) or snap.joined or snap.left:
+            at = time.strftime("%H:%M:%S", time.localtime(snap.taken))
+            if st.members_changed(*live, snap.joined, snap.left, at):
+                self.refresh()  # a member joined or left: its row now, not at the next round
+            render = True
+        if render:
             self._render()
 
     def _db_pool(self, reply: Any) -> None:

@@ -8,7 +8,9 @@ picture and hands the replies to the widget (console/topoview.py).
 
 Both are fetched when the tab is first shown data, when the user asks (the widget's
 refresh), and every ``REFRESH`` seconds, so ownership moves after a failover show up
-without a click; the NEs' colours follow the alarm browser's standing set as it changes.
+without a click; the NEs' colours follow the alarm browser's standing set as it changes,
+and their live state (reachability, ports down, owner) the ``ne`` messages the connection
+passes on in each snapshot (shared/neview.py), within a second of the change.
 A fetch that fails (the agent died, a reattach) is said in the banner and tried again at
 the next round.
 """
@@ -51,10 +53,13 @@ class TopologyFeed(QObject):
         self.timer.stop()
 
     def on_snapshot(self, snap: Snapshot) -> None:
-        """Agents' ``managed`` messages: their NEs' edges move now, before any refresh."""
+        """Agents' ``managed`` messages and the NE states told live: their NEs' edges move
+        and their state shows now, before any refresh."""
         for origin, body in snap.agents:
             if origin:
                 self.widget.apply_agent_event(origin, body)
+        if snap.nes:
+            self.widget.apply_ne_states(snap.nes)
 
     def on_rows(self, rows: Rows) -> None:
         self.widget.set_severities(worst_severities(rows.standing))

@@ -222,6 +222,9 @@ class NeState:
     neighbours: list[Neighbour] = field(default_factory=list)
     consecutive_failures: int = 0
     polls: int = 0
+    # Bumped by every change the model applies (poll, failed poll, trap, notification): a
+    # reader that saw this revision has nothing new to look at (shared/snapshot.py).
+    revision: int = 0
     config: dict[str, object] = field(default_factory=dict)  # e.g. a NETCONF get-config summary
     ever_up: set[int] = field(default_factory=set)  # ifIndexes seen up since managed
     # What the NOC should know besides reachability, by area ("poll", "lldp", "interfaces"):

@@ -206,3 +206,25 @@ def test_an_agent_badge_is_painted_anew_when_its_state_changes(widget: TopologyW
     widget.set_database(reply, via="p2")  # the same NEs and edges, p2 now dead
     assert badge.role == "dead"
     assert picture() != before  # red border, "DEAD"
+
+
+def test_live_ne_states_update_the_memory_picture_without_a_refresh(widget: TopologyWidget):
+    states = POOL.ne_states_reply(fetched=time.time() - 2)
+    widget.set_memory(states, POOL.health_reply(), via="p1")
+    widget.set_source(MEMORY)
+    item = next(d for d in states["items"] if d["agent"] == "p1")
+    ne = item["name"]
+    never = {"name": ne, "agent": "p1", "reachable": None}
+    widget.apply_ne_states([never])  # never polled: grey
+    assert widget.scene.nodes[ne].brush().color() != QColor(SEVERITY_COLOURS[Severity.CLEARED])
+    told = dict(item, reachable=False, last_error="timeout", interfaces_down=2, agent="p2")
+    widget.apply_ne_states([told, {"name": "not-in-the-picture", "reachable": False}])
+    now = widget.memory.nes[ne]
+    assert (now.reachable, now.last_error, now.interfaces_down, now.owner) == (
+        False, "timeout", 2, "p2"
+    )  # fmt: skip
+    assert widget.scene.topology is widget.memory  # what is drawn is what was told
+    assert widget.scene.nodes[ne].brush().color() == QColor(SEVERITY_COLOURS[Severity.CLEARED])
+    assert widget.database.nes[ne].owner == "p1"  # the database picture is the database's
+    widget.select(ne)
+    assert "owner p2" in widget.details.toPlainText()
