@@ -112,6 +112,11 @@ class ScheduledPoller(Generic[T, S]):
         self.config = config
         self.clock = clock
         self._sem = asyncio.Semaphore(config.concurrency)
+        # The first polls of NEs taken over from another agent have a lane of their own:
+        # with one bound for all, the last of a thousand orphans waited seconds for slots
+        # routine polls and the first orphans held, long after the failover was over.
+        self._takeover_sem = asyncio.Semaphore(config.takeover_concurrency)
+        self._urgent: set[str] = set()  # NEs whose first poll goes by that lane
         self._nes: dict[str, S] = {}
         self._crashes: dict[str, _Crashes] = {}
         # Tasks cancelled or started on the side (releases) that have not ended yet.
@@ -152,6 +157,8 @@ class ScheduledPoller(Generic[T, S]):
                 self._stop(name, self._nes.pop(name))
         for name, target in targets.items():
             if name not in self._nes:
+                if name in poll_now:
+                    self._urgent.add(name)
                 sched = self._new_schedule(target)
                 task = asyncio.create_task(
                     self._loop(sched, target.ne, name in poll_now),
@@ -173,7 +180,16 @@ class ScheduledPoller(Generic[T, S]):
     def interval_of(self, ne: NetworkElement) -> float:
         return ne.poll_interval or self.config.interval
 
+    def slot(self, name: str) -> asyncio.Semaphore:
+        """The concurrency bound this poll of ``name`` waits for: the takeover lane for the
+        first poll of an NE taken over, the routine one after."""
+        if name in self._urgent:
+            self._urgent.discard(name)
+            return self._takeover_sem
+        return self._sem
+
     def _stop(self, name: str, sched: S) -> None:
+        self._urgent.discard(name)
         if sched.task is not None:
             sched.task.cancel()
             self._keep(sched.task)

@@ -1,6 +1,8 @@
-"""The pollers' gate (the assignment follower's doubt): a held poll asks again and goes as
-soon as the gate opens, within the same slot; one held for most of an interval skips that
-slot, counted as held; a skip (cut off) is final at once."""
+"""The polling rhythm's rules (agent/schedule.py). The pollers' gate (the assignment
+follower's doubt): a held poll asks again and goes as soon as the gate opens, within the
+same slot; one held for most of an interval skips that slot, counted as held; a skip (cut
+off) is final at once. The takeover lane: the first poll of an NE taken over does not wait
+for a slot routine polls hold."""
 
 from __future__ import annotations
 
@@ -28,10 +30,9 @@ class _Sched:
 class _CountingPoller(ScheduledPoller[_Target, _Sched]):
     """Polls nothing: records when each poll ran."""
 
-    def __init__(self, interval: float) -> None:
-        super().__init__(
-            NodalModel("a1"), lambda events: None, PollingConfig(interval), time.time, {}
-        )
+    def __init__(self, interval: float, concurrency: int = 200, takeover: int = 1000) -> None:
+        config = PollingConfig(interval, concurrency=concurrency, takeover_concurrency=takeover)
+        super().__init__(NodalModel("a1"), lambda events: None, config, time.time, {})
         self.ran: list[float] = []
 
     def _new_schedule(self, target: _Target) -> _Sched:
@@ -99,3 +100,42 @@ def test_a_skip_is_final_for_the_slot() -> None:
 
     p = asyncio.run(run())
     assert len(asks) == 1 and p.ran == [] and p.stats["held"] == 1
+
+
+class _SlotPoller(_CountingPoller):
+    """Each poll holds its slot; the one of ``busy`` until ``release`` is set."""
+
+    def __init__(self, release: asyncio.Event, concurrency: int, takeover: int) -> None:
+        super().__init__(60.0, concurrency, takeover)
+        self.release = release
+        self.order: list[str] = []
+
+    async def poll_once(self, sched: _Sched) -> None:
+        name = sched.target.ne.name
+        async with self.slot(name):
+            self.order.append(name)
+            if name == "busy":
+                await self.release.wait()
+
+
+def test_a_takeover_does_not_queue_behind_routine_polls() -> None:
+    async def run() -> tuple[list[str], bool]:
+        release = asyncio.Event()
+        p = _SlotPoller(release, concurrency=1, takeover=4)
+        busy = asyncio.create_task(
+            p.poll_supervised(_Sched(_Target(NetworkElement("busy", "127.0.0.1"))))
+        )
+        await asyncio.sleep(0.05)  # "busy" holds the only routine slot
+        orphan = _Target(NetworkElement("orphan", "127.0.0.2"))
+        p.set_targets({"orphan": orphan}, poll_now={"orphan"})
+        async with asyncio.timeout(5.0):
+            while "orphan" not in p.order:
+                await asyncio.sleep(0.05)
+        later_routine = p.slot("orphan") is p.slot("busy")  # its next polls: routine lane
+        release.set()
+        await busy
+        await p.close()
+        return p.order, later_routine
+
+    names, later_routine = asyncio.run(run())
+    assert names == ["busy", "orphan"] and later_routine
