@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 import zlib
 from collections.abc import Awaitable, Callable, Collection, Mapping
@@ -27,8 +28,26 @@ EventSink = Callable[[list[Event]], None]
 # NE per this many seconds: a parser bug on odd data would otherwise log every cycle.
 CRASH_LOG_EVERY = 600.0
 TAKEOVER_SPREAD = 1.0  # seconds over which NEs taken over are first polled
+FIRST_SPREAD = 10.0  # seconds over which an agent's NEs are first polled after its start
 HELD_RETRY = 0.5  # seconds between asks of a gate that refused a poll
 HELD_SHARE = 0.8  # of an interval a refused poll keeps asking before it skips the slot
+
+
+@dataclass(frozen=True, slots=True)
+class Rhythm:
+    """When an NE is polled, in seconds from its start: ``first``, then ``phase`` + k *
+    interval for k >= ``first_slot``."""
+
+    first: float
+    phase: float
+    first_slot: int
+
+    @classmethod
+    def of(cls, name: str, interval: float, at_once: bool = False) -> Rhythm:
+        share = (zlib.crc32(name.encode()) % 1000) / 1000
+        first = share * min(interval, TAKEOVER_SPREAD if at_once else FIRST_SPREAD)
+        phase = share * interval
+        return cls(first, phase, max(0, math.ceil((first + interval / 2 - phase) / interval)))
 
 
 async def every(
@@ -41,22 +60,27 @@ async def every(
 ) -> None:
     """Call ``poll`` at a fixed rate until cancelled.
 
-    Each NE keeps a phase derived from its name (spread over the first 10 s), so a fleet
-    spreads its load instead of polling all at once; ``at_once`` polls first within
-    TAKEOVER_SPREAD instead (NEs taken over from another agent must not wait, but a
-    thousand of them polled in the same instant would starve the agent's loop). If a poll
+    The first poll comes soon: within FIRST_SPREAD of the start (an agent starting knows
+    its NEs within seconds), or within TAKEOVER_SPREAD for NEs taken over from another
+    agent (they must not wait, but a thousand polled in the same instant would starve the
+    loop). The rhythm after it has a phase spread over the whole interval, both from the
+    NE's name: a fleet's polls then come at an even rate, not in a burst of every NE each
+    interval (with the phase within the first 10 s, 1,000 NEs polled every 60 s came 100 a
+    second for 10 s, and a failover landing on that burst timed out and retried). The
+    first slot of the rhythm is at least half an interval after the first poll. If a poll
     overruns, the slots it ate are skipped (and counted) instead of bunching the following
     polls together.
     """
     loop = asyncio.get_running_loop()
-    spread = min(interval, TAKEOVER_SPREAD if at_once else 10.0)
-    phase = (zlib.crc32(name.encode()) % 1000) / 1000 * spread
-    start = loop.time() + phase
-    slot = 0
+    start = loop.time()
+    plan = Rhythm.of(name, interval, at_once)
+    first, rhythm, slot = start + plan.first, start + plan.phase, plan.first_slot
+    await asyncio.sleep(max(0.0, first - loop.time()))
+    await poll()
     while True:
-        await asyncio.sleep(max(0.0, start + slot * interval - loop.time()))
+        await asyncio.sleep(max(0.0, rhythm + slot * interval - loop.time()))
         await poll()
-        elapsed_slots = int((loop.time() - start) // interval) + 1
+        elapsed_slots = int((loop.time() - rhythm) // interval) + 1
         if elapsed_slots > slot + 1:
             on_skipped(elapsed_slots - slot - 1)
         slot = max(slot + 1, elapsed_slots)

@@ -7,10 +7,11 @@ for a slot routine polls hold."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from dataclasses import dataclass
 
-from agent.schedule import HELD_SHARE, ScheduledPoller
+from agent.schedule import FIRST_SPREAD, HELD_SHARE, TAKEOVER_SPREAD, Rhythm, ScheduledPoller, every
 from shared.config import PollingConfig
 from shared.model import NetworkElement
 from shared.nodal import NodalModel
@@ -139,3 +140,34 @@ def test_a_takeover_does_not_queue_behind_routine_polls() -> None:
 
     names, later_routine = asyncio.run(run())
     assert names == ["busy", "orphan"] and later_routine
+
+
+def test_the_rhythm_spreads_a_fleet_over_the_interval_after_a_quick_first_poll() -> None:
+    interval = 60.0
+    for at_once, first_within in ((False, FIRST_SPREAD), (True, TAKEOVER_SPREAD)):
+        plans = [Rhythm.of(f"ne{i:04d}", interval, at_once) for i in range(1000)]
+        assert all(0 <= p.first < first_within for p in plans)
+        # Six 10-s buckets of the interval: each holds about a sixth of the fleet.
+        buckets = [0] * 6
+        for p in plans:
+            buckets[int(p.phase // 10)] += 1
+        assert min(buckets) > 120 and max(buckets) < 220, buckets
+        for p in plans:  # the rhythm's first slot: half an interval to 1.5 after the first
+            gap = p.phase + p.first_slot * interval - p.first
+            assert interval / 2 <= gap < 1.5 * interval
+
+
+def test_polls_come_at_the_interval() -> None:
+    times: list[float] = []
+
+    async def run() -> None:
+        async def poll() -> None:
+            times.append(asyncio.get_running_loop().time())
+
+        task = asyncio.create_task(every("sw1", 0.4, poll, lambda n: None))
+        await asyncio.sleep(2.2)
+        task.cancel()
+
+    asyncio.run(run())
+    gaps = [b - a for a, b in itertools.pairwise(times[1:])]  # after the first poll
+    assert len(times) >= 4 and all(0.3 < g < 0.6 for g in gaps), gaps
