@@ -17,6 +17,7 @@ import contextvars
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import zmq
 import zmq.asyncio
@@ -51,6 +52,16 @@ _caller: contextvars.ContextVar[Caller] = contextvars.ContextVar("bus_caller", d
 def current_caller() -> Caller:
     """The caller of the request this task is answering (set by the bus per request)."""
     return _caller.get()
+
+
+def acting_user(args: dict[str, Any]) -> str:
+    """Who an acknowledgement or a note is recorded as: the authenticated key's name, never
+    what the client claims; an insecure lab bus has nobody authenticated, and says so beside
+    the name the client gave."""
+    caller = current_caller()
+    if caller.authenticated:
+        return caller.name
+    return f"{args.get('user') or 'unknown'} (unauthenticated)"
 
 
 def set_caller(caller: Caller) -> contextvars.Token[Caller]:

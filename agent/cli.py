@@ -25,8 +25,10 @@ from agent.tables import table, when
 from shared.alarmpage import DEFAULT_PAGE, MAX_PAGE
 from shared.config import parse_profile
 from shared.errors import ConfigError, EmspoolError
+from shared.eventquery import MAX_PAGE as MAX_EVENTS
 from shared.eventquery import EventQuery
 from shared.model import Severity
+from shared.notes import MAX_NOTE_CHARS
 
 PLUGIN_GROUP = "emspool.cli"
 # Commands that come with optional parts of emspool, by name -> (help, the extra to install),
@@ -96,12 +98,16 @@ def cmd_alarms(args: argparse.Namespace) -> int:
             a["count"],
             when(a["raised_at"]),
             a["acked_by"],
+            a.get("note_count") or "",
             a.get("agent", ""),
             a["text"],
         )
         for a in alarms
     ]
-    heading = ("severity", "ne", "object", "type", "state", "n", "raised", "ack", "agent", "text")
+    heading = (
+        "severity", "ne", "object", "type", "state", "n", "raised", "ack", "notes", "agent",
+        "text",
+    )  # fmt: skip
     text = table(heading, rows)
     if reply.get("missing"):
         gone = ", ".join(f"{n} ({why})" for n, why in sorted(reply["missing"].items()))
@@ -123,6 +129,20 @@ def cmd_ack(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_note(args: argparse.Namespace) -> int:
+    # The same alarm identity, route and recorded user as `emspool ack`.
+    user = args.user or os.environ.get("USER") or "operator"
+    text = " ".join(args.text)
+    res = agent_request(
+        args,
+        "pool.note",
+        {"ne": args.ne, "obj": args.obj, "type": args.type, "text": text, "user": user},
+    )
+    n = res.get("note_count", "?") if isinstance(res, dict) else "?"
+    output(args, res, f"note {n} on {args.ne}/{args.obj}/{args.type} written")
+    return 0
+
+
 def _since(text: str | None) -> float | None:
     """'2h', '30m', '7d', '90s' ago, or epoch seconds; None when not given."""
     if not text:
@@ -137,6 +157,8 @@ def _since(text: str | None) -> float | None:
 
 
 def cmd_events(args: argparse.Namespace) -> int:
+    """The event log through a random agent of the pool (peered: any agent answers the
+    same from the database), one keyset page at a time."""
     query = EventQuery(
         since=_since(args.since),
         until=_since(args.until),
@@ -148,42 +170,53 @@ def cmd_events(args: argparse.Namespace) -> int:
         text=args.text or "",
         newest_first=not args.oldest,
     )
-    with open_db(args) as db:
-        if args.counts:
-            counts = db.event_counts(query)
-            by_sev: list[tuple[object, ...]] = sorted(counts.by_severity.items())
-            output(args, counts.to_dict(), table(("severity", "events"), by_sev))
-            return 0
-        page = db.search_events(query, cursor=args.cursor, limit=args.limit)
-    events = page.events
+    if args.counts:
+        counts = agent_request(args, "events.counts", query.to_args())
+        by_sev: list[tuple[object, ...]] = sorted(counts["by_severity"].items())
+        output(args, counts, table(("severity", "events"), by_sev))
+        return 0
+    page_args = query.to_args() | {"limit": args.limit}
+    if args.cursor:
+        page_args["cursor"] = args.cursor
+    page = agent_request(args, "events.search", page_args)
     rows: list[tuple[object, ...]] = [
-        (when(e.time), e.severity.label, e.ne, e.type, e.obj, e.agent, e.text) for e in events
+        (
+            when(e["time"]),
+            e["severity"],
+            e["ne"],
+            e["type"],
+            e["obj"],
+            e["agent"],
+            e["text"],
+        )
+        for e in page["events"]
     ]
     text = table(("time", "severity", "ne", "type", "object", "agent", "text"), rows)
-    if page.next_cursor:
-        text += f"\nmore: --cursor {page.next_cursor}"
-    output(args, page.to_dict(), text)
+    if page.get("next_cursor"):
+        text += f"\nmore: --cursor {page['next_cursor']}"
+    output(args, page, text)
     return 0
 
 
 def cmd_links(args: argparse.Namespace) -> int:
-    with open_db(args) as db:
-        found = db.list_links(args.source)
-    data = [
-        {
-            "a": k.a_ne,
-            "a_port": k.a_port,
-            "b": k.b_ne,
-            "b_port": k.b_port,
-            "source": k.source,
-            "last_seen": k.last_seen,
-        }
-        for k in found
-    ]
+    """The topology links through a random agent of the pool (peered ``db.links``)."""
+    reply = agent_request(args, "db.links", {"source": args.source} if args.source else {})
+    data = reply["items"]
     rows = [
         (d["a"], d["a_port"], d["b"], d["b_port"], d["source"], when(d["last_seen"])) for d in data
     ]
     output(args, data, table(("ne a", "port a", "ne b", "port b", "source", "seen"), rows))
+    return 0
+
+
+def cmd_whoami(args: argparse.Namespace) -> int:
+    """Who the agents take this key for: its name and role, as one agent authenticated it."""
+    res = agent_request(args, "whoami")
+    if res.get("authenticated"):
+        text = f"{res['name']} ({res['role']}), authenticated by agent {res['node_id']}"
+    else:
+        text = f"nobody authenticated: agent {res['node_id']} runs an insecure bus (a lab)"
+    output(args, res, text)
     return 0
 
 
@@ -318,7 +351,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--undo", action="store_true", help="remove the acknowledgement")
     p.set_defaults(func=cmd_ack)
 
-    p = sub.add_parser("events", help="the event log (from the database)")
+    p = sub.add_parser("note", help="add a note to a standing alarm (one line of text)")
+    p.add_argument("ne")
+    p.add_argument("type", help="alarm type, e.g. link-down")
+    p.add_argument("text", nargs="+", help=f"the note, at most {MAX_NOTE_CHARS} characters")
+    p.add_argument("--obj", default="", help="managed object, e.g. ifIndex=3 (default: none)")
+    p.add_argument("--user", help="who writes it (default: $USER; insecure bus only)")
+    p.set_defaults(func=cmd_note)
+
+    p = sub.add_parser(
+        "events", help="the event log, through a random agent (peered: from the database)"
+    )
     p.add_argument("--ne", action="append", help="only this NE (repeatable)")
     p.add_argument("--since", help="from (30m, 2h, 7d ago, or epoch seconds)")
     p.add_argument("--until", help="up to (same forms)")
@@ -328,17 +371,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--agent-name", action="append", help="events written by this agent")
     p.add_argument("--text", help="case-insensitive text contained in the event")
     p.add_argument("--oldest", action="store_true", help="oldest first")
-    p.add_argument("--limit", type=int, default=50, help="events per page")
+    p.add_argument("--limit", type=int, default=50, help=f"events per page (at most {MAX_EVENTS})")
     p.add_argument("--cursor", help="the next page, as a previous page printed it")
     p.add_argument("--counts", action="store_true", help="counts by severity instead")
     p.set_defaults(func=cmd_events)
 
-    p = sub.add_parser("links", help="topology links (LLDP-discovered or imported)")
+    p = sub.add_parser(
+        "links", help="topology links (LLDP-discovered or imported), through a random agent"
+    )
     p.add_argument("--source", help="only links from this source (lldp, manual, ...)")
     p.set_defaults(func=cmd_links)
 
     p = sub.add_parser("status", help="an agent's status and counters")
     p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("whoami", help="this bus key's name and role, as an agent sees it")
+    p.set_defaults(func=cmd_whoami)
 
     p = sub.add_parser("watch", help="live alarm and event view in the terminal")
     p.add_argument("--pub", help="only print the events of this PUB endpoint (no alarm view)")

@@ -329,6 +329,13 @@ def _show_text(
                 for a in live.get("alarms") or []
             ],
         )
+        notes: list[tuple[object, ...]] = [
+            (when(n["time"]), n["user"], a["obj"], a["type"], n["text"])
+            for a in live.get("alarms") or []
+            for n in a.get("notes") or []
+        ]
+        if notes:  # the newest of each alarm; all of them are in the event log
+            lines += _section("notes on them", ("time", "user", "object", "type", "note"), notes)
     lines += _section(
         "recent events, from the database",
         ("time", "severity", "type", "object", "text"),

@@ -1,13 +1,17 @@
-"""`emspool pool`: the pool's members as the database has them (a peered view: any host
-with the database sees the same), and `pool forget` for a member that is gone for good."""
+"""`emspool pool`: the pool's members as the database has them (a peered view: any agent
+answers the same), through a random agent like the other commands, or read from the
+database directly when no agent answers (when it is most needed); and `pool forget` for a
+member that is gone for good."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from typing import Any
 
-from agent.cliopts import open_db, output
+from agent import busclient
+from agent.cliopts import agent_request, open_db, output
 from agent.pooldb import PoolDb
 from agent.poolview import member_state, pool_rows
 
@@ -64,12 +68,19 @@ def _table(data: dict[str, Any]) -> str:
 
 
 def cmd_pool(args: argparse.Namespace) -> int:
-    db = open_db(args)
     try:
-        data = pool_rows(PoolDb(db))
-    finally:
-        db.close()
-    data["fetched"] = time.time()
+        if args.direct:
+            raise busclient.Unreachable("--direct")
+        data: dict[str, Any] = agent_request(args, "db.pool")
+    except busclient.Unreachable as e:
+        if not args.direct:
+            print(f"emspool: {e}: the pool as the database has it, read directly", file=sys.stderr)
+        db = open_db(args)
+        try:
+            data = pool_rows(PoolDb(db))
+        finally:
+            db.close()
+        data["fetched"] = time.time()
     output(args, data, _table(data))
     return 0
 
@@ -97,7 +108,15 @@ def cmd_forget(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("pool", help="the pool's members: state, epoch, NEs, health (database)")
+    p = sub.add_parser(
+        "pool",
+        help="the pool's members: state, epoch, NEs, health (through an agent, else the database)",
+    )
+    p.add_argument(
+        "--direct",
+        action="store_true",
+        help="read the database directly, without asking an agent (no bus key needed)",
+    )
     p.set_defaults(func=cmd_pool)
     verbs = p.add_subparsers(dest="pool_command")
     f = verbs.add_parser("forget", help="remove a dead agent's row from the pool")

@@ -30,6 +30,8 @@ DOCS: dict[str, str] = {
     "polling.timeout": "Seconds an SNMP request waits for an answer before a retry.",
     "polling.retries": "SNMP retries after the first timeout.",
     "polling.concurrency": "Polls in progress at once.",
+    "polling.takeover_concurrency": "First polls of NEs taken over from another agent in "
+    "progress at once, besides the others: a takeover does not queue behind routine polls.",
     "polling.lldp_every": "Poll cycles between refreshes of interface names, speeds and LLDP.",
     "polling.max_repetitions": "GETBULK max-repetitions of table walks.",
     "alarms.unreachable_after": "Failed polls in a row before an NE is alarmed unreachable.",

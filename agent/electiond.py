@@ -57,8 +57,9 @@ from shared.election import (
     Timer,
 )
 from shared.errors import DatabaseError
+from shared.nefeed import MemberWatch
 from shared.poolwire import ElectionMsg, PoolWireError, from_args, to_args
-from shared.wire import KeyRole
+from shared.wire import KeyRole, Topic
 
 if TYPE_CHECKING:
     from agent.app import Agent
@@ -68,6 +69,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 OP = "pool.election"
+MASTER_EVENT = "pool master"  # starts the text of the master-change events it logs
 MEMBER_HORIZON = 3600.0  # rows unheard for longer are not linked to (emspool pool forget)
 RELEASE_TIMEOUT = 2.0  # seconds the lease release and the last row write may take at stop
 _LEASE_QUEUE = 16
@@ -140,6 +142,7 @@ class ElectionShell:
         self.renewer: Renewer | None = None
         self._members_thread = ThreadPoolExecutor(1, thread_name_prefix="pool-members")
         self._was_master = 0  # the epoch we are master at, 0 if we are not
+        self.member_watch = MemberWatch()
 
     def route(self, bus: Bus) -> None:
         bus.route(OP, self.on_message, role=KeyRole.AGENT)
@@ -227,12 +230,7 @@ class ElectionShell:
             elif isinstance(a, AcquireLease | ReleaseLease):
                 self._queue_lease(a)
             elif isinstance(a, Became):
-                if a.role is not Role.MASTER and self._was_master:
-                    log.warning(
-                        "no longer master (epoch %d): %s",
-                        self._was_master,
-                        self.election.stepped_down_why,
-                    )
+                self._record(a)
                 self._was_master = a.epoch if a.role is Role.MASTER else 0
                 if self.renewer is not None:
                     if a.role is Role.MASTER:
@@ -240,6 +238,19 @@ class ElectionShell:
                     else:
                         self.renewer.stop()
                 self.on_became(a)
+
+    def _record(self, b: Became) -> None:
+        """Master changes go to the event log (type "agent", MASTER_EVENT in the text):
+        the pool's failover history stays when every agent has restarted since."""
+        if b.role is Role.MASTER and not self._was_master:
+            text = f"{MASTER_EVENT}: became master, epoch {b.epoch}"
+        elif b.role is not Role.MASTER and self._was_master:
+            why = self.election.stepped_down_why or "stepped down"
+            log.warning("no longer master (epoch %d): %s", self._was_master, why)
+            text = f"{MASTER_EVENT}: no longer master, epoch {self._was_master}: {why}"
+        else:
+            return
+        self.agent.emit([self.agent.agent_event(text)])
 
     def _set_timer(self, t: Timer) -> None:
         assert self._loop is not None
@@ -257,6 +268,22 @@ class ElectionShell:
             # Our loop ran late: the peers' heartbeats are still unread in the socket.
             self.election.on_stall(now - handle.when(), now)
         self._apply(self.election.on_timer(name, now))
+        self._tell_members(now)
+
+    def _tell_members(self, now: float) -> None:
+        """The master publishes the live members when they change (shared/nefeed.py
+        MemberWatch says why only the master). Checked at every timer, heartbeats
+        included: a peer is declared dead by time passing, not by a message."""
+        e = self.election
+        if not e.is_master:
+            self.member_watch.reset()
+            return
+        body = self.member_watch.update(self.me, e.epoch, [self.me, *e.alive_peers(now)])
+        if body is not None:
+            if body["joined"] or body["left"]:
+                joined, left = ", ".join(body["joined"]), ", ".join(body["left"])
+                log.info("pool members: joined [%s], left [%s]", joined, left)
+            self.agent.publish(Topic.AGENT, body)
 
     # -- the lease -------------------------------------------------------------------------
     def _renewed(self, epoch: int, sent_at: float, result: bool | None) -> None:

@@ -5,15 +5,16 @@ Each ``pool.*`` request is answered by asking this agent's own part directly and
 live member's part over the bus (``Peers.gather``: in parallel, one deadline), then merging
 with shared/federated.py. The reply always says which agents answered and which did not
 and why, so a dead or slow agent costs at most the deadline and a partial answer says so.
-Acknowledgements are routed to the agent that owns the NE.
+Acknowledgements and notes on alarms are routed to the agent that owns the NE.
 
-``pool.alarms`` is paged on both hops (the bus caps a message at 4 MiB): each member keeps
-a snapshot generation of its part and gives it in pages, and this agent merges the
-members' already sorted pages into the client's pages under a keyset cursor; why that is
-exact is in shared/alarmpage.py. Once a page is answered, the members are asked at once for
-the rows the next one will need (``Federation.ahead``), so that the next page, when the
-client has read this one, waits for no member; a prefetch fails as the page itself would
-(a member named missing, or ``expired``).
+``pool.alarms`` and ``pool.ne_states`` are paged on both hops (the bus caps a message at
+4 MiB): each member keeps a snapshot generation of its part and gives it in pages
+(``Parts``), and this agent merges the members' already sorted pages into the client's
+pages under a keyset cursor (``Federation.paged``); why that is exact is in
+shared/fedpage.py. Once a page is answered, the members are asked at once for the rows
+the next one will need (``Federation.ahead``), so that the next page, when the client has
+read this one, waits for no member; a prefetch fails as the page itself would (a member
+named missing, or ``expired``).
 """
 
 from __future__ import annotations
@@ -28,21 +29,21 @@ import msgspec
 
 from agent.aiotools import with_deadline
 from agent.peers import PeerError, Peers, PeerTimeout
-from shared.alarmpage import (
-    EntryCache,
-    Generations,
-    Merge,
-    PartPage,
-    Revised,
-    Snapshot,
-    alarm_entry,
-    page_limit,
-    parse_key,
-    part_page,
-)
+from shared.alarmpage import ALARMS, EntryCache, Revised, alarm_entry
 from shared.alarms import Alarm
 from shared.errors import Expired, NotFound
 from shared.federated import AlarmFilter, Merged, merge_lists
+from shared.fedpage import (
+    NE_STATES,
+    Entry,
+    Generations,
+    Kind,
+    Merge,
+    PartPage,
+    Snapshot,
+    ne_state_entry,
+    part_page,
+)
 from shared.wire import ErrorCode
 
 Local = Callable[[dict[str, Any]], Awaitable[Any]]
@@ -50,6 +51,7 @@ Local = Callable[[dict[str, Any]], Awaitable[Any]]
 DEFAULT_DEADLINE = 2.0
 MAX_DEADLINE = 10.0
 _EVERY_ACTIVE = AlarmFilter()  # the filter of the full list
+_PAGE_STATS = {ALARMS.op: "alarm_pages", NE_STATES.op: "ne_state_pages"}  # pages given, by list
 
 
 def deadline_of(args: dict[str, Any]) -> float:
@@ -59,13 +61,45 @@ def deadline_of(args: dict[str, Any]) -> float:
     return float(raw)
 
 
-class AlarmParts:
-    """This agent's own part of ``pool.alarms`` (op ``alarms.page``), in pages cut from
-    snapshot generations: the first request (no ``gen``) takes one with the filter, later
-    ones name it. ``alarms(nes)``: this agent's alarms now, of those NEs only if any named
-    (an index lookup rather than a scan for a filtered query). ``store``: the same alarms
-    with their revisions, if this agent has them; the full list is then made from rows
-    kept between snapshots (``EntryCache``) rather than from every alarm again."""
+class Parts:
+    """This agent's own part of a paged list (op ``kind.part_op``), in pages cut from
+    snapshot generations: the first request (no ``gen``) takes one of ``entries(args)``
+    (the request's filter applied), later ones name it."""
+
+    def __init__(
+        self, node_id: str, kind: Kind, entries: Callable[[dict[str, Any]], Iterable[Entry]]
+    ) -> None:
+        self.node_id = node_id
+        self.kind = kind
+        self.entries = entries
+        self.snapshots: Generations[Snapshot] = Generations()
+
+    async def page(self, args: dict[str, Any]) -> PartPage[Any]:
+        limit = self.kind.limit(args)
+        now = time.monotonic()
+        gen = args.get("gen")
+        if gen is None:
+            gen = f"{self.node_id}:{uuid.uuid4().hex[:12]}"
+            snap = self.snapshots.put(gen, self.snapshot(gen, args), now)
+        else:
+            found = self.snapshots.get(str(gen), now)
+            if found is None:
+                raise Expired(f"{self.node_id} no longer keeps the {self.kind.noun} snapshot {gen}")
+            snap = found
+        after = args.get("after")
+        return part_page(snap, None if after is None else self.kind.parse_key(after), limit)
+
+    def snapshot(self, gen: str, args: dict[str, Any]) -> Snapshot:
+        """A new generation of this part (the request's filter applied)."""
+        return Snapshot.of(gen, self.entries(args), 0.0)
+
+
+class AlarmParts(Parts):
+    """This agent's part of ``pool.alarms`` (op ``alarms.page``). ``alarms(nes)``: this
+    agent's alarms now, of those NEs only if any named (an index lookup rather than a scan
+    for a filtered query). ``store``: the same alarms with their revisions, if this agent
+    has them; the full list is then made from rows kept between snapshots (``EntryCache``)
+    rather than from every alarm again."""
 
     def __init__(
         self,
@@ -73,37 +107,36 @@ class AlarmParts:
         alarms: Callable[[frozenset[str]], Iterable[Alarm]],
         store: Callable[[], Revised] | None = None,
     ) -> None:
-        self.node_id = node_id
+        super().__init__(node_id, ALARMS, self._entries)
         self.alarms = alarms
         self.store = store
-        self.entries = EntryCache(node_id)
-        self.snapshots: Generations[Snapshot] = Generations()
+        self.kept = EntryCache(node_id)
 
-    async def page(self, args: dict[str, Any]) -> PartPage:
-        limit = page_limit(args)
-        now = time.monotonic()
-        gen = args.get("gen")
-        if gen is None:
-            gen = f"{self.node_id}:{uuid.uuid4().hex[:12]}"
-            snap = self.snapshots.put(gen, self._take(gen, AlarmFilter.from_args(args)), now)
-        else:
-            found = self.snapshots.get(str(gen), now)
-            if found is None:
-                raise Expired(f"{self.node_id} no longer keeps the alarm snapshot {gen}")
-            snap = found
-        after = args.get("after")
-        return part_page(snap, None if after is None else parse_key(after), limit)
+    def snapshot(self, gen: str, args: dict[str, Any]) -> Snapshot:
+        if self.store is not None and AlarmFilter.from_args(args) == _EVERY_ACTIVE:
+            keys, items = self.kept.sorted(self.store())
+            return Snapshot(gen, keys, items)
+        return super().snapshot(gen, args)
 
-    def _take(self, gen: str, f: AlarmFilter) -> Snapshot:
+    def _entries(self, args: dict[str, Any]) -> Iterable[Entry]:
+        f = AlarmFilter.from_args(args)
         me = self.node_id
-        if f == _EVERY_ACTIVE:  # the full list, most walks: skip the filter's calls
-            if self.store is not None:
-                keys, items = self.entries.sorted(self.store())
-                return Snapshot(gen, keys, items)
-            mine = self.alarms(f.nes)
-            return Snapshot.of(gen, (alarm_entry(a, me) for a in mine if a.cleared_at is None), 0)
         mine = self.alarms(f.nes) if f.wants_agent(me) else ()
-        return Snapshot.of(gen, (alarm_entry(a, me) for a in mine if f.matches_alarm(a)), 0)
+        if f == _EVERY_ACTIVE:  # the full list, most walks: skip the filter's calls
+            return (alarm_entry(a, me) for a in mine if a.cleared_at is None)
+        return (alarm_entry(a, me) for a in mine if f.matches_alarm(a))
+
+
+class NeStateParts(Parts):
+    """This agent's part of ``pool.ne_states`` (op ``ne_states.page``): ``states()`` are
+    the summaries of the NEs it polls now."""
+
+    def __init__(self, node_id: str, states: Callable[[], Iterable[dict[str, Any]]]) -> None:
+        super().__init__(node_id, NE_STATES, self._entries)
+        self.states = states
+
+    def _entries(self, args: dict[str, Any]) -> Iterable[Entry]:
+        return (ne_state_entry(st, self.node_id) for st in self.states())
 
 
 def _retrieved(task: asyncio.Task[None]) -> None:
@@ -136,9 +169,21 @@ class Federation:
         # missing with the reason, without spending the deadline on them.
         self.absent = absent or dict
         self.stats: dict[str, int] = dict.fromkeys(
-            ("requests", "partial", "acks_routed", "alarm_pages", "part_pages"), 0
+            (
+                "requests",
+                "partial",
+                "acks_routed",
+                "notes_routed",
+                "alarm_pages",
+                "ne_state_pages",
+                "part_pages",
+            ),
+            0,
         )
-        self.merges: Generations[Merge] = Generations()
+        # Each list's merges apart: a cursor of one list never resumes another's merge.
+        self.merges: dict[str, Generations[Merge]] = {
+            k.op: Generations() for k in (ALARMS, NE_STATES)
+        }
         # The members' rows of a walk's next page, asked while the client reads this one
         # (by merge generation; awaited by the next page, at most one per kept merge).
         self.ahead: dict[str, asyncio.Task[None]] = {}
@@ -169,25 +214,35 @@ class Federation:
         """One page of the pool's alarms, worst first: the first without ``cursor`` (with
         the filter), the next with only the ``next`` of the previous page (and ``limit``,
         ``deadline``): the filter went with the first, into each member's snapshot."""
-        limit = page_limit(args)
+        start = None if args.get("cursor") is not None else AlarmFilter.from_args(args).to_args()
+        return await self.paged(ALARMS, args, start)
+
+    async def ne_states(self, args: dict[str, Any]) -> dict[str, Any]:
+        """One page of every live NE state of the pool, by NE name (then agent)."""
+        return await self.paged(NE_STATES, args, {})
+
+    async def paged(
+        self, kind: Kind, args: dict[str, Any], start: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """One page of ``kind``'s list; ``start``: what a member's first request of its
+        part carries (the filter), with the first page only."""
+        limit = kind.limit(args)
         deadline = deadline_of(args)
         now = time.monotonic()
         cursor = args.get("cursor")
-        start: dict[str, Any] = {}
         if cursor is None:
-            start = AlarmFilter.from_args(args).to_args()
             merge = self._begin()
         elif isinstance(cursor, str):
-            merge = await self._resume(cursor, now)
+            merge = await self._resume(cursor, now, kind)
         else:
             raise ValueError("cursor: expected the 'next' of the previous page")
-        self.stats["alarm_pages"] += 1
-        await self._fill(merge, start, limit, deadline)
+        self.stats[_PAGE_STATS[kind.op]] += 1
+        await self._fill(merge, kind, start or {}, limit, deadline)
         items = merge.take(limit)
         nxt = merge.cursor()
         if nxt is not None:  # kept for the next page (a cache: the cursor suffices)
-            self.merges.put(merge.gen, merge, time.monotonic())
-            self._ask_ahead(merge, limit, deadline)
+            self.merges[kind.op].put(merge.gen, merge, time.monotonic())
+            self._ask_ahead(merge, kind, limit, deadline)
         missing = dict(merge.missing)
         if cursor is None and missing:
             self.stats["partial"] += 1
@@ -210,11 +265,11 @@ class Federation:
         merge.missing = {n: why for n, why in self.absent().items() if n not in live}
         return merge
 
-    async def _resume(self, cursor: str, now: float) -> Merge:
-        decoded = Merge.from_cursor(cursor, now)
+    async def _resume(self, cursor: str, now: float, kind: Kind) -> Merge:
+        decoded = Merge.from_cursor(cursor, now, kind)
         # Kept and at the cursor's place: no member is asked twice for the same rows. A
         # page asked again (a retry) or of another agent is rebuilt from the cursor.
-        kept = self.merges.pop(decoded.gen, now)
+        kept = self.merges[kind.op].pop(decoded.gen, now)
         ahead = self.ahead.pop(decoded.gen, None)
         if kept is None or kept.last != decoded.last:
             return decoded  # a prefetch into a merge set aside changes nothing here
@@ -222,15 +277,16 @@ class Federation:
             await ahead  # its Expired is this page's; a member that failed is named in kept
         return kept
 
-    def _ask_ahead(self, merge: Merge, limit: int, deadline: float) -> None:
+    def _ask_ahead(self, merge: Merge, kind: Kind, limit: int, deadline: float) -> None:
         """Ask the members now for the rows the next page will need (the same asks the
         next page would make, under this page's deadline), while the client reads this
         page: the next page then waits for no member when it comes."""
         if not self.prefetch or not merge.wanted(limit):
             return
-        for gen in [g for g, t in self.ahead.items() if t.done() and g not in self.merges]:
+        kept = self.merges.values()
+        for gen in [g for g, t in self.ahead.items() if t.done() and all(g not in m for m in kept)]:
             del self.ahead[gen]  # walks given up: their merge is no longer kept
-        task = asyncio.ensure_future(self._fill(merge, {}, limit, deadline))
+        task = asyncio.ensure_future(self._fill(merge, kind, {}, limit, deadline))
         task.add_done_callback(_retrieved)
         self.ahead[merge.gen] = task
 
@@ -242,7 +298,9 @@ class Federation:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _fill(self, merge: Merge, start: dict[str, Any], limit: int, deadline: float) -> None:
+    async def _fill(
+        self, merge: Merge, kind: Kind, start: dict[str, Any], limit: int, deadline: float
+    ) -> None:
         """Ask, in parallel under one deadline, every member whose rows may not cover the
         next page; a member that does not answer is named missing from now on."""
         asks = merge.wanted(limit)
@@ -252,7 +310,7 @@ class Federation:
         self.stats["part_pages"] += len(asks)
         nodes = sorted(asks)
         answers = await asyncio.gather(
-            *(self._part(n, asks[n], deadline) for n in nodes), return_exceptions=True
+            *(self._part(kind, n, asks[n], deadline) for n in nodes), return_exceptions=True
         )
         for node, answer in zip(nodes, answers, strict=True):
             if isinstance(answer, PeerError) and answer.code == ErrorCode.EXPIRED:
@@ -268,21 +326,37 @@ class Federation:
             else:
                 merge.feed(node, answer)
 
-    async def _part(self, node: str, args: dict[str, Any], deadline: float) -> PartPage:
+    async def _part(
+        self, kind: Kind, node: str, args: dict[str, Any], deadline: float
+    ) -> PartPage[Any]:
         if node == self.node_id:
-            page: PartPage = await with_deadline(self.local["alarms.page"](args), deadline)
+            page: PartPage[Any] = await with_deadline(self.local[kind.part_op](args), deadline)
             return page
-        # Typed: only the keys are parsed; the alarms pass through as the member sent them.
-        raw = await self.peers.request(node, "alarms.page", args, deadline, raw=True)
+        # Typed: only the keys are parsed; the rows pass through as the member sent them.
         try:
-            return msgspec.json.decode(raw, type=PartPage)
+            raw = await self.peers.request(node, kind.part_op, args, deadline, raw=True)
+        except PeerError as e:
+            if kind is NE_STATES and e.code == ErrorCode.UNKNOWN_OP:
+                return await self._unpaged_ne_states(node, args, deadline)
+            raise
+        try:
+            part: PartPage[Any] = msgspec.json.decode(raw, type=kind.part_type)
         except msgspec.DecodeError as e:  # ValidationError included
-            raise PeerError(node, "malformed", f"not a page of alarms: {e}") from None
+            raise PeerError(node, "malformed", f"not a page of {kind.noun}: {e}") from None
+        return part
 
-    async def ne_states(self, args: dict[str, Any]) -> dict[str, Any]:
-        merged = await self.gather("ne_states", {}, deadline_of(args))
-        items = sorted(merged.items, key=lambda s: str(s.get("name", "")))
-        return Merged(items, merged.answered, merged.missing).to_dict() | {"fetched": time.time()}
+    async def _unpaged_ne_states(
+        self, node: str, args: dict[str, Any], deadline: float
+    ) -> PartPage[Any]:
+        """The part of a member of a release before ``ne_states.page`` (a rolling upgrade):
+        its whole list, cut here into the page asked (each page from its list of then)."""
+        states = await self.peers.request(node, "ne_states", {}, deadline)
+        if not isinstance(states, list) or not all(isinstance(x, dict) for x in states):
+            raise PeerError(node, "malformed", "not a list of NE states")
+        snap = Snapshot.of(f"{node}:unpaged", (ne_state_entry(x, node) for x in states), 0.0)
+        after = args.get("after")
+        limit = NE_STATES.limit(args)
+        return part_page(snap, None if after is None else NE_STATES.parse_key(after), limit)
 
     async def health(self, args: dict[str, Any]) -> dict[str, Any]:
         merged = await self.gather("status.part", {}, deadline_of(args))
@@ -297,9 +371,18 @@ class Federation:
 
     async def ack(self, args: dict[str, Any], user: str) -> dict[str, Any]:
         """Acknowledge on the owner of the NE; ``user`` is the authenticated caller."""
+        return await self._on_alarm_owner("ack.local", args, user, "acks_routed")
+
+    async def note(self, args: dict[str, Any], user: str) -> dict[str, Any]:
+        """A note on an alarm, written by the owner of the NE; ``user`` as for ``ack``."""
+        return await self._on_alarm_owner("note.local", args, user, "notes_routed")
+
+    async def _on_alarm_owner(
+        self, op: str, args: dict[str, Any], user: str, counter: str
+    ) -> dict[str, Any]:
         forwarded = dict(args) | {"user": user}
         ne = str(args["ne"])
-        return await self._on_owner(ne, "ack.local", forwarded, deadline_of(args), "acks_routed")
+        return await self._on_owner(ne, op, forwarded, deadline_of(args), counter)
 
     async def _on_owner(
         self, ne: str, op: str, args: dict[str, Any], deadline: float, counter: str = ""

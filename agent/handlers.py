@@ -1,8 +1,10 @@
-"""The agent's answers to bus requests (``ping``, ``status``, ``alarms``, ``ack``, ...).
+"""The agent's answers to bus requests (``ping``, ``whoami``, ``status``, ``alarms``,
+``ack``, ...).
 
 One job: turn a request's arguments into a reply from the agent's live state (alarms, NE
-states, counters) or from the pool database (events, NEs, links). The handlers only read
-the agent, except ``ack`` (an alarm transition, emitted like any other) and ``reload``.
+states, counters), from the pool database (events, NEs; links are agent/peered.py's) or
+from the request's authenticated caller (``whoami``). The handlers only read the agent,
+except ``ack`` (an alarm transition, emitted like any other) and ``reload``.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from agent.bus import Bus
-from agent.busauth import current_caller
+from agent.busauth import acting_user, current_caller
 from agent.db import Database
+from agent.metrics import snmp_transport_stats
 from shared.alarms import Alarm
 from shared.errors import NotFound
 from shared.eventquery import EventQuery, QueryError, page_limit
@@ -33,6 +36,7 @@ class Handlers:
 
     def route(self, bus: Bus) -> None:
         bus.route("ping", self.ping)
+        bus.route("whoami", self.whoami)  # every role: a client shows who it is
         bus.route("status", self.status)
         bus.route("alarms", self.alarms)
         bus.route("ne_states", self.ne_states)
@@ -43,7 +47,6 @@ class Handlers:
         bus.route("events.counts", self.events_counts)
         bus.route("nes", self.nes)
         bus.route("reload", self.reload, role=KeyRole.OPERATOR)
-        bus.route("links", self.links)
 
     async def ping(self, args: dict[str, Any]) -> dict[str, Any]:
         a = self.agent
@@ -51,6 +54,17 @@ class Handlers:
             "node_id": a.node_id,
             "time": time.time(),
             "pub_endpoint": a.bus.pub_endpoint if a.bus else None,
+        }
+
+    async def whoami(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The caller as this agent authenticated it: its key's name and role (on an
+        insecure bus nobody is, and the reply says so), and which agent answered."""
+        caller = current_caller()
+        return {
+            "name": caller.name,
+            "role": caller.role.value,
+            "authenticated": caller.authenticated,
+            "node_id": self.agent.node_id,
         }
 
     async def status(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -62,6 +76,7 @@ class Handlers:
             "managed": len(a.model.states),
             "alarms_active": len(a.model.alarms.active()),
             "poller": dict(a.poller.stats) if a.poller else {},
+            "snmp": snmp_transport_stats(a),
             "netconf": dict(a.nc_poller.stats) if a.nc_poller else {},
             "traps": dict(a.receiver.counters) if a.receiver else {},
             "outbox": a.writer.counters() if a.writer else {},
@@ -108,14 +123,7 @@ class Handlers:
         key = AlarmKey(str(args["ne"]), str(args.get("obj", "")), str(args["type"]))
         if a.model.alarms.get(key) is None:
             raise NotFound(f"no alarm {key}")
-        caller = current_caller()
-        # The authenticated key's name, never what the client claims; an insecure lab bus
-        # has nobody authenticated, and says so beside the name the client gave.
-        user = (
-            caller.name
-            if caller.authenticated
-            else f"{args.get('user') or 'unknown'} (unauthenticated)"
-        )
+        user = acting_user(args)
         events = a.model.ack(key, user, time.time(), undo=bool(args.get("undo", False)))
         a.emit(events)
         alarm = a.model.alarms.get(key)
@@ -156,13 +164,6 @@ class Handlers:
         return [
             ne.to_dict() | {"state": states[ne.name].summary() if ne.name in states else None}
             for ne in nes
-        ]
-
-    async def links(self, args: dict[str, Any]) -> list[dict[str, object]]:
-        found = await asyncio.to_thread(self._db().list_links, args.get("source"))
-        return [
-            {"a": k.a_ne, "a_port": k.a_port, "b": k.b_ne, "b_port": k.b_port, "source": k.source}
-            for k in found
         ]
 
     async def reload(self, args: dict[str, Any]) -> dict[str, object]:

@@ -12,6 +12,11 @@ as a killed member is named missing until the pool forgets it).
 A resynchronisation reads every page of one snapshot generation (agent/alarmpages.py,
 ``page_size`` alarms a page) while the live events are buffered, then applies them at once:
 the view is never built from a part of the pages.
+
+With ``nes=True`` the same messages also keep a ``shared.neview.NeView`` (the NEs' live
+states and the pool's members, topics ``ne`` and ``agent``), resynchronised the same way
+with ``pool.ne_states`` and ``pool.health``; what each message changed there is kept in
+``news`` for a printer or a GUI.
 """
 
 from __future__ import annotations
@@ -25,9 +30,10 @@ import zmq
 import zmq.asyncio
 
 from agent import busclient
-from agent.alarmpages import afetch_alarms, fetch_alarms
+from agent.alarmpages import afetch_alarms, afetch_ne_states, fetch_alarms, fetch_ne_states
 from shared.alarmpage import DEFAULT_PAGE
 from shared.alarmview import AlarmView
+from shared.neview import NeView, Seen
 from shared.wire import Topic, WireError, decode_publish
 
 PARTIAL_RETRY = 2.0  # first wait before resyncing a partial view (then doubled each time)
@@ -44,8 +50,12 @@ class _Live:
         timeout: float = 1.0,
         deadline: float = 1.0,
         page_size: int = DEFAULT_PAGE,
+        nes: bool = False,
     ) -> None:
         self.view = AlarmView()
+        self.nes: NeView | None = NeView() if nes else None
+        self.news: collections.deque[Seen] = collections.deque(maxlen=1000)
+        self.news_count = 0  # Seen's appended, for a printer of the new ones
         self.page_size = page_size
         self.resync_every = resync_every
         self.ping_every = ping_every
@@ -65,6 +75,8 @@ class _Live:
     def take(self, topic: str, body: dict[str, Any]) -> None:
         """One message as read from the SUB socket."""
         self.view.on_event(topic, body)
+        if self.nes is not None:
+            self._news(self.nes.on_event(topic, body))
         if topic == Topic.EVENT:
             self.recent.appendleft(body)
             self.seen += 1
@@ -73,6 +85,8 @@ class _Live:
         if self.attached is not None:
             self.reattaches += 1
             self.view.reattached()
+            if self.nes is not None:
+                self.nes.reattached()
         self.attached = endpoint
         self.attached_node = str(info.get("node_id") or "")
 
@@ -96,6 +110,14 @@ class _Live:
             return True
         return now - self._resynced_at >= self.resync_every
 
+    def _news(self, seen: Seen) -> None:
+        if seen:
+            self.news.appendleft(seen)
+            self.news_count += 1
+
+    def _nes_due(self) -> bool:
+        return self.nes is not None and bool(self.nes.resync_needed)
+
     def _apply(self, reply: dict[str, Any]) -> None:
         self.last_reason = self.view.resync_needed or "periodic"
         self.view.apply_snapshot(reply)
@@ -118,9 +140,10 @@ class LiveAlarms(_Live):
         *,
         hwm: int | None = None,
         page_size: int = DEFAULT_PAGE,
+        nes: bool = False,
         **schedule: float,
     ) -> None:
-        super().__init__(page_size=page_size, **schedule)
+        super().__init__(page_size=page_size, nes=nes, **schedule)
         self.client = client
         self.hwm = hwm
         self._sub: zmq.Socket[bytes] | None = None
@@ -172,6 +195,27 @@ class LiveAlarms(_Live):
                 continue
             self._drain()
             self._apply(reply)
+            break
+        else:
+            raise busclient.Unreachable("the agents kept changing during the resynchronisation")
+        self.resync_nes()
+
+    def resync_nes(self) -> None:
+        """The NE states and the members, as ``resync`` does the alarms."""
+        nes = self.nes
+        if nes is None:
+            return
+        for _ in range(3):
+            self._drain()
+            nes.begin_resync()
+            args = {"deadline": self.deadline}
+            states = fetch_ne_states(self.client, args, timeout=self.timeout + self.deadline)
+            health = self.client.request("pool.health", args, self.timeout + self.deadline)
+            if self.client.endpoint != self.attached:
+                self._attach()
+                continue
+            self._drain()
+            self._news(nes.apply_snapshot(states, health))
             return
         raise busclient.Unreachable("the agents kept changing during the resynchronisation")
 
@@ -185,6 +229,8 @@ class LiveAlarms(_Live):
             self._check_attachment()
         if self._resync_due():
             self.resync()
+        elif self._nes_due():
+            self.resync_nes()
         return n
 
     def close(self) -> None:
@@ -201,9 +247,10 @@ class AsyncLiveAlarms(_Live):
         client: busclient.AsyncBusClient,
         *,
         page_size: int = DEFAULT_PAGE,
+        nes: bool = False,
         **schedule: float,
     ) -> None:
-        super().__init__(page_size=page_size, **schedule)
+        super().__init__(page_size=page_size, nes=nes, **schedule)
         self.client = client
         self._sub: zmq.asyncio.Socket | None = None
 
@@ -250,6 +297,27 @@ class AsyncLiveAlarms(_Live):
                 continue
             await self._drain()
             self._apply(reply)
+            break
+        else:
+            raise busclient.Unreachable("the agents kept changing during the resynchronisation")
+        await self.resync_nes()
+
+    async def resync_nes(self) -> None:
+        nes = self.nes
+        if nes is None:
+            return
+        for _ in range(3):
+            await self._drain()
+            nes.begin_resync()
+            args = {"deadline": self.deadline}
+            wait = self.timeout + self.deadline
+            states = await afetch_ne_states(self.client, args, timeout=wait)
+            health = await self.client.request("pool.health", args, wait)
+            if self.client.endpoint != self.attached:
+                await self._attach()
+                continue
+            await self._drain()
+            self._news(nes.apply_snapshot(states, health))
             return
         raise busclient.Unreachable("the agents kept changing during the resynchronisation")
 
@@ -261,6 +329,8 @@ class AsyncLiveAlarms(_Live):
             await self._check_attachment()
         if self._resync_due():
             await self.resync()
+        elif self._nes_due():
+            await self.resync_nes()
         return n
 
     async def run(self, wait: float = 0.2, retry: float = 0.5) -> None:

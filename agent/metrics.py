@@ -44,6 +44,7 @@ def snapshot(agent: Agent) -> dict[str, Any]:
         "alarms": by_sev,
         "polls": {p: dict(x.stats) for p, x in pollers.items() if x is not None},
         "latency": {p: x.latency.snapshot() for p, x in pollers.items() if x is not None},
+        "snmp": snmp_transport_stats(agent),
         "traps": dict(agent.receiver.counters) if agent.receiver else {},
         "outbox": agent.writer.counters() if agent.writer else {},
         "bus": dict(agent.bus.stats) if agent.bus else {},
@@ -85,6 +86,15 @@ class AgentCollector(Collector):
         yield from _state_metrics(s)
 
 
+def snmp_transport_stats(agent: Agent) -> dict[str, dict[str, int]]:
+    """The SNMP transports' counters (sent, retries, timeouts, answers dropped by reason),
+    by transport: retries are what a slow or lossy path costs before any poll fails."""
+    if agent.poller is None:
+        return {}
+    client = agent.poller.client
+    return {"v1v2c": client.transport_stats, "v3": client.v3_transport_stats}
+
+
 def _poll_metrics(s: dict[str, Any]) -> Iterator[Metric]:
     done = CounterMetricFamily("emspool_polls", "NE polls done", labels=["protocol"])
     failed = CounterMetricFamily("emspool_poll_failures", "NE polls failed", labels=["protocol"])
@@ -102,6 +112,15 @@ def _poll_metrics(s: dict[str, Any]) -> Iterator[Metric]:
     for proto, (buckets, total) in s["latency"].items():
         latency.add_metric([proto], buckets, total)
     yield latency
+    requests = CounterMetricFamily(
+        "emspool_snmp_requests",
+        "SNMP transport counters (sent, retries, timeouts, answers dropped by reason)",
+        labels=["transport", "counter"],
+    )
+    for transport, stats in s["snmp"].items():
+        for counter, n in stats.items():
+            requests.add_metric([transport, counter], n)
+    yield requests
 
 
 def _state_metrics(s: dict[str, Any]) -> Iterator[Metric]:

@@ -1,5 +1,7 @@
 """NE state snapshots in the database: the owner writes them (coalesced by
-shared/snapshot.py), any agent reads them for the peered service."""
+shared/snapshot.py), any agent reads them for the peered service. The same loop publishes
+the NEs' material changes live (topic ``ne``, coalesced by shared/nefeed.py), so one look a
+second at the managed NEs serves both."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from sqlalchemy import delete, insert, select
 from agent.db import Database
 from shared.errors import DatabaseError
 from shared.model import NeState
+from shared.nefeed import NeChanges, ne_messages
 from shared.schema import ne_state
 from shared.snapshot import Coalescer
 
@@ -69,22 +72,40 @@ class SnapshotWriter:
         states: Callable[[], Iterable[NeState]],
         every: float = 30.0,
         tick: float = 1.0,
+        publish: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.db = db
         self.node_id = node_id
         self.states = states
         self.coalescer = Coalescer(every=every)
         self.tick = tick
-        self.stats = {"written": 0, "failed": 0}
+        self.publish = publish  # one live ``ne`` message body (agent/app.py stamps it)
+        self.changes = NeChanges(every=tick)
+        self.stats = {"written": 0, "failed": 0, "published": 0, "messages": 0}
+
+    def publish_due(self, states: list[NeState], now: float) -> None:
+        """The NEs whose state changed materially, a few messages for all of them: live
+        clients hear of a change within a tick, whatever the database does."""
+        if self.publish is None:
+            return
+        self.changes.keep_only(s.name for s in states)
+        items = self.changes.due(states, self.node_id, now)
+        for body in ne_messages(items):
+            self.publish(body)
+            self.stats["messages"] += 1
+        self.stats["published"] += len(items)
 
     async def run(self) -> None:
         failing = False
         while True:
             await asyncio.sleep(self.tick)
             states = list(self.states())
-            snaps = self.coalescer.due(states, self.node_id, time.time())
+            now = time.time()
+            self.publish_due(states, now)
+            snaps = self.coalescer.due(states, self.node_id, now)
             if not snaps:
                 continue
+            revisions = {s.name: s.revision for s in states}  # as the snapshots show them
             try:
                 await asyncio.to_thread(write_snapshots, self.db, snaps)
             except DatabaseError as e:
@@ -94,8 +115,10 @@ class SnapshotWriter:
                 failing = True
                 continue
             failing = False
-            self.coalescer.written(snaps, {s.name: s.polls for s in states})
+            self.coalescer.written(snaps, revisions)
             self.stats["written"] += len(snaps)
 
     def released(self, names: Iterable[str]) -> None:
+        names = list(names)
         self.coalescer.forget(names)
+        self.changes.forget(names)

@@ -14,6 +14,7 @@ from agent.db import Database
 from agent.nestate import read_snapshots
 from agent.pooldb import PoolDb
 from agent.poolview import pool_rows
+from shared.schema import Link
 
 # What a database-sourced view shows of an NE's stored state (the rest stays in ne_state).
 _BRIEF = ("owner", "taken", "reachable", "last_poll", "last_error", "sys_uptime")
@@ -43,6 +44,10 @@ def _limit(args: dict[str, Any]) -> int:
     return v
 
 
+def _link(k: Link) -> dict[str, Any]:
+    return {"a": k.a_ne, "a_port": k.a_port, "b": k.b_ne, "b_port": k.b_port, "source": k.source}
+
+
 class Peered:
     def __init__(self, db: Callable[[], Database]) -> None:
         self._db = db
@@ -54,6 +59,7 @@ class Peered:
         bus.route("db.assignment", self.assignment)
         bus.route("db.ne_state", self.ne_state)
         bus.route("db.topology", self.topology)
+        bus.route("db.links", self.links)
 
     async def _run(self, fn: Callable[[Database], Any]) -> Any:
         db = self._db()
@@ -116,6 +122,16 @@ class Peered:
         snaps = await self._run(lambda db: read_snapshots(db, names))
         return {"items": snaps, "fetched": time.time()}
 
+    async def links(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The topology links, of one ``source`` (lldp, manual, ...) if given, with when
+        each was last seen: what ``emspool links`` lists."""
+        source = args.get("source")
+        if source is not None and not isinstance(source, str):
+            raise ValueError("source: expected a link source name")
+        found = await self._run(lambda db: db.list_links(source))
+        items = [_link(k) | {"last_seen": k.last_seen} for k in found]
+        return {"items": items, "fetched": time.time()}
+
     async def topology(self, args: dict[str, Any]) -> dict[str, Any]:
         """The database's picture: agents, NEs with owner and stored reachability, links."""
 
@@ -134,16 +150,7 @@ class Peered:
                 }
                 for ne in db.list_nes()
             ]
-            links = [
-                {
-                    "a": k.a_ne,
-                    "a_port": k.a_port,
-                    "b": k.b_ne,
-                    "b_port": k.b_port,
-                    "source": k.source,
-                }
-                for k in db.list_links(None)
-            ]
+            links = [_link(k) for k in db.list_links(None)]
             return {
                 "source": "database",
                 "agents": pool["members"],

@@ -69,7 +69,7 @@ class Poller(ScheduledPoller[PollTarget, _NeSchedule]):
         full = sched.cycle % self.config.lldp_every == 0
         sched.cycle += 1
         problems: Problems = {}
-        async with self._sem:
+        async with self.slot(target.ne.name):
             try:
                 result = await self._poll(sched, full, problems)
             except SnmpError as e:

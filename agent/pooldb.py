@@ -20,7 +20,15 @@ from sqlalchemy import Connection, delete, func, insert, select, text, update
 from agent.db import Database
 from agent.dbengine import clock_sql
 from shared.assign import Placement
-from shared.schema import agents, assignment_state, assignments, master_lease, network_elements
+from shared.schema import (
+    agents,
+    assignment_state,
+    assignments,
+    credential_profiles,
+    master_lease,
+    network_elements,
+    snmp_engines,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +252,21 @@ class PoolDb:
         with self.db.transaction("reading the inventory's signature") as conn:
             row = conn.execute(select(func.count(), func.max(t.c.updated))).one()
         return int(row[0]), float(row[1] or 0.0)
+
+    def inventory_fingerprint(self) -> tuple[object, ...]:
+        """What an agent's inventory is made of (NEs, credentials profiles, learnt engine
+        IDs), as (rows, last change) of each: one small query instead of reading all of it."""
+        parts = [
+            (network_elements, network_elements.c.updated),
+            (credential_profiles, credential_profiles.c.updated),
+            (snmp_engines, snmp_engines.c.learned),
+        ]
+        q = select(
+            *(select(func.count()).select_from(t).scalar_subquery() for t, _ in parts),
+            *(select(func.max(c)).scalar_subquery() for _, c in parts),
+        )
+        with self.db.transaction("reading the inventory's fingerprint") as conn:
+            return tuple(conn.execute(q).one())
 
     def placements(self) -> list[Placement]:
         """Every managed NE as the assigner needs it (name, zone, pin): three columns."""

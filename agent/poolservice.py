@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from agent.busauth import current_caller
-from agent.federation import AlarmParts, Federation
+from agent.busauth import acting_user
+from agent.federation import AlarmParts, Federation, NeStateParts
 from agent.handlers import ne_detail
 from agent.inventoryops import InventoryOps
 from agent.keys import secure_client
@@ -21,8 +21,9 @@ from agent.peered import Peered
 from agent.relay import Relay
 from shared.alarms import Alarm
 from shared.errors import NotFound
-from shared.model import AlarmKey
-from shared.wire import KeyRole
+from shared.model import AlarmKey, Event
+from shared.notes import check_note_text
+from shared.wire import KeyRole, Topic
 
 if TYPE_CHECKING:
     import zmq.asyncio
@@ -40,6 +41,7 @@ class PoolService:
         a = agent
         assert a.peers is not None and a.bus is not None and a.db is not None
         self.parts = AlarmParts(a.node_id, self._own_alarms, lambda: self.agent.model.alarms)
+        self.ne_parts = NeStateParts(a.node_id, self._own_states)
         self.federation = Federation(
             a.node_id,
             a.peers,
@@ -47,9 +49,10 @@ class PoolService:
             lambda ne: (a.follower.owner_of(ne) if a.follower is not None else "") or None,
             {
                 "alarms.page": self.parts.page,
-                "ne_states": self.ne_states_local,
+                "ne_states.page": self.ne_parts.page,
                 "status.part": self.status_part,
                 "ack.local": self.ack_local,
+                "note.local": self.note_local,
                 "ne_detail": self._ne_detail_local,
             },
             self._absent,
@@ -65,17 +68,25 @@ class PoolService:
                 secure_client(sock, keypair, self._keys.get(node, ""))
 
         self.relay = Relay(a.bus.ctx, a.node_id, a.publish_relayed, secure)
-        self.snapshots = SnapshotWriter(db, a.node_id, lambda: list(a.model.states.values()))
+        self.snapshots = SnapshotWriter(
+            db,
+            a.node_id,
+            lambda: list(a.model.states.values()),
+            publish=lambda body: a.publish(Topic.NE, body),
+        )
 
     def route(self, bus: Bus) -> None:
         f = self.federation
         bus.route("alarms.page", self.parts.page, role=KeyRole.AGENT)
+        bus.route("ne_states.page", self.ne_parts.page, role=KeyRole.AGENT)
         bus.route("status.part", self.status_part)
         bus.route("ack.local", self.ack_local, role=KeyRole.AGENT)
+        bus.route("note.local", self.note_local, role=KeyRole.AGENT)
         bus.route("pool.alarms", f.alarms)
         bus.route("pool.ne_states", f.ne_states)
         bus.route("pool.health", f.health)
         bus.route("pool.ack", self.pool_ack, role=KeyRole.OPERATOR)
+        bus.route("pool.note", self.pool_note, role=KeyRole.OPERATOR)
         bus.route("pool.ne_detail", f.ne_detail)
         self.peered.route(bus)
         self.inventory_ops.route(bus)
@@ -131,9 +142,8 @@ class PoolService:
             return (a for ne in sorted(nes) for a in store.for_ne(ne))
         return iter(store)
 
-    async def ne_states_local(self, args: dict[str, Any]) -> list[dict[str, object]]:
-        me = self.agent.node_id
-        return [st.summary() | {"agent": me} for st in self.agent.model.states.values()]
+    def _own_states(self) -> list[dict[str, object]]:
+        return [st.summary() for st in self.agent.model.states.values()]
 
     async def status_part(self, args: dict[str, Any]) -> list[dict[str, Any]]:
         a = self.agent
@@ -148,20 +158,41 @@ class PoolService:
             }
         ]
 
+    # Acknowledgements and notes routed here by the agent the operator is attached to; the
+    # user is the name of the key that agent authenticated (these routes take agent keys only).
     async def ack_local(self, args: dict[str, Any]) -> dict[str, object]:
-        """An acknowledgement routed here by the agent the operator is attached to; the user
-        is the name of the key that agent authenticated (this route takes agent keys only)."""
+        undo = bool(args.get("undo", False))
+        model = self.agent.model
+        return self._change_alarm(args, lambda key, user, now: model.ack(key, user, now, undo))
+
+    async def note_local(self, args: dict[str, Any]) -> dict[str, object]:
+        text = check_note_text(args.get("text"))
+        model = self.agent.model
+        return self._change_alarm(
+            args, lambda key, user, now: model.note(key, user, text, now), standing=True
+        )
+
+    def _change_alarm(
+        self,
+        args: dict[str, Any],
+        change: Callable[[AlarmKey, str, float], list[Event]],
+        *,
+        standing: bool = False,
+    ) -> dict[str, object]:
         a = self.agent
         key = AlarmKey(str(args["ne"]), str(args.get("obj", "")), str(args["type"]))
-        if a.model.alarms.get(key) is None:
+        alarm = a.model.alarms.get(key)
+        if alarm is None:
             raise NotFound(f"no alarm {key} on {a.node_id}")
-        user = str(args.get("user") or "unknown")
-        a.emit(a.model.ack(key, user, time.time(), undo=bool(args.get("undo", False))))
+        if standing and not alarm.active:
+            raise NotFound(f"alarm {key} is cleared: notes go on standing alarms")
+        a.emit(change(key, str(args.get("user") or "unknown"), time.time()))
         alarm = a.model.alarms.get(key)
         return (alarm.to_dict() if alarm else {}) | {"agent": a.node_id}
 
     async def pool_ack(self, args: dict[str, Any]) -> dict[str, Any]:
-        caller = current_caller()
-        claimed = args.get("user") or "unknown"
-        user = caller.name if caller.authenticated else f"{claimed} (unauthenticated)"
-        return await self.federation.ack(args, user)
+        return await self.federation.ack(args, acting_user(args))
+
+    async def pool_note(self, args: dict[str, Any]) -> dict[str, Any]:
+        check_note_text(args.get("text"))  # refused here, with no hop to the owner
+        return await self.federation.note(args, acting_user(args))

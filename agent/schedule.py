@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 import zlib
 from collections.abc import Awaitable, Callable, Collection, Mapping
@@ -27,6 +28,26 @@ EventSink = Callable[[list[Event]], None]
 # NE per this many seconds: a parser bug on odd data would otherwise log every cycle.
 CRASH_LOG_EVERY = 600.0
 TAKEOVER_SPREAD = 1.0  # seconds over which NEs taken over are first polled
+FIRST_SPREAD = 10.0  # seconds over which an agent's NEs are first polled after its start
+HELD_RETRY = 0.5  # seconds between asks of a gate that refused a poll
+HELD_SHARE = 0.8  # of an interval a refused poll keeps asking before it skips the slot
+
+
+@dataclass(frozen=True, slots=True)
+class Rhythm:
+    """When an NE is polled, in seconds from its start: ``first``, then ``phase`` + k *
+    interval for k >= ``first_slot``."""
+
+    first: float
+    phase: float
+    first_slot: int
+
+    @classmethod
+    def of(cls, name: str, interval: float, at_once: bool = False) -> Rhythm:
+        share = (zlib.crc32(name.encode()) % 1000) / 1000
+        first = share * min(interval, TAKEOVER_SPREAD if at_once else FIRST_SPREAD)
+        phase = share * interval
+        return cls(first, phase, max(0, math.ceil((first + interval / 2 - phase) / interval)))
 
 
 async def every(
@@ -39,22 +60,27 @@ async def every(
 ) -> None:
     """Call ``poll`` at a fixed rate until cancelled.
 
-    Each NE keeps a phase derived from its name (spread over the first 10 s), so a fleet
-    spreads its load instead of polling all at once; ``at_once`` polls first within
-    TAKEOVER_SPREAD instead (NEs taken over from another agent must not wait, but a
-    thousand of them polled in the same instant would starve the agent's loop). If a poll
+    The first poll comes soon: within FIRST_SPREAD of the start (an agent starting knows
+    its NEs within seconds), or within TAKEOVER_SPREAD for NEs taken over from another
+    agent (they must not wait, but a thousand polled in the same instant would starve the
+    loop). The rhythm after it has a phase spread over the whole interval, both from the
+    NE's name: a fleet's polls then come at an even rate, not in a burst of every NE each
+    interval (with the phase within the first 10 s, 1,000 NEs polled every 60 s came 100 a
+    second for 10 s, and a failover landing on that burst timed out and retried). The
+    first slot of the rhythm is at least half an interval after the first poll. If a poll
     overruns, the slots it ate are skipped (and counted) instead of bunching the following
     polls together.
     """
     loop = asyncio.get_running_loop()
-    spread = min(interval, TAKEOVER_SPREAD if at_once else 10.0)
-    phase = (zlib.crc32(name.encode()) % 1000) / 1000 * spread
-    start = loop.time() + phase
-    slot = 0
+    start = loop.time()
+    plan = Rhythm.of(name, interval, at_once)
+    first, rhythm, slot = start + plan.first, start + plan.phase, plan.first_slot
+    await asyncio.sleep(max(0.0, first - loop.time()))
+    await poll()
     while True:
-        await asyncio.sleep(max(0.0, start + slot * interval - loop.time()))
+        await asyncio.sleep(max(0.0, rhythm + slot * interval - loop.time()))
         await poll()
-        elapsed_slots = int((loop.time() - start) // interval) + 1
+        elapsed_slots = int((loop.time() - rhythm) // interval) + 1
         if elapsed_slots > slot + 1:
             on_skipped(elapsed_slots - slot - 1)
         slot = max(slot + 1, elapsed_slots)
@@ -110,6 +136,11 @@ class ScheduledPoller(Generic[T, S]):
         self.config = config
         self.clock = clock
         self._sem = asyncio.Semaphore(config.concurrency)
+        # The first polls of NEs taken over from another agent have a lane of their own:
+        # with one bound for all, the last of a thousand orphans waited seconds for slots
+        # routine polls and the first orphans held, long after the failover was over.
+        self._takeover_sem = asyncio.Semaphore(config.takeover_concurrency)
+        self._urgent: set[str] = set()  # NEs whose first poll goes by that lane
         self._nes: dict[str, S] = {}
         self._crashes: dict[str, _Crashes] = {}
         # Tasks cancelled or started on the side (releases) that have not ended yet.
@@ -124,7 +155,8 @@ class ScheduledPoller(Generic[T, S]):
         self.latency = Histogram()  # seconds per poll, waiting for the concurrency bound included
         # Awaited before every poll: False skips it (counted). The assignment follower holds
         # polls while it is not sure this agent still owns its NEs (after a pause).
-        self.gate: Callable[[str], Awaitable[bool]] | None = None
+        # True: poll; False: held for now (ask again); None: skip this slot, ask no more.
+        self.gate: Callable[[str], Awaitable[bool | None]] | None = None
 
     @property
     def names(self) -> set[str]:
@@ -149,6 +181,8 @@ class ScheduledPoller(Generic[T, S]):
                 self._stop(name, self._nes.pop(name))
         for name, target in targets.items():
             if name not in self._nes:
+                if name in poll_now:
+                    self._urgent.add(name)
                 sched = self._new_schedule(target)
                 task = asyncio.create_task(
                     self._loop(sched, target.ne, name in poll_now),
@@ -170,7 +204,16 @@ class ScheduledPoller(Generic[T, S]):
     def interval_of(self, ne: NetworkElement) -> float:
         return ne.poll_interval or self.config.interval
 
+    def slot(self, name: str) -> asyncio.Semaphore:
+        """The concurrency bound this poll of ``name`` waits for: the takeover lane for the
+        first poll of an NE taken over, the routine one after."""
+        if name in self._urgent:
+            self._urgent.discard(name)
+            return self._takeover_sem
+        return self._sem
+
     def _stop(self, name: str, sched: S) -> None:
+        self._urgent.discard(name)
         if sched.task is not None:
             sched.task.cancel()
             self._keep(sched.task)
@@ -197,7 +240,7 @@ class ScheduledPoller(Generic[T, S]):
         """poll_once, with an unexpected exception turned into a logged, counted, visible
         failure of this one poll (cancellation still propagates)."""
         name = sched.target.ne.name
-        if self.gate is not None and not await self.gate(name):
+        if self.gate is not None and not await self._gate_within(name, sched.target.ne):
             self.stats["held"] += 1
             return
         started = time.monotonic()
@@ -210,6 +253,22 @@ class ScheduledPoller(Generic[T, S]):
             st = self.model.states.get(name)
             if st is not None:
                 st.problems.pop("poll", None)
+
+    async def _gate_within(self, name: str, ne: NetworkElement) -> bool:
+        """Ask the gate again while it holds the poll, for most of one interval: a poll
+        held past the gate's own wait (a long doubt) goes as soon as the doubt ends instead
+        of losing its slot, which would leave the NE unpolled for a whole interval more.
+        A skip (None: cut off from the pool, whose table may have moved the NE) is final."""
+        assert self.gate is not None
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self.interval_of(ne) * HELD_SHARE
+        while True:
+            verdict = await self.gate(name)
+            if verdict:
+                return True
+            if verdict is None or loop.time() + HELD_RETRY >= give_up:
+                return False
+            await asyncio.sleep(HELD_RETRY)
 
     def _crashed(self, name: str, e: Exception) -> None:
         self.stats["poll_crashes"] += 1

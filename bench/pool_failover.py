@@ -49,6 +49,7 @@ from bench.poolbench import (  # noqa: E402
 )
 from lab.harness import AgentPool, sqlite_pool  # noqa: E402
 from lab.scale.fleet import ScaleLab  # noqa: E402
+from shared.config import PollingConfig  # noqa: E402
 
 AGENTS = {"fo-a": 300, "fo-b": 200, "fo-c": 100}
 
@@ -68,7 +69,8 @@ def steady_cpu(pool: AgentPool, nodes: list[str], window: float) -> tuple[float,
 def single_agent_cpu(tmp: Path, lab: ScaleLab, args: argparse.Namespace) -> tuple[float, int]:
     db_url = sqlite_pool(tmp / "single.db", lab.inventory())
     every = set(lab.names)
-    with AgentPool(tmp / "single", db_url, interval=args.interval) as pool:
+    polling = {"timeout": args.timeout, "retries": args.retries}
+    with AgentPool(tmp / "single", db_url, interval=args.interval, polling=polling) as pool:
         pool.add("solo", priority=100)
         pool.start("solo")
         pool.wait_for_master(60)
@@ -77,7 +79,9 @@ def single_agent_cpu(tmp: Path, lab: ScaleLab, args: argparse.Namespace) -> tupl
         return steady_cpu(pool, ["solo"], args.window)
 
 
-def one_run(pool: AgentPool, lab: ScaleLab, every: set[str], args: argparse.Namespace) -> dict:
+def one_run(
+    pool: AgentPool, lab: ScaleLab, every: set[str], args: argparse.Namespace
+) -> dict[str, Any]:
     def running() -> set[str]:
         return set(pool.running)
 
@@ -100,6 +104,8 @@ def one_run(pool: AgentPool, lab: ScaleLab, every: set[str], args: argparse.Name
     assert lab.proc is not None
     cpu0 = (sum(cpu_of(p) for p in survivors if p), cpu_of(lab.proc.pid))
     held0 = _held(pool, [n for n in pool.running if n != master])
+    snmp0 = _snmp(pool, [n for n in pool.running if n != master])
+    lab0 = lab.control.status()
     t0 = time.time()
     pool.kill(master)
     lab.control.mark()
@@ -114,9 +120,13 @@ def one_run(pool: AgentPool, lab: ScaleLab, every: set[str], args: argparse.Name
             break
         time.sleep(0.1)
     delays = [firsts[ne] - t0 for ne in firsts]
+    alive = [n for n in pool.running if n != master]
+    done = _completed(pool, alive, set(orphans), t0, deadline)
     cpu1 = (sum(cpu_of(p) for p in survivors if p), cpu_of(lab.proc.pid))
     busy = time.time() - t0
-    held = _held(pool, [n for n in pool.running if n != master]) - held0
+    held = _held(pool, alive) - held0
+    snmp = {k: v - snmp0.get(k, 0) for k, v in _snmp(pool, alive).items()}
+    lab1 = lab.control.status()
     time.sleep(1.0)
     doubled = [ne for ne, p in lab.control.polls().items() if p[3] > 1]
     pool.start(master)
@@ -128,6 +138,13 @@ def one_run(pool: AgentPool, lab: ScaleLab, every: set[str], args: argparse.Name
         "orphans": len(orphans),
         "repolled": len(firsts),
         "delays": delays,
+        "completed": [done[ne] - t0 for ne in done],
+        "snmp": snmp,
+        "responder": {
+            k: lab1["stats"].get(k, 0) - lab0["stats"].get(k, 0)
+            for k in ("received", "answered", "malformed", "dropped_unreachable")
+        },
+        "faults": len(lab1["faults"]),
         "last": max(delays) if delays and len(firsts) == len(orphans) else float("inf"),
         "doubled": len(doubled),
         "busy": busy,
@@ -135,6 +152,35 @@ def one_run(pool: AgentPool, lab: ScaleLab, every: set[str], args: argparse.Name
         "cpu_survivors": cpu1[0] - cpu0[0],
         "cpu_responder": cpu1[1] - cpu0[1],
     }
+
+
+def _completed(
+    pool: AgentPool, nodes: list[str], orphans: set[str], t0: float, deadline: float
+) -> dict[str, float]:
+    """Orphan -> end of its first poll since t0 (the taker's own clock, ``last_poll``): the
+    first request reaching the NE is when polling resumed, this is when its state is
+    current again."""
+    done: dict[str, float] = {}
+    while time.monotonic() < deadline:
+        for node in nodes:
+            for st in pool.request(node, "ne_states", timeout=10.0):
+                last = st.get("last_poll")
+                if st["name"] in orphans and last is not None and last > t0:
+                    done[st["name"]] = last
+        if len(done) == len(orphans):
+            break
+        time.sleep(0.2)
+    return done
+
+
+def _snmp(pool: AgentPool, nodes: list[str]) -> dict[str, int]:
+    """The agents' SNMP transport counters, summed (both transports)."""
+    total: dict[str, int] = {}
+    for n in nodes:
+        for stats in pool.status(n, timeout=5.0).get("snmp", {}).values():
+            for k, v in stats.items():
+                total[k] = total.get(k, 0) + int(v)
+    return total
 
 
 def _held(pool: AgentPool, nodes: list[str]) -> int:
@@ -165,6 +211,13 @@ def main() -> int:
     ap.add_argument(
         "--concurrency", type=int, help="the agents' polling.concurrency (default: theirs)"
     )
+    ap.add_argument(
+        "--timeout",
+        type=float,
+        default=PollingConfig().timeout,
+        help="the agents' polling.timeout (default: the product's, not the test harness's 1 s)",
+    )
+    ap.add_argument("--retries", type=int, default=PollingConfig().retries)
     ap.add_argument("--keep", action="store_true", help="keep the agents' logs (printed dir)")
     args = ap.parse_args()
     args.window = args.window or args.interval
@@ -181,7 +234,9 @@ def main() -> int:
                 f"{1000 * cpu / max(1, polls):.2f} ms per NE poll"
             )
         db_url = sqlite_pool(tmp / "emspool.db", lab.inventory())
-        polling = {"concurrency": args.concurrency} if args.concurrency else {}
+        polling: dict[str, Any] = {"timeout": args.timeout, "retries": args.retries}
+        if args.concurrency:
+            polling["concurrency"] = args.concurrency
         with AgentPool(tmp / "pool", db_url, interval=args.interval, polling=polling) as pool:
             for node, priority in AGENTS.items():
                 pool.add(node, priority=priority)
@@ -207,7 +262,13 @@ def main() -> int:
                     f"NEs polled from 2+ sockets since the kill: {r['doubled']}; "
                     f"CPU over those {r['busy']:.1f} s: survivors {r['cpu_survivors']:.2f} s, "
                     f"responder {r['cpu_responder']:.2f} s; polls held by the survivors "
-                    f"(assignment in doubt): {r['held']}",
+                    f"(assignment in doubt): {r['held']}; first polls ended: last at "
+                    f"{max(r['completed'], default=float('nan')):.2f} s, p50 "
+                    f"{percentile(r['completed'], 50):.2f} s ({len(r['completed'])}); "
+                    f"SNMP sent {r['snmp'].get('sent', 0)}, retries "
+                    f"{r['snmp'].get('retries', 0)}, timeouts {r['snmp'].get('timeouts', 0)}, "
+                    f"late answers {r['snmp'].get('unknown_request_id', 0)}; responder "
+                    f"{r['responder']}",
                     flush=True,
                 )
     finally:
@@ -219,6 +280,8 @@ def main() -> int:
     masters = [r["to_master"] for r in runs]
     lasts = [r["last"] for r in runs]
     every_delay = [d for r in runs for d in r["delays"]]
+    ended = [max(r["completed"], default=float("inf")) for r in runs]
+    every_end = [d for r in runs for d in r["completed"]]
     print(
         f"\n{len(runs)} runs, {args.nes} NEs, 3 agents, interval {args.interval:g} s\n"
         f"  kill -9 master -> new master:        p50 {percentile(masters, 50):.2f} s, "
@@ -227,6 +290,10 @@ def main() -> int:
         f"p99 {percentile(lasts, 99):.2f} s, max {max(lasts):.2f} s\n"
         f"  every orphan ({len(every_delay)}) polled again: p50 "
         f"{percentile(every_delay, 50):.2f} s, p99 {percentile(every_delay, 99):.2f} s\n"
+        f"  kill -9 master -> last orphan's first poll ended: p50 "
+        f"{percentile(ended, 50):.2f} s, p99 {percentile(ended, 99):.2f} s\n"
+        f"  every orphan's first poll ended: p50 {percentile(every_end, 50):.2f} s, "
+        f"p99 {percentile(every_end, 99):.2f} s\n"
         f"  runs with an NE polled from 2+ sockets after the kill: "
         f"{sum(1 for r in runs if r['doubled'])}"
     )

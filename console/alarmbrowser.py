@@ -1,10 +1,10 @@
-"""The alarm browser tab: severity summary, filter bar, the table, acknowledge buttons.
+"""The alarm browser tab: severity summary, filter bar, the table, the selected alarm's
+details and notes, the acknowledge and note buttons.
 
-Acknowledge and unacknowledge go to ``pool.ack`` (any agent routes it to the NE's owner,
-which records the name of the console's bus key). The bus has no operation for notes on
-an alarm, so the browser offers none. A key without the operator role sees the buttons
-disabled with the reason: known from the pool's allow-list at start, or learnt from the
-agents' "forbidden" answer.
+Acknowledge and unacknowledge go to ``pool.ack``, notes to ``pool.note`` (any agent routes
+them to the NE's owner, which records the name of the console's bus key). A key without
+the operator role sees the buttons disabled with the reason: known from the pool's
+allow-list at start, or learnt from the agents' "forbidden" answer.
 """
 
 from __future__ import annotations
@@ -19,27 +19,33 @@ from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QHeaderView,
+    QInputDialog,
     QLabel,
     QLineEdit,
     QPushButton,
+    QScrollArea,
+    QSplitter,
     QTableView,
     QVBoxLayout,
     QWidget,
 )
 
 from agent.busclient import RequestFailed
+from console.alarmdetails import AlarmDetails
 from console.alarmlist import COLUMN_INDEX, COLUMNS, SEVERITIES, Rows, filter_of
 from console.alarmtable import AlarmTableModel
 from console.connection import Post, Snapshot
 from console.rowsworker import RowsWorker
 from console.theme import SEVERITY_COLOURS
 from shared.model import AlarmKey
+from shared.notes import MAX_NOTE_CHARS, check_note_text
 
 Request = Callable[..., None]  # Connection.request's shape
 _ANY = ""
 # Initial widths in widths of an M: readable on a laptop and at 4K alike.
 _WIDTH_CHARS = {"severity": 9, "ne": 8, "obj": 8, "type": 11, "text": 30, "raised_at": 1,
-                "last_seen": 1, "count": 4, "acked_by": 8, "agent": 5}  # fmt: skip
+                "last_seen": 1, "count": 4, "acked_by": 8, "note_count": 14,
+                "agent": 5}  # fmt: skip
 
 
 class AlarmBrowser(QWidget):
@@ -131,18 +137,31 @@ class AlarmBrowser(QWidget):
         self.unack_button.setShortcut(QKeySequence("Ctrl+Shift+K"))
         self.ack_button.clicked.connect(lambda: self.acknowledge(undo=False))
         self.unack_button.clicked.connect(lambda: self.acknowledge(undo=True))
+        self.note_button = QPushButton("Add &note…")
+        self.note_button.clicked.connect(self.ask_note)
+        self.note_dialog: QInputDialog | None = None  # open while a note is being written
         self.permission = QLabel()
         self.permission.setWordWrap(True)
         self.feedback = QLabel()
         actions.addWidget(self.ack_button)
         actions.addWidget(self.unack_button)
+        actions.addWidget(self.note_button)
         actions.addWidget(self.permission, 1)
         actions.addWidget(self.feedback)
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary)
         layout.addLayout(bar)
-        layout.addWidget(self.table, 1)
+        self.details = AlarmDetails(request)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.details)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.table)
+        split.addWidget(scroll)
+        split.setStretchFactor(0, 4)
+        split.setStretchFactor(1, 1)
+        layout.addWidget(split, 1)
         layout.addLayout(actions)
         self._update_summary()
         self._update_buttons()
@@ -162,6 +181,7 @@ class AlarmBrowser(QWidget):
         self._fill(self.ne, rows.nes)
         self._fill(self.agent, rows.agents)
         self._update_summary()
+        self._update_details()
         self.shown += 1
         self.rows_changed.emit(rows)
 
@@ -218,6 +238,13 @@ class AlarmBrowser(QWidget):
 
     def _selection_changed(self, *_: Any) -> None:
         self._update_buttons()
+        self._update_details()
+
+    def _update_details(self) -> None:
+        rows = {i.row() for i in self.table.selectionModel().selectedRows()}
+        one = next(iter(rows)) if len(rows) == 1 else None
+        shown = self.model.rows.rows
+        self.details.show_alarm(shown[one] if one is not None and one < len(shown) else None)
 
     # -- acknowledging --------------------------------------------------------------------
     def set_permission(self, allowed: bool | None, reason: str = "") -> None:
@@ -227,25 +254,34 @@ class AlarmBrowser(QWidget):
     def _update_buttons(self) -> None:
         chosen = bool(self.table.selectionModel().selectedRows())
         allowed = self.may_ack is not False
-        for b in (self.ack_button, self.unack_button):
+        for b in (self.ack_button, self.unack_button, self.note_button):
             b.setEnabled(allowed and chosen)
             b.setToolTip("" if allowed else self.reason)
         if not allowed:
             self.permission.setText(f"Read-only: {self.reason}")
         else:
-            self.permission.setText("" if chosen else "Select alarms to acknowledge them")
+            self.permission.setText("" if chosen else "Select alarms to acknowledge or note")
 
     def acknowledge(self, *, undo: bool, keys: list[AlarmKey] | None = None) -> None:
         """(Un)acknowledge the selected alarms (or ``keys``); the answers come back on the
         GUI thread."""
         if self.may_ack is False:
             return
+        self._on_each("pool.ack", keys, {"undo": undo}, lambda k, res: self._acked(k, undo, res))
+
+    def _on_each(
+        self,
+        op: str,
+        keys: list[AlarmKey] | None,
+        extra: dict[str, Any],
+        done: Callable[[AlarmKey, Any], None],
+    ) -> None:
+        """One request per alarm (selected, or ``keys``), routed to its owner by the agent."""
         for key in self.selected_keys() if keys is None else keys:
-            args = {"ne": key.ne, "obj": key.obj, "type": key.type, "undo": undo}
             self._request(
-                "pool.ack",
-                args,
-                on_result=lambda res, k=key: self._acked(k, undo, res),
+                op,
+                {"ne": key.ne, "obj": key.obj, "type": key.type, **extra},
+                on_result=lambda res, k=key: done(k, res),
                 on_error=lambda err, k=key: self._ack_failed(k, err),
                 timeout=5.0,
             )
@@ -261,3 +297,47 @@ class AlarmBrowser(QWidget):
             self.set_permission(False, str(err).split(": ", 1)[-1])
         self.last_ack = f"{key.ne} {key.obj} {key.type}: FAILED: {err}"
         self.feedback.setText(self.last_ack)
+
+    # -- notes ----------------------------------------------------------------------------
+    def ask_note(self) -> None:
+        """Ask for a note's text (a window-modal dialog that does not block the loop); the
+        note goes on the alarms selected when it was asked."""
+        keys = self.selected_keys()
+        if self.may_ack is False or not keys:
+            return
+        dialog = QInputDialog(self)
+        dialog.setWindowTitle("Add a note")
+        target = f"{keys[0]}" if len(keys) == 1 else f"{len(keys)} alarms"
+        dialog.setLabelText(f"Note on {target} (one line, at most {MAX_NOTE_CHARS} characters):")
+        dialog.setInputMode(QInputDialog.InputMode.TextInput)
+        edit = dialog.findChild(QLineEdit)
+        if edit is not None:
+            edit.setMaxLength(MAX_NOTE_CHARS)
+        dialog.textValueSelected.connect(lambda text: self.write_note(text, keys))
+        dialog.finished.connect(lambda _: self._note_dialog_closed(dialog))
+        self.note_dialog = dialog
+        dialog.open()
+
+    def _note_dialog_closed(self, dialog: QInputDialog) -> None:
+        if self.note_dialog is dialog:
+            self.note_dialog = None
+        dialog.deleteLater()
+
+    def write_note(self, text: str, keys: list[AlarmKey] | None = None) -> None:
+        """Send a note on the selected alarms (or ``keys``); a text the agents would refuse
+        is refused here, with their words."""
+        if self.may_ack is False:
+            return
+        try:
+            checked = check_note_text(text)
+        except ValueError as e:
+            self.last_ack = f"note not sent: {e}"
+            self.feedback.setText(self.last_ack)
+            return
+        self._on_each("pool.note", keys, {"text": checked}, self._noted)
+
+    def _noted(self, key: AlarmKey, result: Any) -> None:
+        n = result.get("note_count") if isinstance(result, dict) else None
+        self.last_ack = f"{key.ne} {key.obj} {key.type}: note {n or '?'} added"
+        self.feedback.setText(self.last_ack)
+        self.details.take_notes(key, int(n or 0), result)

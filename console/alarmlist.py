@@ -61,6 +61,14 @@ def _text(field: str) -> Callable[[Mapping[str, Any]], str]:
     return lambda a: str(a.get(field) or "").casefold()
 
 
+def last_note_line(a: Mapping[str, Any]) -> str:
+    """The notes cell: how many, and the newest one ("2: splice crew on site (carol)")."""
+    n, last = a.get("note_count") or 0, a.get("last_note")
+    if not n or not isinstance(last, Mapping):
+        return ""
+    return f"{n}: {last.get('text', '')} ({last.get('user', '?')})"
+
+
 @dataclass(frozen=True, slots=True)
 class Column:
     field: str
@@ -83,6 +91,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("last_seen", "Last seen", lambda a: when(a.get("last_seen")), _num("last_seen")),
     Column("count", "Count", lambda a: str(a.get("count") or 0), _num("count")),
     Column("acked_by", "Ack", _shown("acked_by"), _text("acked_by")),
+    Column("note_count", "Notes", lambda a: last_note_line(a), _num("note_count")),
     Column("agent", "Agent", _shown("agent"), _text("agent")),
 )
 COLUMN_INDEX = {c.field: i for i, c in enumerate(COLUMNS)}

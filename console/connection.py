@@ -8,7 +8,8 @@ The GUI never waits on the network: it gets
 - ``Snapshot``s, at most one every ``interval`` seconds and only when something changed,
   and never a second one before it took the first (a burst of events, or a GUI busy with
   50,000 rows, coalesces into the next snapshot instead of queueing up);
-- the answers of ``request`` (``db.pool``, ``pool.health``, ``pool.ack``, ...).
+- the answers of ``request`` (``db.pool``, ``pool.health``, ``pool.ack``, ...) and of
+  ``request_pages`` (every page of ``pool.ne_states``).
 
 Both reach the GUI through ``post``: a function that runs a callable on the GUI thread
 (console/qtbridge.py gives one; a test may give its own).
@@ -22,20 +23,23 @@ import enum
 import functools
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import zmq
 
 from agent import busclient
+from agent.alarmpages import afetch_pages
 from agent.keys import KeyPair
 from agent.livealarms import AsyncLiveAlarms
 from shared.alarmpage import DEFAULT_PAGE
 from shared.alarms import Change
 from shared.alarmview import key_of
 from shared.errors import EmspoolError
+from shared.fedpage import Kind
 from shared.model import AlarmKey
+from shared.neview import Seen
 from shared.wire import Topic
 
 Post = Callable[[Callable[[], None]], None]
@@ -78,6 +82,16 @@ class Snapshot:
     # (origin, body) of the ``agent`` messages since the previous snapshot: which NEs
     # each agent manages now (the topology moves their edges without waiting to refresh)
     agents: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # NE states (``pool.ne_states`` items) told live since the previous snapshot, the
+    # newest of each NE (shared/neview.py): the topology's memory picture takes them now
+    nes: list[dict[str, Any]] = field(default_factory=list)
+    # The pool's live members by the master's word, and who joined and left since the
+    # previous snapshot (the pool tab says so at once and asks for the details)
+    members: list[str] = field(default_factory=list)
+    joined: list[str] = field(default_factory=list)
+    left: list[str] = field(default_factory=list)
+    master: str = ""
+    epoch: int = 0
     taken: float = field(default_factory=time.time)
 
     @property
@@ -95,9 +109,19 @@ class TrackedLiveAlarms(AsyncLiveAlarms):
     def __init__(
         self, client: busclient.AsyncBusClient, *, page_size: int = DEFAULT_PAGE, **schedule: float
     ) -> None:
-        super().__init__(client, page_size=page_size, **schedule)
+        super().__init__(client, page_size=page_size, nes=True, **schedule)
         self.dirty: set[AlarmKey] = set()
         self.agent_messages: list[tuple[str, dict[str, Any]]] = []
+        self.ne_changes: dict[str, dict[str, Any]] = {}
+        self.joined: list[str] = []
+        self.left: list[str] = []
+
+    def _news(self, seen: Seen) -> None:
+        super()._news(seen)
+        for d in seen.nes:
+            self.ne_changes[str(d["name"])] = d
+        self.joined += seen.joined
+        self.left += seen.left
 
     def take(self, topic: str, body: dict[str, Any]) -> None:
         super().take(topic, body)
@@ -209,7 +233,7 @@ class Connection:
     def _signature(self, live: TrackedLiveAlarms) -> tuple[object, ...]:
         v = live.view
         return (v.applied, v.resyncs, live.attached_node, live.reattaches, self._state,
-                self._detail, tuple(v.missing))  # fmt: skip
+                self._detail, tuple(v.missing), live.news_count)  # fmt: skip
 
     async def _publish(self, live: TrackedLiveAlarms) -> None:
         last: tuple[object, ...] | None = None
@@ -246,6 +270,10 @@ class Connection:
             removed = [k for k in live.dirty if k not in v.alarms]
         live.dirty.clear()
         agents, live.agent_messages = live.agent_messages, []
+        nes, live.ne_changes = list(live.ne_changes.values()), {}
+        joined, left, live.joined, live.left = live.joined, live.left, [], []
+        view = live.nes
+        assert view is not None
         self._posted_resyncs = v.resyncs
         return Snapshot(
             full=full,
@@ -264,6 +292,12 @@ class Connection:
             resyncs=v.resyncs,
             applied=v.applied,
             agents=agents,
+            nes=nes,
+            members=list(view.members),
+            joined=joined,
+            left=left,
+            master=view.master,
+            epoch=view.epoch,
         )
 
     def resync(self, why: str = "asked by the operator") -> None:
@@ -291,13 +325,38 @@ class Connection:
     ) -> None:
         """Send ``op`` to the attached agent (another if it does not answer); the result or
         the error is handed to the callback on the GUI thread."""
+        self._on_loop(lambda c: c.request(op, args, timeout), on_result, on_error)
+
+    def request_pages(
+        self,
+        kind: Kind,
+        args: dict[str, Any] | None = None,
+        *,
+        on_result: OnResult,
+        on_error: OnError | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        """Every page of a paged list (``pool.ne_states``: shared/fedpage.py), handed over
+        as one reply shaped like a page, like ``request``'s."""
+        self._on_loop(lambda c: afetch_pages(c, kind, args, timeout), on_result, on_error)
+
+    def _on_loop(
+        self,
+        work: Callable[[busclient.AsyncBusClient], Awaitable[Any]],
+        on_result: OnResult,
+        on_error: OnError | None,
+    ) -> None:
         loop, client = self._loop, self._client
         if loop is None or client is None or loop.is_closed():
             err = busclient.Unreachable("the console's connection is not running")
             if on_error is not None:
                 self.post(lambda: on_error(err))
             return
-        fut = asyncio.run_coroutine_threadsafe(client.request(op, args, timeout), loop)
+
+        async def run() -> Any:
+            return await work(client)
+
+        fut = asyncio.run_coroutine_threadsafe(run(), loop)
 
         def done(f: Any) -> None:
             try:

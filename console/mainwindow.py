@@ -1,5 +1,6 @@
 """The console's main window: one tab per view, menus and shortcuts, the status bar (which
-agent, connection state, last resync, reattaches, our key), remembered layout (QSettings).
+agent, connection state, last resync, reattaches, our key as the agent authenticated it),
+remembered layout (QSettings).
 
 Views plug in with ``add_view(key, title, widget)``; a view that wants the connection's
 snapshots (status, and the alarms that changed) connects to ``snapshot`` (a Qt signal
@@ -38,7 +39,7 @@ from console import theme
 from console.alarmbrowser import AlarmBrowser
 from console.connection import Connection, Snapshot, State
 from console.nedialog import NeDetailsDialog
-from console.options import Identity
+from console.options import Identity, identity_of
 from console.pooltab import PoolTab
 from shared.wire import KeyRole
 
@@ -73,6 +74,7 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self.last: Snapshot | None = None
         self.identity: Identity | None = None
+        self._whoami_of = ""  # the agent last asked who our key is
         self.screenshot: object = None  # console/screenshot.py's timer, when asked for
         self.topology_feed: Any = None  # console/topotab.py's feed, with a topology tab
         self.setWindowTitle("emspool console")
@@ -133,10 +135,19 @@ class MainWindow(QMainWindow):
         reason = _REASONS.get(snap.last_reason, snap.last_reason) or "-"
         self.resync_label.setText(f"Resync: {at} ({reason}){missing}")
         self.reattach_label.setText(f"Reattaches: {snap.reattaches}")
+        if snap.current and snap.node and snap.node != self._whoami_of:
+            # The agent's word on our key beats the database's (which may be unreadable
+            # from here); an agent too old to answer leaves the database's in place.
+            self._whoami_of = snap.node
+            self.connection.request("whoami", {}, on_result=self._whoami, on_error=lambda _e: None)
         self.snapshot.emit(snap)
 
+    def _whoami(self, reply: Any) -> None:
+        self.set_identity(identity_of(reply))
+
     def set_identity(self, ident: Identity) -> None:
-        """Our key's name and role (from the pool's allow-list): the ack buttons follow."""
+        """Our key's name and role (from the pool's allow-list): the ack and note buttons
+        follow."""
         self.identity = ident
         role = ident.role.value if ident.role is not None else "role unknown"
         self.key_label.setText(f"Key: {ident.name or '?'} ({role})")
@@ -145,8 +156,8 @@ class MainWindow(QMainWindow):
             assert ident.role is not None
             self.alarms.set_permission(
                 False,
-                f"key {ident.name!r} has the {ident.role.value} role; acknowledging needs "
-                f"{KeyRole.OPERATOR.value}",
+                f"key {ident.name!r} has the {ident.role.value} role; acknowledging and "
+                f"notes need {KeyRole.OPERATOR.value}",
             )
 
     def _status_labels(self) -> None:

@@ -11,6 +11,7 @@ import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -45,6 +46,18 @@ class Identity:
 
     def may(self, needed: KeyRole) -> bool | None:
         return None if self.role is None else self.role.allows(needed)
+
+
+def identity_of(whoami: Any) -> Identity:
+    """Our key as an agent's ``whoami`` names it (what that agent will allow us)."""
+    node = str(whoami.get("node_id", "?")) if isinstance(whoami, dict) else "?"
+    if not isinstance(whoami, dict) or not whoami.get("authenticated"):
+        return Identity("", None, f"agent {node}: insecure bus, nobody authenticated")
+    try:
+        role: KeyRole | None = KeyRole(str(whoami.get("role")))
+    except ValueError:
+        role = None
+    return Identity(str(whoami.get("name", "")), role, f"agent {node}")
 
 
 def identity(ns: argparse.Namespace, key: KeyPair | None) -> Identity:

@@ -13,6 +13,12 @@ from typing import Any
 
 from console.alarmlist import when
 
+# The event log's master changes (agent/electiond.py logs them, type "agent"): the query
+# the pool tab asks, and the text they start with.
+MASTER_EVENT = "pool master"
+MASTER_QUERY: dict[str, Any] = {"types": ["agent"], "text": MASTER_EVENT, "limit": 100}
+HISTORY_COLUMNS = ("When", "Agent", "Change")
+
 COLUMNS = (
     "Agent",
     "State",
@@ -67,6 +73,23 @@ class PoolState:
     alarms_answered: list[str] = field(default_factory=list)
     alarms_missing: dict[str, str] = field(default_factory=dict)
     error: str = ""  # the last request that failed, said in the tab
+    master_events: list[dict[str, Any]] = field(default_factory=list)  # newest first
+    # The live members by the master's ``agent`` messages (shared/neview.py), and the
+    # last joins and leaves seen live, newest last
+    live_members: list[str] = field(default_factory=list)
+    live_master: str = ""
+    live_epoch: int = 0
+    member_news: list[str] = field(default_factory=list)
+
+    def members_changed(
+        self, members: list[str], master: str, epoch: int, joined: list[str], left: list[str],
+        at: str,
+    ) -> bool:  # fmt: skip
+        """Take the live member set; True when someone joined or left (worth a refresh)."""
+        self.live_members, self.live_master, self.live_epoch = list(members), master, epoch
+        news = [f"{m} joined {at}" for m in joined] + [f"{m} left {at}" for m in left]
+        self.member_news = (self.member_news + news)[-5:]
+        return bool(news)
 
     def rows(self) -> list[tuple[str, ...]]:
         members = {str(m["node_id"]): m for m in (self.db_pool or {}).get("members", [])}
@@ -124,8 +147,31 @@ class PoolState:
         if self.health is not None:
             answered, missing = _answers(self.health)
             lines.append(answered_line("pool.health", answered, missing))
+        if self.live_members:
+            line = (
+                f"live members (master {self.live_master or '?'}, epoch {self.live_epoch}): "
+                + " ".join(self.live_members)
+            )
+            if self.member_news:
+                line += " · " + ", ".join(self.member_news)
+            lines.append(line)
         if self.alarms_answered or self.alarms_missing:
             lines.append(answered_line("pool.alarms", self.alarms_answered, self.alarms_missing))
         if self.error:
             lines.append(f"last error: {self.error}")
         return lines
+
+    def history(self) -> list[tuple[str, str, str]]:
+        """The pool's master changes, newest first: (when, agent, change)."""
+        prefix = f"{MASTER_EVENT}: "
+        out = []
+        for e in self.master_events:
+            text = str(e.get("text") or "")
+            if text.startswith(prefix):
+                out.append((when(e.get("time")), str(e.get("agent") or ""), text[len(prefix) :]))
+        return out
+
+    def failovers(self) -> int:
+        """Masters that stepped down or vanished in the history shown: a new master whose
+        predecessor logged nothing (killed) counts as well."""
+        return sum(1 for _, _, change in self.history() if change.startswith("became master"))

@@ -2,12 +2,15 @@
 picture and hands the replies to the widget (console/topoview.py).
 
 - database (peered): ``db.topology``;
-- agents' memory (federated): ``pool.ne_states`` with ``pool.health`` for the agents'
-  roles and epochs.
+- agents' memory (federated): ``pool.ne_states`` (every page: a 5,000-NE pool's states
+  are near the bus's 4 MiB cap in one message) with ``pool.health`` for the agents' roles
+  and epochs.
 
 Both are fetched when the tab is first shown data, when the user asks (the widget's
 refresh), and every ``REFRESH`` seconds, so ownership moves after a failover show up
-without a click; the NEs' colours follow the alarm browser's standing set as it changes.
+without a click; the NEs' colours follow the alarm browser's standing set as it changes,
+and their live state (reachability, ports down, owner) the ``ne`` messages the connection
+passes on in each snapshot (shared/neview.py), within a second of the change.
 A fetch that fails (the agent died, a reattach) is said in the banner and tried again at
 the next round.
 """
@@ -21,10 +24,11 @@ from PySide6.QtCore import QObject, QTimer
 from console.alarmlist import Rows
 from console.connection import Connection, Snapshot
 from console.topoview import TopologyWidget
+from shared.fedpage import NE_STATES
 from shared.topology import worst_severities
 
 REFRESH = 10.0  # seconds between automatic fetches of both pictures
-TIMEOUT = 10.0  # a 5,000-NE picture is a few MB: more than a status request
+TIMEOUT = 10.0  # a page of a 5,000-NE picture: more than a status request
 
 
 class TopologyFeed(QObject):
@@ -49,10 +53,13 @@ class TopologyFeed(QObject):
         self.timer.stop()
 
     def on_snapshot(self, snap: Snapshot) -> None:
-        """Agents' ``managed`` messages: their NEs' edges move now, before any refresh."""
+        """Agents' ``managed`` messages and the NE states told live: their NEs' edges move
+        and their state shows now, before any refresh."""
         for origin, body in snap.agents:
             if origin:
                 self.widget.apply_agent_event(origin, body)
+        if snap.nes:
+            self.widget.apply_ne_states(snap.nes)
 
     def on_rows(self, rows: Rows) -> None:
         self.widget.set_severities(worst_severities(rows.standing))
@@ -67,8 +74,8 @@ class TopologyFeed(QObject):
                 "db.topology", {}, on_result=self._database, on_error=self._failed, timeout=TIMEOUT
             )
         else:
-            self.conn.request(
-                "pool.ne_states", {}, on_result=self._states, on_error=self._failed, timeout=TIMEOUT
+            self.conn.request_pages(
+                NE_STATES, {}, on_result=self._states, on_error=self._failed, timeout=TIMEOUT
             )
 
     def _database(self, reply: Any) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import html
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from PySide6.QtCore import QRectF, Qt, QTimer, Signal
@@ -89,7 +89,8 @@ class TopoCanvas(QGraphicsView):
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.MinimalViewportUpdate)
         self.setOptimizationFlag(QGraphicsView.OptimizationFlag.DontSavePainterState)
         self.setOptimizationFlag(QGraphicsView.OptimizationFlag.DontAdjustForAntialiasing)
-        self.setCacheMode(QGraphicsView.CacheModeFlag.CacheBackground)
+        # No background cache: the background is one colour, and a fill costs less than
+        # copying (and, panning, scrolling) a viewport-sized picture of it.
         self.level = ""
         self.autofit = True  # until the user zooms: keep everything in view on resize
         self.apply_detail()
@@ -267,6 +268,23 @@ class TopologyWidget(QWidget):
             topo = self.database if src == DATABASE else self.memory
             if topo is not None:
                 self.move_owners(owner_changes(topo, origin, body), src)
+
+    def apply_ne_states(self, items: Sequence[Mapping[str, Any]]) -> None:
+        """Live ``ne`` items (NE states that changed, console/connection.py): the memory
+        picture takes their owners and state now, without waiting for the next refresh."""
+        if self.memory is None or not items:
+            return
+        owners = {
+            str(d["name"]): str(d["agent"])
+            for d in items
+            if d.get("agent") and str(d.get("name")) in self.memory.nes
+        }
+        self.move_owners(owners, MEMORY)
+        self.memory = self.memory.with_states(items)
+        if self.source == MEMORY and self.scene.topology is not None:
+            self.scene.topology = self.memory
+            self.scene.colour(self.worst)  # a never-polled NE turns from grey
+        self._show_details()
 
     def move_owners(self, changes: Mapping[str, str], source: str | None = None) -> None:
         """NE -> new owner in one source (the shown one by default): the NEs stay where they

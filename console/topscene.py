@@ -5,7 +5,8 @@ Built for 5,000 NEs: one C++-painted ellipse item per NE (no Python paint per fr
 out one dot layer instead; labels at a fixed screen size, shown only when zoomed in; links
 inside a group batched into a few path items, links between groups and "managed by" edges
 bundled into trunks between clusters (console/topobundle.py), so an ownership move
-rebuilds two agents' trunks and touches no node. Agents are the few items painted in
+rebuilds two agents' trunks and touches no node; every edge an opaque line, antialiased
+only with the labels (console/topoitems.py says why). Agents are the few items painted in
 Python, at a fixed screen size so they stay landmarks at any zoom.
 """
 
@@ -14,17 +15,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 
-from PySide6.QtCore import QObject, QPointF, QRectF, Qt
-from PySide6.QtGui import (
-    QBrush,
-    QColor,
-    QFont,
-    QPainter,
-    QPainterPath,
-    QPen,
-    QPolygonF,
-    QTransform,
-)
+from PySide6.QtCore import QObject, QPointF, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QPainterPath, QPen, QTransform
 from PySide6.QtWidgets import (
     QGraphicsEllipseItem,
     QGraphicsItem,
@@ -32,136 +24,23 @@ from PySide6.QtWidgets import (
     QGraphicsRectItem,
     QGraphicsScene,
     QGraphicsSimpleTextItem,
-    QStyleOptionGraphicsItem,
-    QWidget,
 )
 
 from console.topobundle import Trunk, link_trunks, managed_trunks
+from console.topoitems import BACKGROUND, NODE, AgentItem, CrispPath, DotLayer, cosmetic_pen, solid
 from console.topolayout import SPACING, Layout, Point
 from shared.model import Severity
 from shared.topology import LinkKey, Topology, agent_id, colour_of
 
-NODE = 10.0  # an NE's diameter in scene units
 LINKS_PER_PATH = 1500  # smaller paths cull better when zoomed in
 ROLE = Qt.ItemDataRole.UserRole  # item.data(0): the node id
 AGENT_HUES = ("#4f9dff", "#c77dff", "#2ec4b6", "#ff8fab", "#ffd166", "#90be6d")
-BACKGROUND = "#161b22"
 LINK = QColor(150, 170, 195, 170)
 LINK_ACROSS = QColor(120, 150, 185, 90)
 STUB = SPACING * 0.8  # scene units of a link stub
 MANAGED_ALPHA = 70
 DIFF_DB = QColor("#ff5fd2")  # only in the database / other owner there
 DIFF_MEM = QColor("#35e0ff")  # only in memory
-
-
-def _pen(
-    colour: QColor | str, width: float = 1.0, style: Qt.PenStyle = Qt.PenStyle.SolidLine
-) -> QPen:
-    pen = QPen(QColor(colour), width, style)
-    pen.setCosmetic(True)  # the same width in pixels at any zoom
-    return pen
-
-
-class AgentItem(QGraphicsItem):
-    """An agent's badge: name, role, epoch and load, at a fixed size on screen."""
-
-    W, H = 150.0, 46.0
-
-    def __init__(self, node: str, hue: str) -> None:
-        super().__init__()
-        self.node, self.hue = node, QColor(hue)
-        self.role, self.epoch, self.load, self.answered = "", 0, 0, True
-        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
-        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
-        self.setData(0, agent_id(node))
-        self.setZValue(10)
-
-    def boundingRect(self) -> QRectF:
-        return QRectF(-self.W / 2 - 3, -self.H / 2 - 3, self.W + 6, self.H + 6)
-
-    def paint(
-        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
-    ) -> None:
-        rect = QRectF(-self.W / 2, -self.H / 2, self.W, self.H)
-        master = self.role == "master"
-        border = QColor("#ffd24a") if master else self.hue
-        if not self.answered or self.role == "dead":
-            border = QColor("#e5322d")
-        painter.setPen(QPen(border, 3.0 if self.isSelected() else 2.0))
-        painter.setBrush(QColor(30, 38, 50, 235))
-        painter.drawRoundedRect(rect, 7, 7)
-        painter.setPen(QColor("#f0f3f6"))
-        f = QFont(painter.font())
-        f.setBold(True)
-        f.setPointSizeF(10.0)
-        painter.setFont(f)
-        painter.drawText(rect.adjusted(8, 4, -8, -24), Qt.AlignmentFlag.AlignLeft, self.node)
-        painter.setPen(border)
-        role = (self.role or "unknown").upper() if self.answered else "NO ANSWER"
-        painter.drawText(rect.adjusted(8, 4, -8, -24), Qt.AlignmentFlag.AlignRight, role)
-        f.setBold(False)
-        f.setPointSizeF(8.5)
-        painter.setFont(f)
-        painter.setPen(QColor("#aeb8c4"))
-        painter.drawText(
-            rect.adjusted(8, 24, -8, -4),
-            Qt.AlignmentFlag.AlignLeft,
-            f"epoch {self.epoch} · {self.load:,} NEs",
-        )
-
-
-class CrispPath(QGraphicsPathItem):
-    """A path drawn without antialiasing whatever the view's hint: the long trunk edges
-    cost most of a frame antialiased and look the same without at 1-2 px."""
-
-    def paint(
-        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
-    ) -> None:
-        aa = painter.testRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
-        super().paint(painter, option, widget)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, aa)  # the view saves no state
-
-
-class DotLayer(QGraphicsItem):
-    """Every NE as one dot, for far out: a point cloud per colour in one C++ call each,
-    instead of thousands of items (which hide at that level)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.clouds: list[tuple[QPen, QPolygonF]] = []
-        self.rect = QRectF()
-        self.setZValue(5)
-
-    def set_points(self, by_colour: Mapping[tuple[str, float], list[Point]]) -> None:
-        self.prepareGeometryChange()
-        self.clouds = []
-        xs, ys = [], []
-        for (colour, size), points in sorted(by_colour.items(), key=lambda kv: kv[0][1]):
-            pen = QPen(QColor(colour), size)
-            pen.setCosmetic(True)
-            pen.setCapStyle(Qt.PenCapStyle.RoundCap if size > 3 else Qt.PenCapStyle.SquareCap)
-            self.clouds.append((pen, QPolygonF([QPointF(x, y) for x, y in points])))
-            xs += [p[0] for p in points]
-            ys += [p[1] for p in points]
-        if xs:
-            self.rect = QRectF(
-                min(xs) - NODE,
-                min(ys) - NODE,
-                max(xs) - min(xs) + 2 * NODE,
-                max(ys) - min(ys) + 2 * NODE,
-            )
-        self.update()
-
-    def boundingRect(self) -> QRectF:
-        return self.rect
-
-    def paint(
-        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
-    ) -> None:
-        for pen, points in self.clouds:
-            painter.setPen(pen)
-            painter.drawPoints(points)
 
 
 class TopoScene(QGraphicsScene):
@@ -181,7 +60,7 @@ class TopoScene(QGraphicsScene):
         self.topology: Topology | None = None
         self.positions: dict[str, Point] = {}
         self.labels_shown = False
-        self._outline = _pen("#0b0f14", 1.0)
+        self._outline = cosmetic_pen("#0b0f14", 1.0)
         self.dots = DotLayer()
         self.dots.setVisible(False)
         self.addItem(self.dots)
@@ -307,9 +186,9 @@ class TopoScene(QGraphicsScene):
             for a, _, b, _ in inner[start : start + LINKS_PER_PATH]:
                 path.moveTo(*self.positions[a])
                 path.lineTo(*self.positions[b])
-            self._add_links(path, _pen(LINK), 2.0, "inside")
+            self._add_links(path, cosmetic_pen(solid(LINK)), 2.0, "inside")
         for width, path in _trunk_paths(link_trunks(topo, outer, self.positions, group)).items():
-            self._add_links(path, _pen(LINK_ACROSS, width), 1.5, "trunk", crisp=True)
+            self._add_links(path, cosmetic_pen(solid(LINK_ACROSS), width), 1.5, "trunk")
         stubs = QPainterPath()
         for a, _, b, _ in outer:
             pa, pb = self.positions[a], self.positions[b]
@@ -317,12 +196,11 @@ class TopoScene(QGraphicsScene):
                 d = math.hypot(u - x, v - y) or 1.0
                 stubs.moveTo(x, y)
                 stubs.lineTo(x + (u - x) / d * STUB, y + (v - y) / d * STUB)
-        self._add_links(stubs, _pen(LINK), 2.0, "stub").setVisible(self.labels_shown)
+        self._add_links(stubs, cosmetic_pen(solid(LINK)), 2.0, "stub").setVisible(self.labels_shown)
 
-    def _add_links(
-        self, path: QPainterPath, pen: QPen, z: float, kind: str, crisp: bool = False
-    ) -> QGraphicsPathItem:
-        item = CrispPath(path) if crisp else QGraphicsPathItem(path)
+    def _add_links(self, path: QPainterPath, pen: QPen, z: float, kind: str) -> QGraphicsPathItem:
+        # Trunks stay crisp at any zoom; links inside a group are smoothed with the labels.
+        item = CrispPath(path, smooth=kind != "trunk" and self.labels_shown)
         item.setPen(pen)
         self.addItem(item)
         item.setZValue(z)
@@ -351,7 +229,7 @@ class TopoScene(QGraphicsScene):
             trunks = managed_trunks(topo, node, self.positions, self.group)
             for width, path in _trunk_paths(trunks).items():
                 item = CrispPath(path)
-                item.setPen(_pen(colour, width))
+                item.setPen(cosmetic_pen(solid(colour), width))
                 self.addItem(item)
                 item.setZValue(1)
                 item.setData(0, f"managed-by:{node}")
@@ -387,7 +265,7 @@ class TopoScene(QGraphicsScene):
                 x, y = self.positions[n]
                 path.addEllipse(QPointF(x, y), r, r)
         if not path.isEmpty():
-            item = self.addPath(path, _pen(colour, width))
+            item = self.addPath(path, cosmetic_pen(colour, width))
             item.setZValue(6)
             self.marks.append(item)
 
@@ -398,7 +276,7 @@ class TopoScene(QGraphicsScene):
                 path.moveTo(*self.positions[a])
                 path.lineTo(*self.positions[b])
         if not path.isEmpty():
-            item = self.addPath(path, _pen(colour, width, Qt.PenStyle.DashLine))
+            item = self.addPath(path, cosmetic_pen(colour, width, Qt.PenStyle.DashLine))
             item.setZValue(3)
             self.marks.append(item)
 
@@ -412,6 +290,11 @@ class TopoScene(QGraphicsScene):
             for links in self.link_paths:
                 if links.data(1) == "stub":
                     links.setVisible(labels)
+                if isinstance(links, CrispPath) and links.data(1) != "trunk":
+                    # Antialiasing thousands of short links costs a third of a mid-zoom
+                    # frame; at 1 px and that zoom the jags do not show.
+                    links.smooth = labels
+                    links.update()
         if far != self.far:
             self.far = far
             self.dots.setVisible(far)

@@ -63,7 +63,8 @@ class SyntheticPool:
         }
 
     def ne_states_reply(self, fetched: float = 1.8e9) -> dict[str, Any]:
-        """What ``pool.ne_states`` answers (agent/federation.py): both ends see each link."""
+        """What every page of ``pool.ne_states`` puts back (agent/alarmpages.py): both ends
+        see each link."""
         lldp: dict[str, list[dict[str, str]]] = {ne: [] for ne in self.kinds}
         for a, ap, b, bp in self.links:
             lldp[a].append({"port": ap, "remote": b, "remote_port": bp})

@@ -1,78 +1,70 @@
-"""Paging of the federated alarm list (``pool.alarms``): rows, one order, cursors and the
-snapshots behind them. Pure: no clock (callers pass ``now``), no I/O.
+"""Paging of the federated alarm list (``pool.alarms``): the alarms' one order, their key
+and the rows members snapshot. The paging itself (member snapshot generations, the merge
+under a keyset cursor, the client's pages, why it is exact) is shared with
+``pool.ne_states`` and lives in shared/fedpage.py; ``ALARMS`` is this list's ``Kind``.
+Pure: no clock, no I/O.
 
-Why pages: the bus caps a message at 4 MiB (about 12,000 alarms as JSON objects), and one
-agent alone may hold more than that. So both hops are paged: a member gives its part in
-pages to the agent that received the request (the *federating* agent), and that agent gives
-the merged list to the client in pages.
-
-How a snapshot taken in pages stays exact (what ``shared.alarmview`` relies on):
-
-- **Per-member snapshot generations.** The first page request a member gets takes a
-  snapshot of its filtered, sorted alarms as immutable rows and keeps it under a generation
-  id (``Generations``: a short idle TTL, a few generations at most). Later pages of that
-  generation are cut from the snapshot, never from the live alarms, so a member's part is
-  exactly its set at one instant, taken after the client began buffering live events.
-  That is the condition under which replaying the buffered events ends exact (see
-  ``shared/alarmview.py``); a snapshot of the live set cut at moving keyset positions would
-  lose an alarm whose ``last_seen`` moved it behind the cursor.
-- **Keyset cursor over the merged order.** Every row has a total, stable key
-  (``Key``: worst first, then the most recently seen, then NE, object, type and owning
-  agent, which is unique). The client's cursor names the federation generation, each
-  member's generation and the key of the last row given. The federating agent keeps the
-  members' rows it fetched but has not given yet (``Merge``) to avoid fetching twice; if
-  that state is gone (expired, or the next page is asked of another agent) it is rebuilt
-  from the cursor alone: each member is asked for its rows after the key, from its
-  generation. A retried page is answered again, the same.
-- **Missing members stay named.** A member that does not answer a page (killed between
-  pages) is named missing with the reason from then on and the answer is partial; the
-  rows it had given stay (they were exact). A member whose generation expired answers
-  ``expired``, and the client starts over.
-
-What crosses the bus: a member's page is ``keys`` (each alarm's sort key, an array) beside
-``items`` (the alarms as objects). The federating agent parses only the keys (``PartPage``,
-typed) and merges them; the items stay unparsed JSON (``msgspec.Raw``) and are spliced into
-the client's page as they came, so that agent builds no Python object per alarm (measured
-in docs/benchmarks.md: building and re-encoding the objects was most of its time).
-
-What a member does per walk (``EntryCache``): its rows for the full list are kept between
-snapshots, each item encoded once, and made again only for the NEs whose alarms changed
-since (``AlarmStore.revision_of``); a snapshot is then the last sorted list with those NEs'
-rows taken out and put back in. A poll changes a few NEs a second, so a walk no longer
-costs a member a row per alarm. Filtered queries make their rows from the alarms as
-before (an NE filter reads only those NEs).
+The alarms' order, a total and stable key (``Key``): worst first, then the most recently
+seen, then NE, object, type and owning agent, which is unique. A snapshot of the live set
+cut at moving keyset positions would lose an alarm whose ``last_seen`` moved it behind the
+cursor: hence the snapshots (``shared/alarmview.py`` relies on each member's part being
+its set at one instant, taken after the client began buffering live events).
 """
 
 from __future__ import annotations
 
-import base64
-import json
-import operator
-from bisect import bisect_right
-from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 import msgspec
 
 from .alarms import Alarm
+from .fedpage import (
+    SNAPSHOT_TTL,
+    SNAPSHOTS_KEPT,
+    Generations,
+    Kind,
+    Merge,
+    PageError,
+    Pages,
+    PartPage,
+    Snapshot,
+    first_of,
+    part_page,
+)
 from .model import Severity
+from .notes import preview
+
+__all__ = [
+    "ALARMS",
+    "DEFAULT_PAGE",
+    "MAX_PAGE",
+    "SNAPSHOTS_KEPT",
+    "SNAPSHOT_TTL",
+    "AlarmItem",
+    "EntryCache",
+    "Generations",
+    "Merge",
+    "PageError",
+    "Pages",
+    "PartPage",
+    "Revised",
+    "Snapshot",
+    "alarm_entry",
+    "item_key",
+    "page_limit",
+    "parse_key",
+    "part_page",
+]
 
 DEFAULT_PAGE = 5000
 MAX_PAGE = 10_000  # 10,000 ordinary alarms stay well under the bus's 4 MiB
-SNAPSHOT_TTL = 30.0  # seconds a generation is kept after its last page was asked
-SNAPSHOTS_KEPT = 8  # generations kept at once per agent (the oldest goes first)
 
 # The merged order, as a tuple that sorts natively: worst first (negated severity), then
 # the most recently seen (negated last_seen), then NE, object, type and owning agent,
 # which make it unique.
 Key = tuple[int, float, str, str, str, str]
 Entry = tuple[Key, Any]  # an alarm's key and the alarm (an object, or unparsed JSON)
-
-
-class PageError(ValueError):
-    """A page request or a page is malformed (the message says what)."""
 
 
 def item_key(d: Mapping[str, Any]) -> Key:
@@ -91,10 +83,7 @@ _RANK = {s.label: int(s) for s in Severity}
 
 
 def page_limit(args: Mapping[str, Any]) -> int:
-    raw = args.get("limit", DEFAULT_PAGE)
-    if isinstance(raw, bool) or not isinstance(raw, int) or not 0 < raw <= MAX_PAGE:
-        raise PageError(f"limit: expected a page size in 1..{MAX_PAGE}")
-    return raw
+    return ALARMS.limit(args)
 
 
 def parse_key(raw: Any) -> Key:
@@ -107,21 +96,22 @@ def parse_key(raw: Any) -> Key:
     return (int(raw[0]), float(raw[1]), raw[2], raw[3], raw[4], raw[5])
 
 
-class PartPage(msgspec.Struct, frozen=True):
-    """A member's page of its part, as the federating agent reads it: typed keys, items
-    left as they came."""
-
-    gen: str
-    keys: list[Key]
-    items: list[msgspec.Raw]
-    more: bool = False
-    total: int = 0
+class NoteItem(msgspec.Struct):
+    time: float
+    user: str
+    text: str
+    number: int
 
 
-class AlarmItem(msgspec.Struct):
+class AlarmItem(msgspec.Struct, omit_defaults=True):
     """One alarm of ``pool.alarms`` as a member encodes it (an object on the wire, the
     fields of ``Alarm.to_dict`` and the owning agent): cheaper to make and to encode than a
-    dict, and clients read it back as the same object."""
+    dict, and clients read it back as the same object.
+
+    Of the notes only the count and the newest travel here, its text cut to a preview
+    (``shared.notes.preview``), and nothing when there are none: a page holds thousands of
+    alarms under the bus's cap, and a note may be 1,000 characters. The owner gives them
+    all in full (``Alarm.to_dict``, ``pool.ne_detail``)."""
 
     ne: str
     obj: str
@@ -137,6 +127,8 @@ class AlarmItem(msgspec.Struct):
     acked_by: str | None
     acked_at: float | None
     agent: str
+    note_count: int = 0
+    last_note: NoteItem | None = None
 
 
 _LABEL = {s: s.label for s in Severity}
@@ -149,6 +141,10 @@ def alarm_entry(a: Alarm, agent: str) -> Entry:
         k.ne, k.obj, k.type, _LABEL[a.severity], a.text, a.cleared_at is None, a.count,
         a.first_seen, a.last_seen, a.raised_at, a.cleared_at, a.acked_by, a.acked_at, agent,
     )  # fmt: skip
+    if a.notes:
+        n = a.notes[-1]
+        last = NoteItem(n.time, n.user, preview(n.text), n.number)
+        item.note_count, item.last_note = a.note_count, last
     return (-int(a.severity), -a.last_seen, k.ne, k.obj, k.type, agent), item
 
 
@@ -176,21 +172,23 @@ class Revised(Protocol):
 
 class EntryCache:
     """One agent's active alarms as snapshot entries for the full list, kept between
-    snapshots: an NE's entries are made again only when the store says that NE changed,
-    the sorted list of the last snapshot is reused while nothing changed at all, and
-    otherwise has only the changed NEs' entries taken out and put back in (a merge of a
-    long sorted run with a short one, not a sort of every entry). Entries are immutable
-    (an encoded item), so snapshots share them and stay exact."""
+    snapshots: an NE's entries are made again only when the store says that NE changed
+    (``AlarmStore.revision_of``: every change moves it, notes included), the sorted list of
+    the last snapshot is reused while nothing changed at all, and otherwise has only the
+    changed NEs' entries taken out and put back in (a merge of a long sorted run with a
+    short one, not a sort of every entry). Entries are immutable (an encoded item), so
+    snapshots share them and stay exact. A poll changes a few NEs a second, so a walk no
+    longer costs a member a row per alarm (docs/benchmarks.md, F1)."""
 
     def __init__(self, agent: str) -> None:
         self.agent = agent
         self._by_ne: dict[str, tuple[int, list[Entry]]] = {}
         self._entries: list[Entry] = []  # sorted, of the revision below
         self._revision = -1
-        self._sorted: tuple[list[Key], list[Any]] = ([], [])
+        self._sorted: tuple[list[Any], list[Any]] = ([], [])
         self.rebuilt = 0  # NEs whose entries were made again (for tests and benchmarks)
 
-    def sorted(self, store: Revised) -> tuple[list[Key], list[Any]]:
+    def sorted(self, store: Revised) -> tuple[list[Any], list[Any]]:
         """The keys and items of every active alarm in ``store`` now, in the merged order
         (lists shared with the snapshots: never to be changed)."""
         rev = store.revision
@@ -220,272 +218,18 @@ class EntryCache:
             gone = {id(e) for e in stale}  # the old entries are alive: ids are unique
             entries = [e for e in self._entries if id(e) not in gone]
             entries += new
-        entries.sort(key=_first)  # timsort: the kept entries are one sorted run
+        entries.sort(key=first_of)  # timsort: the kept entries are one sorted run
         self._entries, self._revision = entries, rev
         self._sorted = ([k for k, _ in entries], [i for _, i in entries])
         return self._sorted
 
 
-# -- one agent's own part: snapshot generations -------------------------------------------
-@dataclass(slots=True)
-class Snapshot:
-    gen: str
-    keys: list[Key]  # sorted
-    items: list[Any]  # the alarm of each key
-    used: float = 0.0
-
-    @classmethod
-    def of(cls, gen: str, entries: Iterable[Entry], now: float) -> Snapshot:
-        """From entries in any order."""
-        ordered = sorted(entries, key=_first)
-        return cls(gen, [k for k, _ in ordered], [i for _, i in ordered], now)
-
-    def page(self, after: Key | None, limit: int) -> tuple[list[Key], list[Any], bool]:
-        """Up to ``limit`` keys and items after the key (from the start without one); and
-        whether more follow."""
-        start = 0 if after is None else bisect_right(self.keys, after)
-        end = start + limit
-        return self.keys[start:end], self.items[start:end], end < len(self.keys)
-
-
-# An entry's key, called in C by sort (a Python function here was a tenth of a walk's CPU).
-_first: Callable[[Entry], Key] = operator.itemgetter(0)
-_agent: Callable[[Key], str] = operator.itemgetter(5)  # the agent a key names
-
-
-class _Used(Protocol):
-    used: float
-
-
-T = TypeVar("T", bound=_Used)
-
-
-class Generations(Generic[T]):
-    """What one agent keeps by generation id for a while (its snapshots, its merges): each
-    goes ``ttl`` seconds after it was last used, the oldest first beyond ``kept``."""
-
-    def __init__(self, ttl: float = SNAPSHOT_TTL, kept: int = SNAPSHOTS_KEPT) -> None:
-        self.ttl = ttl
-        self.kept = kept
-        self._items: OrderedDict[str, T] = OrderedDict()
-        self.stored = 0
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __contains__(self, gen: object) -> bool:
-        return gen in self._items
-
-    def put(self, gen: str, item: T, now: float) -> T:
-        self.expire(now)
-        item.used = now
-        self._items[gen] = item
-        self._items.move_to_end(gen)
-        while len(self._items) > self.kept:
-            self._items.popitem(last=False)
-        self.stored += 1
-        return item
-
-    def get(self, gen: str, now: float) -> T | None:
-        self.expire(now)
-        item = self._items.get(gen)
-        if item is not None:
-            item.used = now
-            self._items.move_to_end(gen)
-        return item
-
-    def pop(self, gen: str, now: float) -> T | None:
-        self.expire(now)
-        return self._items.pop(gen, None)
-
-    def expire(self, now: float) -> None:
-        for gen in [g for g, s in self._items.items() if now - s.used > self.ttl]:
-            del self._items[gen]
-
-
-def part_page(snap: Snapshot, after: Key | None, limit: int) -> PartPage:
-    """A member's answer to one page request of its part (the bus encodes it)."""
-    keys, items, more = snap.page(after, limit)
-    return PartPage(gen=snap.gen, keys=keys, items=items, more=more, total=len(snap.keys))
-
-
-# -- the federating agent: merging the members' pages --------------------------------------
-@dataclass(slots=True)
-class Merge:
-    """The federating agent's state of one generation: each member's generation and the
-    rows it gave that are not yet in a page. A cache: ``from_cursor`` rebuilds it."""
-
-    gen: str
-    members: dict[str, str] = field(default_factory=dict)  # node -> its generation
-    missing: dict[str, str] = field(default_factory=dict)  # node -> why it has no (more) part
-    total: dict[str, int] = field(default_factory=dict)  # node -> rows in its generation
-    last: Key | None = None  # the key of the last row given to the client
-    used: float = 0.0
-    # What each member gave and no page holds yet: keys, and their items beside them.
-    _keys: dict[str, list[Key]] = field(default_factory=dict)
-    _items: dict[str, list[Any]] = field(default_factory=dict)
-    _more: dict[str, bool] = field(default_factory=dict)
-
-    @property
-    def answered(self) -> list[str]:
-        return sorted(n for n in self.members if n not in self.missing)
-
-    def wanted(self, limit: int) -> dict[str, dict[str, Any]]:
-        """The page request for each member whose buffered rows may not cover the next
-        page of ``limit`` rows (node -> args). Members not asked yet start a generation."""
-        asks: dict[str, dict[str, Any]] = {}
-        for node, gen in self.members.items():
-            if node in self.missing:
-                continue
-            buf = self._keys.get(node)
-            if buf is None:  # never asked in this state: from the cursor's key
-                args: dict[str, Any] = {"limit": limit}
-                if gen:
-                    args["gen"] = gen
-                if self.last is not None:
-                    args["after"] = list(self.last)
-                asks[node] = args
-            elif len(buf) < limit and self._more.get(node):
-                # After its last buffered row; with none left, after the last row given
-                # (every row of it before that key has been given).
-                after = buf[-1] if buf else self.last
-                asks[node] = {"gen": gen, "limit": limit}
-                if after is not None:
-                    asks[node]["after"] = list(after)
-        return asks
-
-    def feed(self, node: str, page: PartPage) -> None:
-        """A member's page; one that does not fit names the member missing."""
-        if self.members.get(node) not in ("", page.gen):
-            self.fail(node, "answered from another generation")
-            return
-        keys = page.keys
-        if len(keys) != len(page.items) or not set(map(_agent, keys)) <= {node}:
-            self.fail(node, "malformed answer")
-            return
-        self.members[node] = page.gen
-        self._keys.setdefault(node, []).extend(keys)
-        self._items.setdefault(node, []).extend(page.items)
-        self._more[node] = page.more
-        self.total[node] = page.total
-
-    def fail(self, node: str, why: str) -> None:
-        self.missing[node] = why
-        self._keys.pop(node, None)
-        self._items.pop(node, None)
-        self._more[node] = False
-
-    def take(self, limit: int) -> list[Any]:
-        """The next page: the items of the ``limit`` first keys of the merged, already
-        sorted buffers. Keys are unique (they name the agent), so the page ends at the
-        ``limit``-th smallest key: found by bisection (``nth_key``), each buffer is cut
-        there and only those rows are sorted (a few sorted runs: C, not a Python merge
-        per row)."""
-        live = [n for n, b in self._keys.items() if b and n not in self.missing]
-        if not live:
-            return []
-        bufs = [self._keys[n] for n in live]
-        last = nth_key(bufs, limit)
-        pairs: list[Entry] = []
-        cuts = [bisect_right(b, last) for b in bufs]
-        for n, cut in zip(live, cuts, strict=True):
-            keys, items = self._keys[n], self._items[n]
-            pairs += zip(keys[:cut], items[:cut], strict=True)
-            del keys[:cut], items[:cut]
-        if len(live) > 1:
-            pairs.sort(key=_first)
-        self.last = last
-        return [i for _, i in pairs]
-
-    @property
-    def done(self) -> bool:
-        return not any(
-            (self._keys.get(n) or self._more.get(n, True))
-            for n in self.members
-            if n not in self.missing
-        )
-
-    def cursor(self) -> str | None:
-        """What the client sends for the next page; None after the last one."""
-        if self.done:
-            return None
-        body = {
-            "g": self.gen,
-            "m": {n: g for n, g in self.members.items() if n not in self.missing},
-            "x": self.missing,
-            "t": self.total,
-            "a": list(self.last) if self.last is not None else None,
-        }
-        return base64.urlsafe_b64encode(json.dumps(body).encode()).decode("ascii")
-
-    @classmethod
-    def from_cursor(cls, cursor: str, now: float) -> Merge:
-        try:
-            body = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))
-        except (ValueError, UnicodeError):
-            raise PageError("cursor: not a cursor of pool.alarms") from None
-        ok = isinstance(body, dict) and isinstance(body.get("g"), str)
-        members, missing, total = (body.get(k) if ok else None for k in ("m", "x", "t"))
-        ok = ok and isinstance(members, dict) and isinstance(missing, dict)
-        ok = ok and isinstance(total, dict)
-        if not ok:
-            raise PageError("cursor: not a cursor of pool.alarms")
-        last = body.get("a")
-        return cls(
-            gen=body["g"],
-            members={str(k): str(v) for k, v in members.items()},  # type: ignore[union-attr]
-            missing={str(k): str(v) for k, v in missing.items()},  # type: ignore[union-attr]
-            total={str(k): int(v) for k, v in total.items()},  # type: ignore[union-attr]
-            last=None if last is None else parse_key(last),
-            used=now,
-        )
-
-
-def nth_key(bufs: list[list[Key]], n: int) -> Key:
-    """The ``n``-th smallest key of sorted lists of unique keys (the largest if they hold
-    fewer): the one whose rank, the keys at or before it in every list, is ``n``."""
-    if sum(len(b) for b in bufs) <= n:
-        return max(b[-1] for b in bufs)
-    for b in bufs:
-        lo, hi = 0, min(len(b), n)  # the n-th key is among each list's first n
-        while lo < hi:
-            mid = (lo + hi) // 2
-            rank = sum(bisect_right(o, b[mid]) for o in bufs)
-            if rank == n:
-                return b[mid]
-            if rank < n:
-                lo = mid + 1
-            else:
-                hi = mid
-    raise AssertionError("no n-th key: the lists are not sorted or not unique")
-
-
-# -- the client: following the pages -------------------------------------------------------
-@dataclass(slots=True)
-class Pages:
-    """The pages of one generation as a client receives them, put back into one reply."""
-
-    items: list[dict[str, Any]] = field(default_factory=list)
-    snapshot: str = ""
-    count: int = 0
-    last: Mapping[str, Any] = field(default_factory=dict)
-
-    def add(self, reply: Mapping[str, Any]) -> str | None:
-        """One page; returns the cursor of the next one (None: that was the last)."""
-        items = reply.get("items")
-        if not isinstance(items, list):
-            raise PageError("pool.alarms reply without items")
-        snap = str(reply.get("snapshot") or "")
-        if self.count and snap != self.snapshot:
-            raise PageError("pool.alarms pages of different snapshots")
-        self.snapshot = snap
-        self.items += items
-        self.count += 1
-        self.last = reply
-        nxt = reply.get("next")
-        return nxt if isinstance(nxt, str) and nxt else None
-
-    def reply(self) -> dict[str, Any]:
-        """The whole answer, shaped like one page (``answered``/``missing`` of the last
-        page: they are cumulative over the generation)."""
-        return dict(self.last) | {"items": self.items, "next": None, "pages": self.count}
+ALARMS = Kind(
+    op="pool.alarms",
+    part_op="alarms.page",
+    default_page=DEFAULT_PAGE,
+    max_page=MAX_PAGE,
+    parse_key=parse_key,
+    part_type=PartPage[Key],
+    noun="alarms",
+)

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from .model import AlarmKey, AlarmType, Event, EventType, Severity
+from .notes import Note, keep_newest, note_event_text, note_mark
 
 
 @dataclass(slots=True)
@@ -28,12 +29,23 @@ class Alarm:
     acked_by: str | None = None
     acked_at: float | None = None
     auto_clear_at: float | None = None  # for one-shot alarms such as a device restart
+    # Operators' notes on this occurrence, the newest kept (a new list on each note, never
+    # changed in place: transitions' snapshots share it).
+    notes: list[Note] = field(default_factory=list)
+    note_count: int = 0  # notes written on this occurrence, kept or not
 
     @property
     def active(self) -> bool:
         return self.cleared_at is None
 
     def to_dict(self) -> dict[str, object]:
+        """The alarm as it crosses the bus; without notes the same object as its
+        ``pool.alarms`` item less the agent (``shared.alarmpage.AlarmItem``)."""
+        notes: dict[str, object] = {}
+        if self.note_count:
+            last = self.notes[-1].to_dict() if self.notes else None
+            notes = {"note_count": self.note_count, "last_note": last,
+                     "notes": [n.to_dict() for n in self.notes]}  # fmt: skip
         return {
             "ne": self.key.ne,
             "obj": self.key.obj,
@@ -48,7 +60,7 @@ class Alarm:
             "cleared_at": self.cleared_at,
             "acked_by": self.acked_by,
             "acked_at": self.acked_at,
-        }
+        } | notes
 
 
 _ACK_MARK = " (acked by "
@@ -66,6 +78,7 @@ class Change(enum.StrEnum):
     CLEARED = EventType.ALARM_CLEARED
     ACKED = EventType.ALARM_ACKED
     UNACKED = EventType.ALARM_UNACKED
+    NOTED = EventType.ALARM_NOTE
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +92,8 @@ class Transition:
             who = a.acked_by or "?"
             verb = "acked" if self.change is Change.ACKED else "unacked"
             text = f"{a.text} ({verb} by {who})"
+        elif self.change is Change.NOTED:
+            text = note_event_text(a.notes[-1])
         else:
             text = a.text
         severity = Severity.CLEARED if self.change is Change.CLEARED else a.severity
@@ -166,6 +181,7 @@ class AlarmStore:
             alarm.raised_at = now
             alarm.severity, alarm.text = severity, text
             alarm.acked_by = alarm.acked_at = None
+            alarm.notes, alarm.note_count = [], 0
             return Transition(Change.RAISED, replace(alarm))
         # A better wording (an interface name learnt after the trap) is not news for
         # the event log; a severity change is.
@@ -203,6 +219,16 @@ class AlarmStore:
         alarm.acked_by, alarm.acked_at = None, None
         snapshot = replace(alarm, acked_by=user, acked_at=now)
         return Transition(Change.UNACKED, snapshot)
+
+    def note(self, key: AlarmKey, user: str, text: str, now: float) -> Transition | None:
+        """A note (already checked: ``shared.notes.check_note_text``) on a standing alarm."""
+        alarm = self._alarms.get(key)
+        if alarm is None or not alarm.active:
+            return None
+        self._touch(key.ne)
+        alarm.note_count += 1
+        alarm.notes = keep_newest(alarm.notes, Note(now, user, text, alarm.note_count))
+        return Transition(Change.NOTED, replace(alarm))
 
     def reconcile(
         self, ne: str, alarm_type: str, wanted: dict[str, tuple[Severity, str]], now: float
@@ -297,6 +323,7 @@ def rebuild(events: Iterable[Event], restart_hold: float | None = None) -> list[
                 a.severity, a.text, a.last_seen, a.raised_at = e.severity, e.text, e.time, e.time
                 a.count += 1
                 a.cleared_at = a.acked_by = a.acked_at = None
+                a.notes, a.note_count = [], 0
         elif a is None:
             continue  # its raise is older than what we were given
         elif e.type == Change.CHANGED:
@@ -308,6 +335,10 @@ def rebuild(events: Iterable[Event], restart_hold: float | None = None) -> list[
             a.acked_at = e.time
         elif e.type == Change.UNACKED:
             a.acked_by = a.acked_at = None
+        elif e.type == Change.NOTED and (mark := note_mark(e.text)) is not None:
+            text, number, user = mark
+            a.notes = keep_newest(a.notes, Note(e.time, user, text, number))
+            a.note_count = max(a.note_count, number)
     standing = [a for a in alarms.values() if a.active]
     if restart_hold is not None:
         for a in standing:

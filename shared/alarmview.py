@@ -16,9 +16,11 @@ then fetches a new snapshot; the order that loses nothing is:
 
 Events that reach the client while the snapshot is fetched may or may not be reflected in
 it. Replaying them is still exact because every alarm event *assigns* the fields it is
-about (severity, text, standing, acknowledgement) rather than adjusting them, and events of
-one origin arrive in the order it published them: replaying a suffix of an origin's events
-over a state that already contains some of them ends in the state after the last one.
+about (severity, text, standing, acknowledgement, the newest note) rather than adjusting
+them, and events of one origin arrive in the order it published them: replaying a suffix of
+an origin's events over a state that already contains some of them ends in the state after
+the last one. (A note carries its number on the alarm, so one numbered no higher than the
+count the view holds is one it has: skipped, not counted twice.)
 
 Pure: no clock, no sockets, no Qt (the console reuses it).
 """
@@ -33,6 +35,7 @@ from .alarms import Change, ack_user
 from .federated import worst_first
 from .livefeed import FeedError, FeedTracker, Stamp, Verdict
 from .model import AlarmKey
+from .notes import note_mark, preview
 from .wire import Topic
 
 _ALARM_CHANGES = frozenset(c.value for c in Change)
@@ -156,6 +159,8 @@ class AlarmView:
                 acked_at=None,
                 agent=e.get("origin") or e.get("agent"),
             )
+            a.pop("note_count", None)  # a new occurrence starts without notes
+            a.pop("last_note", None)
         elif change == Change.CLEARED:
             self.alarms.pop(key, None)
         elif a is None:
@@ -166,21 +171,31 @@ class AlarmView:
             a.update(acked_by=ack_user(str(e.get("text", ""))), acked_at=t)
         elif change == Change.UNACKED:
             a.update(acked_by=None, acked_at=None)
+        elif change == Change.NOTED:
+            mark = note_mark(str(e.get("text", "")))
+            # Numbered on the alarm: one the view holds already (replayed over a snapshot
+            # that has it) changes nothing.
+            if mark is not None and mark[1] > int(a.get("note_count") or 0):
+                text, number, user = mark
+                note = {"time": t, "user": user, "text": preview(text), "number": number}
+                a.update(note_count=number, last_note=note)
 
     # -- reading --------------------------------------------------------------------------
     def items(self) -> list[dict[str, Any]]:
         """Worst first, then the most recently seen (the order of ``pool.alarms``)."""
         return worst_first(self.alarms.values())
 
-    def summary(self) -> dict[AlarmKey, tuple[str, str | None]]:
-        """What must match the agents exactly: each standing alarm's severity and ack."""
+    def summary(self) -> dict[AlarmKey, tuple[str, str | None, int]]:
+        """What must match the agents exactly: each standing alarm's severity, ack and
+        number of notes."""
         return essence(self.alarms.values())
 
 
-def essence(items: Iterable[Mapping[str, Any]]) -> dict[AlarmKey, tuple[str, str | None]]:
-    """key -> (severity, acked_by) of the standing alarms among ``pool.alarms`` items."""
+def essence(items: Iterable[Mapping[str, Any]]) -> dict[AlarmKey, tuple[str, str | None, int]]:
+    """key -> (severity, acked_by, note_count) of the standing alarms among ``pool.alarms``
+    items (or ``Alarm.to_dict``'s)."""
     return {
-        key_of(a): (str(a.get("severity")), a.get("acked_by"))
+        key_of(a): (str(a.get("severity")), a.get("acked_by"), int(a.get("note_count") or 0))
         for a in items
         if a.get("active", True)
     }

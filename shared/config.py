@@ -30,6 +30,7 @@ class PollingConfig:
     timeout: float = 2.0
     retries: int = 1
     concurrency: int = 200
+    takeover_concurrency: int = 1000  # first polls of NEs taken over, a lane of their own
     lldp_every: int = 10  # cycles between refreshes of names, speeds and LLDP
     max_repetitions: int = 25
 
@@ -164,6 +165,7 @@ def config_from_dict(doc: dict[str, Any], source: str = "<config>") -> AgentConf
             timeout=polling.get_float("timeout", 2.0, lo=0.05, hi=60.0),
             retries=polling.get_int("retries", 1, lo=0, hi=10),
             concurrency=polling.get_int("concurrency", 200, lo=1, hi=10_000),
+            takeover_concurrency=polling.get_int("takeover_concurrency", 1000, lo=1, hi=10_000),
             lldp_every=polling.get_int("lldp_every", 10, lo=1, hi=10_000),
             max_repetitions=polling.get_int("max_repetitions", 25, lo=1, hi=200),
         ),

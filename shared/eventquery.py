@@ -95,6 +95,22 @@ class EventQuery:
             newest_first=order == "newest",
         )
 
+    def to_args(self) -> dict[str, Any]:
+        """The query as ``events.search``/``events.counts`` arguments (``from_args`` reads
+        them back equal); fields left at their default are not sent."""
+        out: dict[str, Any] = {"order": "newest" if self.newest_first else "oldest"}
+        for name in ("since", "until"):
+            if getattr(self, name) is not None:
+                out[name] = getattr(self, name)
+        for name in ("nes", "types", "alarm_types", "agents"):
+            if getattr(self, name):
+                out[name] = list(getattr(self, name))
+        if self.min_severity is not None:
+            out["min_severity"] = self.min_severity.label
+        if self.text:
+            out["text"] = self.text
+        return out
+
 
 @dataclass(frozen=True, slots=True)
 class Cursor:

@@ -222,6 +222,9 @@ class NeState:
     neighbours: list[Neighbour] = field(default_factory=list)
     consecutive_failures: int = 0
     polls: int = 0
+    # Bumped by every change the model applies (poll, failed poll, trap, notification): a
+    # reader that saw this revision has nothing new to look at (shared/snapshot.py).
+    revision: int = 0
     config: dict[str, object] = field(default_factory=dict)  # e.g. a NETCONF get-config summary
     ever_up: set[int] = field(default_factory=set)  # ifIndexes seen up since managed
     # What the NOC should know besides reachability, by area ("poll", "lldp", "interfaces"):
@@ -316,6 +319,7 @@ class EventType:
     ALARM_CHANGED = "alarm-changed"  # severity or text of a raised alarm changed
     ALARM_ACKED = "alarm-acked"
     ALARM_UNACKED = "alarm-unacked"
+    ALARM_NOTE = "alarm-note"  # an operator's note on a standing alarm (shared/notes.py)
     NE_REACHABLE = "ne-reachable"
     NE_UNREACHABLE = "ne-unreachable"
     TRAP = "trap"  # a trap that maps to no alarm

@@ -119,6 +119,7 @@ class NodalModel:
         iface = st.interfaces.get(idx)
         # A link that goes down was up before it went: it counts as seen up.
         st.ever_up.add(idx)
+        st.revision += 1
         if iface is not None:
             iface.oper_up = up
             iface.oper_status = OperStatus.UP if up else OperStatus.DOWN
@@ -167,6 +168,7 @@ class NodalModel:
         st.last_error = None
         st.consecutive_failures = 0
         st.polls += 1
+        st.revision += 1
         st.ever_up.update(i.index for i in r.interfaces.values() if status_of(i) is OperStatus.UP)
         wanted = {
             f"ifIndex={i.index}": (
@@ -184,6 +186,7 @@ class NodalModel:
         if st is None:
             return []
         st.consecutive_failures += 1
+        st.revision += 1
         st.last_error = error
         st.last_poll = now
         if st.consecutive_failures < self.policy.unreachable_after:
@@ -225,6 +228,10 @@ class NodalModel:
 
     def ack(self, key: AlarmKey, user: str, now: float, undo: bool = False) -> list[Event]:
         t = self.alarms.unack(key, user, now) if undo else self.alarms.ack(key, user, now)
+        return self._events([t] if t else [], now)
+
+    def note(self, key: AlarmKey, user: str, text: str, now: float) -> list[Event]:
+        t = self.alarms.note(key, user, text, now)
         return self._events([t] if t else [], now)
 
     def tick(self, now: float) -> list[Event]:

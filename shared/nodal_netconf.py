@@ -158,6 +158,7 @@ def host_key_refused(model: NodalModel, ne: str, why: str, now: float) -> list[E
         return []
     st.last_error = why
     st.last_poll = now
+    st.revision += 1
     # Nothing was exchanged with the NE: whatever the last good poll said, it is not
     # reachable for us now.
     st.reachable = False

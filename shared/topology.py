@@ -137,6 +137,25 @@ class Topology:
         agents = {k: replace(a, load=load.get(k, 0)) for k, a in agents.items()}
         return replace(self, nes=nes, agents=agents)
 
+    def with_states(self, items: Iterable[Mapping[str, Any]]) -> Topology:
+        """The same graph with some NEs' live state replaced by ``pool.ne_states`` items
+        (the live ``ne`` messages carry the same): reachability, error, ports down. Owners
+        are left to ``with_owners``; NEs not in the graph are ignored."""
+        nes = dict(self.nes)
+        for d in items:
+            old = nes.get(str(d.get("name")))
+            if old is None or old.external:
+                continue
+            down = d.get("interfaces_down")
+            nes[old.name] = replace(
+                old,
+                reachable=_opt_bool(d.get("reachable")),
+                last_poll=_opt_float(d.get("last_poll")),
+                last_error=str(d["last_error"]) if d.get("last_error") else None,
+                interfaces_down=int(down) if isinstance(down, int) else old.interfaces_down,
+            )
+        return replace(self, nes=nes)
+
 
 def adjacency(topology: Topology) -> dict[str, list[LinkEdge]]:
     """NE -> its links (one pass; ``Topology.neighbours`` scans every link)."""

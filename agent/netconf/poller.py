@@ -73,7 +73,7 @@ class NetconfPoller(ScheduledPoller[NetconfPollTarget, _NeSchedule]):
 
     async def poll_once(self, sched: _NeSchedule) -> None:
         name, target = sched.target.ne.name, sched.target.target
-        async with self._sem:
+        async with self.slot(name):
             try:
                 data = await self.client.get(target, yang.POLL_FILTER)
             except HostKeyError as e:

@@ -8,11 +8,12 @@ import time
 
 import pytest
 from PySide6.QtCore import QPoint, Qt
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QImage, QPainter
 
+from console.topoitems import BACKGROUND, CrispPath, solid
 from console.topolayout import BY_SITE
 from console.topoview import DIFFERENCES, TopologyWidget
-from console.topscene import DIFF_DB, DIFF_MEM
+from console.topscene import DIFF_DB, DIFF_MEM, LINK_ACROSS
 from lab.topogen import synthetic_pool
 from shared.model import Severity
 from shared.topology import DATABASE, MEMORY, SEVERITY_COLOURS, agent_id
@@ -164,3 +165,66 @@ def test_grouping_by_site_and_back_keeps_each_pictures_positions(widget: Topolog
     assert (pos.x() - disc.x) ** 2 + (pos.y() - disc.y) ** 2 <= (disc.r + 40) ** 2
     widget.grouping.setCurrentIndex(0)
     assert widget.scene.nodes[ne].pos() == by_agent
+
+
+def test_trunk_and_managed_edges_are_opaque_lines_along_their_paths(widget: TopologyWidget):
+    s = widget.scene
+    crisp = [i for i in s.items() if isinstance(i, CrispPath)]
+    assert {i.data(1) for i in crisp} >= {"trunk"} and any(s.managed.values())
+    for item in crisp:
+        assert item.pen().color().alpha() == 255  # a plain fill per pixel, not a blend
+        lines = item.segments()
+        ends = {(round(p.x(), 3), round(p.y(), 3)) for ln in lines for p in (ln.p1(), ln.p2())}
+        assert ends == path_points(item)  # what is drawn is the path the tests and marks read
+    # The opaque colour is what Qt shows for the translucent one over the background.
+    for colour in (LINK_ACROSS, QColor(199, 125, 255, 70)):
+        img = QImage(4, 4, QImage.Format.Format_RGB32)
+        img.fill(QColor(BACKGROUND))
+        p = QPainter(img)
+        p.fillRect(0, 0, 4, 4, colour)
+        p.end()
+        shown, want = img.pixelColor(1, 1), solid(colour)
+        off = [abs(a - b) for a, b in zip(shown.getRgb(), want.getRgb(), strict=True)]
+        assert max(off) <= 1
+
+
+def test_an_agent_badge_is_painted_anew_when_its_state_changes(widget: TopologyWidget):
+    """Badges are cached pictures: a change must reach the screen, not the old picture."""
+    badge = widget.scene.agents["p2"]
+
+    def picture() -> QImage:
+        widget.canvas.viewport().repaint()
+        box = widget.canvas.mapFromScene(badge.scenePos())
+        return widget.canvas.viewport().grab().toImage().copy(box.x() - 70, box.y() - 20, 140, 40)
+
+    before = picture()
+    assert picture() == before  # the same picture while nothing changed
+    reply = POOL.topology_reply(fetched=time.time())
+    for a in reply["agents"]:
+        if a["node_id"] == "p2":
+            a["state"] = "dead"
+    widget.set_database(reply, via="p2")  # the same NEs and edges, p2 now dead
+    assert badge.role == "dead"
+    assert picture() != before  # red border, "DEAD"
+
+
+def test_live_ne_states_update_the_memory_picture_without_a_refresh(widget: TopologyWidget):
+    states = POOL.ne_states_reply(fetched=time.time() - 2)
+    widget.set_memory(states, POOL.health_reply(), via="p1")
+    widget.set_source(MEMORY)
+    item = next(d for d in states["items"] if d["agent"] == "p1")
+    ne = item["name"]
+    never = {"name": ne, "agent": "p1", "reachable": None}
+    widget.apply_ne_states([never])  # never polled: grey
+    assert widget.scene.nodes[ne].brush().color() != QColor(SEVERITY_COLOURS[Severity.CLEARED])
+    told = dict(item, reachable=False, last_error="timeout", interfaces_down=2, agent="p2")
+    widget.apply_ne_states([told, {"name": "not-in-the-picture", "reachable": False}])
+    now = widget.memory.nes[ne]
+    assert (now.reachable, now.last_error, now.interfaces_down, now.owner) == (
+        False, "timeout", 2, "p2"
+    )  # fmt: skip
+    assert widget.scene.topology is widget.memory  # what is drawn is what was told
+    assert widget.scene.nodes[ne].brush().color() == QColor(SEVERITY_COLOURS[Severity.CLEARED])
+    assert widget.database.nes[ne].owner == "p1"  # the database picture is the database's
+    widget.select(ne)
+    assert "owner p2" in widget.details.toPlainText()

@@ -88,6 +88,20 @@ def lab_fixture(name: str, count: int) -> Callable[..., Any]:
     return lab
 
 
+def module_pool_fixture() -> Callable[..., Any]:
+    """A module-scoped ``pool``: one pool of three for a module's tests that leave it as
+    they found it (starting a pool is most of a short test's time). A test that stops its
+    agents must come last in the module."""
+
+    @pytest.fixture(scope="module")
+    def pool(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentPool]:
+        with make_pool(lab, tmp_path_factory.mktemp("pool")) as p:
+            p.start_all()
+            yield p
+
+    return pool
+
+
 def pool_fixture() -> Callable[..., Any]:
     """A ``pool`` fixture: the three agents of NODES started on the module's lab."""
 

@@ -70,8 +70,10 @@ def test_inventory_round_trip_and_secrets_stay_hidden(db, tmp_path):
     gone = emspool(db, "ne", "remove", "rtr2", ok=False)
     assert gone.returncode == 1
 
-    links = json.loads(emspool(db, "--json", "links").stdout)
-    assert [(k["a"], k["b"]) for k in links] == [("rtr1", "sw1")]
+    from agent.db import Database
+
+    with Database.open(db) as d:  # `emspool links` asks an agent: tests/system/test_cli_bus.py
+        assert [(k.a_ne, k.b_ne) for k in d.list_links()] == [("rtr1", "sw1")]
 
     profiles = emspool(db, "--json", "profile", "list").stdout
     assert {p["name"] for p in json.loads(profiles)} == {"v2", "v3"}
@@ -122,7 +124,7 @@ def bare_emspool(cwd, *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.parametrize(
     "argv",
-    [("ne", "list"), ("events",), ("links",), ("ne", "show", "rtr1"), ("profile", "list")],
+    [("ne", "list"), ("ne", "show", "rtr1"), ("profile", "list")],
 )
 def test_read_only_commands_never_create_a_database(tmp_path, argv):
     out = bare_emspool(tmp_path, *argv)
@@ -138,6 +140,22 @@ def test_read_only_commands_never_create_a_database(tmp_path, argv):
     assert out.returncode == 1 and f"no database at {missing}" in out.stderr
     assert "using database" not in out.stderr  # it was chosen, not defaulted
     assert not missing.exists()
+
+
+@pytest.mark.parametrize("argv", [("events",), ("links",), ("whoami",)])
+def test_bus_queries_ask_an_agent_and_never_create_a_database(tmp_path, argv):
+    """`events`, `links`, `whoami` go to an agent (the database only names the agents):
+    none answering is said, and no database appears."""
+    from lab.harness import free_port
+
+    nowhere = f"tcp://127.0.0.1:{free_port()}"
+    out = bare_emspool(tmp_path, "--agent", nowhere, "--timeout", "0.5", *argv)
+    assert out.returncode == 3 and f"no answer from {nowhere}" in out.stderr, out.stderr
+    assert not (tmp_path / "var").exists()
+    missing = tmp_path / "typo.db"
+    out = bare_emspool(tmp_path, "--db", f"sqlite:///{missing}", "--agent", nowhere,
+                       "--timeout", "0.5", *argv)  # fmt: skip
+    assert out.returncode == 3 and not missing.exists()
 
 
 def test_writing_to_the_default_database_says_which_one(tmp_path):
@@ -423,46 +441,6 @@ def test_ne_show_with_a_live_agent(tmp_path):
         assert want in text, (want, text)
     row5 = next(line for line in text.splitlines() if line.split()[:1] == ["5"])
     assert row5.split()[2:4] == ["up", "down"], row5
-
-
-def test_events_filters_pages_and_counts(tmp_path):
-    from agent.db import Database, migrate
-    from shared.model import Event, EventType, Severity
-
-    url = f"sqlite:///{tmp_path / 'ev.db'}"
-    migrate(url)
-    with Database.open(url) as db:
-        db.insert_events(
-            [
-                Event(
-                    1_700_000_000.0 + i,
-                    f"ne{i % 2}",
-                    EventType.TRAP,
-                    Severity(i % 6),
-                    f"fan {i}",
-                    "a1",
-                )
-                for i in range(30)
-            ]
-        )
-    base = [sys.executable, "-m", "agent.cli", "--db", url, "--json", "events"]
-
-    def run(*extra: str) -> dict:
-        out = subprocess.run([*base, *extra], capture_output=True, text=True, timeout=60)
-        assert out.returncode == 0, out.stderr
-        return json.loads(out.stdout)
-
-    first = run("--ne", "ne1", "--oldest", "--limit", "10")
-    assert [e["text"] for e in first["events"]] == [f"fan {i}" for i in range(1, 20, 2)]
-    rest = run("--ne", "ne1", "--oldest", "--limit", "10", "--cursor", first["next_cursor"])
-    assert [e["text"] for e in rest["events"]] == [f"fan {i}" for i in range(21, 30, 2)]
-    assert rest["next_cursor"] is None
-    counts = run("--counts", "--min-severity", "major")
-    assert counts["total"] == 10 and set(counts["by_severity"]) == {"major", "critical"}
-    bad = subprocess.run(
-        [*base, "--since", "yesterday"], capture_output=True, text=True, timeout=60
-    )
-    assert bad.returncode != 0 and "not a time" in bad.stderr
 
 
 def test_the_cli_never_writes_core_files():

@@ -53,16 +53,29 @@ def make_pool(url: str) -> None:
 def test_pool_lists_members_with_their_state_and_load(tmp_path):
     url = f"sqlite:///{tmp_path / 'pool.db'}"
     make_pool(url)
-    data = json.loads(emspool(url, "--json", "pool").stdout)
+    data = json.loads(emspool(url, "--json", "pool", "--direct").stdout)
     by = {m["node_id"]: m for m in data["members"]}
     assert data["master"] == "a1" and data["assignment"]["nes"] == 3
     assert by["a1"]["state"] == "master" and by["a1"]["assigned"] == 2
     assert by["a1"]["health"]["snmp_polls"] == 40
     assert by["a2"]["state"] == "follower" and by["a2"]["health"] == {}
     assert by["gone"]["state"] == "dead"
-    text = emspool(url, "pool").stdout
+    text = emspool(url, "pool", "--direct").stdout
     assert "master a1, epoch" in text
     assert "41/42" in text and "dead" in text
+
+
+def test_pool_with_no_agent_answering_reads_the_database_and_says_so(tmp_path):
+    url = f"sqlite:///{tmp_path / 'pool.db'}"
+    make_pool(url)
+    done = emspool(url, "--timeout", "0.5", "--json", "pool")
+    assert "read directly" in done.stderr
+    data = json.loads(done.stdout)
+    assert data["master"] == "a1" and {m["node_id"] for m in data["members"]} == {
+        "a1",
+        "a2",
+        "gone",
+    }
 
 
 def test_pool_forget_removes_only_dead_members(tmp_path):

@@ -10,7 +10,7 @@ import pytest
 import zmq.asyncio
 
 from agent.bus import Bus
-from agent.federation import AlarmParts, Federation
+from agent.federation import AlarmParts, Federation, NeStateParts
 from agent.peers import Peers
 from shared.alarms import Alarm, AlarmStore
 from shared.errors import Expired, NotFound
@@ -40,13 +40,18 @@ async def ask(fed: Federation, args: dict) -> dict:
 class Member:
     """One agent's memory as the federated ops see it, served on a real bus."""
 
-    def __init__(self, node: str, alarms: list[Alarm], delay: float = 0.0) -> None:
+    def __init__(
+        self, node: str, alarms: list[Alarm], delay: float = 0.0, unpaged: bool = False
+    ) -> None:
+        """``unpaged``: a member of a release that answers ``ne_states`` whole only."""
         self.node = node
+        self.unpaged = unpaged
         self.alarms = alarms
         self.delay = delay
         self.acks: list[dict] = []
         # One keeper of its snapshots, for its bus and for a Federation of its own alike.
         self.parts = AlarmParts(node, lambda nes: list(self.alarms))
+        self.ne_parts = NeStateParts(node, lambda: [{"name": a.key.ne} for a in self.alarms])
         self.bus = Bus("tcp://127.0.0.1:0", "tcp://127.0.0.1:0")
         self.bus.bind()
         for op, fn in self.ops().items():
@@ -58,8 +63,9 @@ class Member:
             await asyncio.sleep(self.delay)
             return await self.parts.page(args)
 
-        async def ne_states(args):
-            return [{"name": a.key.ne} for a in self.alarms]
+        async def ne_states_page(args):
+            await asyncio.sleep(self.delay)
+            return await self.ne_parts.page(args)
 
         async def status_part(args):
             return [{"node_id": self.node, "managed": len(self.alarms)}]
@@ -68,9 +74,14 @@ class Member:
             self.acks.append(args)
             return {"ne": args["ne"], "acked_by": args["user"]}
 
+        async def ne_states(args):
+            return [{"name": a.key.ne} for a in self.alarms]
+
+        if self.unpaged:
+            return {"alarms.page": alarms_page, "ne_states": ne_states}
         return {
             "alarms.page": alarms_page,
-            "ne_states": ne_states,
+            "ne_states.page": ne_states_page,
             "status.part": status_part,
             "ack.local": ack_local,
         }
@@ -201,6 +212,42 @@ async def test_pages_are_one_snapshot_a_cursor_goes_to_any_agent_and_a_member_go
             await m.close()
 
 
+async def test_ne_states_come_in_pages_by_name_with_the_agent_polling_each():
+    """``pool.ne_states`` is paged like ``pool.alarms`` (one snapshot per member, a keyset
+    cursor): small pages put back every state once, by name, and a member gone is named; a
+    member of the release before (``ne_states`` whole only) is still part of the answer."""
+    a1, a2 = (Member(n, spread(n, k, 10.0)) for n, k in (("a1", 5), ("a2", 8)))
+    a3 = Member("a3", spread("a3", 3, 10.0), unpaged=True)
+    ctx = zmq.asyncio.Context()
+    peers = Peers(ctx, "a1")
+    everyone = ["a1", "a2", "a3", "a4"]
+    try:
+        await peers.update(
+            {"a2": a2.bus.router_endpoint, "a3": a3.bus.router_endpoint, "a4": "tcp://127.0.0.1:9"}
+        )
+        fed = Federation("a1", peers, lambda: everyone, {}.get, a1.ops())
+        args = {"limit": 2, "deadline": 1.0}
+        reply = Reply.decode(Reply("r", True, await fed.ne_states(args)).encode()).result
+        items, pages = list(reply["items"]), 1
+        while reply["next"] is not None:
+            a2.alarms.append(alarm("zz-late", "critical", 99.0))  # after the snapshot: unseen
+            nxt = await fed.ne_states(args | {"cursor": reply["next"]})
+            reply = Reply.decode(Reply("r", True, nxt).encode()).result
+            items += reply["items"]
+            pages += 1
+        want = sorted((a.key.ne, m.node) for m in (a1, a2, a3) for a in m.alarms[:8])
+        assert [(s["name"], s["agent"]) for s in items] == [w for w in want if w[0] != "zz-late"]
+        assert pages == 8 and reply["total"] == 16
+        assert reply["answered"] == ["a1", "a2", "a3"] and list(reply["missing"]) == ["a4"]
+        with pytest.raises(ValueError, match="limit"):
+            await fed.ne_states({"limit": 2001})
+    finally:
+        await peers.aclose()
+        ctx.term()
+        for m in (a1, a2, a3):
+            await m.close()
+
+
 class StoreMember(Member):
     """A member whose alarms are in a real ``AlarmStore``, wired as agent/poolservice.py
     does: the full list comes from its kept rows (``EntryCache``)."""
@@ -243,7 +290,7 @@ async def test_the_next_pages_rows_are_asked_while_the_client_reads_and_stay_one
                 assert max(took) < 0.3, f"a page waited for a member: {took}"
             else:  # without it some page waits for a2's 0.4 s: the test can tell
                 assert max(took) >= 0.3, took
-        assert a2.parts.entries.rebuilt == 12 + 6  # its NEs, and the late ones of round 1
+        assert a2.parts.kept.rebuilt == 12 + 6  # its NEs, and the late ones of round 1
 
         # A member whose snapshot expired under a prefetch: the next page says expired.
         fed.prefetch = True

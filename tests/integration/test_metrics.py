@@ -76,6 +76,12 @@ def test_metrics_endpoint_shows_polls_latency_alarms_and_traps(tmp_path):
                 and m["emspool_poll_duration_seconds_sum"][(("protocol", "snmp"),)] > 0
             )
             assert (("severity", "critical"),) in m["emspool_alarms_active"]
+            # The transport's own counters: every poll's requests went out and came back.
+            sent = m["emspool_snmp_requests_total"][(("counter", "sent"), ("transport", "v1v2c"))]
+            got = m["emspool_snmp_requests_total"][
+                (("counter", "received"), ("transport", "v1v2c"))
+            ]
+            assert sent >= 2 and got >= 2
             assert "emspool_traps_total" in m and "emspool_outbox_pending" in m
             # A lone agent is its own pool's master, at an epoch, applying a table.
             assert m["emspool_role"][(("role", "master"),)] == 1

@@ -31,7 +31,7 @@ def db(url):
 
 
 def state(name: str, up: bool = True) -> NeState:
-    st = NeState(name, reachable=True, last_poll=time.time(), polls=1)
+    st = NeState(name, reachable=True, last_poll=time.time(), polls=1, revision=1)
     st.interfaces = {
         1: InterfaceState(1, "ge-0/0/1", oper_status=OperStatus.UP if up else OperStatus.DOWN)
     }
@@ -62,7 +62,7 @@ async def test_writer_loop_writes_the_first_snapshot_and_a_status_change(db):
 
         await until(lambda: "sw1" in read_snapshots(db))
         nxt = state("sw1", up=False)
-        nxt.polls = 2
+        nxt.polls = nxt.revision = 2
         states["sw1"] = nxt
         await until(lambda: read_snapshots(db)["sw1"]["interfaces"][0]["status"] == "down")
         assert writer.stats["written"] == 2

@@ -1,7 +1,8 @@
 """The Qt console (pytest-qt, offscreen) against a real pool of three agents on the real
 lab: it attaches to one of them and shows the pool's alarms, acknowledges under its key's
 name, reattaches to another agent when its own is killed -9 and ends with exactly the
-survivors' alarm set; a viewer key sees the acknowledge buttons disabled with the reason;
+survivors' alarm set; adds a note that the owner records and the details pane shows; a
+viewer key sees the acknowledge and note buttons disabled with the reason;
 ``--screenshot`` writes non-blank PNGs. One lab and one pool for the whole module."""
 
 from __future__ import annotations
@@ -135,6 +136,14 @@ def test_attach_show_acknowledge_and_follow_a_kill(
         qtbot.waitUntil(lambda: win.pool.state.health is not None
                         and set(win.pool.state.health["answered"]) == survivors,
                         timeout=30_000)  # fmt: skip
+        # Its master changes come from the event log: the pool's first master is there.
+        qtbot.waitUntil(
+            lambda: (
+                any(c.startswith("became master, epoch") for _, _, c in win.pool.state.history())
+                and win.pool.history.rowCount() == len(win.pool.state.history())
+            ),
+            timeout=30_000,
+        )
     finally:
         win.stop()
         lab.reachable(ne)
@@ -208,7 +217,16 @@ def test_a_viewer_key_sees_the_ack_buttons_disabled_with_the_reason(
         assert f"key '{VIEWER}' has the viewer role" in win.alarms.permission.text()
         assert not win.alarms.ack_button.isEnabled() and not win.alarms.unack_button.isEnabled()
         assert "operator" in win.alarms.ack_button.toolTip()
+        assert not win.alarms.note_button.isEnabled()
+        assert "notes need operator" in win.alarms.note_button.toolTip()
         assert win.key_label.text() == f"Key: {VIEWER} (viewer)"
+        # Then the attached agent's word on the key (whoami) takes the status bar.
+        qtbot.waitUntil(
+            lambda: win.identity is not None and win.identity.source.startswith("agent "),
+            timeout=15_000,
+        )
+        assert win.last is not None and win.key_label.toolTip() == f"from agent {win.last.node}"
+        assert win.key_label.text() == f"Key: {VIEWER} (viewer)" and win.alarms.may_ack is False
         # Without the allow-list's word (no database), the agents' refusal says the same.
         win.alarms.set_permission(None)
         assert win.alarms.permission.text() != ""
@@ -219,6 +237,47 @@ def test_a_viewer_key_sees_the_ack_buttons_disabled_with_the_reason(
         assert f"{VIEWER!r} is viewer" in win.alarms.ack_button.toolTip()
     finally:
         win.stop()
+
+
+def test_a_note_from_the_console_reaches_the_owner_the_log_and_the_details(
+    qtbot: Any, lab: Lab, pool: AgentPool, tmp_path: Path
+):
+    everyone = set(pool.live)
+    ne = sorted(d.name for d in lab.devices)[4]
+    win = console(qtbot, pool, OPERATOR, tmp_path)
+    try:
+        lab.unreachable(ne)
+        key = wait_until(lambda: unreachable(pool, everyone, ne), 90, 0.5, "the alarm raised")
+        qtbot.waitUntil(lambda: win.alarms.model.rows.row_of(key) is not None, timeout=30_000)
+        win.alarms.table.selectRow(win.alarms.model.rows.row_of(key) or 0)
+        assert win.alarms.note_button.isEnabled()
+        win.alarms.note_button.click()
+        qtbot.waitUntil(lambda: win.alarms.note_dialog is not None, timeout=5_000)
+        dialog = win.alarms.note_dialog
+        assert dialog is not None
+        dialog.setTextValue("carrier says fibre cut near km 12")
+        dialog.accept()
+        qtbot.waitUntil(lambda: win.alarms.last_ack.endswith("note 1 added"), timeout=15_000)
+
+        def shown() -> bool:
+            row = win.alarms.model.rows.row_of(key)
+            return row is not None and win.alarms.model.rows.rows[row].get("note_count") == 1
+
+        qtbot.waitUntil(shown, timeout=15_000)  # the owner's live event, through our agent
+        row = win.alarms.model.rows.rows[win.alarms.model.rows.row_of(key) or 0]
+        assert row["last_note"]["user"] == OPERATOR
+        text = win.alarms.details.text()
+        assert f"<b>{OPERATOR}</b>: carrier says fibre cut near km 12" in text
+        with Database.open(pool.db_url) as db:
+
+            def logged() -> bool:
+                events = db.query_events(ne=ne, types=["alarm-note"], limit=10)
+                return any(e.text.endswith(f"(note 1 by {OPERATOR})") for e in events)
+
+            wait_until(logged, 30, 0.5, "the note in the event log")
+    finally:
+        win.stop()
+        lab.reachable(ne)
 
 
 def _shoot(pool: AgentPool, tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess:

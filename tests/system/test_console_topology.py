@@ -10,6 +10,7 @@ import time
 import pytest
 from PySide6.QtGui import QColor
 
+from agent.alarmpages import fetch_ne_states
 from console.topoview import DIFFERENCES, TopologyWidget
 from lab.fleet import Lab
 from lab.harness import AgentPool
@@ -34,11 +35,11 @@ def test_database_and_memory_topologies_agree_and_alarms_colour_the_ne(
     via = sorted(pool.agents)[1]
 
     def fetch() -> tuple[dict, dict, dict]:
-        return (
-            pool.request(via, "db.topology", timeout=5.0),
-            pool.request(via, "pool.ne_states", timeout=5.0),
-            pool.request(via, "pool.health", timeout=5.0),
-        )
+        topology = pool.request(via, "db.topology", timeout=5.0)
+        # Every page of the NE states, as the console's feed reads them (pages of 2 here).
+        states = fetch_ne_states(pool._clients[(via, "operator")], timeout=5.0, limit=2)
+        assert states["pages"] >= 3
+        return topology, states, pool.request(via, "pool.health", timeout=5.0)
 
     def agreed() -> tuple[dict, dict, dict] | None:
         # LLDP is polled, then the links table is synced every 10 s: wait for both.

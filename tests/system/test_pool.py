@@ -155,6 +155,23 @@ def test_paused_master_steps_down_and_its_epoch_is_fenced(lab: Lab, pool: AgentP
     table = pool.assignment()
     assert table.epoch == new_epoch  # the old master wrote nothing after its pause
     assert_one_owner_each(pool)
+    # The failover is in the event log, as each of the two masters saw it.
+    query = {"types": ["agent"], "text": "pool master", "limit": 50}
+
+    def logged() -> list[tuple[str, str]]:
+        page = pool.request(new_master, "events.search", query, timeout=5.0)
+        return [(e["agent"], e["text"]) for e in page["events"]]
+
+    wanted = {
+        (master, f"pool master: no longer master, epoch {old_epoch}"),
+        (new_master, f"pool master: became master, epoch {new_epoch}"),
+    }
+    wait_until(
+        lambda: all(any(t.startswith(w) and a == n for a, t in logged()) for n, w in wanted),
+        30,
+        0.5,
+        "both masters' changes in the event log",
+    )
 
 
 def test_a_flapping_top_agent_causes_no_election_storm(lab: Lab, tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 import tests.helpers.hypothesis_profiles  # noqa: F401
 from shared.alarmpage import (
+    ALARMS,
     EntryCache,
     Generations,
     Merge,
@@ -20,12 +21,12 @@ from shared.alarmpage import (
     Snapshot,
     alarm_entry,
     item_key,
-    nth_key,
     page_limit,
     part_page,
 )
 from shared.alarms import AlarmStore
 from shared.federated import worst_first
+from shared.fedpage import nth_key
 from shared.model import AlarmKey, Severity
 
 SEVERITIES = ("critical", "major", "minor", "warning", "indeterminate")
@@ -61,7 +62,7 @@ def walk(parts: dict[str, list[dict]], limit: int, rebuild_every: int = 0) -> li
         if cursor is None:
             return out
         if rebuild_every and page % rebuild_every == 0:
-            merge = Merge.from_cursor(cursor, 0.0)
+            merge = Merge.from_cursor(cursor, 0.0, ALARMS)
     raise AssertionError("no last page")
 
 
@@ -102,7 +103,7 @@ def test_a_member_failing_between_pages_is_named_and_its_given_rows_stay():
         cursor = merge.cursor()
         if cursor is None:
             break
-        assert Merge.from_cursor(cursor, 0.0).missing == merge.missing
+        assert Merge.from_cursor(cursor, 0.0, ALARMS).missing == merge.missing
     # What it gave in the first page stays; what it had sent but was not given yet goes.
     assert given_.count("a1") == 5 and 1 <= given_.count("a2") < 5
     assert merge.answered == ["a1"] and merge.missing == {"a2": "did not answer within 1 s"}
@@ -138,7 +139,7 @@ def test_the_client_puts_pages_back_and_refuses_a_mix_of_snapshots():
     with pytest.raises(PageError, match="different snapshots"):
         pages.add(base | {"items": [], "snapshot": "s2"})
     with pytest.raises(PageError, match="cursor"):
-        Merge.from_cursor("not-a-cursor!", 0.0)
+        Merge.from_cursor("not-a-cursor!", 0.0, ALARMS)
 
 
 def test_page_limits():
@@ -156,7 +157,7 @@ def scratch(store: AlarmStore, agent: str) -> tuple[list, list]:
 
 
 OPS = st.tuples(
-    st.sampled_from(["raise", "raise", "raise", "clear", "ack", "unack", "drop", "expire"]),
+    st.sampled_from(["raise", "raise", "raise", "clear", "ack", "unack", "note", "drop", "expire"]),
     st.integers(0, 4),  # NE
     st.integers(0, 3),  # object
     st.sampled_from(["critical", "major", "minor"]),
@@ -179,6 +180,8 @@ def test_kept_rows_are_always_the_rows_made_from_scratch(ops):
             store.ack(key, "alice", now)
         elif op == "unack":
             store.unack(key, "alice", now)
+        elif op == "note":
+            store.note(key, "alice", f"looked at {obj}", now)
         elif op == "drop":
             store.drop_ne(key.ne)
         else:

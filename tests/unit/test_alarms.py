@@ -152,6 +152,7 @@ def test_every_change_moves_its_nes_revision_and_no_other():
         lambda: store.raise_(k1, Severity.MAJOR, "down", 1.0),  # new
         lambda: store.raise_(k1, Severity.MAJOR, "down", 2.0),  # seen again: last_seen
         lambda: store.ack(k1, "alice", 3.0),
+        lambda: store.note(k1, "alice", "looked at it", 3.5),
         lambda: store.unack(k1, "alice", 4.0),
         lambda: store.clear(k1, 5.0),
         lambda: store.expire(6.0),  # forgets the cleared alarm

@@ -73,6 +73,8 @@ class Pool:
             t = store.ack(key, f"user{s}", self.now)
         elif kind == "unack":
             t = store.unack(key, "op", self.now)
+        elif kind == "note":
+            t = store.note(key, f"user{s}", f"note {s}", self.now)
         elif kind == "expire":
             store.expire(self.now + 7200.0)  # forgets cleared ones without events
             t = None
@@ -90,12 +92,14 @@ class Pool:
         items = [a.to_dict() | {"agent": ag.node} for ag in self.agents.values() for a in ag.store]
         return {"items": items, "answered": list(AGENTS), "missing": {}}
 
-    def truth(self) -> dict[AlarmKey, tuple[str, str | None]]:
+    def truth(self) -> dict[AlarmKey, tuple[str, str | None, int]]:
         return essence(self.snapshot()["items"])
 
 
 OPS = st.tuples(
-    st.sampled_from(["raise", "raise", "clear", "ack", "unack", "expire", "restart", "move"]),
+    st.sampled_from(
+        ["raise", "raise", "clear", "ack", "unack", "note", "expire", "restart", "move"]
+    ),
     st.integers(0, 20),
     st.integers(0, 20),
 )

@@ -74,3 +74,20 @@ def test_a_master_by_the_lease_wins_over_a_stale_row():
     pool = DB_POOL | {"master": "p2"}
     rows = {r[0]: r for r in PoolState(db_pool=pool).rows()}
     assert rows["p2"][col("State")] == "master"
+
+
+def test_master_changes_from_the_event_log_newest_first():
+    st = PoolState()
+    st.master_events = [
+        {"time": 30.0, "agent": "b", "text": "pool master: became master, epoch 3"},
+        {"time": 29.0, "agent": "a", "text": "pool master: no longer master, epoch 2: paused"},
+        {"time": 28.0, "agent": "a", "text": "agent started"},  # not a master change
+        {"time": 10.0, "agent": "a", "text": "pool master: became master, epoch 2"},
+    ]
+    rows = st.history()
+    assert [(a, c) for _, a, c in rows] == [
+        ("b", "became master, epoch 3"),
+        ("a", "no longer master, epoch 2: paused"),
+        ("a", "became master, epoch 2"),
+    ]
+    assert st.failovers() == 2

@@ -19,13 +19,13 @@ def ne(polls: int = 1, up: bool = True, rate: float = 1e6) -> NeState:
         2: InterfaceState(2, "ge-0/0/2", admin_up=False, oper_status=OperStatus.DOWN),
     }
     st.neighbours = [Neighbour("ge-0/0/1", "sw2", "ge-0/0/7")]
-    st.polls = polls
+    st.polls = st.revision = polls
     return st
 
 
 def write(c: Coalescer, states: list[NeState], now: float) -> list[dict]:
     snaps = c.due(states, "a1", now)
-    c.written(snaps, {s.name: s.polls for s in states})
+    c.written(snaps, {s.name: s.revision for s in states})
     return snaps
 
 
@@ -64,3 +64,21 @@ def test_snapshot_carries_the_ports_seen_up_for_the_next_owner():
     st = ne()
     st.ever_up = {1, 7}
     assert snapshot(st, "a1", 1.0)["ever_up"] == [1, 7]
+
+
+def test_an_urgent_change_held_by_urgent_every_is_written_without_another_change():
+    c = Coalescer(every=30.0, urgent_every=1.0)
+    write(c, [ne(polls=1)], 100.0)
+    assert write(c, [ne(polls=2, up=False)], 100.5) == []  # urgent, but too soon
+    assert write(c, [ne(polls=2, up=False)], 101.2) != []  # written with nothing new since
+
+
+def test_an_ne_with_nothing_new_is_looked_at_once_per_change():
+    c = Coalescer(every=30.0, urgent_every=1.0)
+    write(c, [ne(polls=1)], 100.0)
+    st = ne(polls=2, rate=2e6)  # rates only: nothing urgent
+    assert write(c, [st], 101.0) == []
+    st.reachable = False  # behind the model's back (no revision): not looked at again
+    assert write(c, [st], 102.0) == []
+    st.revision += 1  # as the model does on any change
+    assert write(c, [st], 103.0) != []

@@ -19,9 +19,15 @@ def test_the_screen_shows_alarms_from_the_snapshot_and_from_events(capsys) -> No
     t = store.raise_(AlarmKey("ne1", "", "ne-unreachable"), Severity.CRITICAL, "no answer", 20.0)
     assert t is not None
     view.on_event("event", seq.stamp(t.to_event("a1", 20.0).to_dict()))
-    _draw("via a1 (tcp://x); resynced 01:02:03 (no snapshot yet)", "master a1", view.items(), [])
+    ne_lines = ["01:02:04 ne ne1 (a1): UNREACHABLE: timeout", "01:02:05 member a2 left"]
+    _draw(
+        "via a1 (tcp://x); resynced 01:02:03 (no snapshot yet)", "master a1",
+        "a1 a3 (master a1)", view.items(), [], ne_lines,
+    )  # fmt: skip
     out = capsys.readouterr().out
     assert "ACTIVE ALARMS (2, all agents)" in out and "via a1" in out and "resynced" in out
+    assert "LIVE MEMBERS  a1 a3 (master a1)" in out
+    assert "ne ne1 (a1): UNREACHABLE: timeout" in out and "member a2 left" in out
     lines = out.splitlines()
     first = next(i for i, line in enumerate(lines) if "ne1" in line)
     second = next(i for i, line in enumerate(lines) if "ne0" in line)
