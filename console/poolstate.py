@@ -85,9 +85,12 @@ class PoolState:
         self, members: list[str], master: str, epoch: int, joined: list[str], left: list[str],
         at: str,
     ) -> bool:  # fmt: skip
-        """Take the live member set; True when someone joined or left (worth a refresh)."""
+        """Take the live member set; True when someone joined or left (worth a refresh).
+        The first set seen is how the pool is, not news: nobody joined just then."""
+        first = not self.live_members and not self.live_master
         self.live_members, self.live_master, self.live_epoch = list(members), master, epoch
-        news = [f"{m} joined {at}" for m in joined] + [f"{m} left {at}" for m in left]
+        news = [] if first else [f"{m} joined {at}" for m in joined]
+        news += [f"{m} left {at}" for m in left]
         self.member_news = (self.member_news + news)[-5:]
         return bool(news)
 

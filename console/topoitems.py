@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath, QPen, QPolygonF
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPainterPath, QPen, QPolygonF
 from PySide6.QtWidgets import (
     QGraphicsItem,
     QGraphicsPathItem,
@@ -39,7 +39,7 @@ def cosmetic_pen(
 class AgentItem(QGraphicsItem):
     """An agent's badge: name, role, epoch and load, at a fixed size on screen."""
 
-    W, H = 150.0, 46.0
+    W, H = 176.0, 46.0
 
     def __init__(self, node: str, hue: str) -> None:
         super().__init__()
@@ -72,9 +72,13 @@ class AgentItem(QGraphicsItem):
         f.setBold(True)
         f.setPointSizeF(10.0)
         painter.setFont(f)
-        painter.drawText(rect.adjusted(8, 4, -8, -24), Qt.AlignmentFlag.AlignLeft, self.node)
-        painter.setPen(border)
         role = (self.role or "unknown").upper() if self.answered else "NO ANSWER"
+        metrics = QFontMetrics(f)
+        # The name gives way to the role (elided), never runs into it.
+        room = int(self.W - 16 - metrics.horizontalAdvance(role) - 8)
+        name = metrics.elidedText(self.node, Qt.TextElideMode.ElideRight, room)
+        painter.drawText(rect.adjusted(8, 4, -8, -24), Qt.AlignmentFlag.AlignLeft, name)
+        painter.setPen(border)
         painter.drawText(rect.adjusted(8, 4, -8, -24), Qt.AlignmentFlag.AlignRight, role)
         f.setBold(False)
         f.setPointSizeF(8.5)

@@ -91,3 +91,12 @@ def test_master_changes_from_the_event_log_newest_first():
         ("a", "became master, epoch 2"),
     ]
     assert st.failovers() == 2
+
+
+def test_the_first_member_set_is_no_news_later_joins_and_leaves_are():
+    st = PoolState()
+    assert not st.members_changed(["a", "b"], "a", 1, ["a", "b"], [], "10:00:00")
+    assert st.member_news == []
+    assert st.members_changed(["a"], "a", 1, [], ["b"], "10:00:05")
+    assert st.members_changed(["a", "b"], "a", 1, ["b"], [], "10:00:09")
+    assert st.member_news == ["b left 10:00:05", "b joined 10:00:09"]
