@@ -27,7 +27,8 @@ EventSink = Callable[[list[Event]], None]
 # After the first crash of an NE's poll (logged with its traceback), at most one line per
 # NE per this many seconds: a parser bug on odd data would otherwise log every cycle.
 CRASH_LOG_EVERY = 600.0
-TAKEOVER_SPREAD = 1.0  # seconds over which NEs taken over are first polled
+TAKEOVER_SPREAD = 1.0  # seconds over which NEs taken over are first polled, at most
+TAKEOVER_RATE = 1000.0  # NEs taken over per second first polled: 20 within 20 ms
 FIRST_SPREAD = 10.0  # seconds over which an agent's NEs are first polled after its start
 HELD_RETRY = 0.5  # seconds between asks of a gate that refused a poll
 HELD_SHARE = 0.8  # of an interval a refused poll keeps asking before it skips the slot
@@ -43,9 +44,11 @@ class Rhythm:
     first_slot: int
 
     @classmethod
-    def of(cls, name: str, interval: float, at_once: bool = False) -> Rhythm:
+    def of(cls, name: str, interval: float, takeover: float | None = None) -> Rhythm:
+        """``takeover``: the seconds the first polls of the NEs taken over are spread over
+        (None: an NE of this agent's start, FIRST_SPREAD)."""
         share = (zlib.crc32(name.encode()) % 1000) / 1000
-        first = share * min(interval, TAKEOVER_SPREAD if at_once else FIRST_SPREAD)
+        first = share * min(interval, FIRST_SPREAD if takeover is None else takeover)
         phase = share * interval
         return cls(first, phase, max(0, math.ceil((first + interval / 2 - phase) / interval)))
 
@@ -56,24 +59,24 @@ async def every(
     poll: Callable[[], Awaitable[None]],
     on_skipped: Callable[[int], None],
     *,
-    at_once: bool = False,
+    takeover: float | None = None,
 ) -> None:
     """Call ``poll`` at a fixed rate until cancelled.
 
     The first poll comes soon: within FIRST_SPREAD of the start (an agent starting knows
-    its NEs within seconds), or within TAKEOVER_SPREAD for NEs taken over from another
+    its NEs within seconds), or within ``takeover`` seconds for NEs taken over from another
     agent (they must not wait, but a thousand polled in the same instant would starve the
-    loop). The rhythm after it has a phase spread over the whole interval, both from the
-    NE's name: a fleet's polls then come at an even rate, not in a burst of every NE each
-    interval (with the phase within the first 10 s, 1,000 NEs polled every 60 s came 100 a
-    second for 10 s, and a failover landing on that burst timed out and retried). The
-    first slot of the rhythm is at least half an interval after the first poll. If a poll
-    overruns, the slots it ate are skipped (and counted) instead of bunching the following
-    polls together.
+    loop: the spread grows with their number, TAKEOVER_RATE, up to TAKEOVER_SPREAD). The
+    rhythm after it has a phase spread over the whole interval, both from the NE's name:
+    a fleet's polls then come at an even rate, not in a burst of every NE each interval
+    (with the phase within the first 10 s, 1,000 NEs polled every 60 s came 100 a second
+    for 10 s, and a failover landing on that burst timed out and retried). The first slot
+    of the rhythm is at least half an interval after the first poll. If a poll overruns,
+    the slots it ate are skipped (and counted) instead of bunching the following polls.
     """
     loop = asyncio.get_running_loop()
     start = loop.time()
-    plan = Rhythm.of(name, interval, at_once)
+    plan = Rhythm.of(name, interval, takeover)
     first, rhythm, slot = start + plan.first, start + plan.phase, plan.first_slot
     await asyncio.sleep(max(0.0, first - loop.time()))
     await poll()
@@ -179,13 +182,16 @@ class ScheduledPoller(Generic[T, S]):
         for name in list(self._nes):
             if name not in targets or targets[name] != self._nes[name].target:
                 self._stop(name, self._nes.pop(name))
+        taken = sum(1 for name in targets if name not in self._nes and name in poll_now)
+        spread = min(TAKEOVER_SPREAD, taken / TAKEOVER_RATE)
         for name, target in targets.items():
             if name not in self._nes:
-                if name in poll_now:
+                urgent = name in poll_now
+                if urgent:
                     self._urgent.add(name)
                 sched = self._new_schedule(target)
                 task = asyncio.create_task(
-                    self._loop(sched, target.ne, name in poll_now),
+                    self._loop(sched, target.ne, spread if urgent else None),
                     name=f"{self.task_prefix}:{name}",
                 )
                 task.add_done_callback(self._task_ended)
@@ -227,13 +233,13 @@ class ScheduledPoller(Generic[T, S]):
         self._ending.add(task)
         task.add_done_callback(self._ending.discard)
 
-    async def _loop(self, sched: S, ne: NetworkElement, at_once: bool = False) -> None:
+    async def _loop(self, sched: S, ne: NetworkElement, takeover: float | None) -> None:
         await every(
             ne.name,
             self.interval_of(ne),
             lambda: self.poll_supervised(sched),
             self._skipped,
-            at_once=at_once,
+            takeover=takeover,
         )
 
     async def poll_supervised(self, sched: S) -> None:

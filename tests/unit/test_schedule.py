@@ -144,8 +144,8 @@ def test_a_takeover_does_not_queue_behind_routine_polls() -> None:
 
 def test_the_rhythm_spreads_a_fleet_over_the_interval_after_a_quick_first_poll() -> None:
     interval = 60.0
-    for at_once, first_within in ((False, FIRST_SPREAD), (True, TAKEOVER_SPREAD)):
-        plans = [Rhythm.of(f"ne{i:04d}", interval, at_once) for i in range(1000)]
+    for takeover, first_within in ((None, FIRST_SPREAD), (TAKEOVER_SPREAD, TAKEOVER_SPREAD)):
+        plans = [Rhythm.of(f"ne{i:04d}", interval, takeover) for i in range(1000)]
         assert all(0 <= p.first < first_within for p in plans)
         # Six 10-s buckets of the interval: each holds about a sixth of the fleet.
         buckets = [0] * 6
