@@ -33,7 +33,7 @@ from typing import Any
 
 from .alarms import Change, ack_user
 from .federated import worst_first
-from .livefeed import FeedError, FeedTracker, Stamp, Verdict
+from .livefeed import FeedTracker, Verdict
 from .model import AlarmKey
 from .notes import note_mark, preview
 from .wire import Topic
@@ -102,22 +102,14 @@ class AlarmView:
     def on_event(self, topic: str, body: Mapping[str, Any]) -> Verdict | None:
         """One published message (any topic: each origin numbers all of its messages).
         Returns the tracker's verdict, None for a message without a usable stamp."""
-        try:
-            stamp = Stamp.of(body)
-        except FeedError as e:
-            self._need(f"malformed event: {e}")
+        verdict, stamp, why = self.tracker.judge(body, self._buffer is None and bool(self.resyncs))
+        if verdict is None or stamp is None:
+            self._need(why)
             return None
-        verdict = self.tracker.see(stamp)
         if verdict is Verdict.DUPLICATE:
             return verdict
-        if verdict is Verdict.GAP:
-            self._need(f"missed events from {stamp.origin}")
-        elif verdict is Verdict.RESTARTED:
-            self._need(f"{stamp.origin} restarted")
-        elif verdict is Verdict.FIRST and self._buffer is None and self.resyncs:
-            # Heard from this origin for the first time since the last snapshot was applied:
-            # its earlier events may have been dropped unseen. Once per origin.
-            self._need(f"first event from {stamp.origin}")
+        if why:
+            self._need(why)
         if topic == Topic.AGENT and "managed" in body:
             self._need(f"{stamp.origin} now manages other NEs")
         if topic == Topic.EVENT and body.get("type") in _ALARM_CHANGES:

@@ -98,6 +98,27 @@ class FeedTracker:
         self.missed += stamp.seq - expected
         return Verdict.GAP
 
+    def judge(
+        self, body: Mapping[str, Any], resynced: bool
+    ) -> tuple[Verdict | None, Stamp | None, str]:
+        """A live view's reading of one message: (verdict, stamp, why a resync is needed
+        or ""). ``resynced``: the view has applied a snapshot and buffers nothing, so an
+        origin heard for the first time since may have had events dropped unseen. No
+        verdict and no stamp for a message without a usable stamp."""
+        try:
+            stamp = Stamp.of(body)
+        except FeedError as e:
+            return None, None, f"malformed event: {e}"
+        verdict = self.see(stamp)
+        why = ""
+        if verdict is Verdict.GAP:
+            why = f"missed events from {stamp.origin}"
+        elif verdict is Verdict.RESTARTED:
+            why = f"{stamp.origin} restarted"
+        elif verdict is Verdict.FIRST and resynced:
+            why = f"first event from {stamp.origin}"
+        return verdict, stamp, why
+
     def forget(self, origin: str) -> None:
         """An origin left the pool (or the client resynchronised it from scratch)."""
         self._origins.pop(origin, None)

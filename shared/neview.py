@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .livefeed import FeedError, FeedTracker, Stamp, Verdict
+from .livefeed import FeedTracker, Verdict
 from .wire import Topic
 
 
@@ -100,20 +100,14 @@ class NeView:
 
     def on_event(self, topic: str, body: Mapping[str, Any]) -> Seen:
         """One published message (any topic: each origin numbers all of its messages)."""
-        try:
-            stamp = Stamp.of(body)
-        except FeedError as e:
-            self._need(f"malformed event: {e}")
+        verdict, stamp, why = self.tracker.judge(body, self._buffer is None and bool(self.resyncs))
+        if verdict is None or stamp is None:
+            self._need(why)
             return NOTHING
-        verdict = self.tracker.see(stamp)
         if verdict is Verdict.DUPLICATE:
             return NOTHING
-        if verdict is Verdict.GAP:
-            self._need(f"missed events from {stamp.origin}")
-        elif verdict is Verdict.RESTARTED:
-            self._need(f"{stamp.origin} restarted")
-        elif verdict is Verdict.FIRST and self._buffer is None and self.resyncs:
-            self._need(f"first event from {stamp.origin}")
+        if why:
+            self._need(why)
         if not _ours(topic, body):
             return NOTHING
         if self._buffer is not None:
