@@ -148,6 +148,8 @@ def test_ack_and_event_log(pool):
                 "agent.cli",
                 "--db",
                 pool["db_url"],
+                "--key",
+                str(bus_key(pool["db_url"], pool["root"], "alice")),
                 "--json",
                 "events",
                 "--ne",

@@ -168,7 +168,7 @@ def test_lldp_links_across_protocols_reach_the_database(mixed):
     def stored():
         got = {
             frozenset({(k["a"], k["a_port"]), (k["b"], k["b_port"])})
-            for k in router.request("links", {"source": "lldp"})
+            for k in router.request("db.links", {"source": "lldp"})["items"]
         }
         return got if got == want else None
 
