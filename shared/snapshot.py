@@ -103,8 +103,9 @@ class Mark:
 class _Written:
     mark: Mark
     at: float
-    revision: int  # NeState.revision when written
-    checked: int  # NeState.revision when last found with nothing urgent to write
+    # NeState.revision when written, or later found with nothing urgent to write: an NE is
+    # looked at once per change, not at every tick
+    revision: int
 
 
 @dataclass(slots=True)
@@ -118,11 +119,7 @@ class Coalescer:
         out = []
         for st in states:
             last = self._written.get(st.name)
-            if (
-                last is not None
-                and st.revision in (last.revision, last.checked)
-                and now - last.at < self.every
-            ):
+            if last is not None and st.revision == last.revision and now - last.at < self.every:
                 continue  # nothing changed since it was last looked at (no poll, no trap)
             snap = snapshot(st, owner, now)
             if last is None:
@@ -133,15 +130,14 @@ class Coalescer:
             if (urgent and age >= self.urgent_every) or age >= self.every:
                 out.append(snap)
             elif not urgent:
-                last.checked = st.revision  # looked at once per change, not at every tick
+                last.revision = st.revision
         return out
 
     def written(self, snaps: Iterable[Mapping[str, Any]], revisions: Mapping[str, int]) -> None:
         """``revisions``: each NE's ``NeState.revision`` when its snapshot was taken."""
         for s in snaps:
             name = str(s["ne"])
-            rev = revisions.get(name, 0)
-            self._written[name] = _Written(Mark.of(s), float(s["taken"]), rev, rev)
+            self._written[name] = _Written(Mark.of(s), float(s["taken"]), revisions.get(name, 0))
 
     def forget(self, names: Iterable[str]) -> None:
         """NEs released: the next owner writes theirs; if they come back, write at once."""
