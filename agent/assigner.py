@@ -65,10 +65,10 @@ class Assigner:
         self.unplaced: dict[str, str] = {}
         self._wake = asyncio.Event()
         self._placements: list[Placement] | None = None
-        self._signature: tuple[int, float] | None = None
+        self._signature: tuple[object, ...] | None = None
         self._written: tuple[int, dict[str, str]] | None = None  # (epoch, owners)
         # (epoch, members, inventory signature) the last table was made for.
-        self._done: tuple[int, tuple[Member, ...], tuple[int, float] | None] | None = None
+        self._done: tuple[int, tuple[Member, ...], tuple[object, ...] | None] | None = None
 
     def on_became(self, b: Became) -> None:
         if b.role is Role.MASTER:
@@ -115,7 +115,7 @@ class Assigner:
                 log.warning("assignment not written: %s", e)
 
     async def _read_inventory(self) -> None:
-        signature = await asyncio.to_thread(self.pool.inventory_signature)
+        signature = await asyncio.to_thread(self.pool.inventory_fingerprint)
         if signature != self._signature or self._placements is None:
             self._placements = await asyncio.to_thread(self.pool.placements)
             self._signature = signature

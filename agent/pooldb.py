@@ -246,16 +246,10 @@ class PoolDb:
 
     # -- what the assigner places ---------------------------------------------------------
 
-    def inventory_signature(self) -> tuple[int, float]:
-        """(NEs, last change): differs after any NE is added, removed or changed."""
-        t = network_elements
-        with self.db.transaction("reading the inventory's signature") as conn:
-            row = conn.execute(select(func.count(), func.max(t.c.updated))).one()
-        return int(row[0]), float(row[1] or 0.0)
-
     def inventory_fingerprint(self) -> tuple[object, ...]:
         """What an agent's inventory is made of (NEs, credentials profiles, learnt engine
-        IDs), as (rows, last change) of each: one small query instead of reading all of it."""
+        IDs), as (rows, last change) of each: one small query instead of reading all of it.
+        It differs after any of them is added, removed or changed."""
         parts = [
             (network_elements, network_elements.c.updated),
             (credential_profiles, credential_profiles.c.updated),
