@@ -68,13 +68,13 @@ def _table(data: dict[str, Any]) -> str:
 
 
 def cmd_pool(args: argparse.Namespace) -> int:
-    try:
-        if args.direct:
-            raise busclient.Unreachable("--direct")
-        data: dict[str, Any] = agent_request(args, "db.pool")
-    except busclient.Unreachable as e:
-        if not args.direct:
+    data: dict[str, Any] | None = None
+    if not args.direct:
+        try:
+            data = agent_request(args, "db.pool")
+        except busclient.Unreachable as e:
             print(f"emspool: {e}: the pool as the database has it, read directly", file=sys.stderr)
+    if data is None:
         db = open_db(args)
         try:
             data = pool_rows(PoolDb(db))
