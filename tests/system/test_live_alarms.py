@@ -18,6 +18,7 @@ from agent.livealarms import LiveAlarms
 from lab.fleet import Lab
 from lab.harness import AgentPool, client_for
 from shared.alarmview import essence
+from tests.helpers.lossylive import LossyLive
 from tests.helpers.poollab import all_placed, lab_fixture, pool_fixture
 from tests.helpers.waiting import wait_until
 
@@ -125,20 +126,6 @@ def test_a_client_whose_agent_is_killed_ends_with_exactly_the_agents_alarms(
             lab.reachable(ne)
 
 
-class LossyLiveAlarms(LiveAlarms):
-    """The real client, losing messages while the test says, as a slow subscriber's PUB
-    would drop them at its high-water mark."""
-
-    dropping = False
-    dropped = 0
-
-    def take(self, topic: str, body: dict[str, Any]) -> None:
-        if self.dropping:
-            self.dropped += 1
-            return
-        super().take(topic, body)
-
-
 def test_a_lost_event_is_noticed_and_repaired_by_a_resync(lab: Lab, pool: AgentPool):
     pool.wait_for_master(60)
     owners = all_placed(lab, pool, set(pool.agents))
@@ -148,7 +135,7 @@ def test_a_lost_event_is_noticed_and_repaired_by_a_resync(lab: Lab, pool: AgentP
         by_agent.setdefault(a, []).append(ne)
     first, lost, *_ = next(nes for nes in by_agent.values() if len(nes) >= 2)
     client = client_for(pool.db_url, pool._keys["operator"], timeout=2.0)
-    live = LossyLiveAlarms(client, resync_every=NO_SAFETY_NET)
+    live = LossyLive(client, resync_every=NO_SAFETY_NET)
     try:
         converge(live, pool, everyone, "the first snapshot", 30)
         lab.unreachable(first)  # heard from the origin: its sequence is known

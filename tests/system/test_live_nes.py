@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from agent.livealarms import LiveAlarms
 from lab.fleet import Lab
 from lab.harness import AgentPool, client_for
 from shared.neview import essence
+from tests.helpers.lossylive import LossyLive
 from tests.helpers.poollab import all_placed, lab_fixture, pool_fixture
 from tests.helpers.waiting import wait_until
 
@@ -26,20 +26,6 @@ NO_SAFETY_NET = 3600.0  # periodic resyncs off: what the view knows came live (o
 
 lab = lab_fixture("nelivelab", 9)
 pool = pool_fixture()
-
-
-class LossyLive(LiveAlarms):
-    """The real client, losing messages while the test says (a slow subscriber's PUB drops
-    at its high-water mark)."""
-
-    dropping = False
-    dropped = 0
-
-    def take(self, topic: str, body: dict[str, Any]) -> None:
-        if self.dropping:
-            self.dropped += 1
-            return
-        super().take(topic, body)
 
 
 def follow(live: LossyLive, until: Any, within: float, what: str) -> Any:
