@@ -40,7 +40,7 @@ class _Head(msgspec.Struct):
 _NEXT = re.compile(rb'\{"next": ?(?:null|"([A-Za-z0-9_=-]*)")')
 
 
-def _next_of(raw: msgspec.Raw) -> str | None:
+def next_of(raw: msgspec.Raw) -> str | None:
     """The cursor of the page after this one, without parsing this one's rows: read from
     the page's first bytes where the agent writes it first (a cursor is URL-safe base64:
     nothing to unescape), else from the whole page, skipping the rows."""
@@ -107,7 +107,7 @@ def fetch_pages(
                 ahead = None
             if raw is None:
                 raw = client.request(kind.op, walk.request(), timeout=timeout, raw=True)
-            nxt = _next_of(raw) if pipelined else None
+            nxt = next_of(raw) if pipelined else None
             if nxt is not None:
                 walk.next = nxt
                 ahead = client.send_ahead(kind.op, walk.request())
@@ -136,7 +136,7 @@ async def afetch_pages(
                     raw, ahead = await ahead, None
                 else:
                     raw = await client.request(kind.op, walk.request(), timeout=timeout, raw=True)
-                nxt = _next_of(raw) if pipelined else None
+                nxt = next_of(raw) if pipelined else None
                 if nxt is not None:
                     walk.next = nxt
                     request = client.request(kind.op, walk.request(), timeout, raw=True)

@@ -11,6 +11,8 @@ against one agent (``--target``, default the first non-master):
   the peer links, in pages of ``--page`` alarms on both hops), p50/p99 of ``--repeat``
   walks: the full list (every page, put back together by agent/alarmpages.py, as the CLI
   and LiveAlarms do), and a filtered one (one NE), beside the issue's 250-ms target;
+- a reference in the same run: the same pages replayed by one process over the same secured
+  bus and walked by the same client (bench/page_replay.py), the floor under the first figure;
 - requests per second the agent serves with ``--clients`` concurrent clients (one bus client
   each, own key) for ``--window`` s: a peered request (``db.inventory`` for a page of 50 NEs,
   read from the database) and a federated one (``pool.alarms`` for one NE, from 3 agents).
@@ -41,6 +43,7 @@ import msgspec  # noqa: E402
 from agent.alarmpages import fetch_alarms  # noqa: E402
 from agent.busclient import BusClient, RequestFailed, Unreachable  # noqa: E402
 from agent.db import Database, migrate  # noqa: E402
+from bench.page_replay import Replay, capture, walk_replay  # noqa: E402
 from bench.poolbench import cpu_of, load_average, percentile, scale_lab, settled  # noqa: E402
 from lab.harness import AgentPool, client_for, sqlite_pool  # noqa: E402
 from lab.topology import PORTS, ROUTER, SWITCH  # noqa: E402
@@ -147,6 +150,22 @@ def throughput(
     return sum(done) / (time.monotonic() - t0), sum(errors)
 
 
+def reference(client: BusClient, repeat: int, page: int) -> None:
+    """The same pages replayed by one process over the same secured bus: the bus and the
+    client alone, this machine's floor under the federated walk (bench/page_replay.py)."""
+    pages = capture(client, page)
+    with Replay(pages) as (endpoint, key):
+        ms, cpu, items = walk_replay(endpoint, key, repeat, page)
+    size = sum(map(len, pages)) / 1e6
+    print(
+        f"  reference: the same {len(pages)} pages ({size:.1f} MB, {items:,} alarms) replayed "
+        f"by one process, same bus and client\n"
+        f"    {'':36s} p50 {percentile(ms, 50):7.1f} ms  p99 {percentile(ms, 99):7.1f} ms  "
+        f"(n={len(ms)}); client CPU per walk {cpu:6.1f} ms",
+        flush=True,
+    )
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--nes", type=int, default=1400)
@@ -236,6 +255,7 @@ def run(args: argparse.Namespace, lab: Any, every: set[str], db_url: str, tmp: P
                 f"    CPU per walk: agents {cpu[0]:6.1f} ms, client {cpu[1]:6.1f} ms",
                 flush=True,
             )
+        reference(client, args.repeat, args.page)
         page = {"ne": sorted(every)[:50]}
         for label, op, a in (
             ("peered db.inventory, 50 NEs", "db.inventory", page),

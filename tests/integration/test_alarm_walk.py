@@ -159,11 +159,11 @@ async def test_a_generation_lost_with_a_page_asked_ahead_starts_again_and_stays_
 def test_the_next_cursor_is_read_first_or_else_from_the_whole_page():
     import msgspec
 
-    from agent.alarmpages import _next_of
+    from agent.alarmpages import next_of
 
     enc = msgspec.json.encode
-    assert _next_of(msgspec.Raw(enc({"next": "eyJnIjoi-_x=", "items": [1]}))) == "eyJnIjoi-_x="
-    assert _next_of(msgspec.Raw(enc({"next": None, "items": []}))) is None
+    assert next_of(msgspec.Raw(enc({"next": "eyJnIjoi-_x=", "items": [1]}))) == "eyJnIjoi-_x="
+    assert next_of(msgspec.Raw(enc({"next": None, "items": []}))) is None
     # Another agent's order (an older one writes items first): read past the items.
-    assert _next_of(msgspec.Raw(enc({"items": [{"next": "no"}], "next": "yes"}))) == "yes"
-    assert _next_of(msgspec.Raw(enc({"items": []}))) is None
+    assert next_of(msgspec.Raw(enc({"items": [{"next": "no"}], "next": "yes"}))) == "yes"
+    assert next_of(msgspec.Raw(enc({"items": []}))) is None
