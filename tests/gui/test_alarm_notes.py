@@ -9,22 +9,19 @@ recorder that answers as the NE's owner would, so the test sees exactly what is 
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QDialogButtonBox, QLineEdit
 
-from agent.busclient import Endpoint
 from console.alarmlist import COLUMN_INDEX
-from console.connection import Connection, Snapshot, State
+from console.connection import Snapshot, State
 from console.mainwindow import MainWindow
-from console.qtbridge import GuiPoster
 from shared.model import AlarmKey
+from tests.helpers.mute import silent_window
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -77,19 +74,8 @@ class Owner:
 
 @pytest.fixture
 def window(qtbot: Any, tmp_path: Path) -> Iterator[MainWindow]:
-    s = socket.socket()  # a port that never speaks ZMTP: the connection stays silent
-    s.bind(("127.0.0.1", 0))
-    s.listen()
-    poster = GuiPoster()
-    endpoint = Endpoint(f"tcp://127.0.0.1:{s.getsockname()[1]}", node="mute")
-    conn = Connection([endpoint], None, poster.post, timeout=0.3, interval=0.05)
-    win = MainWindow(conn, QSettings(str(tmp_path / "c.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(win)
-    win.alarms.start()
-    qtbot.waitUntil(lambda: win.alarms.shown >= 1, timeout=5_000)
-    yield win
-    win.stop()
-    s.close()
+    with silent_window(qtbot, tmp_path / "c.ini") as win:
+        yield win
 
 
 def show(qtbot: Any, win: MainWindow, alarms: list[dict[str, Any]]) -> None:

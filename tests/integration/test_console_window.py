@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import queue
-import socket
 import subprocess
 import sys
 import time
@@ -21,23 +20,15 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication, QLabel
 
-from agent.busclient import Endpoint, Unreachable
+from agent.busclient import Unreachable
 from console.alarmlist import COLUMN_INDEX, COLUMNS
 from console.connection import Connection, Snapshot, State
 from console.mainwindow import MainWindow
 from console.qtbridge import GuiPoster
 from shared.model import AlarmKey
+from tests.helpers.mute import silent_endpoint, silent_window
 
 pytestmark = pytest.mark.timeout(60)
-
-
-def silent_endpoint() -> Endpoint:
-    """A bound TCP port that never speaks ZMTP: requests to it time out."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    s.listen()
-    silent_endpoint.keep = s  # type: ignore[attr-defined]  # open for the test's life
-    return Endpoint(f"tcp://127.0.0.1:{s.getsockname()[1]}", node="mute")
 
 
 def snap(alarms: list[dict[str, Any]], **kw: Any) -> Snapshot:
@@ -56,47 +47,40 @@ def alarm(ne: str, sev: str, obj: str = "if1", acked: str | None = None) -> dict
 
 @pytest.fixture
 def window(qtbot: Any, tmp_path: Path) -> Iterator[MainWindow]:
-    poster = GuiPoster()
-    conn = Connection([silent_endpoint()], None, poster.post, timeout=0.3, interval=0.05)
-    win = MainWindow(conn, QSettings(str(tmp_path / "c.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(win)
-    win.alarms.start()
-    # The table's initial sort (setSortingEnabled) is the worker's first input: its rows
-    # are shown before a test feeds its own.
-    qtbot.waitUntil(lambda: win.alarms.shown >= 1, timeout=5_000)
-    yield win
-    win.stop()
+    with silent_window(qtbot, tmp_path / "c.ini") as win:
+        yield win
 
 
 def test_a_silent_agent_is_a_state_on_the_gui_and_requests_fail_back_to_it():
-    posted: queue.Queue[Any] = queue.Queue()
-    conn = Connection([silent_endpoint()], None, posted.put, timeout=0.3, interval=0.05)
-    seen: list[Snapshot] = []
-    conn.on_snapshot = seen.append
-    errors: list[Exception] = []
-    conn.start()
-    try:
-        conn.request("db.pool", on_result=lambda r: None, on_error=errors.append, timeout=0.3)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and not (errors and seen and
-                                                   seen[-1].state == State.UNREACHABLE):  # fmt: skip
-            try:
-                posted.get(timeout=0.5)()  # what the GUI thread would run
-            except queue.Empty:
-                continue
-        assert errors and isinstance(errors[0], Unreachable)
-        last = seen[-1]
-        assert last.state == State.UNREACHABLE and "no answer from mute" in last.detail
-        assert not last.current and last.alarms == [] and last.node == ""
-        # Nothing changes: nothing more is posted (coalesced, not a snapshot per tick).
-        before = conn.posted
-        time.sleep(0.5)
-        assert conn.posted - before <= 1
-    finally:
-        conn.stop()
-    conn.request("ping", on_result=lambda r: None, on_error=errors.append)
-    posted.get(timeout=5)()
-    assert "not running" in str(errors[-1])
+    with silent_endpoint() as endpoint:
+        posted: queue.Queue[Any] = queue.Queue()
+        conn = Connection([endpoint], None, posted.put, timeout=0.3, interval=0.05)
+        seen: list[Snapshot] = []
+        conn.on_snapshot = seen.append
+        errors: list[Exception] = []
+        conn.start()
+        try:
+            conn.request("db.pool", on_result=lambda r: None, on_error=errors.append, timeout=0.3)
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and not (errors and seen and
+                                                       seen[-1].state == State.UNREACHABLE):  # fmt: skip
+                try:
+                    posted.get(timeout=0.5)()  # what the GUI thread would run
+                except queue.Empty:
+                    continue
+            assert errors and isinstance(errors[0], Unreachable)
+            last = seen[-1]
+            assert last.state == State.UNREACHABLE and "no answer from mute" in last.detail
+            assert not last.current and last.alarms == [] and last.node == ""
+            # Nothing changes: nothing more is posted (coalesced, not a snapshot per tick).
+            before = conn.posted
+            time.sleep(0.5)
+            assert conn.posted - before <= 1
+        finally:
+            conn.stop()
+        conn.request("ping", on_result=lambda r: None, on_error=errors.append)
+        posted.get(timeout=5)()
+        assert "not running" in str(errors[-1])
 
 
 def test_the_status_bar_follows_the_connection_while_the_gui_runs(qtbot: Any, window: MainWindow):
@@ -178,25 +162,26 @@ def test_themes_about_and_views(qtbot: Any, window: MainWindow):
 
 
 def test_layout_and_column_widths_are_remembered(qtbot: Any, tmp_path: Path):
-    ini = str(tmp_path / "layout.ini")
-    poster = GuiPoster()
+    with silent_endpoint() as endpoint:
+        ini = str(tmp_path / "layout.ini")
+        poster = GuiPoster()
 
-    def make() -> MainWindow:
-        conn = Connection([silent_endpoint()], None, poster.post)
-        w = MainWindow(conn, QSettings(ini, QSettings.Format.IniFormat))
-        qtbot.addWidget(w)
-        return w
+        def make() -> MainWindow:
+            conn = Connection([endpoint], None, poster.post)
+            w = MainWindow(conn, QSettings(ini, QSettings.Format.IniFormat))
+            qtbot.addWidget(w)
+            return w
 
-    first = make()
-    first.resize(700, 500)  # within the offscreen screen (800x600)
-    first.alarms.table.horizontalHeader().resizeSection(COLUMN_INDEX["ne"], 233)
-    first.tabs.setCurrentIndex(1)
-    first.set_theme("light")
-    first.close()  # closeEvent saves
-    second = make()
-    assert (second.width(), second.height()) == (700, 500)
-    assert second.alarms.table.horizontalHeader().sectionSize(COLUMN_INDEX["ne"]) == 233
-    assert second.tabs.currentIndex() == 1 and second.theme_actions["light"].isChecked()
+        first = make()
+        first.resize(700, 500)  # within the offscreen screen (800x600)
+        first.alarms.table.horizontalHeader().resizeSection(COLUMN_INDEX["ne"], 233)
+        first.tabs.setCurrentIndex(1)
+        first.set_theme("light")
+        first.close()  # closeEvent saves
+        second = make()
+        assert (second.width(), second.height()) == (700, 500)
+        assert second.alarms.table.horizontalHeader().sectionSize(COLUMN_INDEX["ne"]) == 233
+        assert second.tabs.currentIndex() == 1 and second.theme_actions["light"].isChecked()
 
 
 def test_no_display_is_said_plainly(tmp_path: Path):
