@@ -110,13 +110,13 @@ class _Provider:
         if self.guard.allow.get(public) is not None:
             return True
         if self.guard.recheck is None:
-            return self.guard.denied()
+            return self.guard.denied(public)
         return self._after_recheck(public)
 
     async def _after_recheck(self, public: str) -> bool:
         assert self.guard.recheck is not None
         await self.guard.recheck()
-        return self.guard.allow.get(public) is not None or self.guard.denied()
+        return self.guard.allow.get(public) is not None or self.guard.denied(public)
 
 
 class ZapGuard:
@@ -141,13 +141,14 @@ class ZapGuard:
         self._auth.configure_curve_callback(ZAP_DOMAIN, credentials_provider=_Provider(self))
         self.started = True
 
-    def denied(self) -> bool:
+    def denied(self, public: str) -> bool:
         self.stats["rejected_unknown_key"] += 1
         # Logged when the count reaches a power of two: a flood of strangers must not
-        # flood the log too.
+        # flood the log too. The public key is named (it is no secret) so that a refused
+        # peer or client can be told from a stranger.
         n = self.stats["rejected_unknown_key"]
         if n & (n - 1) == 0:
-            log.warning("bus: connection with an unknown key refused (%d so far)", n)
+            log.warning("bus: connection with an unknown key %s refused (%d so far)", public, n)
         return False
 
     def stop(self) -> None:

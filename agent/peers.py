@@ -100,11 +100,20 @@ class PeerLink:
             )
 
     async def _retry_refused(self, monitor: zmq.asyncio.Socket) -> None:
-        pause = _RETRY_FIRST
+        pause, refused = _RETRY_FIRST, 0
         try:
             while True:
                 await monitor.recv_multipart()  # only auth failures are subscribed
                 self._stats["refused"] += 1
+                refused += 1
+                if refused & (refused - 1) == 0:  # 1, 2, 4...: a stuck link stays visible
+                    log.info(
+                        "link to %s refused %d times (our key not allowed there yet?): "
+                        "connecting again in %.1f s",
+                        self.node,
+                        refused,
+                        pause,
+                    )
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, _RETRY_MAX)
                 with contextlib.suppress(zmq.ZMQError):

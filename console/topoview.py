@@ -1,6 +1,6 @@
-"""The topology tab: a QGraphicsView over ``TopoScene`` with the source switch (database /
-memory / differences), search, zoom, pan, fit, a details panel for the selected node, and
-a banner that always says which source is shown and when it was fetched.
+"""The topology tab: the canvas (console/topocanvas.py) with the source switch (database /
+memory / differences), search, a details panel for the selected node, and a banner that
+always says which source is shown and when it was fetched.
 
 Feed it replies as the connection worker gets them (on the GUI thread; the layout of 5,000
 NEs takes about 0.1-0.3 s, new nodes only after the first)::
@@ -24,28 +24,22 @@ from typing import Any
 from PySide6.QtCore import QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QColor,
-    QKeyEvent,
-    QMouseEvent,
-    QPainter,
-    QResizeEvent,
-    QWheelEvent,
 )
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
     QCompleter,
-    QGraphicsView,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QSplitter,
-    QStyleOptionGraphicsItem,
     QTextBrowser,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
+from console.topocanvas import FAR, NEAR, TopoCanvas
 from console.topodetails import details_html
 from console.topolayout import BY_AGENT, BY_SITE, Layout, layout
 from console.topscene import DIFF_DB, DIFF_MEM, TopoScene
@@ -66,86 +60,7 @@ from shared.topology import (
 )
 
 DIFFERENCES = "differences"
-# Zoom levels (levelOfDetailFromTransform: device pixels per scene unit) where detail
-# switches: below FAR nodes are bare dots and "managed by" edges hide; above NEAR labels.
-FAR, NEAR = 0.55, 1.6
-# Up to this many NEs every label fits on screen whatever the zoom: a small pool shows its
-# names from the first paint, not only once zoomed in.
-ALWAYS_LABELLED = 150
-MIN_ZOOM, MAX_ZOOM = 0.02, 12.0
 SELECTED = "#ffffff"
-
-
-class TopoCanvas(QGraphicsView):
-    """Zoom with the wheel or +/-, pan by dragging, F to fit; the level of detail follows
-    the zoom."""
-
-    def __init__(self, scene: TopoScene, parent: QWidget | None = None) -> None:
-        super().__init__(scene, parent)
-        self.topo = scene
-        self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
-        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
-        # Panning scrolls what is drawn and repaints only the strip that came into view.
-        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.MinimalViewportUpdate)
-        self.setOptimizationFlag(QGraphicsView.OptimizationFlag.DontSavePainterState)
-        self.setOptimizationFlag(QGraphicsView.OptimizationFlag.DontAdjustForAntialiasing)
-        # No background cache: the background is one colour, and a fill costs less than
-        # copying (and, panning, scrolling) a viewport-sized picture of it.
-        self.level = ""
-        self.autofit = True  # until the user zooms: keep everything in view on resize
-        self.apply_detail()
-
-    def lod(self) -> float:
-        return QStyleOptionGraphicsItem.levelOfDetailFromTransform(self.transform())
-
-    def apply_detail(self) -> None:
-        lod = self.lod()
-        few = len(self.topo.nodes) <= ALWAYS_LABELLED
-        level = "near" if few or lod >= NEAR else "far" if lod < FAR else "mid"
-        if level == self.level:
-            return
-        self.level = level
-        self.topo.set_detail(labels=level == "near", far=level == "far")
-        self.setRenderHint(QPainter.RenderHint.Antialiasing, level != "far")
-
-    def mousePressEvent(self, event: QMouseEvent) -> None:
-        self.autofit = False  # the user took the view in hand: a resize keeps it
-        super().mousePressEvent(event)
-
-    def zoom_by(self, factor: float) -> None:
-        self.autofit = False
-        lod = self.lod()
-        factor = max(MIN_ZOOM / lod, min(MAX_ZOOM / lod, factor))
-        self.scale(factor, factor)
-        self.apply_detail()
-
-    def fit(self) -> None:
-        self.autofit = True
-        rect = self.topo.itemsBoundingRect()
-        if not rect.isEmpty():
-            self.fitInView(rect.adjusted(-40, -40, 40, 40), Qt.AspectRatioMode.KeepAspectRatio)
-        self.apply_detail()
-
-    def resizeEvent(self, event: QResizeEvent) -> None:
-        super().resizeEvent(event)
-        if self.autofit:
-            self.fit()
-
-    def wheelEvent(self, event: QWheelEvent) -> None:
-        steps = event.angleDelta().y() / 120.0
-        if steps:
-            self.zoom_by(1.25**steps)
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:
-        key = event.key()
-        if key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal):
-            self.zoom_by(1.25)
-        elif key == Qt.Key.Key_Minus:
-            self.zoom_by(0.8)
-        elif key == Qt.Key.Key_F:
-            self.fit()
-        else:
-            super().keyPressEvent(event)
 
 
 class TopologyWidget(QWidget):
