@@ -27,6 +27,7 @@ peers; processes started with ``popen`` are ended (by PID) before.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import ipaddress
 import itertools
 import os
@@ -100,6 +101,18 @@ def remove_stale() -> list[str]:
     return removed
 
 
+@contextlib.contextmanager
+def _choosing_range() -> Any:
+    """Held while a lab picks its range and takes its first address in it: two test
+    processes (pytest-xdist workers) must not pick the same free range at once."""
+    with open(f"/tmp/{FAMILY}-range.lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def _free_range() -> int:
     """A second octet R such that 10.R.0.0/16 overlaps no address or route of the host."""
     used = _ip("-4", "route", "show", "table", "all", check=False).stdout
@@ -158,7 +171,6 @@ class NetLab:
         self.close()
 
     def _create(self) -> None:
-        self._r = r = _free_range()
         tag = self.prefix[len(FAMILY) :]  # host-side interface names: <= 15 characters
         _ip("netns", "add", self.hub)
         _ip("-n", self.hub, "link", "add", "br0", "type", "bridge")
@@ -166,8 +178,10 @@ class NetLab:
         host_leg = f"e{tag}h"[:15]
         _ip("link", "add", host_leg, "type", "veth", "peer", "name", "host", "netns", self.hub)
         _ip("-n", self.hub, "link", "set", "host", "master", "br0", "up")
-        self.host_address = f"10.{r}.0.1"
-        _ip("addr", "add", f"{self.host_address}/24", "dev", host_leg)
+        with _choosing_range():  # the address makes the range used for the next chooser
+            self._r = r = _free_range()
+            self.host_address = f"10.{r}.0.1"
+            _ip("addr", "add", f"{self.host_address}/24", "dev", host_leg)
         _ip("link", "set", host_leg, "up")
         for i, name in enumerate(self.names):
             ns = f"{self.prefix}-{name}"

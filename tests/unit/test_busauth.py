@@ -42,7 +42,9 @@ def test_the_caller_is_per_context_and_nobody_is_insecure_by_default():
 
 
 @pytest.mark.parametrize(
-    "text", ["", "short", "x" * 39 + "\\", generate().public[:-1] + "~", generate().secret + "x"]
+    "text",
+    ["", "short", "x" * 39 + "\\", generate().public[:-1] + "~", generate().secret + "x"],
+    ids=["empty", "short", "not-z85", "bad-last-char", "too-long"],  # same on every worker
 )
 def test_public_keys_are_checked(text):
     with pytest.raises(ConfigError):
