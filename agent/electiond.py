@@ -51,6 +51,7 @@ from shared.election import (
     ElectionConfig,
     Rank,
     ReleaseLease,
+    Relink,
     RenewLease,
     Role,
     Send,
@@ -138,6 +139,7 @@ class ElectionShell:
         self._started = False
         self._member_failing = False
         self._heard_ranks: dict[str, int] = {}  # node -> priority, from its own messages
+        self._relinks: set[asyncio.Future[bool]] = set()  # links being reopened
         self._lease_thread = ThreadPoolExecutor(1, thread_name_prefix="pool-lease")
         self.renewer: Renewer | None = None
         self._members_thread = ThreadPoolExecutor(1, thread_name_prefix="pool-members")
@@ -229,6 +231,16 @@ class ElectionShell:
                 pass  # the renewer thread renews while we are master
             elif isinstance(a, AcquireLease | ReleaseLease):
                 self._queue_lease(a)
+            elif isinstance(a, Relink):
+                log.warning(
+                    "%s has not heard this master for %.1f s although its messages reach "
+                    "us: reopening the link to it",
+                    a.node,
+                    self.election.config.unaware_limit,
+                )
+                task = asyncio.ensure_future(self.peers.relink(a.node))
+                self._relinks.add(task)
+                task.add_done_callback(self._relinks.discard)
             elif isinstance(a, Became):
                 self._record(a)
                 self._was_master = a.epoch if a.role is Role.MASTER else 0

@@ -226,7 +226,16 @@ class Peers:
         self._links: dict[str, PeerLink] = {}
         self._unkeyed: set[str] = set()  # peers said once to have no known key
         self.stats: dict[str, int] = dict.fromkeys(
-            ("notified", "dropped", "requests", "timeouts", "bad_replies", "no_key", "refused"),
+            (
+                "notified",
+                "dropped",
+                "requests",
+                "timeouts",
+                "bad_replies",
+                "no_key",
+                "refused",
+                "relinked",
+            ),
             0,
         )
 
@@ -261,6 +270,20 @@ class Peers:
                 curve = Curve(self._key, server)
             self._unkeyed.discard(node)
             self._links[node] = PeerLink(self._ctx, node, endpoint, self.stats, curve)
+
+    async def relink(self, node: str) -> bool:
+        """Close the link to ``node`` and open it again (same endpoint and key): for a
+        link that carries nothing while the peer is alive. False: no such link."""
+        link = self._links.pop(node, None)
+        if link is None:
+            return False
+        await link.aclose()
+        if node in self._links:  # update() made a new one meanwhile
+            return True
+        curve = Curve(self._key, link.server_key) if self._key is not None else None
+        self._links[node] = PeerLink(self._ctx, node, link.endpoint, self.stats, curve)
+        self.stats["relinked"] += 1
+        return True
 
     def notify(self, node: str, op: str, args: Mapping[str, Any]) -> bool:
         link = self._links.get(node)

@@ -49,6 +49,7 @@ from .electionmsg import (
     Message,
     Rank,
     ReleaseLease,
+    Relink,
     RenewLease,
     Role,
     Send,
@@ -66,6 +67,7 @@ __all__ = [
     "Message",
     "Rank",
     "ReleaseLease",
+    "Relink",
     "RenewLease",
     "Role",
     "Send",
@@ -77,6 +79,9 @@ __all__ = [
 class _Peer:
     rank: Rank
     last_seen: float | None = None  # None: known from the database only
+    # While we are master: (our epoch, since when) this peer's messages have not named us
+    # its master. None: it knows us (or we are not master).
+    unaware: tuple[int, float] | None = None
 
 
 @dataclass(slots=True)
@@ -96,6 +101,7 @@ class Election:
                 "yields",
                 "no_quorum",
                 "stalls",
+                "relinks",
             ),
             0,
         )
@@ -145,6 +151,26 @@ class Election:
             return []
         peer = self._peers.setdefault(m.sender, _Peer(m.rank))
         peer.rank, peer.last_seen = m.rank, now
+        return self._unheard(peer, m, now) + self._on_message(m, now)
+
+    def _unheard(self, peer: _Peer, m: Message, now: float) -> list[Action]:
+        """While we are master: a peer whose messages reach us but never name us its
+        master is not hearing ours (a link stuck one way: seen once at a start, a peer's
+        handshake refused before our key reached its allow-list). Reopen our link to it,
+        at most once per ``unaware_limit``."""
+        if self.role is not Role.MASTER or m.master == self.me.node_id:
+            peer.unaware = None
+            return []
+        if peer.unaware is None or peer.unaware[0] != self.epoch:
+            peer.unaware = (self.epoch, now)
+            return []
+        if now - peer.unaware[1] < self.config.unaware_limit:
+            return []
+        peer.unaware = (self.epoch, now)
+        self.stats["relinks"] += 1
+        return [Relink(m.sender), Send(m.sender, self._msg(Kind.COORDINATOR))]
+
+    def _on_message(self, m: Message, now: float) -> list[Action]:
         claims_master = m.kind is Kind.COORDINATOR or (
             m.kind is Kind.HEARTBEAT and m.master == m.sender
         )

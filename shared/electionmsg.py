@@ -93,7 +93,16 @@ class Became:
     epoch: int
 
 
-Action = Send | Broadcast | Timer | AcquireLease | RenewLease | ReleaseLease | Became
+@dataclass(frozen=True, slots=True)
+class Relink:
+    """Our messages do not reach this peer although its own reach us (it is alive, and it
+    has not known us for master for ``ElectionConfig.unaware_limit`` seconds): reopen our
+    link to it."""
+
+    node: str
+
+
+Action = Send | Broadcast | Timer | AcquireLease | RenewLease | ReleaseLease | Became | Relink
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +114,12 @@ class ElectionConfig:
     lease_renew: float = 0.3  # the master renews this often
     lease_hold: float = 1.4  # the master steps down after this long without a renewal
     preempt_delay: float = 10.0  # a higher-ranked node follows this long before it bullies
+
+    @property
+    def unaware_limit(self) -> float:
+        """How long a live peer may go on not knowing its master before the master's link
+        to it is taken for broken: a working link tells it within a heartbeat."""
+        return 4 * self.heartbeat + self.dead_after
 
     def __post_init__(self) -> None:
         if not 0 < self.lease_renew < self.lease_hold:

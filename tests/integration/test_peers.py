@@ -168,3 +168,27 @@ async def test_a_link_refused_at_first_connects_once_its_key_is_allowed():
         ctx.term()
         task.cancel()
         await bus.aclose()
+
+
+async def test_a_reopened_link_carries_requests_and_notes_again():
+    """What the master does to a peer that never hears it (``Relink``): the link is
+    closed and opened again to the same endpoint and key, and works; an unknown node is
+    no link to reopen."""
+    seen: list = []
+    bus, task = await start_bus(seen)
+    ctx = zmq.asyncio.Context()
+    peers = Peers(ctx, "me", ME)
+    try:
+        await peers.update({"a1": bus.router_endpoint}, {"a1": bus_public(bus)})
+        assert await peers.request("a1", "echo", {"x": 1}, timeout=5) == {"echo": {"x": 1}}
+        assert await peers.relink("a1") and peers.stats["relinked"] == 1
+        assert peers.nodes == ["a1"]
+        assert await peers.request("a1", "echo", {"x": 2}, timeout=5) == {"echo": {"x": 2}}
+        await wait_for(lambda: peers.notify("a1", "note", {"n": 1}), 5)
+        await wait_for(lambda: seen == [{"n": 1}], 5)
+        assert not await peers.relink("nobody") and peers.stats["relinked"] == 1
+    finally:
+        await peers.aclose()
+        ctx.term()
+        task.cancel()
+        await bus.aclose()

@@ -8,7 +8,7 @@ import functools
 import heapq
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 
@@ -23,6 +23,7 @@ from shared.election import (
     Message,
     Rank,
     ReleaseLease,
+    Relink,
     RenewLease,
     Role,
     Send,
@@ -63,6 +64,9 @@ class Sim:
     _generation: dict[str, int] = field(default_factory=dict)
     _held: list[tuple[float, int, str, Callable[[], list[Action]]]] = field(default_factory=list)
     rows: dict[str, float] = field(default_factory=dict)  # node -> last row write (db time)
+    # One-way links that carry nothing (sender, receiver) until the sender reopens them.
+    stuck: set[tuple[str, str]] = field(default_factory=set)
+    relinks: list[tuple[float, str, str]] = field(default_factory=list)  # (time, from, to)
 
     def start(self, name: str) -> None:
         gen = self._generation.get(name, 0) + 1
@@ -143,7 +147,7 @@ class Sim:
         self.now = t_end
 
     def _deliver(self, sender: str, to: str, m: Message) -> None:
-        if to not in self.up or frozenset((sender, to)) in self.cut:
+        if to not in self.up or frozenset((sender, to)) in self.cut or (sender, to) in self.stuck:
             return
         node = self.nodes[to]
         self.at(self.now + NET_DELAY, to, lambda: node.on_message(m, self.now))
@@ -165,6 +169,9 @@ class Sim:
                 self._db(name, node, a)
             elif isinstance(a, Became) and a.role is Role.MASTER:
                 self.masters.append((self.now, name, a.epoch))
+            elif isinstance(a, Relink):
+                self.relinks.append((self.now, name, a.node))
+                self.stuck.discard((name, a.node))
 
     def _timer(self, name: str, node: Election, tname: str, at: float, gen: int):
         def fire() -> list[Action]:
@@ -239,6 +246,44 @@ def test_highest_ranked_becomes_master_and_all_follow():
     sim.run_until(4.0, sim.safe)
     assert sim.master() == "a1" and sim.followers_agree()
     assert sim.lease.holder == "a1" and sim.nodes["a2"].epoch == sim.lease.epoch == 1
+
+
+def test_a_healthy_pool_reopens_no_link():
+    sim = three()
+    sim.run_until(60.0, sim.safe)
+    assert sim.relinks == [] and sim.nodes["a1"].stats["relinks"] == 0
+
+
+def test_a_link_stuck_one_way_from_the_start_is_reopened_and_the_peer_follows():
+    # Seen once at a start: a2 hears nothing from a1 while a1 hears a2. Without the reopen,
+    # a2 kept asking the database for a lease a1 held and never learnt its master.
+    sim = Sim({"a1": 30, "a2": 20, "a3": 10})
+    sim.stuck = {("a1", "a2")}
+    for n in ("a1", "a2", "a3"):
+        sim.start(n)
+    sim.run_until(20.0, sim.safe)
+    assert sim.master() == "a1" and sim.followers_agree()
+    assert [(f, t) for _, f, t in sim.relinks] == [("a1", "a2")]
+    became = next(t for t, n, _ in sim.masters if n == "a1")
+    assert sim.relinks[0][0] - became <= CFG.unaware_limit + 2 * CFG.heartbeat
+    assert len(sim.masters) == 1
+
+
+def test_a_peer_that_keeps_not_knowing_its_master_is_relinked_once_per_limit():
+    e = Election(Rank(30, "a1"), CFG)
+    e.role, e.epoch, e.master = Role.MASTER, 3, "a1"
+    deaf = Message(Kind.HEARTBEAT, "a2", 20, 3, "")
+    times = [i * CFG.heartbeat for i in range(1, 40)]
+    relinked = [t for t in times if any(isinstance(a, Relink) for a in e.on_message(deaf, t))]
+    assert len(relinked) >= 3 and relinked[0] >= CFG.heartbeat + CFG.unaware_limit
+    gaps = [b - a for a, b in itertools.pairwise(relinked)]
+    assert all(g >= CFG.unaware_limit for g in gaps)
+    # Once it names us, the count starts over; a follower never relinks.
+    assert not any(isinstance(a, Relink) for a in e.on_message(replace(deaf, master="a1"), 30.0))
+    assert e.on_message(deaf, 30.1) == [] and e.on_message(deaf, 30.2 + CFG.unaware_limit / 2) == []
+    f = Election(Rank(10, "a3"), CFG)
+    f.role, f.master = Role.FOLLOWER, "a1"
+    assert not any(isinstance(a, Relink) for t in times for a in f.on_message(deaf, t))
 
 
 def test_rank_ties_on_priority_are_broken_by_node_id():
