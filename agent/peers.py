@@ -37,6 +37,12 @@ log = logging.getLogger(__name__)
 
 _SNDHWM = 1000  # messages queued per peer before notify() drops
 _RETRY_FIRST, _RETRY_MAX = 0.1, 5.0  # seconds before connecting again after a refusal
+# ZMTP PINGs on every link: a TCP connection a partition left dead is dropped (and dialled
+# again) after _PING_TIMEOUT instead of swallowing messages until TCP gives up, minutes on.
+# A dial that gets no answer is given up after _CONNECT_TIMEOUT and made again: left to the
+# kernel, the SYN retries of a dial made during a partition back off to seconds apart, and
+# the link stays down that long after the partition heals.
+_PING_IVL_MS, _PING_TIMEOUT_MS, _CONNECT_TIMEOUT_MS = 1000, 3000, 1000
 
 
 class PeerTimeout(EmspoolError):
@@ -80,6 +86,9 @@ class PeerLink:
         # Queue nothing for a peer that is not connected: a heartbeat sent into the void
         # must be dropped now, not delivered stale when the peer comes back.
         sock.setsockopt(zmq.IMMEDIATE, 1)
+        sock.setsockopt(zmq.HEARTBEAT_IVL, _PING_IVL_MS)
+        sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, _PING_TIMEOUT_MS)
+        sock.setsockopt(zmq.CONNECT_TIMEOUT, _CONNECT_TIMEOUT_MS)
         if curve is not None:
             sock.curve_publickey = curve.key.public.encode("ascii")
             sock.curve_secretkey = curve.key.secret.encode("ascii")
