@@ -267,18 +267,15 @@ class Peers:
         for node, endpoint in endpoints.items():
             if node == self.me or node in self._links or not endpoint:
                 continue
-            curve = None
-            if self._key is not None:
-                server = keys.get(node, "")
-                if not server:
-                    if node not in self._unkeyed:
-                        log.warning("peer %s advertises no bus key: no link to it", node)
-                        self._unkeyed.add(node)
-                        self.stats["no_key"] += 1
-                    continue
-                curve = Curve(self._key, server)
+            server = keys.get(node, "")
+            if self._key is not None and not server:
+                if node not in self._unkeyed:
+                    log.warning("peer %s advertises no bus key: no link to it", node)
+                    self._unkeyed.add(node)
+                    self.stats["no_key"] += 1
+                continue
             self._unkeyed.discard(node)
-            self._links[node] = PeerLink(self._ctx, node, endpoint, self.stats, curve)
+            self._open(node, endpoint, server)
 
     async def relink(self, node: str) -> bool:
         """Close the link to ``node`` and open it again (same endpoint and key): for a
@@ -289,10 +286,14 @@ class Peers:
         await link.aclose()
         if node in self._links:  # update() made a new one meanwhile
             return True
-        curve = Curve(self._key, link.server_key) if self._key is not None else None
-        self._links[node] = PeerLink(self._ctx, node, link.endpoint, self.stats, curve)
+        self._open(node, link.endpoint, link.server_key)
         self.stats["relinked"] += 1
         return True
+
+    def _open(self, node: str, endpoint: str, server: str) -> None:
+        """A link to ``node``: CURVE to its key ``server`` when we have a key pair."""
+        curve = Curve(self._key, server) if self._key is not None else None
+        self._links[node] = PeerLink(self._ctx, node, endpoint, self.stats, curve)
 
     def notify(self, node: str, op: str, args: Mapping[str, Any]) -> bool:
         link = self._links.get(node)
