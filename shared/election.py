@@ -168,7 +168,7 @@ class Election:
             return []
         peer.unaware = (self.epoch, now)
         self.stats["relinks"] += 1
-        return [Relink(m.sender), Send(m.sender, self._msg(Kind.COORDINATOR))]
+        return [Relink(m.sender)]  # the next heartbeat goes on the new link
 
     def _on_message(self, m: Message, now: float) -> list[Action]:
         claims_master = m.kind is Kind.COORDINATOR or (
