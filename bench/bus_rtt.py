@@ -19,11 +19,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing as mp
 import statistics
 import sys
 import time
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -31,31 +29,16 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from agent.bus import Bus  # noqa: E402
-from agent.busauth import AllowList  # noqa: E402
 from agent.busclient import AsyncBusClient, BusClient, Endpoint  # noqa: E402
-from agent.keys import BusKey, KeyPair, generate  # noqa: E402
-from shared.wire import KeyRole  # noqa: E402
+from agent.keys import KeyPair  # noqa: E402
+from bench.busserver import Routes, ServedBus  # noqa: E402
 
 
-def _serve(secure: bool, client_public: str, conn: Connection) -> None:
-    async def main() -> None:
-        pair = generate() if secure else None
-        allow = AllowList([BusKey("bench", client_public, KeyRole.OPERATOR, 0.0, None, "")])
-        bus = Bus("tcp://127.0.0.1:0", "tcp://127.0.0.1:0", keypair=pair, allow=allow)
+def _routes() -> Routes:
+    async def ping(args: dict[str, Any]) -> dict[str, Any]:
+        return {"pong": True}
 
-        async def ping(args: dict[str, Any]) -> dict[str, Any]:
-            return {"pong": True}
-
-        bus.route("ping", ping)
-        bus.bind()
-        conn.send((bus.router_endpoint, pair.public if pair else ""))
-        try:
-            await bus.serve()
-        finally:
-            await bus.aclose()
-
-    asyncio.run(main())
+    return {"ping": ping}
 
 
 def round_trips(ep: Endpoint, key: KeyPair, count: int) -> list[float]:
@@ -88,20 +71,9 @@ async def throughput(ep: Endpoint, key: KeyPair, seconds: float, concurrency: in
 
 
 def measure(secure: bool, opts: argparse.Namespace) -> dict[str, float]:
-    key = generate()
-    parent, child = mp.Pipe()
-    proc = mp.get_context("spawn").Process(target=_serve, args=(secure, key.public, child))
-    proc.start()
-    try:
-        if not parent.poll(30):
-            raise RuntimeError("the bench server did not start")
-        address, server_key = parent.recv()
-        ep = Endpoint(address, server_key)
+    with ServedBus(_routes, secure) as (ep, key):
         rtt = sorted(round_trips(ep, key, opts.count))
         rate = asyncio.run(throughput(ep, key, opts.seconds, opts.concurrency))
-    finally:
-        proc.terminate()
-        proc.join(10)
     return {
         "p50": rtt[len(rtt) // 2] * 1000,
         "p99": rtt[int(len(rtt) * 0.99)] * 1000,

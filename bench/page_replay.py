@@ -5,28 +5,22 @@ the client: the floor under a federated walk on this machine, measured in the sa
 that a figure taken on a faster or busier day reads beside its own floor.
 
     pages = capture(client, limit)           # one real walk, every page's result as bytes
-    with Replay(pages) as (endpoint, key):   # a server process answering by cursor
-        ms, cpu = walk_replay(endpoint, key, repeat, limit)
+    with replay(pages) as (endpoint, key):   # a server process answering by cursor
+        ms, cpu, items = walk_replay(endpoint, key, repeat, limit)
 """
 
 from __future__ import annotations
 
-import asyncio
-import multiprocessing as mp
 import time
 from itertools import pairwise
-from multiprocessing.connection import Connection
-from types import TracebackType
 from typing import Any
 
 import msgspec
 
 from agent.alarmpages import fetch_alarms, next_of
-from agent.bus import Bus
-from agent.busauth import AllowList
 from agent.busclient import BusClient, Endpoint
-from agent.keys import BusKey, KeyPair, generate
-from shared.wire import KeyRole
+from agent.keys import KeyPair
+from bench.busserver import Routes, ServedBus
 
 MAX_PAGES = 1000
 
@@ -47,55 +41,26 @@ def capture(client: BusClient, limit: int, timeout: float = 30.0) -> list[bytes]
     raise RuntimeError(f"more than {MAX_PAGES} pages")
 
 
-def _serve(pages: list[bytes], client_public: str, conn: Connection) -> None:
-    # The page after each cursor, as the real agent gave it; the first has no cursor.
-    after = {"": pages[0]} | {next_of(msgspec.Raw(p)) or "": n for p, n in pairwise(pages)}
+class _Replayed:
+    """The routes of the replaying server: the page after each cursor, as the real agent
+    gave it (the first has no cursor). Picklable, for the spawned server process."""
 
-    async def main() -> None:
-        pair = generate()
-        allow = AllowList([BusKey("bench", client_public, KeyRole.OPERATOR, 0.0, None, "")])
-        bus = Bus("tcp://127.0.0.1:0", "tcp://127.0.0.1:0", keypair=pair, allow=allow)
+    def __init__(self, pages: list[bytes]) -> None:
+        self.pages = pages
+
+    def __call__(self) -> Routes:
+        after = {"": self.pages[0]}
+        after |= {next_of(msgspec.Raw(p)) or "": n for p, n in pairwise(self.pages)}
 
         async def alarms(args: dict[str, Any]) -> msgspec.Raw:
             return msgspec.Raw(after[str(args.get("cursor") or "")])
 
-        bus.route("pool.alarms", alarms)
-        bus.bind()
-        conn.send((bus.router_endpoint, pair.public))
-        try:
-            await bus.serve()
-        finally:
-            await bus.aclose()
-
-    asyncio.run(main())
+        return {"pool.alarms": alarms}
 
 
-class Replay:
+def replay(pages: list[bytes]) -> ServedBus:
     """The replaying server in a process of its own (as an agent is), ended on exit."""
-
-    def __init__(self, pages: list[bytes]) -> None:
-        self.key: KeyPair = generate()
-        parent, child = mp.Pipe()
-        self._conn = parent
-        ctx = mp.get_context("spawn")
-        self._proc = ctx.Process(target=_serve, args=(pages, self.key.public, child))
-
-    def __enter__(self) -> tuple[Endpoint, KeyPair]:
-        self._proc.start()
-        if not self._conn.poll(30):
-            self._stop()
-            raise RuntimeError("the replay server did not start")
-        address, server_key = self._conn.recv()
-        return Endpoint(address, server_key), self.key
-
-    def __exit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._stop()
-
-    def _stop(self) -> None:
-        self._proc.terminate()
-        self._proc.join(10)
+    return ServedBus(_Replayed(pages))
 
 
 def walk_replay(

@@ -43,7 +43,7 @@ import msgspec  # noqa: E402
 from agent.alarmpages import fetch_alarms  # noqa: E402
 from agent.busclient import BusClient, RequestFailed, Unreachable  # noqa: E402
 from agent.db import Database, migrate  # noqa: E402
-from bench.page_replay import Replay, capture, walk_replay  # noqa: E402
+from bench.page_replay import capture, replay, walk_replay  # noqa: E402
 from bench.poolbench import cpu_of, load_average, percentile, scale_lab, settled  # noqa: E402
 from lab.harness import AgentPool, client_for, sqlite_pool  # noqa: E402
 from lab.topology import PORTS, ROUTER, SWITCH  # noqa: E402
@@ -154,7 +154,7 @@ def reference(client: BusClient, repeat: int, page: int) -> None:
     """The same pages replayed by one process over the same secured bus: the bus and the
     client alone, this machine's floor under the federated walk (bench/page_replay.py)."""
     pages = capture(client, page)
-    with Replay(pages) as (endpoint, key):
+    with replay(pages) as (endpoint, key):
         ms, cpu, items = walk_replay(endpoint, key, repeat, page)
     size = sum(map(len, pages)) / 1e6
     print(
